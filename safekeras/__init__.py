@@ -1,0 +1,34 @@
+"""safekeras: Keras networks as safe, first-class scikit-learn estimators.
+
+Importing safekeras does not import TensorFlow or Keras; they are loaded the
+first time a network is built or loaded.
+"""
+
+from ._version import __version__
+from .estimators import SafeKerasClassifier, SafeKerasRegressor
+from .exceptions import (
+    InputError,
+    InputTypeError,
+    ModelSpecError,
+    NotFittedError,
+    SafeKerasError,
+    SafeKerasWarning,
+    TargetError,
+    TrainingError,
+    ValidationSplitWarning,
+)
+
+__all__ = [
+    "InputError",
+    "InputTypeError",
+    "ModelSpecError",
+    "NotFittedError",
+    "SafeKerasClassifier",
+    "SafeKerasError",
+    "SafeKerasRegressor",
+    "SafeKerasWarning",
+    "TargetError",
+    "TrainingError",
+    "ValidationSplitWarning",
+    "__version__",
+]

@@ -1,0 +1,253 @@
+"""Building the network: the default MLP, a user's model, or a user's builder.
+
+Whatever the source, the network that is trained is a *fresh* object whose
+random initialisers and dropout layers carry explicit seeds drawn from the
+estimator's ``random_state``: the user's model is never mutated, and no global
+Keras, TensorFlow or Python random state is read or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .exceptions import ModelSpecError
+from .targets import Head, TargetSpec
+
+__all__ = ["build_network", "inspect_head", "make_meta"]
+
+_KNOWN_ACTIVATIONS = frozenset(
+    {"sigmoid", "softmax", "linear", "relu", "tanh", "elu", "selu", "gelu", "softplus",
+     "softsign", "swish", "silu", "exponential", "hard_sigmoid", "leaky_relu", "log_softmax"}
+)
+
+
+def make_meta(spec: TargetSpec, n_features: int) -> dict:
+    """The dictionary handed to a user's ``build(meta)`` callable.
+
+    Keys
+    ----
+    n_features_in_ : int
+        Width of the *preprocessed* input the network receives.
+    n_outputs_ : int
+        Output units the target needs.
+    target_type_ : str
+        As returned by :func:`sklearn.utils.multiclass.type_of_target`.
+    classes_ : ndarray or None
+        The class labels (None for regression).
+    output_activation_ : str
+        The activation the last layer needs ("sigmoid", "softmax" or "linear").
+    loss_ : str
+        The loss ``loss="auto"`` will use with that head.
+    """
+    return {
+        "n_features_in_": int(n_features),
+        "n_outputs_": spec.n_outputs,
+        "target_type_": spec.target_type,
+        "classes_": None if spec.classes is None else spec.classes.copy(),
+        "output_activation_": spec.activation,
+        "loss_": spec.loss,
+    }
+
+
+def build_network(
+    model,
+    *,
+    meta: dict,
+    spec: TargetSpec,
+    hidden_layer_sizes,
+    activation,
+    dropout: float,
+    l2: float,
+    add_head: bool,
+    seeds: Iterator[int],
+):
+    """Return a fresh, seeded, uncompiled Keras model for this fit.
+
+    Parameters
+    ----------
+    model : None, keras.Model or callable
+        None builds the default MLP; a Keras model is cloned (fresh weights,
+        never mutated); a callable is called with ``meta`` and must return a
+        Keras model.
+    meta : dict
+        See :func:`make_meta`.
+    spec : TargetSpec
+    hidden_layer_sizes, activation, dropout, l2
+        The default MLP's architecture.
+    add_head : bool
+        Append the output layer the target needs to a user model.
+    seeds : iterator of int
+        Source of the explicit seeds given to every random layer.
+    """
+    import keras
+
+    n_features = meta["n_features_in_"]
+    if model is None:
+        return _default_mlp(n_features, spec, hidden_layer_sizes, activation, dropout, l2, seeds)
+    if isinstance(model, keras.Model):
+        network = _clone_seeded(model, seeds)
+    elif callable(model):
+        built = model(dict(meta))
+        if not isinstance(built, keras.Model):
+            raise ModelSpecError(
+                f"model(meta) returned {type(built).__name__}, not a keras.Model. The "
+                "callable must build and return a Keras model, e.g. keras.Sequential([...])."
+            )
+        # Re-cloning gives the user's architecture seeded weights, whatever the
+        # callable did (or did not do) about seeds.
+        network = _clone_seeded(built, seeds)
+    else:  # pragma: no cover - rejected by parameter validation
+        raise ModelSpecError(f"model must be None, a keras.Model or a callable; got {model!r}.")
+    if add_head:
+        network = keras.Sequential(
+            [
+                keras.Input(shape=(n_features,)),
+                network,
+                keras.layers.Dense(
+                    spec.n_outputs,
+                    activation=spec.activation,
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                    name="safekeras_head",
+                ),
+            ]
+        )
+    return network
+
+
+def inspect_head(network, x_probe: np.ndarray) -> Head:
+    """Run the network on a few rows and report its output units and activation.
+
+    The forward pass also checks that the network accepts the preprocessed
+    input width and produces one 2-d output.
+    """
+    import keras
+
+    try:
+        outputs = network(x_probe, training=False)
+    except Exception as exc:
+        expected = _declared_input_width(network)
+        detail = (
+            f"the model expects {expected} input features"
+            if expected is not None
+            else "the model rejected the input"
+        )
+        raise ModelSpecError(
+            f"The network cannot take the preprocessed data: {detail}, and the data has "
+            f"{x_probe.shape[1]} columns after preprocessing (one-hot encoding adds "
+            "columns). Build the model in a callable model(meta) using "
+            "meta['n_features_in_'], or leave out the Input layer. "
+            f"Keras said: {exc}"
+        ) from exc
+    if isinstance(outputs, (list, tuple, dict)):
+        raise ModelSpecError(
+            "The model has several outputs; safekeras trains networks with a single output "
+            "tensor of shape (n_samples, n_outputs)."
+        )
+    values = keras.ops.convert_to_numpy(outputs)
+    if values.ndim != 2:
+        raise ModelSpecError(
+            f"The model's output has shape {tuple(values.shape)}; safekeras needs a 2-d "
+            "output of shape (n_samples, n_outputs). Add a Flatten or Dense layer."
+        )
+    units = int(values.shape[1])
+    activation = _last_activation(network)
+    if activation is None:
+        activation = _activation_from_values(values)
+    return Head(units=units, activation=activation)
+
+
+def _default_mlp(n_features, spec, hidden_layer_sizes, activation, dropout, l2, seeds):
+    import keras
+
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    layers = [keras.Input(shape=(n_features,))]
+    for units in hidden_layer_sizes:
+        layers.append(
+            keras.layers.Dense(
+                int(units),
+                activation=activation,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                kernel_regularizer=regularizer,
+            )
+        )
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout, seed=next(seeds)))
+    layers.append(
+        keras.layers.Dense(
+            spec.n_outputs,
+            activation=spec.activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+            name="output",
+        )
+    )
+    return keras.Sequential(layers, name="safekeras_mlp")
+
+
+def _clone_seeded(model, seeds):
+    """Clone ``model`` with fresh weights, giving every unseeded random layer a seed."""
+    import keras
+
+    def clone_layer(layer):
+        config = _with_seeds(layer.get_config(), seeds)
+        return layer.__class__.from_config(config)
+
+    try:
+        return keras.models.clone_model(model, clone_function=clone_layer)
+    except Exception as exc:
+        raise ModelSpecError(
+            f"The model ({type(model).__name__}) could not be cloned: {exc}. safekeras "
+            "never trains the object you pass, only a clone; for a subclassed model "
+            "without get_config/from_config, pass a callable model(meta) that builds a "
+            "new one instead."
+        ) from exc
+
+
+def _with_seeds(config, seeds):
+    """Copy of a layer config in which every ``"seed": None`` gets an explicit seed."""
+    if isinstance(config, dict):
+        out = {}
+        for key, value in config.items():
+            if key == "seed" and value is None:
+                out[key] = next(seeds)
+            else:
+                out[key] = _with_seeds(value, seeds)
+        return out
+    if isinstance(config, list):
+        return [_with_seeds(value, seeds) for value in config]
+    return config
+
+
+def _last_activation(network) -> str | None:
+    import keras
+
+    layer = network.layers[-1] if network.layers else None
+    while isinstance(layer, keras.Model) and layer.layers:
+        layer = layer.layers[-1]
+    if layer is None:
+        return None
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    function = getattr(layer, "activation", None)
+    if function is None:
+        return None
+    name = getattr(function, "__name__", None)
+    return name if name in _KNOWN_ACTIVATIONS else None
+
+
+def _activation_from_values(values: np.ndarray) -> str:
+    """Infer a head's activation from its outputs when the layer does not name it."""
+    if values.size and values.min() >= 0.0 and values.max() <= 1.0:
+        if values.shape[1] > 1 and np.allclose(values.sum(axis=1), 1.0, atol=1e-4):
+            return "softmax"
+        return "sigmoid"
+    return "linear"
+
+
+def _declared_input_width(network) -> int | None:
+    try:
+        shape = network.inputs[0].shape
+    except (AttributeError, IndexError, ValueError):
+        return None
+    return shape[-1] if len(shape) == 2 else None

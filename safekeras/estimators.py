@@ -1,0 +1,770 @@
+"""``SafeKerasClassifier`` and ``SafeKerasRegressor``: the scikit-learn surface.
+
+This module orchestrates; the work lives in the modules it calls:
+
+1. validate ``X``, ``y`` and ``sample_weight`` (:mod:`~safekeras.targets`);
+2. hold out a (stratified) validation split for early stopping
+   (:mod:`~safekeras.training`);
+3. fit the preprocessor on the training split only
+   (:mod:`~safekeras.preprocessing`);
+4. build a fresh, seeded network and check its head against the target
+   (:mod:`~safekeras.architecture`, :mod:`~safekeras.targets`);
+5. train with early stopping (:mod:`~safekeras.training`);
+6. keep ``pipeline_ = Pipeline([("preprocess", ...), ("network", ...)])``,
+   which is all that ``predict`` and ``predict_proba`` ever use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
+from sklearn.utils.validation import _check_sample_weight, _num_samples, check_array
+from sklearn_compat.base import _fit_context
+from sklearn_compat.utils.validation import validate_data
+
+from . import architecture, targets, training
+from .exceptions import (
+    InputError,
+    InputTypeError,
+    NotFittedError,
+    SafeKerasError,
+    TargetError,
+)
+from .network import FittedNetwork
+from .preprocessing import is_dataframe, resolve_preprocessor
+
+__all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
+
+# Rows of the training split used to check the network's input width and head.
+_PROBE_ROWS = 16
+
+
+class ParameterError(SafeKerasError, InvalidParameterError):
+    """A constructor parameter has an invalid type or value."""
+
+
+class _SafeKerasBase(BaseEstimator):
+    """Shared fit orchestration; subclasses supply the target-specific parts."""
+
+    _parameter_constraints: dict = {
+        "model": [None, callable],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [str, callable],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "add_head": ["boolean"],
+        "preprocessor": [StrOptions({"auto", "passthrough"}), None, HasMethods(["fit", "transform"])],
+        "loss": [str, callable],
+        "optimizer": [str, HasMethods(["get_config"])],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "callbacks": [None, list],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- scikit-learn protocol -------------------------------------------------
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "pipeline_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        auto = isinstance(self.preprocessor, str) and self.preprocessor == "auto"
+        tags.input_tags.allow_nan = auto
+        tags.input_tags.string = auto
+        tags.input_tags.categorical = auto
+        tags.input_tags.sparse = False
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _validate_params(self):
+        try:
+            super()._validate_params()
+        except InvalidParameterError as exc:
+            raise ParameterError(str(exc)) from exc
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # The network is pickled once, inside pipeline_; model_ points back to it.
+        state.pop("model_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "pipeline_" in self.__dict__:
+            self.model_ = self.pipeline_.named_steps["network"].model_
+
+    # -- fitting ---------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight):
+        self._check_architecture_params()
+        with _fit_transaction(self):
+            X = self._validate_features(X, y=y, reset=True)
+            n_samples = _num_samples(X)
+            if _num_samples(y) != n_samples:
+                raise TargetError(
+                    "Found input variables with inconsistent numbers of samples: X has "
+                    f"{n_samples} rows but y has {_num_samples(y)}. Pass one label per row."
+                )
+            spec, y_encoded = self._target_spec(y)
+            target_attributes = self._target_attributes(spec)
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            kept = np.flatnonzero(weights > 0)
+            if len(kept) == 0:
+                raise InputError("All sample weights are zero; nothing is left to learn from.")
+            self._check_kept_targets(spec, y_encoded[kept])
+
+            rng = check_random_state(self.random_state)
+            seeds = _seed_stream(rng)
+            train_idx, val_idx = self._split(spec, y_encoded, kept, rng)
+
+            X_train = _take_rows(X, train_idx)
+            preprocessor = resolve_preprocessor(self.preprocessor, X_train)
+            if preprocessor is not None:
+                x_train = _as_network_input(preprocessor.fit_transform(X_train))
+            else:
+                x_train = _as_network_input(X_train)
+            x_val = None
+            if val_idx is not None:
+                X_val = _take_rows(X, val_idx)
+                x_val = _as_network_input(
+                    preprocessor.transform(X_val) if preprocessor is not None else X_val
+                )
+
+            target_transformer = self._fit_target_transformer(
+                spec, y_encoded[train_idx], weights[train_idx]
+            )
+            meta = architecture.make_meta(spec, x_train.shape[1])
+            network = architecture.build_network(
+                self.model,
+                meta=meta,
+                spec=spec,
+                hidden_layer_sizes=self.hidden_layer_sizes,
+                activation=self.activation,
+                dropout=self.dropout,
+                l2=self.l2,
+                add_head=self.add_head,
+                seeds=seeds,
+            )
+            head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
+            output = targets.resolve_output(spec, head, self._requested_loss())
+            network.compile(
+                optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
+                loss=output.loss,
+            )
+
+            def encode(idx):
+                return self._encode_target(spec, output, y_encoded[idx], target_transformer)
+
+            validation = None
+            if val_idx is not None:
+                validation = (x_val, encode(val_idx), training.normalise_weights(weights[val_idx]))
+            result = training.train(
+                network,
+                x=x_train,
+                y=encode(train_idx),
+                sample_weight=training.normalise_weights(weights[train_idx]),
+                validation=validation,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                patience=self.patience,
+                callbacks=self.callbacks,
+                shuffle_seed=next(seeds),
+                verbose=self.verbose,
+            )
+
+            fitted_network = FittedNetwork.from_trained(
+                network, logits_activation=output.activation if output.logits else None
+            )
+            self.preprocessor_ = preprocessor
+            self.model_ = network
+            self.pipeline_ = Pipeline(
+                [
+                    ("preprocess", preprocessor if preprocessor is not None else "passthrough"),
+                    ("network", fitted_network),
+                ]
+            )
+            self.target_type_ = spec.target_type
+            self.n_outputs_ = spec.n_outputs if spec.y_ndim == 2 else 1
+            self.history_ = result.history
+            self.best_epoch_ = result.best_epoch
+            self.n_epochs_ = result.epochs_run
+            self.loss_ = output.loss
+            self._target_spec_ = spec
+            for name, value in target_attributes.items():
+                setattr(self, name, value)
+            if target_transformer is not None:
+                self.target_scaler_ = target_transformer
+        return self
+
+    def _split(self, spec, y_encoded, kept, rng):
+        """Train/validation indices into the original rows (zero weights excluded)."""
+        if not self.early_stopping:
+            return kept, None
+        labels = None
+        if spec.target_type in ("binary", "multiclass"):
+            labels = y_encoded[kept]
+        splitter = training.ValidationSplit(self.validation_fraction, stratify=labels is not None)
+        train_pos, val_pos = splitter.split(len(kept), labels, rng)
+        return kept[np.sort(train_pos)], kept[np.sort(val_pos)]
+
+    def _check_architecture_params(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, Integral):
+            sizes = [sizes]
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ParameterError(
+                "hidden_layer_sizes must be a sequence of positive integers (units per hidden "
+                f"layer), e.g. (64, 32); got {self.hidden_layer_sizes!r}."
+            )
+
+    def _requested_loss(self):
+        return self.loss
+
+    def _fit_target_transformer(self, spec, y_train, w_train):
+        return None
+
+    # -- predicting ------------------------------------------------------------
+
+    def _validate_features(self, X, *, y=None, reset: bool):
+        """Validate X the way the configured preprocessor can consume it."""
+        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+            raise InputTypeError(
+                f"{type(self).__name__} does not accept sparse input: a dense copy is needed "
+                "for the network. Convert with X.toarray(), or reduce the dimension first "
+                "(e.g. sklearn.decomposition.TruncatedSVD)."
+            )
+        mode = self._input_mode()
+        if is_dataframe(X) and mode != "numeric":
+            if reset:
+                validate_data(self, X, y, skip_check_array=True, reset=True)
+            else:
+                validate_data(self, X, skip_check_array=True, reset=False)
+            if len(X) == 0:
+                raise InputError("Found array with 0 sample(s); at least 1 is required.")
+            if X.shape[1] == 0:
+                raise InputError("Found array with 0 feature(s); at least 1 is required.")
+            return X
+        if mode == "numeric":
+            X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True)
+        else:
+            X = check_array(X, dtype=None, ensure_all_finite="allow-nan")
+            if X.dtype.kind in "USV":
+                X = X.astype(object)
+        if reset:
+            validate_data(self, X, y, skip_check_array=True, reset=True)
+        else:
+            validate_data(self, X, skip_check_array=True, reset=False)
+        return X
+
+    def _input_mode(self) -> str:
+        if self.preprocessor is None or (
+            isinstance(self.preprocessor, str) and self.preprocessor == "passthrough"
+        ):
+            return "numeric"
+        return "mixed"
+
+    def _network_outputs(self, X) -> np.ndarray:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+        X = self._validate_features(X, reset=False)
+        return self.pipeline_.predict(X)
+
+
+class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
+    """A Keras network as a scikit-learn classifier, fitted as one safe pipeline.
+
+    ``fit`` validates the data, holds out a stratified validation split, fits
+    the preprocessing on the training split, builds a network whose output
+    layer and loss follow from the type of ``y`` (binary, multiclass or
+    multilabel), trains it with early stopping, and keeps the fitted
+    preprocessing and network together in ``pipeline_``. ``predict_proba`` and
+    ``predict`` reuse exactly those fitted objects.
+
+    Parameters
+    ----------
+    model : None, keras.Model or callable, default=None
+        The network. None builds an MLP from ``hidden_layer_sizes``,
+        ``activation``, ``dropout`` and ``l2``. A Keras model (compiled or not)
+        is cloned with fresh weights for every fit and never mutated; its last
+        layer is checked against the target. A callable is called as
+        ``model(meta)`` with a dict holding ``n_features_in_`` (width after
+        preprocessing), ``n_outputs_``, ``target_type_``, ``classes_``,
+        ``output_activation_`` and ``loss_``, and must return a Keras model.
+    hidden_layer_sizes : sequence of int, default=(64, 32)
+        Units of each hidden layer of the default MLP. ``()`` gives a
+        logistic regression.
+    activation : str or callable, default="relu"
+        Activation of the default MLP's hidden layers.
+    dropout : float in [0, 1), default=0.1
+        Dropout rate after each hidden layer of the default MLP.
+    l2 : float >= 0, default=1e-4
+        L2 penalty on the default MLP's hidden kernels.
+    add_head : bool, default=False
+        Append the output layer the target needs (units and activation) to a
+        user model that ends in a hidden layer. When False, a mismatching last
+        layer is an error that says how to fix it.
+    preprocessor : "auto", "passthrough", None or transformer, default="auto"
+        ``"auto"`` scales numeric columns and one-hot encodes categorical ones
+        (see :mod:`safekeras.preprocessing`), imputing missing values.
+        ``"passthrough"``/None feeds ``X`` as is (it must be numeric and
+        finite). A scikit-learn transformer is cloned and fitted on the
+        training split.
+    threshold : float in (0, 1) or None, default=None
+        Decision threshold on the probability of ``pos_label`` (binary) or of
+        each label (multilabel) used by ``predict``. None means 0.5 for those
+        targets. Multiclass targets always predict the most probable class.
+    pos_label : label or None, default=None
+        The positive class of a binary target, to which ``threshold`` applies.
+        None means ``classes_[1]``.
+    loss : "auto", str or keras loss, default="auto"
+        ``"auto"`` picks binary cross-entropy for binary and multilabel
+        targets and sparse categorical cross-entropy for multiclass ones. An
+        explicit loss is checked against the target (a regression loss, or
+        binary cross-entropy for several exclusive classes, is an error).
+        ``categorical_crossentropy`` is accepted; the labels are one-hot
+        encoded for it. A loss with ``from_logits=True`` requires a linear last
+        layer, and probabilities are then computed at predict time.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+        Optimizer name or a template instance; a fresh optimizer is built from
+        it for every fit.
+    learning_rate : float or None, default=None
+        Overrides the optimizer's learning rate; None keeps the optimizer's
+        own (1e-3 for Adam).
+    batch_size : int, default=256
+        Minibatch size.
+    epochs : int, default=200
+        Maximum number of passes over the training data.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the data (stratified) and stop when
+        its loss has not improved for ``patience`` epochs, restoring the best
+        weights. When False, train all ``epochs`` on all the data.
+    validation_fraction : float in (0, 1), default=0.15
+        Share of the training data held out for early stopping.
+    patience : int, default=10
+        Epochs without improvement of the validation loss before stopping.
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks, deep-copied for every fit.
+    random_state : int, RandomState or None, default=None
+        Seeds the validation split, the weight initialisation, dropout and the
+        per-epoch shuffling. With an int, fitting twice on the same data gives
+        identical ``predict_proba``. Global random state (Python, numpy,
+        TensorFlow, Keras) is never set.
+    verbose : int, default=0
+        Keras training verbosity.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted as :class:`~sklearn.preprocessing.LabelEncoder`
+        sorts them (label indices for multilabel targets).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during ``fit``, when ``X`` has string column names.
+    target_type_ : str
+        ``"binary"``, ``"multiclass"`` or ``"multilabel-indicator"``.
+    n_outputs_ : int
+        1, or the number of labels for a multilabel target.
+    preprocessor_ : transformer or None
+        The preprocessor fitted on the training split.
+    model_ : keras.Model
+        The trained network (best epoch restored when early stopping).
+    pipeline_ : sklearn.pipeline.Pipeline
+        ``[("preprocess", preprocessor_), ("network", FittedNetwork)]``: the
+        whole predict path.
+    history_ : dict of str to list of float
+        Per-epoch ``loss`` (and ``val_loss`` with early stopping).
+    best_epoch_ : int
+        1-based epoch whose weights were kept.
+    n_epochs_ : int
+        Epochs actually run.
+    loss_ : str or keras loss
+        The loss the network was trained with.
+    threshold_ : float or None
+        The decision threshold ``predict`` applies (None for multiclass).
+    pos_label_ : label or None
+        The positive class of a binary target.
+
+    See Also
+    --------
+    SafeKerasRegressor : The same for continuous targets.
+    sklearn.neural_network.MLPClassifier : scikit-learn's own MLP.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from safekeras import SafeKerasClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = SafeKerasClassifier(epochs=20, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    >>> clf.target_type_
+    'binary'
+    """
+
+    _parameter_constraints: dict = {
+        **_SafeKerasBase._parameter_constraints,
+        "threshold": [Interval(Real, 0, 1, closed="neither"), None],
+        "pos_label": [None, "array-like", str, Real, bool],
+    }
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        hidden_layer_sizes=(64, 32),
+        activation="relu",
+        dropout=0.1,
+        l2=1e-4,
+        add_head=False,
+        preprocessor="auto",
+        threshold=None,
+        pos_label=None,
+        loss="auto",
+        optimizer="adam",
+        learning_rate=None,
+        batch_size=256,
+        epochs=200,
+        early_stopping=True,
+        validation_fraction=0.15,
+        patience=10,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.l2 = l2
+        self.add_head = add_head
+        self.preprocessor = preprocessor
+        self.threshold = threshold
+        self.pos_label = pos_label
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the preprocessing and the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Features; with ``preprocessor="auto"`` they may mix numeric,
+            boolean and string/category columns and contain missing values.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels of any sortable dtype, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights. Rows with zero weight are ignored; the rest
+            are rescaled to mean 1 (only relative weights matter). The array
+            passed in is never modified.
+
+        Returns
+        -------
+        self : SafeKerasClassifier
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _target_spec(self, y):
+        return targets.classification_target(y)
+
+    def _check_kept_targets(self, spec, y_kept):
+        targets.check_classes_present(spec, y_kept, "after dropping zero-weight samples")
+
+    def _target_attributes(self, spec) -> dict:
+        """Fitted attributes that follow from the target alone (checked before training)."""
+        if spec.target_type == "multiclass":
+            if self.threshold is not None:
+                raise InputError(
+                    f"threshold={self.threshold} applies to binary and multilabel targets, "
+                    f"but y is {spec.describe()}, which predicts the most probable class. "
+                    "Leave threshold=None."
+                )
+            pos_label, threshold = None, None
+        else:
+            threshold = 0.5 if self.threshold is None else float(self.threshold)
+            pos_label = None
+            if spec.target_type == "binary":
+                pos_label = self._resolve_pos_label(spec.classes)
+        return {"classes_": spec.classes, "pos_label_": pos_label, "threshold_": threshold}
+
+    def _resolve_pos_label(self, classes):
+        if self.pos_label is None:
+            return classes[1]
+        matches = [c for c in classes if c == self.pos_label]
+        if not matches:
+            raise TargetError(
+                f"pos_label={self.pos_label!r} is not one of the classes {list(classes)}. "
+                "Pass one of them, or None for the last class in sorted order."
+            )
+        return matches[0]
+
+    def _encode_target(self, spec, output, y_encoded, _transformer):
+        if output.y_encoding == "column":
+            return y_encoded.astype(np.float32).reshape(-1, 1)
+        if output.y_encoding == "index":
+            return y_encoded.astype(np.int32)
+        if output.y_encoding == "one_hot":
+            return np.eye(spec.n_classes, dtype=np.float32)[y_encoded]
+        return y_encoded.astype(np.float32)  # multilabel indicator
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, one column per class in ``classes_`` order.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            For binary targets too (two columns). For multilabel targets, the
+            probability of each label being on (columns need not sum to 1).
+        """
+        outputs = self._network_outputs(X)
+        if self.target_type_ == "binary" and outputs.shape[1] == 1:
+            positive = outputs[:, 0]
+            return np.column_stack([1.0 - positive, positive])
+        if self.target_type_ == "multilabel-indicator":
+            return outputs
+        return outputs / outputs.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels from ``classes_`` (indicator matrix for multilabel)."""
+        proba = self.predict_proba(X)
+        if self.target_type_ == "multilabel-indicator":
+            return (proba >= self.threshold_).astype(np.int64)
+        if self.target_type_ == "binary":
+            positive = self._pos_index()
+            is_positive = proba[:, positive] >= self.threshold_
+            return np.where(is_positive, self.classes_[positive], self.classes_[1 - positive])
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Confidence scores whose sign (binary) or argmax (multiclass) gives ``predict``.
+
+        Binary: ``logit(p) - logit(threshold_)`` for the probability ``p`` of
+        ``classes_[1]``, shape (n_samples,), positive where ``predict`` returns
+        ``classes_[1]``. Multiclass: log-probabilities, shape (n_samples,
+        n_classes). Multilabel: ``logit(p) - logit(threshold_)`` per label.
+        """
+        proba = self.predict_proba(X)
+        if self.target_type_ == "multiclass":
+            return np.log(np.clip(proba, 1e-300, None))
+        threshold = self.threshold_
+        if self.target_type_ == "binary":
+            proba = proba[:, 1]
+            if self._pos_index() == 0:
+                threshold = 1.0 - threshold
+        return _logit(proba) - _logit(np.float64(threshold))
+
+    def _pos_index(self) -> int:
+        return int(np.flatnonzero(self.classes_ == self.pos_label_)[0])
+
+
+class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
+    """A Keras network as a scikit-learn regressor, fitted as one safe pipeline.
+
+    Like :class:`SafeKerasClassifier`, with a linear output of one unit per
+    target and a target standardised inside ``fit`` (and un-standardised by
+    ``predict``), so the loss sees targets of unit scale whatever their units.
+
+    Parameters
+    ----------
+    model, hidden_layer_sizes, activation, dropout, l2, add_head, preprocessor
+        As in :class:`SafeKerasClassifier`.
+    loss : "auto", str or keras loss, default="auto"
+        ``"auto"`` is mean squared error on the standardised target. A
+        classification loss is an error.
+    optimizer, learning_rate, batch_size, epochs, early_stopping, \
+validation_fraction, patience, callbacks, random_state, verbose
+        As in :class:`SafeKerasClassifier`; the validation split is a plain
+        shuffled split.
+
+    Attributes
+    ----------
+    n_features_in_, feature_names_in_, preprocessor_, model_, pipeline_, \
+history_, best_epoch_, n_epochs_, loss_
+        As in :class:`SafeKerasClassifier`.
+    target_type_ : str
+        ``"continuous"`` or ``"continuous-multioutput"``.
+    n_outputs_ : int
+        Number of targets.
+    target_scaler_ : sklearn.preprocessing.StandardScaler
+        The target standardisation fitted on the training split.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from safekeras import SafeKerasRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = SafeKerasRegressor(epochs=20, random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        hidden_layer_sizes=(64, 32),
+        activation="relu",
+        dropout=0.1,
+        l2=1e-4,
+        add_head=False,
+        preprocessor="auto",
+        loss="auto",
+        optimizer="adam",
+        learning_rate=None,
+        batch_size=256,
+        epochs=200,
+        early_stopping=True,
+        validation_fraction=0.15,
+        patience=10,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.l2 = l2
+        self.add_head = add_head
+        self.preprocessor = preprocessor
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the preprocessing, the target scaling and the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; zero-weight rows are ignored, the rest
+            rescaled to mean 1. Never modified.
+
+        Returns
+        -------
+        self : SafeKerasRegressor
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _target_spec(self, y):
+        return targets.regression_target(y)
+
+    def _check_kept_targets(self, spec, y_kept):
+        return None
+
+    def _fit_target_transformer(self, spec, y_train, w_train):
+        return StandardScaler().fit(y_train, sample_weight=w_train)
+
+    def _target_attributes(self, spec) -> dict:
+        return {}
+
+    def _encode_target(self, spec, output, y, transformer):
+        return transformer.transform(y).astype(np.float32)
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions in the units of ``y``, shaped like the ``y`` given to ``fit``."""
+        outputs = self._network_outputs(X)
+        predictions = self.target_scaler_.inverse_transform(outputs)
+        if self._target_spec_.y_ndim == 1:
+            return predictions.ravel()
+        return predictions
+
+
+@contextlib.contextmanager
+def _fit_transaction(estimator):
+    """Leave the estimator's fitted state exactly as it was if ``fit`` raises."""
+    before = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
+    try:
+        yield
+    except BaseException:
+        for key in [k for k in vars(estimator) if k.endswith("_") and k not in before]:
+            delattr(estimator, key)
+        vars(estimator).update(before)
+        raise
+
+
+def _seed_stream(rng):
+    """Endless stream of 31-bit seeds drawn from a local RandomState."""
+    while True:
+        yield int(rng.randint(0, 2**31 - 1))
+
+
+def _take_rows(X, indices):
+    if is_dataframe(X):
+        return X.iloc[indices]
+    return X[indices]
+
+
+def _as_network_input(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.dtype == object:
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                "The preprocessed features are not numeric. With preprocessor='passthrough' "
+                "or a custom transformer, its output must be numbers; use "
+                "preprocessor='auto' to encode string columns."
+            ) from exc
+    if not np.isfinite(X).all():
+        raise InputError(
+            "The preprocessed features contain NaN or infinity. Use preprocessor='auto' "
+            "(which imputes missing values) or clean the data first."
+        )
+    return X.astype(np.float32)
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
+    return np.log(p) - np.log1p(-p)
+

@@ -1,0 +1,81 @@
+"""The fitted network as the last step of the estimator's ``pipeline_``."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from .persistence import model_from_bytes, model_to_bytes
+
+__all__ = ["FittedNetwork"]
+
+# Rows per forward pass at predict time: large enough to amortise the call,
+# small enough not to hold a second copy of a big batch.
+_PREDICT_CHUNK = 8192
+
+
+class FittedNetwork(BaseEstimator):
+    """A trained Keras network behind the scikit-learn ``predict`` interface.
+
+    ``predict(X)`` returns the network's outputs as probabilities (or, for
+    regression, standardised predictions) in float64, applying the output
+    activation when the network was trained on logits. It is created by
+    :class:`~safekeras.SafeKerasClassifier` and
+    :class:`~safekeras.SafeKerasRegressor`; it is never fitted on its own.
+
+    Parameters
+    ----------
+    logits_activation : {None, "sigmoid", "softmax"}
+        Activation to apply to the outputs at predict time, for networks
+        trained with ``from_logits=True``.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained network.
+    """
+
+    def __init__(self, logits_activation=None):
+        self.logits_activation = logits_activation
+
+    @classmethod
+    def from_trained(cls, model, logits_activation=None) -> FittedNetwork:
+        """Wrap a network the estimator has just trained."""
+        network = cls(logits_activation=logits_activation)
+        network.model_ = model
+        return network
+
+    def fit(self, X, y=None, **fit_params):
+        raise TypeError(
+            "FittedNetwork is trained by its SafeKeras estimator; call fit on the estimator."
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+    def predict(self, X) -> np.ndarray:
+        """Network outputs for ``X`` (already preprocessed), shape (n_samples, n_outputs)."""
+        X = np.asarray(X, dtype=np.float32)
+        chunks = [
+            np.asarray(self.model_.predict_on_batch(X[start : start + _PREDICT_CHUNK]))
+            for start in range(0, len(X), _PREDICT_CHUNK)
+        ]
+        outputs = np.concatenate(chunks).astype(np.float64, copy=False)
+        if self.logits_activation == "sigmoid":
+            outputs = 1.0 / (1.0 + np.exp(-outputs))
+        elif self.logits_activation == "softmax":
+            shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+            outputs = shifted / shifted.sum(axis=1, keepdims=True)
+        return outputs
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        if "model_" in state:
+            state["model_"] = model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        if "model_" in state:
+            state["model_"] = model_from_bytes(state["model_"])
+        super().__setstate__(state)

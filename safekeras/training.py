@@ -1,0 +1,197 @@
+"""Training: the early-stopping validation split, optimisation and its history.
+
+Randomness is local. The validation split uses a numpy ``RandomState`` built
+from the estimator's seed; per-epoch shuffling is a ``tf.data`` shuffle with an
+explicit operation seed; the network's initialisers and dropout layers were
+seeded when it was built (see :mod:`safekeras.architecture`). Nothing calls
+``keras.utils.set_random_seed`` or ``tf.random.set_seed``, so no global
+random state, determinism flag or float precision is changed by a fit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+from .exceptions import InputError, TrainingError, ValidationSplitWarning
+
+__all__ = ["TrainingResult", "ValidationSplit", "make_optimizer", "normalise_weights", "train"]
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """Hold out a (stratified) fraction of the training data for early stopping.
+
+    Parameters
+    ----------
+    fraction : float
+        Share of the samples held out, rounded up to at least one sample.
+    stratify : bool
+        Keep class proportions in both parts. Falls back to a plain shuffled
+        split, with a :class:`~safekeras.exceptions.ValidationSplitWarning`,
+        when a class is too small to appear on both sides.
+    """
+
+    fraction: float
+    stratify: bool = True
+
+    def split(self, n_samples: int, labels, random_state) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(train_indices, validation_indices)``."""
+        if n_samples < 2:
+            raise InputError(
+                f"n_samples={n_samples}: early stopping needs at least 2 samples to hold "
+                "some out for validation. Pass more data or early_stopping=False."
+            )
+        n_validation = min(max(1, math.ceil(self.fraction * n_samples)), n_samples - 1)
+        X_dummy = np.zeros((n_samples, 1))
+        if self.stratify and labels is not None:
+            counts = np.unique(labels, return_counts=True)[1]
+            n_classes = len(counts)
+            if (
+                counts.min() >= 2
+                and n_validation >= n_classes
+                and n_samples - n_validation >= n_classes
+            ):
+                splitter = StratifiedShuffleSplit(
+                    n_splits=1, test_size=n_validation, random_state=random_state
+                )
+                return next(splitter.split(X_dummy, labels))
+            warnings.warn(
+                f"The early-stopping validation split ({n_validation} of {n_samples} "
+                f"samples) cannot be stratified: the smallest class has {counts.min()} "
+                "sample(s). Using a plain shuffled split; some classes may be missing from "
+                "validation. Pass more data, a larger validation_fraction, or "
+                "early_stopping=False.",
+                ValidationSplitWarning,
+                stacklevel=4,
+            )
+        splitter = ShuffleSplit(n_splits=1, test_size=n_validation, random_state=random_state)
+        return next(splitter.split(X_dummy))
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a training run leaves behind."""
+
+    history: dict
+    best_epoch: int
+    epochs_run: int
+
+
+def normalise_weights(sample_weight: np.ndarray) -> np.ndarray:
+    """Rescale weights to mean 1, as float32.
+
+    The loss is then a weighted *mean*: multiplying every weight by a constant
+    changes nothing, and integer weights train like repeated rows.
+    """
+    return (sample_weight * (len(sample_weight) / sample_weight.sum())).astype(np.float32)
+
+
+def make_optimizer(optimizer, learning_rate):
+    """A fresh Keras optimizer from a name or a template instance (never reused)."""
+    import keras
+
+    if isinstance(optimizer, str):
+        try:
+            instance = keras.optimizers.get(optimizer)
+        except ValueError as exc:
+            raise InputError(
+                f"optimizer={optimizer!r} is not a Keras optimizer name; use e.g. 'adam', "
+                "'sgd', 'rmsprop', 'adamw', or pass a keras.optimizers.Optimizer instance."
+            ) from exc
+    else:
+        instance = optimizer
+    config = instance.get_config()
+    if learning_rate is not None:
+        config["learning_rate"] = float(learning_rate)
+    return instance.__class__.from_config(config)
+
+
+def train(
+    network,
+    *,
+    x: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    validation: tuple | None,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    callbacks,
+    shuffle_seed: int,
+    verbose,
+) -> TrainingResult:
+    """Fit a compiled network, with early stopping when ``validation`` is given.
+
+    Parameters
+    ----------
+    network : keras.Model
+        Compiled network.
+    x, y, sample_weight : ndarray
+        Training split (preprocessed and encoded).
+    validation : tuple (x, y, sample_weight) or None
+        Early-stopping split; None trains all ``epochs``.
+    callbacks : list or None
+        The user's callbacks; deep-copied here so that no state is shared
+        between fits or clones.
+    shuffle_seed : int
+        Operation seed of the per-epoch shuffle.
+
+    Raises
+    ------
+    TrainingError
+        If the training or validation loss becomes NaN or infinite.
+    """
+    import keras
+    import tensorflow as tf
+
+    train_data = (
+        tf.data.Dataset.from_tensor_slices((x, y, sample_weight))
+        .shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+    )
+    fit_callbacks = list(copy.deepcopy(callbacks)) if callbacks else []
+    fit_callbacks.append(keras.callbacks.TerminateOnNaN())
+    validation_data = None
+    if validation is not None:
+        validation_data = tf.data.Dataset.from_tensor_slices(validation).batch(
+            max(batch_size, 1024)
+        )
+        fit_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=patience, restore_best_weights=True
+            )
+        )
+    keras_history = network.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        shuffle=False,  # shuffled above, with an explicit seed
+        callbacks=fit_callbacks,
+        verbose=verbose,
+    )
+    history = {key: [float(v) for v in values] for key, values in keras_history.history.items()}
+    _check_finite(history)
+    epochs_run = len(history.get("loss", []))
+    if validation is not None and history.get("val_loss"):
+        best_epoch = int(np.argmin(history["val_loss"])) + 1
+    else:
+        best_epoch = epochs_run
+    return TrainingResult(history=history, best_epoch=best_epoch, epochs_run=epochs_run)
+
+
+def _check_finite(history: dict) -> None:
+    for key in ("loss", "val_loss"):
+        values = history.get(key, [])
+        bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+        if bad:
+            raise TrainingError(
+                f"Training diverged: {key} became {values[bad[0]]} at epoch {bad[0] + 1}. "
+                "Lower learning_rate, check the inputs for extreme values (use "
+                "preprocessor='auto' to scale them), or add l2 regularisation."
+            )

@@ -42,7 +42,7 @@ from .exceptions import (
     SafeKerasError,
     TargetError,
 )
-from .network import FittedNetwork
+from .network import FittedNetwork, input_dtype
 from .preprocessing import is_dataframe, resolve_preprocessor
 
 __all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
@@ -103,7 +103,8 @@ class _SafeKerasBase(BaseEstimator):
             raise ParameterError(str(exc)) from exc
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: on Python >= 3.11 the base implementation returns the live __dict__.
+        state = dict(super().__getstate__())
         # The network is pickled once, inside pipeline_; model_ points back to it.
         state.pop("model_", None)
         return state
@@ -165,24 +166,28 @@ class _SafeKerasBase(BaseEstimator):
                 add_head=self.add_head,
                 seeds=seeds,
             )
+            dtype = input_dtype(network)
+            x_train = x_train.astype(dtype, copy=False)
+            x_val = None if x_val is None else x_val.astype(dtype, copy=False)
             head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
             output = targets.resolve_output(spec, head, self._requested_loss())
             network.compile(
                 optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
-                loss=output.loss,
+                loss=training.loss_in_dtype(output.loss, dtype),
             )
 
             def encode(idx):
-                return self._encode_target(spec, output, y_encoded[idx], target_transformer)
+                encoded = self._encode_target(spec, output, y_encoded[idx], target_transformer)
+                return encoded if encoded.dtype.kind == "i" else encoded.astype(dtype)
 
             validation = None
             if val_idx is not None:
-                validation = (x_val, encode(val_idx), training.normalise_weights(weights[val_idx]))
+                validation = (x_val, encode(val_idx), training.normalise_weights(weights[val_idx], dtype))
             result = training.train(
                 network,
                 x=x_train,
                 y=encode(train_idx),
-                sample_weight=training.normalise_weights(weights[train_idx]),
+                sample_weight=training.normalise_weights(weights[train_idx], dtype),
                 validation=validation,
                 epochs=self.epochs,
                 batch_size=self.batch_size,
@@ -709,7 +714,7 @@ history_, best_epoch_, n_epochs_, loss_
         return {}
 
     def _encode_target(self, spec, output, y, transformer):
-        return transformer.transform(y).astype(np.float32)
+        return transformer.transform(y)
 
     def predict(self, X) -> np.ndarray:
         """Predictions in the units of ``y``, shaped like the ``y`` given to ``fit``."""
@@ -746,6 +751,7 @@ def _take_rows(X, indices):
 
 
 def _as_network_input(X) -> np.ndarray:
+    """Preprocessed features as a finite float array (cast to the network's dtype later)."""
     X = np.asarray(X)
     if X.dtype == object:
         try:
@@ -761,7 +767,7 @@ def _as_network_input(X) -> np.ndarray:
             "The preprocessed features contain NaN or infinity. Use preprocessor='auto' "
             "(which imputes missing values) or clean the data first."
         )
-    return X.astype(np.float32)
+    return X if X.dtype.kind == "f" else X.astype(np.float32)
 
 
 def _logit(p):

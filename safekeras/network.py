@@ -7,11 +7,19 @@ from sklearn.base import BaseEstimator
 
 from .persistence import model_from_bytes, model_to_bytes
 
-__all__ = ["FittedNetwork"]
+__all__ = ["FittedNetwork", "input_dtype"]
 
 # Rows per forward pass at predict time: large enough to amortise the call,
 # small enough not to hold a second copy of a big batch.
 _PREDICT_CHUNK = 8192
+
+
+def input_dtype(model) -> str:
+    """The dtype the network's first layer computes in ("float32" unless built otherwise)."""
+    try:
+        return str(model.inputs[0].dtype)
+    except (AttributeError, IndexError, ValueError):
+        return "float32"
 
 
 class FittedNetwork(BaseEstimator):
@@ -55,7 +63,7 @@ class FittedNetwork(BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Network outputs for ``X`` (already preprocessed), shape (n_samples, n_outputs)."""
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=input_dtype(self.model_))
         chunks = [
             np.asarray(self.model_.predict_on_batch(X[start : start + _PREDICT_CHUNK]))
             for start in range(0, len(X), _PREDICT_CHUNK)
@@ -69,7 +77,8 @@ class FittedNetwork(BaseEstimator):
         return outputs
 
     def __getstate__(self) -> dict:
-        state = super().__getstate__()
+        # A copy: on Python >= 3.11 the base implementation returns the live __dict__.
+        state = dict(super().__getstate__())
         if "model_" in state:
             state["model_"] = model_to_bytes(state["model_"])
         return state

@@ -20,7 +20,14 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 from .exceptions import InputError, TrainingError, ValidationSplitWarning
 
-__all__ = ["TrainingResult", "ValidationSplit", "make_optimizer", "normalise_weights", "train"]
+__all__ = [
+    "TrainingResult",
+    "ValidationSplit",
+    "loss_in_dtype",
+    "make_optimizer",
+    "normalise_weights",
+    "train",
+]
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class ValidationSplit:
                 "validation. Pass more data, a larger validation_fraction, or "
                 "early_stopping=False.",
                 ValidationSplitWarning,
-                stacklevel=4,
+                stacklevel=6,
             )
         splitter = ShuffleSplit(n_splits=1, test_size=n_validation, random_state=random_state)
         return next(splitter.split(X_dummy))
@@ -83,13 +90,13 @@ class TrainingResult:
     epochs_run: int
 
 
-def normalise_weights(sample_weight: np.ndarray) -> np.ndarray:
-    """Rescale weights to mean 1, as float32.
+def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray:
+    """Rescale weights to mean 1, in the network's dtype.
 
     The loss is then a weighted *mean*: multiplying every weight by a constant
     changes nothing, and integer weights train like repeated rows.
     """
-    return (sample_weight * (len(sample_weight) / sample_weight.sum())).astype(np.float32)
+    return (sample_weight * (len(sample_weight) / sample_weight.sum())).astype(dtype)
 
 
 def make_optimizer(optimizer, learning_rate):
@@ -110,6 +117,31 @@ def make_optimizer(optimizer, learning_rate):
     if learning_rate is not None:
         config["learning_rate"] = float(learning_rate)
     return instance.__class__.from_config(config)
+
+
+def loss_in_dtype(loss, dtype: str):
+    """The loss computing in ``dtype``, when Keras can be told so.
+
+    Keras losses compute in ``keras.config.floatx()`` unless told otherwise,
+    which would throw away the precision of a float64 network. Loss names and
+    ``keras.losses.Loss`` instances are re-created with ``dtype``; a plain
+    function is left as it is.
+    """
+    import keras
+
+    if dtype == keras.config.floatx():
+        return loss
+    if isinstance(loss, keras.losses.Loss):
+        config = loss.get_config()
+        config["dtype"] = dtype
+        return loss.__class__.from_config(config)
+    if isinstance(loss, str):
+        class_name = "".join(part.capitalize() for part in loss.split("_"))
+        try:
+            return keras.losses.get({"class_name": class_name, "config": {"dtype": dtype}})
+        except (TypeError, ValueError):
+            return loss
+    return loss
 
 
 def train(

@@ -128,10 +128,8 @@ class _SafeKerasBase(BaseEstimator):
                 )
             spec, y_encoded = self._target_spec(y)
             target_attributes = self._target_attributes(spec)
-            weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            weights = _validated_weights(sample_weight, X)
             kept = np.flatnonzero(weights > 0)
-            if len(kept) == 0:
-                raise InputError("All sample weights are zero; nothing is left to learn from.")
             self._check_kept_targets(spec, y_encoded[kept])
 
             rng = check_random_state(self.random_state)
@@ -736,6 +734,22 @@ def _fit_transaction(estimator):
             delattr(estimator, key)
         vars(estimator).update(before)
         raise
+
+
+def _validated_weights(sample_weight, X) -> np.ndarray:
+    """Sample weights as a new float64 array (the caller's is never written to)."""
+    if sample_weight is not None and np.all(np.asarray(sample_weight) == 0):
+        raise InputError(
+            "All sample weights are zero; nothing is left to learn from. Give the rows to "
+            "learn from a positive weight."
+        )
+    try:
+        weights = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+    except ValueError as exc:
+        raise InputError(f"Invalid sample_weight: {exc}") from exc
+    return weights.copy() if weights is sample_weight else weights
 
 
 def _seed_stream(rng):

@@ -193,7 +193,14 @@ def classification_target(y) -> tuple[TargetSpec, np.ndarray]:
         )
         y = y.ravel()
     _check_no_missing_labels(y)
-    target_type = type_of_target(y, input_name="y")
+    try:
+        target_type = type_of_target(y, input_name="y")
+        encoder = LabelEncoder().fit(y) if y.ndim == 1 else None
+    except TypeError as exc:
+        raise TargetError(
+            "y mixes label types that cannot be sorted (e.g. strings and numbers): "
+            f"{exc}. Convert all labels to one type, e.g. y.astype(str)."
+        ) from exc
 
     if target_type in ("continuous", "continuous-multioutput"):
         raise TargetError(
@@ -220,14 +227,7 @@ def classification_target(y) -> tuple[TargetSpec, np.ndarray]:
             "a multiclass-multioutput target."
         )
 
-    encoder = LabelEncoder()
-    try:
-        y_encoded = encoder.fit_transform(y)
-    except TypeError as exc:
-        raise TargetError(
-            "y mixes label types that cannot be sorted (e.g. strings and numbers): "
-            f"{exc}. Convert all labels to one type, e.g. y.astype(str)."
-        ) from exc
+    y_encoded = encoder.transform(y)
     classes = encoder.classes_
     if len(classes) < 2:
         raise TargetError(

@@ -182,11 +182,7 @@ def train(
     import keras
     import tensorflow as tf
 
-    train_data = (
-        tf.data.Dataset.from_tensor_slices((x, y, sample_weight))
-        .shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
+    train_data = _shuffled_batches(x, y, sample_weight, batch_size, shuffle_seed)
     fit_callbacks = list(copy.deepcopy(callbacks)) if callbacks else []
     fit_callbacks.append(keras.callbacks.TerminateOnNaN())
     validation_data = None
@@ -215,6 +211,29 @@ def train(
     else:
         best_epoch = epochs_run
     return TrainingResult(history=history, best_epoch=best_epoch, epochs_run=epochs_run)
+
+
+def _shuffled_batches(x, y, sample_weight, batch_size: int, seed: int):
+    """A dataset of minibatches, reshuffled every epoch with an explicit seed.
+
+    Indices are shuffled and batched, then whole batches are gathered: much
+    cheaper than shuffling rows one at a time, and no second copy of the data
+    sits in a shuffle buffer.
+    """
+    import tensorflow as tf
+
+    tensors = tuple(tf.constant(array) for array in (x, y, sample_weight))
+
+    def gather(indices):
+        return tuple(tf.gather(tensor, indices) for tensor in tensors)
+
+    return (
+        tf.data.Dataset.range(len(x))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(gather)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def _check_finite(history: dict) -> None:

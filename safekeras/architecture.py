@@ -18,8 +18,24 @@ from .targets import Head, TargetSpec
 __all__ = ["build_network", "inspect_head", "make_meta"]
 
 _KNOWN_ACTIVATIONS = frozenset(
-    {"sigmoid", "softmax", "linear", "relu", "tanh", "elu", "selu", "gelu", "softplus",
-     "softsign", "swish", "silu", "exponential", "hard_sigmoid", "leaky_relu", "log_softmax"}
+    {
+        "sigmoid",
+        "softmax",
+        "linear",
+        "relu",
+        "tanh",
+        "elu",
+        "selu",
+        "gelu",
+        "softplus",
+        "softsign",
+        "swish",
+        "silu",
+        "exponential",
+        "hard_sigmoid",
+        "leaky_relu",
+        "log_softmax",
+    }
 )
 
 

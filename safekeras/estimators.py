@@ -65,7 +65,11 @@ class _SafeKerasBase(BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
         "add_head": ["boolean"],
-        "preprocessor": [StrOptions({"auto", "passthrough"}), None, HasMethods(["fit", "transform"])],
+        "preprocessor": [
+            StrOptions({"auto", "passthrough"}),
+            None,
+            HasMethods(["fit", "transform"]),
+        ],
         "loss": [str, callable],
         "optimizer": [str, HasMethods(["get_config"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
@@ -180,7 +184,8 @@ class _SafeKerasBase(BaseEstimator):
 
             validation = None
             if val_idx is not None:
-                validation = (x_val, encode(val_idx), training.normalise_weights(weights[val_idx], dtype))
+                val_weights = training.normalise_weights(weights[val_idx], dtype)
+                validation = (x_val, encode(val_idx), val_weights)
             result = training.train(
                 network,
                 x=x_train,
@@ -744,9 +749,7 @@ def _validated_weights(sample_weight, X) -> np.ndarray:
             "learn from a positive weight."
         )
     try:
-        weights = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     except ValueError as exc:
         raise InputError(f"Invalid sample_weight: {exc}") from exc
     return weights.copy() if weights is sample_weight else weights
@@ -787,4 +790,3 @@ def _as_network_input(X) -> np.ndarray:
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)
-

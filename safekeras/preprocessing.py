@@ -76,7 +76,7 @@ def split_columns(X) -> tuple[list, list]:
     """
     if is_dataframe(X):
         numeric, categorical = [], []
-        for name, dtype in zip(X.columns, X.dtypes):
+        for name, dtype in zip(X.columns, X.dtypes, strict=True):
             kind = getattr(dtype, "kind", "O")
             is_numeric = kind in "biuf" and str(dtype) not in ("category", "boolean")
             (numeric if is_numeric else categorical).append(name)

@@ -48,11 +48,16 @@ _SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
 _ONE_HOT_LOSSES = frozenset(
     {"categorical_crossentropy", "categorical_focal_crossentropy", "kl_divergence"}
 )
-_CLASSIFICATION_LOSSES = _BINARY_LOSSES | _SPARSE_LOSSES | _ONE_HOT_LOSSES | {
-    "hinge",
-    "squared_hinge",
-    "categorical_hinge",
-}
+_CLASSIFICATION_LOSSES = (
+    _BINARY_LOSSES
+    | _SPARSE_LOSSES
+    | _ONE_HOT_LOSSES
+    | {
+        "hinge",
+        "squared_hinge",
+        "categorical_hinge",
+    }
+)
 _REGRESSION_LOSSES = frozenset(
     {
         "mean_squared_error",

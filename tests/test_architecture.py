@@ -47,14 +47,19 @@ def test_empty_hidden_layers_give_a_logistic_regression(binary_data):
 @pytest.mark.parametrize("compiled", [False, True])
 def test_user_sequential_is_cloned_never_mutated(multiclass_data, compiled):
     X, y = multiclass_data
-    user = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dense(3, activation="softmax")])
+    user = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     if compiled:
         user.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     before = _weights(user)
     clf = SafeKerasClassifier(model=user, **FAST).fit(X, y)
     assert clf.model_ is not user
-    for old, new in zip(before, _weights(user)):
+    for old, new in zip(before, _weights(user), strict=True):
         np.testing.assert_array_equal(old, new)
     if compiled:  # the user's optimizer never took a step
         assert int(user.optimizer.iterations.numpy()) == 0
@@ -74,9 +79,12 @@ def test_user_functional_model_and_builder_callable(multiclass_data):
 
     def build(meta):
         seen.update(meta)
-        return keras.Sequential([keras.Input((meta["n_features_in_"],)),
-                                 keras.layers.Dense(meta["n_outputs_"],
-                                                    activation=meta["output_activation_"])])
+        return keras.Sequential(
+            [
+                keras.Input((meta["n_features_in_"],)),
+                keras.layers.Dense(meta["n_outputs_"], activation=meta["output_activation_"]),
+            ]
+        )
 
     SafeKerasClassifier(model=build, **FAST).fit(X, y)
     assert seen["n_features_in_"] == 4 and seen["n_outputs_"] == 3
@@ -99,7 +107,7 @@ def test_builder_meta_counts_features_after_one_hot_encoding():
 
 def test_builder_must_return_a_keras_model(binary_data):
     X, y = binary_data
-    with pytest.raises(ModelSpecError, match="not a keras.Model"):
+    with pytest.raises(ModelSpecError, match=r"not a keras\.Model"):
         SafeKerasClassifier(model=lambda meta: "not a model", **FAST).fit(X, y)
 
 
@@ -107,7 +115,7 @@ def test_builder_must_return_a_keras_model(binary_data):
     "layers, match",
     [
         ([keras.layers.Dense(3, activation="sigmoid")], "sigmoid scores do not sum to 1"),
-        ([keras.layers.Dense(1, activation="softmax")], "1 unit"),
+        ([keras.layers.Dense(1, activation="softmax")], r"1 unit"),
         ([keras.layers.Dense(3)], "last layer is linear"),
         ([keras.layers.Dense(16, activation="relu")], "add_head=True"),
     ],
@@ -122,7 +130,7 @@ def test_wrong_user_heads_are_clear_errors(multiclass_data, layers, match):
 def test_softmax_over_one_unit_for_binary_is_caught(binary_data):
     X, y = binary_data
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="softmax")])
-    with pytest.raises(ModelSpecError, match="always outputs 1.0"):
+    with pytest.raises(ModelSpecError, match=r"always outputs 1\.0"):
         SafeKerasClassifier(model=model, **FAST).fit(X, y)
 
 
@@ -157,15 +165,17 @@ def test_two_unit_softmax_binary_head_and_from_logits_head(binary_data):
 def test_input_width_mismatch_is_explained(binary_data):
     X, y = binary_data
     model = keras.Sequential([keras.Input((9,)), keras.layers.Dense(1, activation="sigmoid")])
-    with pytest.raises(ModelSpecError, match="expects 9 input features.*4 columns"):
+    with pytest.raises(ModelSpecError, match=r"expects 9 input features.*4 columns"):
         SafeKerasClassifier(model=model, **FAST).fit(X, y)
 
 
 def test_multiple_outputs_are_rejected(binary_data):
     X, y = binary_data
     inputs = keras.Input((4,))
-    outputs = [keras.layers.Dense(1, activation="sigmoid")(inputs),
-               keras.layers.Dense(1, activation="sigmoid")(inputs)]
+    outputs = [
+        keras.layers.Dense(1, activation="sigmoid")(inputs),
+        keras.layers.Dense(1, activation="sigmoid")(inputs),
+    ]
     with pytest.raises(ModelSpecError, match="several outputs"):
         SafeKerasClassifier(model=keras.Model(inputs, outputs), **FAST).fit(X, y)
 

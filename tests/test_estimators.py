@@ -15,7 +15,11 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
 
 FAST = dict(
-    hidden_layer_sizes=(32,), epochs=30, batch_size=32, learning_rate=0.01, dropout=0.0,
+    hidden_layer_sizes=(32,),
+    epochs=30,
+    batch_size=32,
+    learning_rate=0.01,
+    dropout=0.0,
     random_state=0,
 )
 
@@ -34,8 +38,13 @@ def float64_mlp(meta):
 
 
 EXACT = dict(
-    model=float64_mlp, preprocessor=None, early_stopping=False, batch_size=4096, epochs=20,
-    learning_rate=0.01, random_state=0,
+    model=float64_mlp,
+    preprocessor=None,
+    early_stopping=False,
+    batch_size=4096,
+    epochs=20,
+    learning_rate=0.01,
+    random_state=0,
 )
 
 # Checks that compare two fits or two prediction paths at rtol=1e-7.

@@ -80,7 +80,7 @@ def _op_determinism_enabled():
 def _global_state():
     return {
         "python_random": random.getstate(),
-        "numpy_random": np.random.get_state()[1].copy(),
+        "numpy_random": np.random.get_state()[1].copy(),  # noqa: NPY002 (the global one)
         "floatx": keras.config.floatx(),
         "dtype_policy": keras.config.dtype_policy().name,
         "determinism": _op_determinism_enabled(),
@@ -109,7 +109,11 @@ def test_fit_and_predict_leave_global_state_untouched(data):
 def test_early_stopping_records_history_and_restores_best_epoch(data):
     X, y = data
     clf = SafeKerasClassifier(
-        hidden_layer_sizes=(64,), epochs=60, patience=3, learning_rate=0.05, batch_size=16,
+        hidden_layer_sizes=(64,),
+        epochs=60,
+        patience=3,
+        learning_rate=0.05,
+        batch_size=16,
         random_state=0,
     ).fit(X, y)
     losses = clf.history_["val_loss"]

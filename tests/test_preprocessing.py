@@ -1,0 +1,126 @@
+"""The "auto" preprocessor and the other preprocessor options (safekeras/preprocessing.py)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import MinMaxScaler
+
+from safekeras import InputError, InputTypeError, SafeKerasClassifier
+from safekeras.preprocessing import make_auto_preprocessor, split_columns
+
+FAST = dict(hidden_layer_sizes=(8,), epochs=3, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def mixed_frame():
+    rng = np.random.RandomState(0)
+    n = 80
+    frame = pd.DataFrame(
+        {
+            "income": rng.lognormal(10, 1, n),
+            "age": rng.randint(18, 90, n),
+            "city": rng.choice(["paris", "oslo", "lima"], n),
+            "plan": pd.Categorical(rng.choice(["basic", "pro"], n)),
+            "active": rng.rand(n) > 0.5,
+        }
+    )
+    frame.loc[::7, "income"] = np.nan
+    frame.loc[::9, "city"] = None
+    y = np.where(frame["age"] > 50, "old", "young")
+    return frame, y
+
+
+def test_dataframe_columns_are_split_by_dtype(mixed_frame):
+    frame, _ = mixed_frame
+    assert split_columns(frame) == (["income", "age", "active"], ["city", "plan"])
+
+
+def test_object_array_columns_are_split_by_content():
+    X = np.array([[1.5, "a", "3"], [2.0, "b", "4"]], dtype=object)
+    assert split_columns(X) == ([0, 2], [1])
+
+
+def test_auto_preprocessor_scales_imputes_and_one_hot_encodes(mixed_frame):
+    frame, _ = mixed_frame
+    out = make_auto_preprocessor(frame).fit_transform(frame)
+    # 3 numeric columns + 3 cities + 2 plans
+    assert out.shape == (80, 3 + 3 + 2)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out[:, :3].mean(axis=0), 0, atol=1e-7)
+
+
+def test_classifier_fits_a_mixed_dataframe_with_missing_values(mixed_frame):
+    frame, y = mixed_frame
+    clf = SafeKerasClassifier(**FAST).fit(frame, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
+    assert set(clf.predict(frame)) <= {"old", "young"}
+
+
+def test_unseen_category_at_predict_time_is_ignored(mixed_frame):
+    frame, y = mixed_frame
+    clf = SafeKerasClassifier(**FAST).fit(frame, y)
+    new = frame.head(3).copy()
+    new["city"] = ["tokyo", "rome", "oslo"]
+    assert clf.predict_proba(new).shape == (3, 2)
+
+
+def test_preprocessor_is_fitted_on_the_training_split_only():
+    X = np.arange(100, dtype=float).reshape(-1, 1)
+    y = np.array([0, 1] * 50)
+    clf = SafeKerasClassifier(validation_fraction=0.3, **FAST).fit(X, y)
+    scaler = clf.preprocessor_.named_transformers_["numeric"].named_steps["scale"]
+    assert scaler.n_samples_seen_ == 70
+
+
+def test_preprocessor_is_reused_unchanged_at_predict_time():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(60, 3))
+    y = (X[:, 0] > 0.5).astype(int)
+    clf = SafeKerasClassifier(**FAST).fit(X, y)
+    scaler = clf.preprocessor_.named_transformers_["numeric"].named_steps["scale"]
+    mean = scaler.mean_.copy()
+    clf.predict_proba(X * 255)  # the seed's 0-255 input: scaled with the *fitted* statistics
+    np.testing.assert_array_equal(scaler.mean_, mean)
+
+
+def test_passthrough_requires_numeric_finite_input():
+    X = np.array([[1.0, np.nan], [2.0, 3.0]] * 10)
+    y = [0, 1] * 10
+    with pytest.raises(ValueError, match="NaN"):
+        SafeKerasClassifier(preprocessor="passthrough", **FAST).fit(X, y)
+    strings = np.array([["a", 1], ["b", 2]] * 10, dtype=object)
+    with pytest.raises(ValueError):
+        SafeKerasClassifier(preprocessor=None, **FAST).fit(strings, y)
+
+
+def test_custom_transformer_is_cloned_and_fitted():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    template = PCA(n_components=2)
+    clf = SafeKerasClassifier(preprocessor=template, **FAST).fit(X, y)
+    assert clf.preprocessor_ is not template and not hasattr(template, "components_")
+    assert clf.preprocessor_.n_components_ == 2
+    assert clf.model_.inputs[0].shape[-1] == 2
+    minmax = SafeKerasClassifier(preprocessor=MinMaxScaler(), **FAST).fit(X, y)
+    assert minmax.pipeline_.named_steps["preprocess"].data_max_.shape == (4,)
+
+
+def test_sparse_input_is_refused_with_advice():
+    from scipy import sparse
+
+    X = sparse.random(20, 4, density=0.5, format="csr", random_state=0)
+    with pytest.raises(InputTypeError, match="sparse"):
+        SafeKerasClassifier(**FAST).fit(X, [0, 1] * 10)
+
+
+def test_infinite_values_are_refused():
+    X = np.array([[1.0, np.inf], [2.0, 3.0]] * 10)
+    with pytest.raises(ValueError, match="infinity"):
+        SafeKerasClassifier(**FAST).fit(X, [0, 1] * 10)
+
+
+def test_empty_dataframe_is_refused():
+    with pytest.raises(InputError, match="0 sample"):
+        SafeKerasClassifier(**FAST).fit(pd.DataFrame({"a": []}), [])

@@ -83,6 +83,47 @@ class _SafeKerasBase(BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    def __init__(
+        self,
+        model=None,
+        *,
+        hidden_layer_sizes=(64, 32),
+        activation="relu",
+        dropout=0.1,
+        l2=1e-4,
+        add_head=False,
+        preprocessor="auto",
+        loss="auto",
+        optimizer="adam",
+        learning_rate=None,
+        batch_size=256,
+        epochs=200,
+        early_stopping=True,
+        validation_fraction=0.15,
+        patience=10,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.l2 = l2
+        self.add_head = add_head
+        self.preprocessor = preprocessor
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
     # -- scikit-learn protocol -------------------------------------------------
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -463,26 +504,28 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         random_state=None,
         verbose=0,
     ):
-        self.model = model
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.l2 = l2
-        self.add_head = add_head
-        self.preprocessor = preprocessor
+        super().__init__(
+            model,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            l2=l2,
+            add_head=add_head,
+            preprocessor=preprocessor,
+            loss=loss,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            epochs=epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            callbacks=callbacks,
+            random_state=random_state,
+            verbose=verbose,
+        )
         self.threshold = threshold
         self.pos_label = pos_label
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -644,47 +687,6 @@ history_, best_epoch_, n_epochs_, loss_
     >>> reg.predict(X[:3]).shape
     (3,)
     """
-
-    def __init__(
-        self,
-        model=None,
-        *,
-        hidden_layer_sizes=(64, 32),
-        activation="relu",
-        dropout=0.1,
-        l2=1e-4,
-        add_head=False,
-        preprocessor="auto",
-        loss="auto",
-        optimizer="adam",
-        learning_rate=None,
-        batch_size=256,
-        epochs=200,
-        early_stopping=True,
-        validation_fraction=0.15,
-        patience=10,
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-    ):
-        self.model = model
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.l2 = l2
-        self.add_head = add_head
-        self.preprocessor = preprocessor
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):

@@ -14,6 +14,7 @@ import time
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import numpy as np
     from sklearn.datasets import load_breast_cancer
     from sklearn.metrics import (
         average_precision_score,
@@ -25,9 +26,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     from safekeras import SafeKerasClassifier
 
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    # Label the minority class by name so the positive class is explicit.
-    y = y.map({0: "malignant", 1: "benign"})
+    X, y = load_breast_cancer(return_X_y=True)
+    # Label the classes by name so the positive (minority) class is explicit.
+    y = np.array(["malignant", "benign"])[y]
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=args.seed
     )
@@ -48,7 +49,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     positive = list(clf.classes_).index("malignant")
     scores = clf.predict_proba(X_test)[:, positive]
-    is_malignant = (y_test == "malignant").to_numpy()
+    is_malignant = y_test == "malignant"
     predictions = clf.predict(X_test)
     rows = [
         ("balanced accuracy", balanced_accuracy_score(y_test, predictions)),

@@ -212,7 +212,10 @@ class _SafeKerasBase(BaseEstimator):
             dtype = input_dtype(network)
             x_train = x_train.astype(dtype, copy=False)
             x_val = None if x_val is None else x_val.astype(dtype, copy=False)
-            head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
+            if self.model is None:  # the default MLP's head is right by construction
+                head = targets.Head(units=spec.n_outputs, activation=spec.activation)
+            else:
+                head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
             output = targets.resolve_output(spec, head, self._requested_loss())
             network.compile(
                 optimizer=training.make_optimizer(self.optimizer, self.learning_rate),

@@ -90,12 +90,16 @@ class TrainingResult:
     epochs_run: int
 
 
-def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray:
-    """Rescale weights to mean 1, in the network's dtype.
+def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray | None:
+    """Rescale weights to mean 1, in the network's dtype; None when they are all equal.
 
     The loss is then a weighted *mean*: multiplying every weight by a constant
-    changes nothing, and integer weights train like repeated rows.
+    changes nothing, and integer weights train like repeated rows. Equal
+    weights are the same as no weights, and no weights spare Keras the
+    weighted-loss work on every batch.
     """
+    if np.all(sample_weight == sample_weight[0]):
+        return None
     return (sample_weight * (len(sample_weight) / sample_weight.sum())).astype(dtype)
 
 
@@ -164,9 +168,11 @@ def train(
     ----------
     network : keras.Model
         Compiled network.
-    x, y, sample_weight : ndarray
+    x, y : ndarray
         Training split (preprocessed and encoded).
-    validation : tuple (x, y, sample_weight) or None
+    sample_weight : ndarray or None
+        Training weights (None: all equal).
+    validation : tuple (x, y, sample_weight or None) or None
         Early-stopping split; None trains all ``epochs``.
     callbacks : list or None
         The user's callbacks; deep-copied here so that no state is shared
@@ -187,6 +193,8 @@ def train(
     fit_callbacks.append(keras.callbacks.TerminateOnNaN())
     validation_data = None
     if validation is not None:
+        if validation[2] is None:
+            validation = validation[:2]
         validation_data = tf.data.Dataset.from_tensor_slices(validation).batch(
             max(batch_size, 1024)
         )
@@ -222,7 +230,8 @@ def _shuffled_batches(x, y, sample_weight, batch_size: int, seed: int):
     """
     import tensorflow as tf
 
-    tensors = tuple(tf.constant(array) for array in (x, y, sample_weight))
+    arrays = (x, y) if sample_weight is None else (x, y, sample_weight)
+    tensors = tuple(tf.constant(array) for array in arrays)
 
     def gather(indices):
         return tuple(tf.gather(tensor, indices) for tensor in tensors)

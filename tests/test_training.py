@@ -50,6 +50,14 @@ def test_normalised_weights_have_mean_one_and_keep_ratios():
     weights = normalise_weights(np.array([1.0, 3.0, 4.0]))
     np.testing.assert_allclose(weights, [0.375, 1.125, 1.5])
     assert weights.dtype == np.float32
+    assert normalise_weights(np.full(5, 2.5)) is None  # equal weights: no weighting at all
+
+
+def test_constant_sample_weight_fits_exactly_like_none(data):
+    X, y = data
+    weighted = SafeKerasClassifier(**FAST).fit(X, y, sample_weight=np.full(200, 3.0))
+    plain = SafeKerasClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(weighted.predict_proba(X), plain.predict_proba(X))
 
 
 def test_make_optimizer_builds_a_fresh_optimizer_each_time():

@@ -216,7 +216,7 @@ class _SafeKerasBase(BaseEstimator):
                 head = targets.Head(units=spec.n_outputs, activation=spec.activation)
             else:
                 head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
-            output = targets.resolve_output(spec, head, self._requested_loss())
+            output = targets.resolve_output(spec, head, self.loss)
             network.compile(
                 optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
                 loss=training.loss_in_dtype(output.loss, dtype),
@@ -289,9 +289,6 @@ class _SafeKerasBase(BaseEstimator):
                 f"layer), e.g. (64, 32); got {self.hidden_layer_sizes!r}."
             )
 
-    def _requested_loss(self):
-        return self.loss
-
     def _fit_target_transformer(self, spec, y_train, w_train):
         return None
 
@@ -306,26 +303,19 @@ class _SafeKerasBase(BaseEstimator):
                 "(e.g. sklearn.decomposition.TruncatedSVD)."
             )
         mode = self._input_mode()
-        if is_dataframe(X) and mode != "numeric":
-            if reset:
-                validate_data(self, X, y, skip_check_array=True, reset=True)
-            else:
-                validate_data(self, X, skip_check_array=True, reset=False)
+        frame = is_dataframe(X)
+        if not frame:
+            # Arrays are checked first so that 1-d input gets sklearn's "Reshape" advice.
+            X = _checked_array(X, mode)
+        # Frames go in as they are, so their column names are recorded and compared.
+        validate_data(self, X, y if reset else "no_validation", skip_check_array=True, reset=reset)
+        if frame:
+            if mode == "numeric":
+                return _checked_array(X, mode)
             if len(X) == 0:
                 raise InputError("Found array with 0 sample(s); at least 1 is required.")
             if X.shape[1] == 0:
                 raise InputError("Found array with 0 feature(s); at least 1 is required.")
-            return X
-        if mode == "numeric":
-            X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True)
-        else:
-            X = check_array(X, dtype=None, ensure_all_finite="allow-nan")
-            if X.dtype.kind in "USV":
-                X = X.astype(object)
-        if reset:
-            validate_data(self, X, y, skip_check_array=True, reset=True)
-        else:
-            validate_data(self, X, skip_check_array=True, reset=False)
         return X
 
     def _input_mode(self) -> str:
@@ -744,6 +734,14 @@ def _fit_transaction(estimator):
             delattr(estimator, key)
         vars(estimator).update(before)
         raise
+
+
+def _checked_array(X, mode: str) -> np.ndarray:
+    """X as an array: numeric and finite for "numeric" mode, else any dtype, NaN allowed."""
+    if mode == "numeric":
+        return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True)
+    X = check_array(X, dtype=None, ensure_all_finite="allow-nan")
+    return X.astype(object) if X.dtype.kind in "USV" else X
 
 
 def _validated_weights(sample_weight, X) -> np.ndarray:

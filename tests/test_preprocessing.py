@@ -124,3 +124,11 @@ def test_infinite_values_are_refused():
 def test_empty_dataframe_is_refused():
     with pytest.raises(InputError, match="0 sample"):
         SafeKerasClassifier(**FAST).fit(pd.DataFrame({"a": []}), [])
+
+
+def test_passthrough_dataframe_records_feature_names():
+    frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+    clf = SafeKerasClassifier(preprocessor="passthrough", **FAST).fit(frame, [0, 1] * 10)
+    np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b"])
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(frame[["b", "a"]])

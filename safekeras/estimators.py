@@ -20,7 +20,8 @@ import contextlib
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
@@ -34,7 +35,7 @@ from sklearn.utils.validation import _check_sample_weight, _num_samples, check_a
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
-from . import architecture, targets, training
+from . import architecture, resampling, targets, thresholds, training
 from .exceptions import (
     InputError,
     InputTypeError,
@@ -43,7 +44,7 @@ from .exceptions import (
     TargetError,
 )
 from .network import FittedNetwork, input_dtype
-from .preprocessing import is_dataframe, resolve_preprocessor
+from .preprocessing import is_dataframe, one_hot_blocks, resolve_preprocessor
 
 __all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
 
@@ -179,7 +180,14 @@ class _SafeKerasBase(BaseEstimator):
 
             rng = check_random_state(self.random_state)
             seeds = _seed_stream(rng)
-            train_idx, val_idx = self._split(spec, y_encoded, kept, rng)
+            decision = self._decision_plan(spec)
+            held_out_searches = None
+            if decision == "cv":
+                held_out_searches = self._cross_validated_thresholds(
+                    X, spec, y_encoded, weights, kept, next(seeds)
+                )
+            holdout = self.early_stopping or decision == "validation"
+            train_idx, val_idx = self._split(spec, y_encoded, kept, rng, holdout)
 
             X_train = _take_rows(X, train_idx)
             preprocessor = resolve_preprocessor(self.preprocessor, X_train)
@@ -196,6 +204,12 @@ class _SafeKerasBase(BaseEstimator):
 
             target_transformer = self._fit_target_transformer(
                 spec, y_encoded[train_idx], weights[train_idx]
+            )
+            y_train, w_train = y_encoded[train_idx], weights[train_idx]
+            y_val = None if val_idx is None else y_encoded[val_idx]
+            w_val = None if val_idx is None else weights[val_idx]
+            x_train, y_train, w_train, w_val_fit = self._rebalance(
+                spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds
             )
             meta = architecture.make_meta(spec, x_train.shape[1])
             network = architecture.build_network(
@@ -222,19 +236,19 @@ class _SafeKerasBase(BaseEstimator):
                 loss=training.loss_in_dtype(output.loss, dtype),
             )
 
-            def encode(idx):
-                encoded = self._encode_target(spec, output, y_encoded[idx], target_transformer)
+            def encode(y_part):
+                encoded = self._encode_target(spec, output, y_part, target_transformer)
                 return encoded if encoded.dtype.kind == "i" else encoded.astype(dtype)
 
             validation = None
-            if val_idx is not None:
-                val_weights = training.normalise_weights(weights[val_idx], dtype)
-                validation = (x_val, encode(val_idx), val_weights)
+            if self.early_stopping:
+                val_weights = training.normalise_weights(w_val_fit, dtype)
+                validation = (x_val, encode(y_val), val_weights)
             result = training.train(
                 network,
                 x=x_train,
-                y=encode(train_idx),
-                sample_weight=training.normalise_weights(weights[train_idx], dtype),
+                y=encode(y_train),
+                sample_weight=training.normalise_weights(w_train, dtype),
                 validation=validation,
                 epochs=self.epochs,
                 batch_size=self.batch_size,
@@ -246,6 +260,9 @@ class _SafeKerasBase(BaseEstimator):
 
             fitted_network = FittedNetwork.from_trained(
                 network, logits_activation=output.activation if output.logits else None
+            )
+            decision_attributes = self._fit_decision(
+                spec, fitted_network, x_val, y_val, w_val, held_out_searches
             )
             self.preprocessor_ = preprocessor
             self.model_ = network
@@ -262,15 +279,15 @@ class _SafeKerasBase(BaseEstimator):
             self.n_epochs_ = result.epochs_run
             self.loss_ = output.loss
             self._target_spec_ = spec
-            for name, value in target_attributes.items():
+            for name, value in {**target_attributes, **decision_attributes}.items():
                 setattr(self, name, value)
             if target_transformer is not None:
                 self.target_scaler_ = target_transformer
         return self
 
-    def _split(self, spec, y_encoded, kept, rng):
+    def _split(self, spec, y_encoded, kept, rng, holdout: bool):
         """Train/validation indices into the original rows (zero weights excluded)."""
-        if not self.early_stopping:
+        if not holdout:
             return kept, None
         labels = None
         if spec.target_type in ("binary", "multiclass"):
@@ -291,6 +308,19 @@ class _SafeKerasBase(BaseEstimator):
 
     def _fit_target_transformer(self, spec, y_train, w_train):
         return None
+
+    # Hooks for the classifier's class rebalancing and decision threshold.
+
+    def _decision_plan(self, spec) -> str | None:
+        """How the decision rule is fitted: "validation", "cv" or None (nothing to tune)."""
+        return None
+
+    def _rebalance(self, spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds):
+        """Training split after resampling, and the weights training and validation use."""
+        return x_train, y_train, w_train, w_val
+
+    def _fit_decision(self, spec, network, x_val, y_val, w_val, held_out_searches) -> dict:
+        return {}
 
     # -- predicting ------------------------------------------------------------
 
@@ -469,7 +499,15 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
 
     _parameter_constraints: dict = {
         **_SafeKerasBase._parameter_constraints,
-        "threshold": [Interval(Real, 0, 1, closed="neither"), None],
+        "sampler": [None, HasMethods(["fit_resample"])],
+        "class_weight": [None, StrOptions({"balanced"}), dict],
+        "threshold": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="neither"), None],
+        "threshold_scoring": [str, callable],
+        "threshold_cv": [
+            None,
+            Interval(Integral, 2, None, closed="left"),
+            HasMethods(["split", "get_n_splits"]),
+        ],
         "pos_label": [None, "array-like", str, Real, bool],
     }
 
@@ -483,7 +521,11 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         l2=1e-4,
         add_head=False,
         preprocessor="auto",
-        threshold=None,
+        sampler=None,
+        class_weight=None,
+        threshold="auto",
+        threshold_scoring="balanced_accuracy",
+        threshold_cv=None,
         pos_label=None,
         loss="auto",
         optimizer="adam",
@@ -517,7 +559,11 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             random_state=random_state,
             verbose=verbose,
         )
+        self.sampler = sampler
+        self.class_weight = class_weight
         self.threshold = threshold
+        self.threshold_scoring = threshold_scoring
+        self.threshold_cv = threshold_cv
         self.pos_label = pos_label
 
     def __sklearn_tags__(self):
@@ -556,19 +602,157 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     def _target_attributes(self, spec) -> dict:
         """Fitted attributes that follow from the target alone (checked before training)."""
         if spec.target_type == "multiclass":
-            if self.threshold is not None:
+            if not _is_auto(self.threshold) and self.threshold is not None:
                 raise InputError(
                     f"threshold={self.threshold} applies to binary and multilabel targets, "
                     f"but y is {spec.describe()}, which predicts the most probable class. "
-                    "Leave threshold=None."
+                    "Leave threshold='auto' (or None)."
                 )
-            pos_label, threshold = None, None
+            pos_label = None
         else:
-            threshold = 0.5 if self.threshold is None else float(self.threshold)
             pos_label = None
             if spec.target_type == "binary":
                 pos_label = self._resolve_pos_label(spec.classes)
-        return {"classes_": spec.classes, "pos_label_": pos_label, "threshold_": threshold}
+        if spec.target_type == "multilabel-indicator":
+            if self.sampler is not None:
+                raise TargetError(
+                    f"sampler={type(self.sampler).__name__} cannot resample {spec.describe()}: "
+                    "imbalanced-learn samplers take one label per row. Use sample_weight, or "
+                    "fit one binary SafeKerasClassifier per label."
+                )
+            if self.class_weight is not None:
+                raise TargetError(
+                    f"class_weight applies to binary and multiclass targets, not to "
+                    f"{spec.describe()}. Weight rows with sample_weight instead, e.g. "
+                    "sklearn.utils.class_weight.compute_sample_weight('balanced', Y)."
+                )
+        return {"classes_": spec.classes, "pos_label_": pos_label}
+
+    def _decision_plan(self, spec) -> str | None:
+        if spec.target_type == "multiclass" or not _is_auto(self.threshold):
+            return None
+        try:
+            thresholds.make_threshold_scorer(self.threshold_scoring)
+        except ValueError as exc:
+            raise ParameterError(
+                f"threshold_scoring={self.threshold_scoring!r} is not a scikit-learn scorer: {exc}"
+            ) from exc
+        return "validation" if self.threshold_cv is None else "cv"
+
+    def _rebalance(self, spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds):
+        weighted = not np.all(w_train == w_train[0])
+        if self.sampler is not None:
+            layout = None
+            if _is_auto(self.preprocessor):
+                blocks, names = one_hot_blocks(preprocessor)
+                layout = resampling.OneHotLayout(x_train.shape[1], blocks, names)
+            x_train, y_labels, w_resampled = resampling.resample(
+                self.sampler,
+                x_train,
+                spec.classes[y_train],
+                w_train if weighted else None,
+                seed=next(seeds),
+                layout=layout,
+            )
+            y_train = _encode_resampled(spec.classes, y_labels, type(self.sampler).__name__)
+            w_train = np.ones(len(y_train)) if w_resampled is None else w_resampled
+            targets.check_classes_present(spec, y_train, f"after {type(self.sampler).__name__}")
+        per_class = resampling.class_weights(self.class_weight, spec.classes, y_train)
+        if per_class is not None:
+            w_train = w_train * per_class[y_train]
+            if w_val is not None:
+                # The validation loss measures what training optimises.
+                w_val = w_val * per_class[y_val]
+        return x_train, y_train, w_train, w_val
+
+    def _fit_decision(self, spec, network, x_val, y_val, w_val, held_out_searches) -> dict:
+        """``threshold_`` (fixed, or tuned on held-out probabilities) and its search."""
+        plan = self._decision_plan(spec)
+        if spec.target_type == "multiclass":
+            return {"threshold_": None, "threshold_search_": None}
+        if plan is None:
+            fixed = thresholds.DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+            threshold = float(fixed)
+            if spec.target_type == "multilabel-indicator":
+                threshold = np.full(spec.n_classes, threshold)
+            return {"threshold_": threshold, "threshold_search_": None}
+        if plan == "validation":
+            proba = _proba_from_outputs(spec.target_type, network.predict(x_val))
+            weights = None if np.all(w_val == w_val[0]) else w_val
+            searches = self._search_thresholds(spec, proba, y_val, weights)
+            source = f"the validation split ({len(y_val)} rows)"
+        else:
+            searches, source = held_out_searches
+        scoring = self.threshold_scoring
+        thresholds.warn_if_unreliable(
+            searches, scoring if isinstance(scoring, str) else "threshold_scoring", source
+        )
+        if spec.target_type == "binary":
+            search = searches[None]
+            return {"threshold_": search.threshold, "threshold_search_": search}
+        ordered = [searches[label] for label in range(spec.n_classes)]
+        return {
+            "threshold_": np.array([search.threshold for search in ordered]),
+            "threshold_search_": ordered,
+        }
+
+    def _search_thresholds(self, spec, proba, y_encoded, sample_weight) -> dict:
+        """One :class:`~safekeras.thresholds.ThresholdSearch` per binary decision."""
+        scorer = thresholds.make_threshold_scorer(self.threshold_scoring)
+        if spec.target_type == "binary":
+            positive = int(np.flatnonzero(spec.classes == self._resolve_pos_label(spec.classes))[0])
+            # Named scorers ("f1", "recall") score label 1: make that the positive class.
+            # A callable gets the caller's labels, e.g. make_scorer(..., pos_label="yes").
+            labels = (0, 1)
+            if not isinstance(self.threshold_scoring, str):
+                labels = (spec.classes[1 - positive], spec.classes[positive])
+            search = thresholds.tune_threshold(
+                y_encoded == positive,
+                proba[:, positive],
+                scorer,
+                sample_weight=sample_weight,
+                labels=labels,
+            )
+            return {None: search}
+        return {
+            label: thresholds.tune_threshold(
+                y_encoded[:, label] == 1, proba[:, label], scorer, sample_weight=sample_weight
+            )
+            for label in range(spec.n_classes)
+        }
+
+    def _cross_validated_thresholds(self, X, spec, y_encoded, weights, kept, seed):
+        """Thresholds tuned on out-of-fold probabilities of ``threshold_cv`` internal fits."""
+        y_kept = y_encoded[kept]
+        y_labels = spec.classes[y_kept] if spec.target_type == "binary" else y_kept
+        splitter = self.threshold_cv
+        if isinstance(splitter, Integral):
+            kind = StratifiedKFold if spec.target_type == "binary" else KFold
+            splitter = kind(n_splits=splitter, shuffle=True, random_state=seed)
+        w_kept = weights[kept]
+        weighted = not np.all(w_kept == w_kept[0])
+        inner = clone(self).set_params(threshold=thresholds.DEFAULT_THRESHOLD, threshold_cv=None)
+        fold_seeds = _seed_stream(check_random_state(seed))
+        proba = np.zeros((len(kept), spec.n_classes))
+        covered = np.zeros(len(kept), dtype=bool)
+        try:
+            folds = list(splitter.split(np.zeros((len(kept), 1)), y_labels))
+        except ValueError as exc:
+            raise InputError(f"threshold_cv={self.threshold_cv!r} cannot split y: {exc}") from exc
+        for train, test in folds:
+            fold = clone(inner).set_params(random_state=next(fold_seeds))
+            fold.fit(
+                _take_rows(X, kept[train]),
+                y_labels[train],
+                sample_weight=w_kept[train] if weighted else None,
+            )
+            proba[test] = fold.predict_proba(_take_rows(X, kept[test]))
+            covered[test] = True
+        searches = self._search_thresholds(
+            spec, proba[covered], y_kept[covered], w_kept[covered] if weighted else None
+        )
+        source = f"out-of-fold predictions of {len(folds)} internal fits ({covered.sum()} rows)"
+        return searches, source
 
     def _resolve_pos_label(self, classes):
         if self.pos_label is None:
@@ -599,22 +783,18 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             For binary targets too (two columns). For multilabel targets, the
             probability of each label being on (columns need not sum to 1).
         """
-        outputs = self._network_outputs(X)
-        if self.target_type_ == "binary" and outputs.shape[1] == 1:
-            positive = outputs[:, 0]
-            return np.column_stack([1.0 - positive, positive])
-        if self.target_type_ == "multilabel-indicator":
-            return outputs
-        return outputs / outputs.sum(axis=1, keepdims=True)
+        outputs = self._network_outputs(X)  # raises NotFittedError first
+        return _proba_from_outputs(self.target_type_, outputs)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels from ``classes_`` (indicator matrix for multilabel)."""
         proba = self.predict_proba(X)
         if self.target_type_ == "multilabel-indicator":
-            return (proba >= self.threshold_).astype(np.int64)
+            return (proba.astype(np.float64) >= self.threshold_).astype(np.int64)
         if self.target_type_ == "binary":
             positive = self._pos_index()
-            is_positive = proba[:, positive] >= self.threshold_
+            # float64, as in the threshold search, so a row on the threshold decides alike.
+            is_positive = proba[:, positive].astype(np.float64) >= self.threshold_
             return np.where(is_positive, self.classes_[positive], self.classes_[1 - positive])
         return self.classes_[np.argmax(proba, axis=1)]
 
@@ -788,6 +968,33 @@ def _as_network_input(X) -> np.ndarray:
             "(which imputes missing values) or clean the data first."
         )
     return X if X.dtype.kind == "f" else X.astype(np.float32)
+
+
+def _proba_from_outputs(target_type: str, outputs: np.ndarray) -> np.ndarray:
+    """Network outputs as ``predict_proba`` columns (two for a 1-unit binary head)."""
+    if target_type == "binary" and outputs.shape[1] == 1:
+        positive = outputs[:, 0]
+        return np.column_stack([1.0 - positive, positive])
+    if target_type == "multilabel-indicator":
+        return outputs
+    return outputs / outputs.sum(axis=1, keepdims=True)
+
+
+def _encode_resampled(classes: np.ndarray, y_labels: np.ndarray, sampler_name: str) -> np.ndarray:
+    """Labels returned by a sampler as indices into ``classes``."""
+    encoded = np.searchsorted(classes, y_labels)
+    known = classes[np.minimum(encoded, len(classes) - 1)] == y_labels
+    if not np.all(known):
+        raise TargetError(
+            f"sampler {sampler_name} returned labels that are not among the classes "
+            f"{list(classes)}; a sampler must only keep, repeat or synthesise rows of "
+            "existing classes."
+        )
+    return encoded
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
 
 
 def _logit(p):

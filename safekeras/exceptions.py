@@ -17,6 +17,7 @@ __all__ = [
     "SafeKerasError",
     "SafeKerasWarning",
     "TargetError",
+    "ThresholdWarning",
     "TrainingError",
     "ValidationSplitWarning",
 ]
@@ -68,3 +69,13 @@ class SafeKerasWarning(UserWarning):
 
 class ValidationSplitWarning(SafeKerasWarning):
     """The early-stopping validation split could not be stratified as asked."""
+
+
+class ThresholdWarning(SafeKerasWarning):
+    """A tuned decision threshold rests on thin evidence or moves many predictions.
+
+    Emitted by ``fit`` with the counts behind the threshold, when the held-out
+    data has few positive or negative rows, when the tuned threshold flips a
+    large share of predictions versus 0.5, or when the threshold could not be
+    tuned at all.
+    """

@@ -23,7 +23,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-__all__ = ["MAX_CATEGORIES", "is_dataframe", "make_auto_preprocessor", "resolve_preprocessor"]
+__all__ = [
+    "MAX_CATEGORIES",
+    "is_dataframe",
+    "make_auto_preprocessor",
+    "one_hot_blocks",
+    "resolve_preprocessor",
+]
 
 #: One-hot columns kept per categorical feature; rarer categories share one column.
 MAX_CATEGORIES = 50
@@ -65,6 +71,36 @@ def make_auto_preprocessor(X) -> ColumnTransformer:
         sparse_threshold=0.0,
         verbose_feature_names_out=False,
     )
+
+
+def one_hot_blocks(preprocessor: ColumnTransformer) -> tuple[list[tuple[int, int]], list]:
+    """Output column range of each categorical feature's one-hot block.
+
+    Parameters
+    ----------
+    preprocessor : ColumnTransformer
+        A fitted ``"auto"`` preprocessor (see :func:`make_auto_preprocessor`).
+
+    Returns
+    -------
+    blocks : list of (start, stop)
+        One range per categorical input column, in output positions.
+    names : list
+        Those columns' names (DataFrame) or positions (array).
+    """
+    if "categorical" not in preprocessor.named_transformers_:
+        return [], []
+    encoder = preprocessor.named_transformers_["categorical"].named_steps["one_hot"]
+    start = preprocessor.output_indices_["categorical"].start
+    blocks = []
+    for categories, infrequent in zip(
+        encoder.categories_, encoder.infrequent_categories_, strict=True
+    ):
+        width = len(categories) if infrequent is None else len(categories) - len(infrequent) + 1
+        blocks.append((start, start + width))
+        start += width
+    names = next(cols for name, _, cols in preprocessor.transformers_ if name == "categorical")
+    return blocks, list(names)
 
 
 def split_columns(X) -> tuple[list, list]:

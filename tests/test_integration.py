@@ -17,6 +17,7 @@ import joblib
 import keras
 import numpy as np
 import pytest
+from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_wine, make_blobs, make_classification, make_regression
@@ -305,7 +306,14 @@ def _non_default_params():
 def test_clone_keeps_every_non_default_parameter(Estimator):
     params = _non_default_params()
     if Estimator is SafeKerasClassifier:
-        params.update(threshold=0.3, pos_label=0)
+        params.update(
+            sampler=RandomUnderSampler(sampling_strategy=0.5),
+            class_weight={0: 2.0},
+            threshold=0.3,
+            threshold_scoring="f1",
+            threshold_cv=3,
+            pos_label=0,
+        )
     else:
         params["loss"] = "mean_absolute_error"
     defaults = Estimator().get_params()
@@ -319,6 +327,10 @@ def test_clone_keeps_every_non_default_parameter(Estimator):
     cloned_params, est_params = cloned.get_params(), est.get_params()
     cloned_callbacks = cloned_params.pop("callbacks")
     est_callbacks = est_params.pop("callbacks")
+    if "sampler" in est_params:  # estimators compare by identity: compare their params
+        cloned_sampler, est_sampler = cloned_params.pop("sampler"), est_params.pop("sampler")
+        assert cloned_sampler is not est_sampler
+        assert cloned_sampler.get_params() == est_sampler.get_params()
     assert cloned_params == est_params
     assert [type(cb) for cb in cloned_callbacks] == [type(cb) for cb in est_callbacks]
     assert cloned_callbacks[0] is not est_callbacks[0]

@@ -1,0 +1,224 @@
+"""Class rebalancing on the training split: imbalanced-learn samplers and class weights.
+
+Both act on the *training split only*, after the preprocessor was fitted on
+it. The validation split (early stopping and threshold tuning) and everything
+``predict`` sees keep the true class balance, so the validation loss, the tuned
+threshold and the reported metrics describe the data the model will meet.
+
+* ``class_weight`` is keyed by the caller's labels (``{"fraud": 10}``), never
+  by encoded index, and becomes per-row weights multiplied with
+  ``sample_weight``.
+* ``sampler`` is any object with ``fit_resample`` (every imbalanced-learn
+  sampler). It is cloned for each fit and gets the estimator's seed when its
+  own ``random_state`` is unset. ``SMOTENC`` and ``SMOTEN`` need to know which
+  columns are categorical: with ``preprocessor="auto"`` they resample each
+  one-hot encoded feature as one categorical column and the result is one-hot
+  encoded again, so no synthetic row ever holds half a category.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Real
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils.class_weight import compute_class_weight
+
+from .exceptions import InputError, SafeKerasWarning, TargetError
+
+__all__ = ["OneHotLayout", "class_weights", "resample"]
+
+
+def class_weights(class_weight, classes: np.ndarray, y_train: np.ndarray) -> np.ndarray | None:
+    """Weight of each class (in ``classes`` order), or None for no class weighting.
+
+    Parameters
+    ----------
+    class_weight : None, "balanced" or dict
+        ``"balanced"`` weights class ``c`` by ``n_samples / (n_classes *
+        count(c))`` on ``y_train``; a dict maps labels to weights, classes
+        left out weigh 1.
+    classes : ndarray
+        The sorted class labels.
+    y_train : ndarray of int
+        Encoded labels (indices into ``classes``) of the training split,
+        after any resampling.
+
+    Raises
+    ------
+    TargetError
+        When a key is not one of the classes, or a weight is not a positive
+        number.
+    """
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, str):  # "balanced"; other strings are rejected earlier
+        return compute_class_weight("balanced", classes=np.arange(len(classes)), y=y_train).astype(
+            np.float64
+        )
+    weights = np.ones(len(classes))
+    for label, weight in class_weight.items():
+        matches = [i for i, c in enumerate(classes) if _same_label(c, label)]
+        if not matches:
+            raise TargetError(
+                f"class_weight has the key {label!r} ({type(label).__name__}), which is not "
+                f"one of the classes {list(classes)}. Key class_weight by the labels in y, "
+                "as they appear there (not by their encoded position)."
+            )
+        if not isinstance(weight, Real) or isinstance(weight, bool) or not weight > 0:
+            raise TargetError(
+                f"class_weight[{label!r}] = {weight!r}: class weights must be positive "
+                "numbers. Drop a class's rows instead of giving it weight 0."
+            )
+        weights[matches[0]] = float(weight)
+    return weights
+
+
+def _same_label(class_value, key) -> bool:
+    # "1" must not match the class 1, nor 1 the class "1": labels compare as they are.
+    if isinstance(class_value, str | np.str_) != isinstance(key, str | np.str_):
+        return False
+    return bool(class_value == key)
+
+
+class OneHotLayout:
+    """Where the one-hot blocks of categorical features sit in a feature matrix.
+
+    Parameters
+    ----------
+    n_columns : int
+        Width of the encoded matrix.
+    blocks : list of (start, stop)
+        Column range of each categorical feature's one-hot block.
+    names : list
+        The categorical features' original column names or positions.
+    """
+
+    def __init__(self, n_columns: int, blocks: list[tuple[int, int]], names: list):
+        self.n_columns = n_columns
+        self.blocks = blocks
+        self.names = names
+        in_block = np.zeros(n_columns, dtype=bool)
+        for start, stop in blocks:
+            in_block[start:stop] = True
+        self.numeric = np.flatnonzero(~in_block)
+
+    @property
+    def categorical_positions(self) -> list[int]:
+        """Positions of the categorical columns in :meth:`collapse`'s output."""
+        return list(range(len(self.numeric), len(self.numeric) + len(self.blocks)))
+
+    def collapse(self, x: np.ndarray) -> np.ndarray:
+        """Numeric columns, then one code column per categorical feature."""
+        codes = [np.argmax(x[:, start:stop], axis=1) for start, stop in self.blocks]
+        return np.column_stack([x[:, self.numeric], *codes]).astype(x.dtype, copy=False)
+
+    def expand(self, z: np.ndarray, dtype) -> np.ndarray:
+        """Invert :meth:`collapse`: codes back to one-hot blocks."""
+        out = np.zeros((len(z), self.n_columns), dtype=dtype)
+        out[:, self.numeric] = z[:, : len(self.numeric)]
+        rows = np.arange(len(z))
+        for j, (start, _stop) in enumerate(self.blocks):
+            codes = np.rint(z[:, len(self.numeric) + j]).astype(np.intp)
+            out[rows, start + codes] = 1
+        return out
+
+
+def resample(sampler, x, y, sample_weight, *, seed: int, layout: OneHotLayout | None = None):
+    """Apply a clone of ``sampler`` to the training split.
+
+    Parameters
+    ----------
+    sampler : object with ``fit_resample``
+        The user's sampler, never modified.
+    x : ndarray
+        Preprocessed training features.
+    y : ndarray
+        Training labels, as the caller wrote them (so a sampler's
+        ``sampling_strategy`` dict keyed by label works).
+    sample_weight : ndarray or None
+        Training weights; they follow the rows the sampler keeps or repeats
+        (its ``sample_indices_``). A sampler that synthesises rows cannot carry
+        unequal weights, which is an error.
+    seed : int
+        ``random_state`` for a sampler whose own is None.
+    layout : OneHotLayout or None
+        The auto preprocessor's one-hot blocks, for SMOTENC/SMOTEN.
+
+    Returns
+    -------
+    x, y, sample_weight : the resampled training split.
+    """
+    sampler = clone(sampler)
+    params = sampler.get_params(deep=False)
+    if "random_state" in params and params["random_state"] is None:
+        sampler.set_params(random_state=seed)
+    name = type(sampler).__name__
+
+    categorical = _categorical_mode(sampler)
+    use_layout = categorical is not None and layout is not None and layout.blocks
+    if use_layout:
+        if categorical == "SMOTEN" and len(layout.numeric):
+            raise InputError(
+                "SMOTEN resamples categorical features only, but X also has numeric "
+                "columns. Use SMOTENC for mixed numeric and categorical data."
+            )
+        if categorical == "SMOTENC":
+            sampler.set_params(categorical_features=layout.categorical_positions)
+        x_in = layout.collapse(x)
+    else:
+        if layout is not None and layout.blocks and _interpolates(sampler):
+            warnings.warn(
+                f"{name} interpolates between rows, so the one-hot columns of the categorical "
+                f"features {layout.names} get fractional values no real row has. Use "
+                "imblearn.over_sampling.SMOTENC, which safekeras points at those features "
+                "automatically.",
+                SafeKerasWarning,
+                stacklevel=6,
+            )
+        x_in = x
+
+    try:
+        x_out, y_out = sampler.fit_resample(x_in, y)
+    except ValueError as exc:
+        labels, counts = np.unique(y, return_counts=True)
+        raise InputError(
+            f"sampler {name} failed on the training split ({len(y)} rows, class counts "
+            f"{dict(zip(labels.tolist(), counts.tolist(), strict=True))}): {exc} Adjust the "
+            "sampler (e.g. k_neighbors below the smallest class count) or pass more data."
+        ) from exc
+
+    x_out = np.asarray(x_out)
+    if use_layout:
+        x_out = layout.expand(x_out, x.dtype)
+    weights_out = None
+    if sample_weight is not None:
+        indices = getattr(sampler, "sample_indices_", None)
+        if indices is None:
+            raise InputError(
+                f"sampler {name} creates synthetic rows, which have no sample_weight. Use "
+                "equal sample weights with it, or a sampler that keeps original rows "
+                "(RandomOverSampler, RandomUnderSampler, ...), or class_weight instead."
+            )
+        weights_out = sample_weight[indices]
+    return x_out, np.asarray(y_out), weights_out
+
+
+def _categorical_mode(sampler) -> str | None:
+    from imblearn.over_sampling import SMOTEN, SMOTENC
+
+    if isinstance(sampler, SMOTENC):
+        return "SMOTENC"
+    if isinstance(sampler, SMOTEN):
+        return "SMOTEN"
+    return None
+
+
+def _interpolates(sampler) -> bool:
+    from imblearn.combine import SMOTEENN, SMOTETomek
+    from imblearn.over_sampling import ADASYN, SMOTE, SVMSMOTE, BorderlineSMOTE, KMeansSMOTE
+
+    return isinstance(
+        sampler, ADASYN | SMOTE | SVMSMOTE | BorderlineSMOTE | KMeansSMOTE | SMOTEENN | SMOTETomek
+    )

@@ -14,11 +14,12 @@ Fit
       ``model.fit(X, y, epochs=E, batch_size=256, verbose=0)``. A fair raw
       Keras user scales the inputs too, so the scaling is inside the timing.
     * **safekeras**: ``SafeKerasClassifier(epochs=E, early_stopping=False,
-      random_state=0).fit(X, y)``, which also validates ``X`` and ``y``, fits
+      threshold=0.5, random_state=0).fit(X, y)``, which also validates ``X`` and ``y``, fits
       the ``"auto"`` preprocessor (imputation and scaling), builds, checks and
       compiles the network and trains it on a seeded ``tf.data`` pipeline.
 
-    Early stopping is off, so both sides train exactly ``E`` epochs on all rows.
+    Early stopping is off and the threshold fixed, so both sides train exactly ``E``
+    epochs on all rows.
 
 Predict, on 1 row and on ``--predict-rows`` rows
     * raw ``model.predict(x, verbose=0)``;
@@ -222,6 +223,7 @@ def fit_safekeras(X: np.ndarray, y: np.ndarray, epochs: int):
         batch_size=BATCH_SIZE,
         epochs=epochs,
         early_stopping=False,
+        threshold=0.5,  # no validation split for threshold tuning: train on all rows
         random_state=SEED,
     ).fit(X, y)
 

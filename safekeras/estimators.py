@@ -404,10 +404,45 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``"passthrough"``/None feeds ``X`` as is (it must be numeric and
         finite). A scikit-learn transformer is cloned and fitted on the
         training split.
-    threshold : float in (0, 1) or None, default=None
-        Decision threshold on the probability of ``pos_label`` (binary) or of
-        each label (multilabel) used by ``predict``. None means 0.5 for those
-        targets. Multiclass targets always predict the most probable class.
+    sampler : imbalanced-learn sampler or None, default=None
+        Any object with ``fit_resample`` (``RandomOverSampler``,
+        ``RandomUnderSampler``, ``SMOTE``, ``SMOTENC``, ``ADASYN``,
+        ``SMOTETomek``, ...). A clone is applied to the preprocessed
+        *training split only*; the validation split, the threshold search and
+        ``predict`` see the true class balance. Its ``random_state`` follows
+        this estimator's when unset. With ``preprocessor="auto"``,
+        ``SMOTENC``/``SMOTEN`` treat each one-hot encoded feature as one
+        categorical column (their ``categorical_features`` is set for you).
+        Binary and multiclass targets only.
+    class_weight : None, "balanced" or dict, default=None
+        Weights per class, keyed by the labels as they appear in ``y``
+        (``{"fraud": 10.0}``); classes left out weigh 1. ``"balanced"``
+        weighs classes inversely to their frequency in the (resampled)
+        training split. Multiplied with ``sample_weight``; the validation loss
+        used for early stopping is weighted alike. Binary and multiclass
+        targets only.
+    threshold : "auto", float in (0, 1) or None, default="auto"
+        Decision threshold ``predict`` applies to the probability of
+        ``pos_label`` (binary) or of each label (multilabel). ``"auto"`` tunes
+        it after training to maximise ``threshold_scoring`` on probabilities
+        the network did not train on: the validation split (held out even with
+        ``early_stopping=False``), or out-of-fold predictions with
+        ``threshold_cv``. A float fixes it; None means 0.5. Multiclass targets
+        always predict the most probable class: a threshold needs one positive
+        class, and per-class thresholds can leave a row with no class or
+        several.
+    threshold_scoring : str or callable, default="balanced_accuracy"
+        What ``threshold="auto"`` maximises: a scikit-learn scorer name
+        (``"f1"``, ``"recall"``, ``"precision"``, ...), evaluated with
+        ``pos_label`` as the positive class, or a callable
+        ``scorer(estimator, X, y)`` such as
+        ``make_scorer(fbeta_score, beta=2, pos_label="fraud")``, which sees the
+        original labels.
+    threshold_cv : int, cross-validation splitter or None, default=None
+        Tune the threshold on out-of-fold probabilities of ``threshold_cv``
+        internal fits (stratified, shuffled folds for an int) instead of the
+        single validation split: steadier on small data, at ``k`` extra fits.
+        Used only with ``threshold="auto"`` on binary and multilabel targets.
     pos_label : label or None, default=None
         The positive class of a binary target, to which ``threshold`` applies.
         None means ``classes_[1]``.
@@ -432,9 +467,11 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the data (stratified) and stop when
         its loss has not improved for ``patience`` epochs, restoring the best
-        weights. When False, train all ``epochs`` on all the data.
+        weights. When False, train all ``epochs``, on all the data unless
+        ``threshold="auto"`` needs the validation split (see ``threshold``).
     validation_fraction : float in (0, 1), default=0.15
-        Share of the training data held out for early stopping.
+        Share of the training data held out (stratified) for early stopping
+        and for tuning ``threshold``.
     patience : int, default=10
         Epochs without improvement of the validation loss before stopping.
     callbacks : list of keras.callbacks.Callback or None, default=None
@@ -475,8 +512,13 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         Epochs actually run.
     loss_ : str or keras loss
         The loss the network was trained with.
-    threshold_ : float or None
-        The decision threshold ``predict`` applies (None for multiclass).
+    threshold_ : float, ndarray of shape (n_labels,) or None
+        The decision threshold ``predict`` applies: one float for a binary
+        target, one per label for a multilabel target, None for multiclass.
+    threshold_search_ : ThresholdSearch, list of ThresholdSearch or None
+        How ``threshold_`` was tuned (candidates, scores, counts of positive
+        and negative rows, score at 0.5); None when it was fixed. See
+        :class:`safekeras.thresholds.ThresholdSearch`.
     pos_label_ : label or None
         The positive class of a binary target.
 

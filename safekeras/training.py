@@ -69,11 +69,10 @@ class ValidationSplit:
                 )
                 return next(splitter.split(X_dummy, labels))
             warnings.warn(
-                f"The early-stopping validation split ({n_validation} of {n_samples} "
+                f"The validation split ({n_validation} of {n_samples} "
                 f"samples) cannot be stratified: the smallest class has {counts.min()} "
                 "sample(s). Using a plain shuffled split; some classes may be missing from "
-                "validation. Pass more data, a larger validation_fraction, or "
-                "early_stopping=False.",
+                "validation. Pass more data or a larger validation_fraction.",
                 ValidationSplitWarning,
                 stacklevel=6,
             )

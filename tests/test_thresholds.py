@@ -1,0 +1,346 @@
+"""Decision thresholds: the search itself, and ``threshold="auto"`` in the classifier."""
+
+import pickle
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_multilabel_classification
+from sklearn.metrics import balanced_accuracy_score, f1_score, fbeta_score, make_scorer
+from sklearn.model_selection import (
+    FixedThresholdClassifier,
+    StratifiedKFold,
+    TunedThresholdClassifierCV,
+)
+
+from safekeras import SafeKerasClassifier
+from safekeras.estimators import ParameterError
+from safekeras.exceptions import InputError, ThresholdWarning
+from safekeras.thresholds import (
+    DEFAULT_THRESHOLD,
+    MAX_CANDIDATES,
+    ThresholdSearch,
+    make_threshold_scorer,
+    tune_threshold,
+    warn_if_unreliable,
+)
+
+FAST = dict(hidden_layer_sizes=(16,), epochs=20, batch_size=32, learning_rate=0.01, random_state=0)
+
+
+def fast_classifier(**params):
+    return SafeKerasClassifier(**{**FAST, **params})
+
+
+@pytest.fixture(scope="module")
+def imbalanced():
+    return make_classification(
+        n_samples=600, n_features=8, n_informative=4, weights=[0.85, 0.15], random_state=0
+    )
+
+
+def best_by_brute_force(y_positive, proba, metric):
+    """The best score over every distinct split of the rows by a threshold."""
+    return max(metric(y_positive, proba >= t) for t in np.append(np.unique(proba), 2.0))
+
+
+# -- the search --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scoring, metric", [("balanced_accuracy", balanced_accuracy_score), ("f1", f1_score)]
+)
+def test_search_finds_the_best_threshold(scoring, metric):
+    rng = np.random.RandomState(0)
+    y = rng.rand(300) < 0.2
+    proba = np.clip(rng.normal(0.15 + 0.3 * y, 0.15), 0, 1)
+    search = tune_threshold(y, proba, make_threshold_scorer(scoring))
+    chosen = metric(y, proba >= search.threshold)
+    assert search.tuned
+    assert search.score == pytest.approx(chosen)
+    assert chosen == pytest.approx(best_by_brute_force(y, proba, metric))
+    assert search.default_score == pytest.approx(metric(y, proba >= 0.5))
+    assert search.score > search.default_score  # 0.5 is far from right at 20 % positives
+    assert (search.n_positive, search.n_negative) == (y.sum(), (~y).sum())
+    assert search.n_changed == np.sum((proba >= search.threshold) != (proba >= 0.5))
+
+
+def test_separable_probabilities_get_a_threshold_between_the_classes():
+    y = np.array([0, 0, 0, 0, 1, 1], dtype=bool)
+    proba = np.array([0.01, 0.02, 0.05, 0.08, 0.1, 0.2])
+    search = tune_threshold(y, proba, make_threshold_scorer("balanced_accuracy"))
+    assert 0.08 < search.threshold <= 0.1
+    assert search.score == 1.0
+
+
+def test_ties_go_to_the_candidate_closest_to_one_half():
+    y = np.array([0, 0, 1, 1], dtype=bool)
+    proba = np.array([0.1, 0.2, 0.8, 0.9])
+    # Every threshold in (0.2, 0.8] is perfect; 0.5 itself is one of them.
+    search = tune_threshold(y, proba, make_threshold_scorer("balanced_accuracy"))
+    assert search.threshold == DEFAULT_THRESHOLD
+    assert search.n_changed == 0
+
+
+def test_sample_weight_moves_the_threshold():
+    y = np.array([0, 0, 0, 1, 1, 1], dtype=bool)
+    proba = np.array([0.1, 0.3, 0.6, 0.4, 0.7, 0.9])
+    scorer = make_threshold_scorer("accuracy")
+    # The positive at 0.4 and the negative at 0.6 cannot both be right: weight decides.
+    heavy_negative = tune_threshold(y, proba, scorer, sample_weight=np.array([1, 1, 10, 1, 1, 1]))
+    heavy_positive = tune_threshold(y, proba, scorer, sample_weight=np.array([1, 1, 1, 10, 1, 1]))
+    assert 0.6 < heavy_negative.threshold <= 0.7
+    assert 0.3 < heavy_positive.threshold <= 0.4
+
+
+def test_one_class_or_threshold_free_metric_leaves_the_default():
+    proba = np.linspace(0.1, 0.9, 9)
+    one_class = tune_threshold(np.zeros(9, bool), proba, make_threshold_scorer("f1"))
+    assert not one_class.tuned and one_class.threshold == DEFAULT_THRESHOLD
+    y = proba > 0.45
+    ranking = tune_threshold(y, proba, make_threshold_scorer("roc_auc"))
+    assert not ranking.tuned and ranking.threshold == DEFAULT_THRESHOLD
+    assert len(ranking.scores) == len(ranking.thresholds) > 1
+
+
+def test_callable_scorer_sees_the_callers_labels():
+    rng = np.random.RandomState(1)
+    y = rng.rand(200) < 0.3
+    proba = np.clip(rng.normal(0.3 + 0.3 * y, 0.2), 0, 1)
+    scorer = make_scorer(fbeta_score, beta=2, pos_label="yes")
+    search = tune_threshold(y, proba, scorer, labels=("no", "yes"))
+    by_name = tune_threshold(y, proba, make_threshold_scorer("recall"))
+    assert search.tuned
+    f2 = fbeta_score(y, proba >= search.threshold, beta=2)
+    assert search.score == pytest.approx(f2)
+    assert by_name.threshold < search.threshold  # recall alone is best when all are positive
+
+
+def test_candidates_are_thinned_for_large_validation_sets():
+    rng = np.random.RandomState(0)
+    proba = rng.rand(20_000)
+    search = tune_threshold(proba > 0.7, proba, make_threshold_scorer("balanced_accuracy"))
+    assert len(search.thresholds) <= MAX_CANDIDATES + 1
+    assert DEFAULT_THRESHOLD in search.thresholds
+    assert abs(search.threshold - 0.7) < 0.01
+
+
+def test_unknown_scorer_name_is_a_value_error():
+    with pytest.raises(ValueError, match="balanced_accuray"):
+        make_threshold_scorer("balanced_accuray")
+
+
+# -- warnings ----------------------------------------------------------------------
+
+
+def search(**fields):
+    base = dict(
+        threshold=0.3,
+        thresholds=np.array([0.3, 0.5]),
+        scores=np.array([0.8, 0.7]),
+        score=0.8,
+        default_score=0.7,
+        n_positive=50,
+        n_negative=150,
+        n_changed=10,
+        tuned=True,
+    )
+    return ThresholdSearch(**{**base, **fields})
+
+
+def test_a_well_supported_threshold_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_unreliable({None: search()}, "balanced_accuracy", "the validation split")
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(n_positive=4), r"tuned on only 4 positive and 150 negative rows"),
+        (dict(n_changed=80), r"changes 80 of 200 held-out predictions.*0\.700 -> 0\.800"),
+        (dict(tuned=False, n_positive=0), r"holds 0 positive and 150 negative rows"),
+        (dict(tuned=False), r"scores every threshold the same"),
+    ],
+)
+def test_doubtful_thresholds_warn_with_the_counts(fields, message):
+    with pytest.warns(ThresholdWarning, match=message):
+        warn_if_unreliable({None: search(**fields)}, "balanced_accuracy", "the validation split")
+
+
+def test_one_warning_names_every_doubtful_label():
+    searches = {0: search(), 1: search(n_negative=3), 2: search(n_positive=2)}
+    with pytest.warns(ThresholdWarning) as record:
+        warn_if_unreliable(searches, "f1", "the validation split")
+    assert len(record) == 1
+    text = str(record[0].message)
+    assert "label 1:" in text and "label 2:" in text and "label 0:" not in text
+
+
+# -- threshold="auto" in the classifier -------------------------------------------
+
+
+def test_auto_threshold_is_tuned_on_the_validation_split(imbalanced):
+    X, y = imbalanced
+    clf = fast_classifier().fit(X, y)
+    search = clf.threshold_search_
+    assert clf.threshold == "auto"
+    assert search.tuned and clf.threshold_ == search.threshold
+    assert search.n_samples == int(np.ceil(0.15 * len(X)))
+    assert search.n_positive == pytest.approx(0.15 * search.n_samples, abs=2)  # stratified
+    proba = clf.predict_proba(X)[:, 1]
+    np.testing.assert_array_equal(clf.predict(X), (proba >= clf.threshold_).astype(int))
+    np.testing.assert_array_equal(clf.decision_function(X) >= 0, clf.predict(X) == 1)
+    assert search.score >= search.default_score
+    # On held-out data the tuned threshold beats 0.5 on balanced accuracy.
+    X_new, y_new = make_classification(
+        n_samples=2000, n_features=8, n_informative=4, weights=[0.85, 0.15], random_state=0
+    )
+    tuned = balanced_accuracy_score(y_new[600:], clf.predict(X_new[600:]))
+    at_half = balanced_accuracy_score(y_new[600:], clf.predict_proba(X_new[600:])[:, 1] >= 0.5)
+    assert tuned > at_half
+
+
+def test_fixed_and_none_thresholds_are_not_tuned(imbalanced):
+    X, y = imbalanced
+    fixed = fast_classifier(threshold=0.3).fit(X, y)
+    assert fixed.threshold_ == 0.3 and fixed.threshold_search_ is None
+    default = fast_classifier(threshold=None).fit(X, y)
+    assert default.threshold_ == 0.5
+    np.testing.assert_array_equal(
+        default.predict(X), (default.predict_proba(X)[:, 1] >= 0.5).astype(int)
+    )
+
+
+def test_pos_label_chooses_the_class_the_threshold_applies_to(imbalanced):
+    X, y = imbalanced
+    labels = np.where(y == 1, "rare", "common")  # sorted: "common" < "rare"
+    clf = fast_classifier(pos_label="rare", threshold_scoring="f1").fit(X, labels)
+    assert clf.pos_label_ == "rare" and clf.classes_[1] == "rare"
+    flipped = fast_classifier(pos_label="common", threshold_scoring="f1").fit(X, labels)
+    assert flipped.pos_label_ == "common"
+    # Same seed, same validation split: the positives of one search are the negatives
+    # of the other.
+    assert flipped.threshold_search_.n_positive == clf.threshold_search_.n_negative
+    assert flipped.threshold_search_.n_negative == clf.threshold_search_.n_positive
+    p_common = flipped.predict_proba(X)[:, 0]
+    expected = np.where(p_common >= flipped.threshold_, "common", "rare")
+    np.testing.assert_array_equal(flipped.predict(X), expected)
+    # "f1" by name scores pos_label: the F1 of the common class is high, of the rare one not.
+    assert flipped.threshold_search_.score > clf.threshold_search_.score
+
+
+def test_callable_scoring_with_string_labels(imbalanced):
+    X, y = imbalanced
+    labels = np.where(y == 1, "yes", "no")
+    scorer = make_scorer(fbeta_score, beta=2, pos_label="yes")
+    clf = fast_classifier(threshold_scoring=scorer).fit(X, labels)
+    assert clf.threshold_search_.tuned
+    assert set(clf.predict(X)) <= {"yes", "no"}
+
+
+def test_bad_scoring_fails_before_training(imbalanced):
+    X, y = imbalanced
+    built = []
+    with pytest.raises(ParameterError, match="threshold_scoring='balanced_accuray'"):
+        fast_classifier(threshold_scoring="balanced_accuray", model=built.append).fit(X, y)
+    assert built == []
+
+
+def test_multilabel_gets_one_threshold_per_label():
+    X, Y = make_multilabel_classification(n_samples=300, n_classes=3, random_state=0)
+    clf = fast_classifier().fit(X, Y)
+    assert clf.threshold_.shape == (3,)
+    assert [s.threshold for s in clf.threshold_search_] == list(clf.threshold_)
+    np.testing.assert_array_equal(
+        clf.predict(X), (clf.predict_proba(X) >= clf.threshold_).astype(int)
+    )
+    fixed = fast_classifier(threshold=0.4).fit(X, Y)
+    np.testing.assert_array_equal(fixed.threshold_, [0.4, 0.4, 0.4])
+
+
+def test_multiclass_predicts_the_most_probable_class():
+    X, y = make_classification(n_samples=300, n_classes=3, n_informative=4, random_state=0)
+    clf = fast_classifier(threshold_cv=3).fit(X, y)  # nothing to tune: no internal fits
+    assert clf.threshold_ is None and clf.threshold_search_ is None
+    np.testing.assert_array_equal(clf.predict(X), np.argmax(clf.predict_proba(X), axis=1))
+    with pytest.raises(InputError, match=r"threshold=0\.3 applies to binary and multilabel"):
+        fast_classifier(threshold=0.3).fit(X, y)
+
+
+def test_without_early_stopping_the_threshold_still_gets_held_out_data(imbalanced):
+    X, y = imbalanced
+    clf = fast_classifier(early_stopping=False).fit(X, y)
+    assert "val_loss" not in clf.history_
+    assert clf.n_epochs_ == FAST["epochs"]
+    assert clf.threshold_search_.n_samples == int(np.ceil(0.15 * len(X)))
+
+
+class CountingBuilder:
+    """A model builder that counts the networks it builds (picklable, clone-safe)."""
+
+    built = 0
+
+    def __call__(self, meta):
+        type(self).built += 1
+        return keras.Sequential(
+            [
+                keras.Input(shape=(meta["n_features_in_"],)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+
+
+@pytest.mark.slow
+def test_threshold_cv_tunes_on_out_of_fold_probabilities(imbalanced):
+    X, y = imbalanced
+    CountingBuilder.built = 0
+    clf = fast_classifier(model=CountingBuilder(), threshold_cv=3, early_stopping=False)
+    clf.fit(X, y)
+    assert CountingBuilder.built == 4  # 3 internal fits and the final one
+    search = clf.threshold_search_
+    assert search.n_samples == len(X)  # every row predicted once, out of fold
+    assert (search.n_positive, search.n_negative) == (y.sum(), len(y) - y.sum())
+    assert clf.threshold_ == search.threshold
+    again = fast_classifier(model=CountingBuilder(), threshold_cv=3, early_stopping=False)
+    assert again.fit(X, y).threshold_ == clf.threshold_  # seeded folds and fits
+    splitter = StratifiedKFold(2)
+    assert fast_classifier(threshold_cv=splitter).fit(X, y).threshold_search_.n_samples == len(X)
+
+
+def test_few_positives_warn_with_the_counts():
+    X, y = make_classification(n_samples=150, n_features=5, weights=[0.9, 0.1], random_state=0)
+    with pytest.warns(ThresholdWarning, match=r"tuned on only \d positive and \d+ negative"):
+        fast_classifier().fit(X, y)
+
+
+def test_tuned_threshold_survives_pickle_and_clone_forgets_it(imbalanced):
+    X, y = imbalanced
+    clf = fast_classifier().fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    assert restored.threshold_ == clf.threshold_
+    assert restored.threshold_search_.threshold == clf.threshold_
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+    fresh = clone(clf)
+    assert not hasattr(fresh, "threshold_") and fresh.threshold == "auto"
+    refit = fresh.fit(X[:400], y[:400])  # a refit re-tunes on its own validation split
+    assert refit.threshold_search_.n_samples == int(np.ceil(0.15 * 400))
+
+
+@pytest.mark.slow
+def test_composes_with_sklearn_threshold_meta_estimators(imbalanced):
+    X, y = imbalanced
+    fixed = FixedThresholdClassifier(fast_classifier(), threshold=0.9).fit(X, y)
+    inner = fixed.estimator_
+    np.testing.assert_array_equal(
+        fixed.predict(X), (inner.predict_proba(X)[:, 1] >= 0.9).astype(int)
+    )
+    tuned = TunedThresholdClassifierCV(fast_classifier(threshold=0.5), cv=2).fit(X, y)
+    assert 0 < tuned.best_threshold_ < 1
+    np.testing.assert_array_equal(
+        tuned.predict(X),
+        (tuned.estimator_.predict_proba(X)[:, 1] >= tuned.best_threshold_).astype(int),
+    )

@@ -802,7 +802,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         matches = [c for c in classes if c == self.pos_label]
         if not matches:
             raise TargetError(
-                f"pos_label={self.pos_label!r} is not one of the classes {list(classes)}. "
+                f"pos_label={self.pos_label!r} is not one of the classes {classes.tolist()}. "
                 "Pass one of them, or None for the last class in sorted order."
             )
         return matches[0]
@@ -1029,7 +1029,7 @@ def _encode_resampled(classes: np.ndarray, y_labels: np.ndarray, sampler_name: s
     if not np.all(known):
         raise TargetError(
             f"sampler {sampler_name} returned labels that are not among the classes "
-            f"{list(classes)}; a sampler must only keep, repeat or synthesise rows of "
+            f"{classes.tolist()}; a sampler must only keep, repeat or synthesise rows of "
             "existing classes."
         )
     return encoded

@@ -63,7 +63,7 @@ def class_weights(class_weight, classes: np.ndarray, y_train: np.ndarray) -> np.
         if not matches:
             raise TargetError(
                 f"class_weight has the key {label!r} ({type(label).__name__}), which is not "
-                f"one of the classes {list(classes)}. Key class_weight by the labels in y, "
+                f"one of the classes {classes.tolist()}. Key class_weight by the labels in y, "
                 "as they appear there (not by their encoded position)."
             )
         if not isinstance(weight, Real) or isinstance(weight, bool) or not weight > 0:

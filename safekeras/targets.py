@@ -124,7 +124,7 @@ class TargetSpec:
     def describe(self) -> str:
         """A short phrase naming the target, for error messages."""
         if self.target_type == "binary":
-            return f"a binary target (classes {list(self.classes)})"
+            return f"a binary target (classes {self.classes.tolist()})"
         if self.target_type == "multiclass":
             return f"a multiclass target with {self.n_classes} classes"
         if self.target_type == "multilabel-indicator":

@@ -4,6 +4,7 @@ Importing safekeras does not import TensorFlow or Keras; they are loaded the
 first time a network is built or loaded.
 """
 
+from . import metrics
 from ._version import __version__
 from .estimators import SafeKerasClassifier, SafeKerasRegressor
 from .exceptions import (
@@ -14,6 +15,7 @@ from .exceptions import (
     SafeKerasError,
     SafeKerasWarning,
     TargetError,
+    ThresholdWarning,
     TrainingError,
     ValidationSplitWarning,
 )
@@ -28,7 +30,9 @@ __all__ = [
     "SafeKerasRegressor",
     "SafeKerasWarning",
     "TargetError",
+    "ThresholdWarning",
     "TrainingError",
     "ValidationSplitWarning",
     "__version__",
+    "metrics",
 ]

@@ -60,3 +60,25 @@ def test_invalid_parameters_raise_safekeras_errors():
         safekeras.SafeKerasClassifier(hidden_layer_sizes=(8, 0)).fit(X, y)
     with pytest.raises(ValueError, match="threshold"):
         safekeras.SafeKerasClassifier(threshold=1.0).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(sampler=object()),  # no fit_resample
+        dict(class_weight="auto"),
+        dict(threshold="best"),
+        dict(threshold_cv=1),
+    ],
+)
+def test_invalid_rebalancing_and_threshold_parameters(params):
+    import numpy as np
+
+    with pytest.raises(exceptions.SafeKerasError, match=next(iter(params))):
+        safekeras.SafeKerasClassifier(**params).fit(np.zeros((10, 2)), [0, 1] * 5)
+
+
+def test_warnings_subclass_safekeras_warning():
+    for warning in (exceptions.ThresholdWarning, exceptions.ValidationSplitWarning):
+        assert issubclass(warning, exceptions.SafeKerasWarning)
+        assert issubclass(warning, UserWarning)

@@ -344,3 +344,9 @@ def test_composes_with_sklearn_threshold_meta_estimators(imbalanced):
         tuned.predict(X),
         (tuned.estimator_.predict_proba(X)[:, 1] >= tuned.best_threshold_).astype(int),
     )
+
+
+def test_score_stays_accuracy_of_the_thresholded_predictions(imbalanced):
+    X, y = imbalanced
+    clf = fast_classifier().fit(X, y)
+    assert clf.score(X, y) == pytest.approx(np.mean(clf.predict(X) == y))

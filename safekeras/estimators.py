@@ -180,11 +180,11 @@ class _SafeKerasBase(BaseEstimator):
 
             rng = check_random_state(self.random_state)
             seeds = _seed_stream(rng)
-            decision = self._decision_plan(spec)
+            decision, threshold_cv = self._decision_plan(spec, y_encoded[kept])
             held_out_searches = None
             if decision == "cv":
                 held_out_searches = self._cross_validated_thresholds(
-                    X, spec, y_encoded, weights, kept, next(seeds)
+                    X, spec, y_encoded, weights, kept, threshold_cv, next(seeds)
                 )
             holdout = self.early_stopping or decision == "validation"
             train_idx, val_idx = self._split(spec, y_encoded, kept, rng, holdout)
@@ -262,7 +262,7 @@ class _SafeKerasBase(BaseEstimator):
                 network, logits_activation=output.activation if output.logits else None
             )
             decision_attributes = self._fit_decision(
-                spec, fitted_network, x_val, y_val, w_val, held_out_searches
+                spec, decision, fitted_network, x_val, y_val, w_val, held_out_searches
             )
             self.preprocessor_ = preprocessor
             self.model_ = network
@@ -311,15 +311,15 @@ class _SafeKerasBase(BaseEstimator):
 
     # Hooks for the classifier's class rebalancing and decision threshold.
 
-    def _decision_plan(self, spec) -> str | None:
-        """How the decision rule is fitted: "validation", "cv" or None (nothing to tune)."""
-        return None
+    def _decision_plan(self, spec, y_kept) -> tuple[str | None, object]:
+        """How the decision rule is fitted: ("validation" | "cv" | None, the CV to use)."""
+        return None, None
 
     def _rebalance(self, spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds):
         """Training split after resampling, and the weights training and validation use."""
         return x_train, y_train, w_train, w_val
 
-    def _fit_decision(self, spec, network, x_val, y_val, w_val, held_out_searches) -> dict:
+    def _fit_decision(self, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
         return {}
 
     # -- predicting ------------------------------------------------------------
@@ -438,11 +438,16 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``scorer(estimator, X, y)`` such as
         ``make_scorer(fbeta_score, beta=2, pos_label="fraud")``, which sees the
         original labels.
-    threshold_cv : int, cross-validation splitter or None, default=None
-        Tune the threshold on out-of-fold probabilities of ``threshold_cv``
-        internal fits (stratified, shuffled folds for an int) instead of the
-        single validation split: steadier on small data, at ``k`` extra fits.
-        Used only with ``threshold="auto"`` on binary and multilabel targets.
+    threshold_cv : "auto", int, cross-validation splitter or None, default="auto"
+        Where ``threshold="auto"`` gets its held-out probabilities. None: the
+        validation split. An int ``k`` or a splitter: out-of-fold
+        probabilities of every row from ``k`` internal fits (stratified,
+        shuffled folds for an int), steadier on small data at ``k`` extra
+        fits. ``"auto"``: the validation split when it holds at least 20 rows
+        of each class (of each label's positives and negatives), else 5
+        internal folds, because a threshold tuned on a handful of positives is
+        noise. Used only with ``threshold="auto"`` on binary and multilabel
+        targets.
     pos_label : label or None, default=None
         The positive class of a binary target, to which ``threshold`` applies.
         None means ``classes_[1]``.
@@ -547,6 +552,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         "threshold_scoring": [str, callable],
         "threshold_cv": [
             None,
+            StrOptions({"auto"}),
             Interval(Integral, 2, None, closed="left"),
             HasMethods(["split", "get_n_splits"]),
         ],
@@ -567,7 +573,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         class_weight=None,
         threshold="auto",
         threshold_scoring="balanced_accuracy",
-        threshold_cv=None,
+        threshold_cv="auto",
         pos_label=None,
         loss="auto",
         optimizer="adam",
@@ -670,16 +676,21 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
                 )
         return {"classes_": spec.classes, "pos_label_": pos_label}
 
-    def _decision_plan(self, spec) -> str | None:
+    def _decision_plan(self, spec, y_kept) -> tuple[str | None, object]:
         if spec.target_type == "multiclass" or not _is_auto(self.threshold):
-            return None
+            return None, None
         try:
             thresholds.make_threshold_scorer(self.threshold_scoring)
         except ValueError as exc:
             raise ParameterError(
                 f"threshold_scoring={self.threshold_scoring!r} is not a scikit-learn scorer: {exc}"
             ) from exc
-        return "validation" if self.threshold_cv is None else "cv"
+        if self.threshold_cv is None:
+            return "validation", None
+        if not _is_auto(self.threshold_cv):
+            return "cv", self.threshold_cv
+        folds = thresholds.auto_cv_folds(_class_counts(spec, y_kept), self.validation_fraction)
+        return ("validation", None) if folds is None else ("cv", folds)
 
     def _rebalance(self, spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds):
         weighted = not np.all(w_train == w_train[0])
@@ -707,9 +718,8 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
                 w_val = w_val * per_class[y_val]
         return x_train, y_train, w_train, w_val
 
-    def _fit_decision(self, spec, network, x_val, y_val, w_val, held_out_searches) -> dict:
+    def _fit_decision(self, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
         """``threshold_`` (fixed, or tuned on held-out probabilities) and its search."""
-        plan = self._decision_plan(spec)
         if spec.target_type == "multiclass":
             return {"threshold_": None, "threshold_search_": None}
         if plan is None:
@@ -722,12 +732,11 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             proba = _proba_from_outputs(spec.target_type, network.predict(x_val))
             weights = None if np.all(w_val == w_val[0]) else w_val
             searches = self._search_thresholds(spec, proba, y_val, weights)
-            source = f"the validation split ({len(y_val)} rows)"
         else:
-            searches, source = held_out_searches
+            searches = held_out_searches
         scoring = self.threshold_scoring
         thresholds.warn_if_unreliable(
-            searches, scoring if isinstance(scoring, str) else "threshold_scoring", source
+            searches, scoring if isinstance(scoring, str) else "threshold_scoring"
         )
         if spec.target_type == "binary":
             search = searches[None]
@@ -738,7 +747,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             "threshold_search_": ordered,
         }
 
-    def _search_thresholds(self, spec, proba, y_encoded, sample_weight) -> dict:
+    def _search_thresholds(self, spec, proba, y_encoded, sample_weight, n_folds=0) -> dict:
         """One :class:`~safekeras.thresholds.ThresholdSearch` per binary decision."""
         scorer = thresholds.make_threshold_scorer(self.threshold_scoring)
         if spec.target_type == "binary":
@@ -754,20 +763,24 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
                 scorer,
                 sample_weight=sample_weight,
                 labels=labels,
+                n_folds=n_folds,
             )
             return {None: search}
         return {
             label: thresholds.tune_threshold(
-                y_encoded[:, label] == 1, proba[:, label], scorer, sample_weight=sample_weight
+                y_encoded[:, label] == 1,
+                proba[:, label],
+                scorer,
+                sample_weight=sample_weight,
+                n_folds=n_folds,
             )
             for label in range(spec.n_classes)
         }
 
-    def _cross_validated_thresholds(self, X, spec, y_encoded, weights, kept, seed):
-        """Thresholds tuned on out-of-fold probabilities of ``threshold_cv`` internal fits."""
+    def _cross_validated_thresholds(self, X, spec, y_encoded, weights, kept, splitter, seed):
+        """Thresholds tuned on out-of-fold probabilities of ``splitter``'s internal fits."""
         y_kept = y_encoded[kept]
         y_labels = spec.classes[y_kept] if spec.target_type == "binary" else y_kept
-        splitter = self.threshold_cv
         if isinstance(splitter, Integral):
             kind = StratifiedKFold if spec.target_type == "binary" else KFold
             splitter = kind(n_splits=splitter, shuffle=True, random_state=seed)
@@ -780,7 +793,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         try:
             folds = list(splitter.split(np.zeros((len(kept), 1)), y_labels))
         except ValueError as exc:
-            raise InputError(f"threshold_cv={self.threshold_cv!r} cannot split y: {exc}") from exc
+            raise InputError(f"threshold_cv={splitter!r} cannot split y: {exc}") from exc
         for train, test in folds:
             fold = clone(inner).set_params(random_state=next(fold_seeds))
             fold.fit(
@@ -790,11 +803,13 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             )
             proba[test] = fold.predict_proba(_take_rows(X, kept[test]))
             covered[test] = True
-        searches = self._search_thresholds(
-            spec, proba[covered], y_kept[covered], w_kept[covered] if weighted else None
+        return self._search_thresholds(
+            spec,
+            proba[covered],
+            y_kept[covered],
+            w_kept[covered] if weighted else None,
+            n_folds=len(folds),
         )
-        source = f"out-of-fold predictions of {len(folds)} internal fits ({covered.sum()} rows)"
-        return searches, source
 
     def _resolve_pos_label(self, classes):
         if self.pos_label is None:
@@ -1033,6 +1048,14 @@ def _encode_resampled(classes: np.ndarray, y_labels: np.ndarray, sampler_name: s
             "existing classes."
         )
     return encoded
+
+
+def _class_counts(spec, y_encoded) -> list[int]:
+    """Rows of each class (binary), or of each label's positives and negatives (multilabel)."""
+    if spec.target_type == "multilabel-indicator":
+        positives = y_encoded.sum(axis=0)
+        return [*positives.tolist(), *(len(y_encoded) - positives).tolist()]
+    return np.bincount(y_encoded, minlength=spec.n_classes).tolist()
 
 
 def _is_auto(value) -> bool:

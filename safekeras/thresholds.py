@@ -29,11 +29,13 @@ from sklearn.metrics import check_scoring
 from .exceptions import ThresholdWarning
 
 __all__ = [
+    "AUTO_CV_FOLDS",
     "DEFAULT_THRESHOLD",
     "MAX_CANDIDATES",
     "MAX_CHANGED_SHARE",
     "MIN_CLASS_COUNT",
     "ThresholdSearch",
+    "auto_cv_folds",
     "make_threshold_scorer",
     "tune_threshold",
     "warn_if_unreliable",
@@ -44,7 +46,9 @@ DEFAULT_THRESHOLD = 0.5
 #: At most this many candidate thresholds are scored (quantiles of the midpoints).
 MAX_CANDIDATES = 200
 #: Fewer positives or negatives than this in the held-out data make the threshold noisy.
-MIN_CLASS_COUNT = 10
+MIN_CLASS_COUNT = 20
+#: Internal fits of ``threshold_cv="auto"`` when the validation split is too small.
+AUTO_CV_FOLDS = 5
 #: A tuned threshold flipping more than this share of held-out predictions is reported.
 MAX_CHANGED_SHARE = 0.25
 
@@ -70,6 +74,9 @@ class ThresholdSearch:
     tuned : bool
         False when the held-out data could not support a search (one class
         only, or a scorer that does not depend on the threshold).
+    n_folds : int
+        0 when the held-out probabilities came from the validation split, else
+        the number of internal fits that predicted every row out of fold.
     """
 
     threshold: float
@@ -81,10 +88,42 @@ class ThresholdSearch:
     n_negative: int
     n_changed: int
     tuned: bool
+    n_folds: int = 0
 
     @property
     def n_samples(self) -> int:
         return self.n_positive + self.n_negative
+
+    @property
+    def source(self) -> str:
+        """Where the held-out probabilities came from, in words."""
+        if self.n_folds:
+            return (
+                f"out-of-fold predictions of {self.n_folds} internal fits ({self.n_samples} rows)"
+            )
+        return f"the validation split ({self.n_samples} rows)"
+
+
+def auto_cv_folds(class_counts, validation_fraction: float) -> int | None:
+    """Folds for ``threshold_cv="auto"``: None when the validation split suffices.
+
+    The validation split holds about ``validation_fraction`` of each class. When
+    that is fewer than ``MIN_CLASS_COUNT`` rows of a class, a threshold tuned on
+    it is noise, so every row is predicted out of fold instead, in
+    ``AUTO_CV_FOLDS`` folds (fewer when a class has fewer rows than that; with
+    under two rows in a class there is nothing to fold, and the split is used).
+
+    Parameters
+    ----------
+    class_counts : sequence of int
+        Rows per class (per label and side, for multilabel targets).
+    validation_fraction : float
+        The estimator's ``validation_fraction``.
+    """
+    smallest = min(class_counts)
+    if int(smallest * validation_fraction) >= MIN_CLASS_COUNT or smallest < 2:
+        return None
+    return min(AUTO_CV_FOLDS, smallest)
 
 
 def make_threshold_scorer(scoring):
@@ -105,6 +144,7 @@ def tune_threshold(
     *,
     sample_weight: np.ndarray | None = None,
     labels: tuple = (0, 1),
+    n_folds: int = 0,
 ) -> ThresholdSearch:
     """Find the threshold on ``proba`` that maximises ``scorer``.
 
@@ -124,6 +164,9 @@ def tune_threshold(
         The labels the scorer sees. Named scorers get ``(0, 1)`` so that
         ``"f1"``, ``"recall"`` or ``"precision"`` score the positive class;
         a user's callable gets the original labels.
+    n_folds : int
+        Recorded in the result: 0 for a validation split, else the number of
+        internal fits behind out-of-fold ``proba``.
 
     Returns
     -------
@@ -139,7 +182,7 @@ def tune_threshold(
     n_positive = int(y_positive.sum())
     n_negative = len(y_positive) - n_positive
     if n_positive == 0 or n_negative == 0:
-        return _untuned(n_positive, n_negative)
+        return _untuned(n_positive, n_negative, n_folds)
 
     candidates = _candidates(proba)
     stand_in = _ThresholdedProba(np.asarray(labels), proba)
@@ -157,7 +200,7 @@ def tune_threshold(
     default_index = int(np.flatnonzero(candidates == DEFAULT_THRESHOLD)[0])
     finite = scores[np.isfinite(scores)]
     if finite.size == 0 or np.ptp(finite) < 1e-12:
-        return _untuned(n_positive, n_negative, candidates, scores)
+        return _untuned(n_positive, n_negative, n_folds, candidates, scores)
 
     best = np.flatnonzero(scores == scores.max())
     chosen = best[np.argmin(np.abs(candidates[best] - DEFAULT_THRESHOLD))]
@@ -173,10 +216,11 @@ def tune_threshold(
         n_negative=n_negative,
         n_changed=n_changed,
         tuned=True,
+        n_folds=n_folds,
     )
 
 
-def warn_if_unreliable(searches: dict, scoring_name: str, source: str) -> None:
+def warn_if_unreliable(searches: dict, scoring_name: str) -> None:
     """Emit one :class:`ThresholdWarning` for searches that deserve a second look.
 
     Parameters
@@ -185,16 +229,13 @@ def warn_if_unreliable(searches: dict, scoring_name: str, source: str) -> None:
         One search per binary target (one per label for multilabel targets).
     scoring_name : str
         How to name the scorer in the message.
-    source : str
-        Where the held-out probabilities came from ("the validation split of
-        40 rows", "out-of-fold predictions").
     """
     problems = []
     for label, search in searches.items():
         prefix = "" if label is None else f"label {label}: "
         if not search.tuned and min(search.n_positive, search.n_negative) == 0:
             problems.append(
-                f"{prefix}{source} holds {search.n_positive} positive and "
+                f"{prefix}{search.source} holds {search.n_positive} positive and "
                 f"{search.n_negative} negative rows, so the threshold stays "
                 f"{DEFAULT_THRESHOLD}"
             )
@@ -209,7 +250,7 @@ def warn_if_unreliable(searches: dict, scoring_name: str, source: str) -> None:
             problems.append(
                 f"{prefix}the threshold {search.threshold:.3g} was tuned on only "
                 f"{search.n_positive} positive and {search.n_negative} negative rows of "
-                f"{source}, so it is noisy"
+                f"{search.source}, so it is noisy"
             )
         elif search.n_changed > MAX_CHANGED_SHARE * search.n_samples:
             problems.append(
@@ -223,8 +264,8 @@ def warn_if_unreliable(searches: dict, scoring_name: str, source: str) -> None:
         warnings.warn(
             "Decision threshold: "
             + "; ".join(problems)
-            + ". For small data use threshold_cv=5 (out-of-fold probabilities) or a larger "
-            "validation_fraction; pass threshold=<float> to fix it.",
+            + ". More data makes it steadier (threshold_cv=k tunes on out-of-fold "
+            "probabilities of every row); pass threshold=<float> to fix it.",
             ThresholdWarning,
             stacklevel=6,
         )
@@ -238,7 +279,7 @@ def _candidates(proba: np.ndarray) -> np.ndarray:
     return np.unique(np.append(midpoints, DEFAULT_THRESHOLD))
 
 
-def _untuned(n_positive, n_negative, thresholds=None, scores=None) -> ThresholdSearch:
+def _untuned(n_positive, n_negative, n_folds, thresholds=None, scores=None) -> ThresholdSearch:
     return ThresholdSearch(
         threshold=DEFAULT_THRESHOLD,
         thresholds=np.empty(0) if thresholds is None else thresholds,
@@ -249,6 +290,7 @@ def _untuned(n_positive, n_negative, thresholds=None, scores=None) -> ThresholdS
         n_negative=n_negative,
         n_changed=0,
         tuned=False,
+        n_folds=n_folds,
     )
 
 

@@ -39,7 +39,9 @@ FAST = dict(hidden_layer_sizes=(16,), epochs=15, batch_size=32, learning_rate=0.
 
 
 def fast_classifier(**params):
-    return SafeKerasClassifier(**{**FAST, **params})
+    # threshold_cv=None: one network per fit (the small data here would make "auto" fold 5
+    # times; tests/test_thresholds.py covers that).
+    return SafeKerasClassifier(**{**FAST, "threshold_cv": None, **params})
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +132,7 @@ def _grid_search(X, y, n_jobs):
         epochs=15,
         early_stopping=False,
         batch_size=32,
+        threshold_cv=None,
         random_state=0,
     )
     search = GridSearchCV(
@@ -167,7 +170,9 @@ def test_grid_search_parameters_take_effect(grid_search_serial):
 def test_grid_search_parameters_take_effect_in_every_candidate(binary_data):
     # Refit each candidate on its own: each parameter value changes the fitted network.
     X, y = binary_data
-    base = SafeKerasClassifier(early_stopping=False, batch_size=64, random_state=0)
+    base = SafeKerasClassifier(
+        early_stopping=False, batch_size=64, threshold_cv=None, random_state=0
+    )
     cases = [
         {"hidden_layer_sizes": (3, 2), "dropout": 0.3, "learning_rate": 0.02, "epochs": 1},
         {"hidden_layer_sizes": (5,), "dropout": 0.0, "learning_rate": 0.007, "epochs": 3},

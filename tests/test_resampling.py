@@ -17,7 +17,16 @@ from safekeras.exceptions import InputError, SafeKerasWarning, TargetError
 from safekeras.preprocessing import make_auto_preprocessor, one_hot_blocks
 from safekeras.resampling import OneHotLayout, class_weights, resample
 
-FAST = dict(hidden_layer_sizes=(16,), epochs=15, batch_size=32, learning_rate=0.01, random_state=0)
+# threshold_cv=None: one network per fit (the small data here would make "auto" fold 5 times;
+# tests/test_thresholds.py covers it).
+FAST = dict(
+    hidden_layer_sizes=(16,),
+    epochs=15,
+    batch_size=32,
+    learning_rate=0.01,
+    threshold_cv=None,
+    random_state=0,
+)
 
 
 def fast_classifier(**params):
@@ -143,7 +152,7 @@ def test_sampler_sees_the_training_split_only_with_original_labels(imbalanced):
     X, y = imbalanced
     SpySampler.calls = []
     sampler = SpySampler()
-    clf = fast_classifier(sampler=sampler).fit(X, y)
+    clf = fast_classifier(sampler=sampler, threshold_cv=None).fit(X, y)
     (call,) = SpySampler.calls
     n_validation = int(np.ceil(0.15 * len(X)))
     assert call["n_rows"] == len(X) - n_validation
@@ -159,7 +168,7 @@ def test_sampler_sees_the_training_split_only_with_original_labels(imbalanced):
 def test_a_sampler_seed_of_its_own_is_kept(imbalanced):
     X, y = imbalanced
     SpySampler.calls = []
-    fast_classifier(sampler=SpySampler(random_state=7)).fit(X, y)
+    fast_classifier(sampler=SpySampler(random_state=7), threshold=0.5).fit(X, y)
     assert SpySampler.calls[0]["seed"] == 7
 
 

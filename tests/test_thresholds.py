@@ -22,12 +22,21 @@ from safekeras.thresholds import (
     DEFAULT_THRESHOLD,
     MAX_CANDIDATES,
     ThresholdSearch,
+    auto_cv_folds,
     make_threshold_scorer,
     tune_threshold,
     warn_if_unreliable,
 )
 
-FAST = dict(hidden_layer_sizes=(16,), epochs=20, batch_size=32, learning_rate=0.01, random_state=0)
+# threshold_cv=None tunes on the validation split; tests of "auto" ask for it.
+FAST = dict(
+    hidden_layer_sizes=(16,),
+    epochs=20,
+    batch_size=32,
+    learning_rate=0.01,
+    threshold_cv=None,
+    random_state=0,
+)
 
 
 def fast_classifier(**params):
@@ -153,7 +162,7 @@ def search(**fields):
 def test_a_well_supported_threshold_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warn_if_unreliable({None: search()}, "balanced_accuracy", "the validation split")
+        warn_if_unreliable({None: search()}, "balanced_accuracy")
 
 
 @pytest.mark.parametrize(
@@ -161,19 +170,26 @@ def test_a_well_supported_threshold_does_not_warn():
     [
         (dict(n_positive=4), r"tuned on only 4 positive and 150 negative rows"),
         (dict(n_changed=80), r"changes 80 of 200 held-out predictions.*0\.700 -> 0\.800"),
-        (dict(tuned=False, n_positive=0), r"holds 0 positive and 150 negative rows"),
+        (
+            dict(tuned=False, n_positive=0),
+            r"the validation split \(150 rows\) holds 0 positive and 150 negative rows",
+        ),
+        (
+            dict(n_positive=4, n_folds=5),
+            r"4 positive and 150 negative rows of out-of-fold predictions of 5 internal fits",
+        ),
         (dict(tuned=False), r"scores every threshold the same"),
     ],
 )
 def test_doubtful_thresholds_warn_with_the_counts(fields, message):
     with pytest.warns(ThresholdWarning, match=message):
-        warn_if_unreliable({None: search(**fields)}, "balanced_accuracy", "the validation split")
+        warn_if_unreliable({None: search(**fields)}, "balanced_accuracy")
 
 
 def test_one_warning_names_every_doubtful_label():
     searches = {0: search(), 1: search(n_negative=3), 2: search(n_positive=2)}
     with pytest.warns(ThresholdWarning) as record:
-        warn_if_unreliable(searches, "f1", "the validation split")
+        warn_if_unreliable(searches, "f1")
     assert len(record) == 1
     text = str(record[0].message)
     assert "label 1:" in text and "label 2:" in text and "label 0:" not in text
@@ -184,7 +200,7 @@ def test_one_warning_names_every_doubtful_label():
 
 def test_auto_threshold_is_tuned_on_the_validation_split(imbalanced):
     X, y = imbalanced
-    clf = fast_classifier().fit(X, y)
+    clf = fast_classifier(threshold_cv=None).fit(X, y)
     search = clf.threshold_search_
     assert clf.threshold == "auto"
     assert search.tuned and clf.threshold_ == search.threshold
@@ -272,10 +288,24 @@ def test_multiclass_predicts_the_most_probable_class():
 
 def test_without_early_stopping_the_threshold_still_gets_held_out_data(imbalanced):
     X, y = imbalanced
-    clf = fast_classifier(early_stopping=False).fit(X, y)
+    clf = fast_classifier(early_stopping=False, threshold_cv=None).fit(X, y)
     assert "val_loss" not in clf.history_
     assert clf.n_epochs_ == FAST["epochs"]
     assert clf.threshold_search_.n_samples == int(np.ceil(0.15 * len(X)))
+
+
+@pytest.mark.parametrize(
+    "counts, folds",
+    [
+        ([500, 60], 5),  # 9 positives expected in validation: fold instead
+        ([2000, 200], None),  # 30 in validation: enough
+        ([100, 3], 3),  # fewer folds than 5 when a class is that small
+        ([100, 1], None),  # nothing to fold
+        ([300, 200, 40, 260], 5),  # multilabel: the rarest label side decides
+    ],
+)
+def test_auto_cv_folds(counts, folds):
+    assert auto_cv_folds(counts, 0.15) == folds
 
 
 class CountingBuilder:
@@ -302,6 +332,7 @@ def test_threshold_cv_tunes_on_out_of_fold_probabilities(imbalanced):
     clf.fit(X, y)
     assert CountingBuilder.built == 4  # 3 internal fits and the final one
     search = clf.threshold_search_
+    assert search.n_folds == 3
     assert search.n_samples == len(X)  # every row predicted once, out of fold
     assert (search.n_positive, search.n_negative) == (y.sum(), len(y) - y.sum())
     assert clf.threshold_ == search.threshold
@@ -311,20 +342,35 @@ def test_threshold_cv_tunes_on_out_of_fold_probabilities(imbalanced):
     assert fast_classifier(threshold_cv=splitter).fit(X, y).threshold_search_.n_samples == len(X)
 
 
+@pytest.mark.slow
+def test_auto_threshold_cv_folds_only_when_validation_is_too_small(imbalanced):
+    X, y = imbalanced  # 90 positives: about 13 in a 15 % validation split
+    CountingBuilder.built = 0
+    small = fast_classifier(model=CountingBuilder(), threshold_cv="auto").fit(X, y)
+    assert CountingBuilder.built == 6 and small.threshold_search_.n_samples == len(X)
+    assert small.threshold_search_.n_folds == 5
+    CountingBuilder.built = 0
+    large = fast_classifier(model=CountingBuilder(), threshold_cv="auto", validation_fraction=0.3)
+    large.fit(X, y)
+    assert CountingBuilder.built == 1  # 27 positives in validation: tuned there
+    assert large.threshold_search_.n_folds == 0
+    assert large.threshold_search_.n_samples == int(np.ceil(0.3 * len(X)))
+
+
 def test_few_positives_warn_with_the_counts():
     X, y = make_classification(n_samples=150, n_features=5, weights=[0.9, 0.1], random_state=0)
-    with pytest.warns(ThresholdWarning, match=r"tuned on only \d positive and \d+ negative"):
-        fast_classifier().fit(X, y)
+    with pytest.warns(ThresholdWarning, match=r"tuned on only 15 positive and 135 negative"):
+        fast_classifier(threshold_cv="auto").fit(X, y)
 
 
 def test_tuned_threshold_survives_pickle_and_clone_forgets_it(imbalanced):
     X, y = imbalanced
-    clf = fast_classifier().fit(X, y)
+    clf = fast_classifier(threshold_cv="auto").fit(X, y)  # tuned out of fold
     restored = pickle.loads(pickle.dumps(clf))
     assert restored.threshold_ == clf.threshold_
     assert restored.threshold_search_.threshold == clf.threshold_
     np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
-    fresh = clone(clf)
+    fresh = clone(clf).set_params(threshold_cv=None)
     assert not hasattr(fresh, "threshold_") and fresh.threshold == "auto"
     refit = fresh.fit(X[:400], y[:400])  # a refit re-tunes on its own validation split
     assert refit.threshold_search_.n_samples == int(np.ceil(0.15 * 400))

@@ -17,6 +17,8 @@ from safekeras import (
 from safekeras.training import ValidationSplit, make_optimizer, normalise_weights
 
 FAST = dict(hidden_layer_sizes=(16,), epochs=8, batch_size=32, random_state=0)
+# One network per fit: "auto" would tune the threshold out of fold on data this small.
+CLASSIFIER = {**FAST, "threshold_cv": None}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,8 @@ def test_normalised_weights_have_mean_one_and_keep_ratios():
 
 def test_constant_sample_weight_fits_exactly_like_none(data):
     X, y = data
-    weighted = SafeKerasClassifier(**FAST).fit(X, y, sample_weight=np.full(200, 3.0))
-    plain = SafeKerasClassifier(**FAST).fit(X, y)
+    weighted = SafeKerasClassifier(**CLASSIFIER).fit(X, y, sample_weight=np.full(200, 3.0))
+    plain = SafeKerasClassifier(**CLASSIFIER).fit(X, y)
     np.testing.assert_array_equal(weighted.predict_proba(X), plain.predict_proba(X))
 
 
@@ -71,9 +73,9 @@ def test_make_optimizer_builds_a_fresh_optimizer_each_time():
 
 def test_same_seed_same_probabilities_different_seed_different(data):
     X, y = data
-    first = SafeKerasClassifier(**FAST).fit(X, y).predict_proba(X)
-    again = SafeKerasClassifier(**FAST).fit(X, y).predict_proba(X)
-    other = SafeKerasClassifier(**{**FAST, "random_state": 1}).fit(X, y).predict_proba(X)
+    first = SafeKerasClassifier(**CLASSIFIER).fit(X, y).predict_proba(X)
+    again = SafeKerasClassifier(**CLASSIFIER).fit(X, y).predict_proba(X)
+    other = SafeKerasClassifier(**{**CLASSIFIER, "random_state": 1}).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
 
@@ -102,7 +104,7 @@ def test_fit_and_predict_leave_global_state_untouched(data):
     tf.random.set_seed(1234)
     before = _global_state()
     tf.random.set_seed(1234)
-    clf = SafeKerasClassifier(**FAST).fit(X, y)
+    clf = SafeKerasClassifier(**CLASSIFIER).fit(X, y)
     clf.predict_proba(X)
     SafeKerasRegressor(**FAST).fit(X, X[:, 0]).predict(X)
     tf.random.set_seed(1234)
@@ -117,6 +119,7 @@ def test_fit_and_predict_leave_global_state_untouched(data):
 def test_early_stopping_records_history_and_restores_best_epoch(data):
     X, y = data
     clf = SafeKerasClassifier(
+        threshold_cv=None,
         hidden_layer_sizes=(64,),
         epochs=60,
         patience=3,
@@ -133,7 +136,7 @@ def test_early_stopping_records_history_and_restores_best_epoch(data):
 
 def test_without_early_stopping_all_epochs_run_on_all_data(data):
     X, y = data
-    clf = SafeKerasClassifier(early_stopping=False, **FAST).fit(X, y)
+    clf = SafeKerasClassifier(early_stopping=False, **CLASSIFIER).fit(X, y)
     assert clf.n_epochs_ == clf.best_epoch_ == 8 and "val_loss" not in clf.history_
 
 
@@ -141,8 +144,8 @@ def test_sample_weight_is_honoured_and_never_modified(data):
     X, y = data
     weights = np.where(y == 1, 5.0, 1.0)
     original = weights.copy()
-    heavy = SafeKerasClassifier(**FAST).fit(X, y, sample_weight=weights)
-    plain = SafeKerasClassifier(**FAST).fit(X, y)
+    heavy = SafeKerasClassifier(**CLASSIFIER).fit(X, y, sample_weight=weights)
+    plain = SafeKerasClassifier(**CLASSIFIER).fit(X, y)
     np.testing.assert_array_equal(weights, original)
     assert heavy.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
 
@@ -155,7 +158,7 @@ def test_zero_weight_rows_are_ignored(data, early_stopping):
     X_more = np.vstack([X, X[:50] + 3.0])
     y_more = np.concatenate([y, 1 - y[:50]])
     weights = np.concatenate([np.ones(200), np.zeros(50)])
-    config = {**FAST, "early_stopping": early_stopping}
+    config = {**CLASSIFIER, "early_stopping": early_stopping}
     with_zeros = SafeKerasClassifier(**config).fit(X_more, y_more, sample_weight=weights)
     without = SafeKerasClassifier(**config).fit(X, y)
     np.testing.assert_array_equal(with_zeros.predict_proba(X), without.predict_proba(X))
@@ -164,9 +167,9 @@ def test_zero_weight_rows_are_ignored(data, early_stopping):
 def test_only_zero_weights_and_one_remaining_class_are_errors(data):
     X, y = data
     with pytest.raises(InputError, match="All sample weights are zero"):
-        SafeKerasClassifier(**FAST).fit(X, y, sample_weight=np.zeros(200))
+        SafeKerasClassifier(**CLASSIFIER).fit(X, y, sample_weight=np.zeros(200))
     with pytest.raises(ValueError, match="class"):
-        SafeKerasClassifier(**FAST).fit(X, y, sample_weight=y.astype(float))
+        SafeKerasClassifier(**CLASSIFIER).fit(X, y, sample_weight=y.astype(float))
 
 
 def test_user_callbacks_are_copied_per_fit(data):
@@ -181,7 +184,7 @@ def test_user_callbacks_are_copied_per_fit(data):
             self.epochs += 1
 
     counter = CountEpochs()
-    clf = SafeKerasClassifier(callbacks=[counter], early_stopping=False, **FAST).fit(X, y)
+    clf = SafeKerasClassifier(callbacks=[counter], early_stopping=False, **CLASSIFIER).fit(X, y)
     assert counter.epochs == 0  # the parameter itself never runs
     assert clf.callbacks[0] is counter and clf.n_epochs_ == 8
 
@@ -194,7 +197,9 @@ def test_user_callback_can_stop_training(data):
             if epoch == 2:
                 self.model.stop_training = True
 
-    clf = SafeKerasClassifier(callbacks=[StopAtThree()], early_stopping=False, **FAST).fit(X, y)
+    clf = SafeKerasClassifier(callbacks=[StopAtThree()], early_stopping=False, **CLASSIFIER).fit(
+        X, y
+    )
     assert clf.n_epochs_ == 3
 
 
@@ -209,7 +214,7 @@ def test_diverging_loss_raises_and_leaves_no_half_fitted_state(data):
 
 def test_failed_refit_keeps_the_previous_fit(data):
     X, y = data
-    clf = SafeKerasClassifier(**FAST).fit(X, y)
+    clf = SafeKerasClassifier(**CLASSIFIER).fit(X, y)
     before = clf.predict_proba(X)
     with pytest.raises(ValueError):
         clf.fit(X[:, :3], np.zeros(200))  # one class
@@ -219,6 +224,6 @@ def test_failed_refit_keeps_the_previous_fit(data):
 
 def test_learning_rate_and_optimizer_take_effect(data):
     X, y = data
-    clf = SafeKerasClassifier(optimizer="sgd", learning_rate=0.123, **FAST).fit(X, y)
+    clf = SafeKerasClassifier(optimizer="sgd", learning_rate=0.123, **CLASSIFIER).fit(X, y)
     assert type(clf.model_.optimizer).__name__ == "SGD"
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.123)

@@ -656,11 +656,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
                     f"but y is {spec.describe()}, which predicts the most probable class. "
                     "Leave threshold='auto' (or None)."
                 )
-            pos_label = None
-        else:
-            pos_label = None
-            if spec.target_type == "binary":
-                pos_label = self._resolve_pos_label(spec.classes)
+        pos_label = None
+        if spec.target_type == "binary":
+            pos_label = self._resolve_pos_label(spec.classes)
         if spec.target_type == "multilabel-indicator":
             if self.sampler is not None:
                 raise TargetError(
@@ -693,7 +691,6 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         return ("validation", None) if folds is None else ("cv", folds)
 
     def _rebalance(self, spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds):
-        weighted = not np.all(w_train == w_train[0])
         if self.sampler is not None:
             layout = None
             if _is_auto(self.preprocessor):
@@ -703,7 +700,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
                 self.sampler,
                 x_train,
                 spec.classes[y_train],
-                w_train if weighted else None,
+                training.unequal_or_none(w_train),
                 seed=next(seeds),
                 layout=layout,
             )
@@ -730,8 +727,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             return {"threshold_": threshold, "threshold_search_": None}
         if plan == "validation":
             proba = _proba_from_outputs(spec.target_type, network.predict(x_val))
-            weights = None if np.all(w_val == w_val[0]) else w_val
-            searches = self._search_thresholds(spec, proba, y_val, weights)
+            searches = self._search_thresholds(spec, proba, y_val, training.unequal_or_none(w_val))
         else:
             searches = held_out_searches
         scoring = self.threshold_scoring
@@ -784,8 +780,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         if isinstance(splitter, Integral):
             kind = StratifiedKFold if spec.target_type == "binary" else KFold
             splitter = kind(n_splits=splitter, shuffle=True, random_state=seed)
-        w_kept = weights[kept]
-        weighted = not np.all(w_kept == w_kept[0])
+        w_kept = training.unequal_or_none(weights[kept])
         inner = clone(self).set_params(threshold=thresholds.DEFAULT_THRESHOLD, threshold_cv=None)
         fold_seeds = _seed_stream(check_random_state(seed))
         proba = np.zeros((len(kept), spec.n_classes))
@@ -799,7 +794,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             fold.fit(
                 _take_rows(X, kept[train]),
                 y_labels[train],
-                sample_weight=w_kept[train] if weighted else None,
+                sample_weight=None if w_kept is None else w_kept[train],
             )
             proba[test] = fold.predict_proba(_take_rows(X, kept[test]))
             covered[test] = True
@@ -807,7 +802,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             spec,
             proba[covered],
             y_kept[covered],
-            w_kept[covered] if weighted else None,
+            None if w_kept is None else w_kept[covered],
             n_folds=len(folds),
         )
 

@@ -27,6 +27,7 @@ __all__ = [
     "make_optimizer",
     "normalise_weights",
     "train",
+    "unequal_or_none",
 ]
 
 
@@ -97,9 +98,16 @@ def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray 
     weights are the same as no weights, and no weights spare Keras the
     weighted-loss work on every batch.
     """
-    if np.all(sample_weight == sample_weight[0]):
+    if unequal_or_none(sample_weight) is None:
         return None
     return (sample_weight * (len(sample_weight) / sample_weight.sum())).astype(dtype)
+
+
+def unequal_or_none(sample_weight: np.ndarray) -> np.ndarray | None:
+    """The weights, or None when they are all equal (which is the same as no weights)."""
+    if np.all(sample_weight == sample_weight[0]):
+        return None
+    return sample_weight
 
 
 def make_optimizer(optimizer, learning_rate):

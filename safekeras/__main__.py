@@ -46,6 +46,13 @@ def _demo(args: argparse.Namespace) -> int:
         f"of {clf.n_epochs_}",
         flush=True,
     )
+    search = clf.threshold_search_
+    print(
+        f"decision threshold on P(malignant): {clf.threshold_:.3f}, tuned for "
+        f"{clf.threshold_scoring} on {search.source} (0.5 would score "
+        f"{search.default_score:.3f} there, {clf.threshold_:.3f} scores {search.score:.3f})",
+        flush=True,
+    )
 
     positive = list(clf.classes_).index("malignant")
     scores = clf.predict_proba(X_test)[:, positive]

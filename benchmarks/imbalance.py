@@ -124,11 +124,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-# The raw Keras arm mirrors the SafeKerasClassifier default MLP.
-HIDDEN_LAYER_SIZES = (64, 32)
-DROPOUT = 0.1
-L2 = 1e-4
-BATCH_SIZE = 256
+# The raw Keras arm is overhead.py's hand-written copy of the default safekeras MLP.
+try:
+    from benchmarks.overhead import BATCH_SIZE, HIDDEN_LAYER_SIZES, build_raw_model
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from overhead import BATCH_SIZE, HIDDEN_LAYER_SIZES, build_raw_model
 POSITIVE = 1  # every dataset is coded so that the minority class is 1
 TUNED_CV = 5  # internal folds of TunedThresholdClassifierCV (its default)
 
@@ -293,34 +293,6 @@ def fit_safekeras(X, y, args, **params) -> Fitted:
         # threshold_cv="auto" adds internal fits when the validation split is too small.
         n_fits=1 + (clf.threshold_search_.n_folds if clf.threshold_search_ else 0),
     )
-
-
-def build_raw_model(n_features: int, seed: int):
-    """The default safekeras MLP, written by hand and seeded without global state."""
-    import keras
-
-    seeds = iter(range(seed, seed + 100))
-    layers = [keras.Input(shape=(n_features,))]
-    for units in HIDDEN_LAYER_SIZES:
-        layers.append(
-            keras.layers.Dense(
-                units,
-                activation="relu",
-                kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-                kernel_regularizer=keras.regularizers.L2(L2),
-            )
-        )
-        layers.append(keras.layers.Dropout(DROPOUT, seed=next(seeds)))
-    layers.append(
-        keras.layers.Dense(
-            1,
-            activation="sigmoid",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-        )
-    )
-    model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
-    return model
 
 
 def fit_raw_keras(X, y, args) -> Fitted:

@@ -176,11 +176,15 @@ def describe_environment() -> str:
 # -- the two sides -------------------------------------------------------------
 
 
-def build_raw_model(n_features: int):
-    """The default safekeras MLP, written the way a plain Keras user would."""
+def build_raw_model(n_features: int, seed: int = SEED):
+    """The default safekeras MLP, written the way a plain Keras user would.
+
+    Seeded through its initialisers and dropout layers, not through
+    ``keras.utils.set_random_seed``, so no global state changes.
+    """
     import keras
 
-    seeds = iter(range(SEED, SEED + 100))
+    seeds = iter(range(seed, seed + 100))
     layers = [keras.Input(shape=(n_features,))]
     for units in HIDDEN_LAYER_SIZES:
         layers.append(

@@ -101,7 +101,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
@@ -111,7 +110,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import sklearn
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.metrics import (
     average_precision_score,
@@ -127,8 +125,10 @@ from sklearn.preprocessing import StandardScaler
 # The raw Keras arm is overhead.py's hand-written copy of the default safekeras MLP.
 try:
     from benchmarks.overhead import BATCH_SIZE, HIDDEN_LAYER_SIZES, build_raw_model
+    from benchmarks.overhead import describe_environment as overhead_environment
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from overhead import BATCH_SIZE, HIDDEN_LAYER_SIZES, build_raw_model
+    from overhead import describe_environment as overhead_environment
 POSITIVE = 1  # every dataset is coded so that the minority class is 1
 TUNED_CV = 5  # internal folds of TunedThresholdClassifierCV (its default)
 
@@ -243,23 +243,8 @@ def load_datasets(args: argparse.Namespace) -> list[Dataset]:
 
 def describe_environment() -> str:
     import imblearn
-    import keras
-    import tensorflow as tf
 
-    import safekeras
-
-    # sched_getaffinity is what this process may actually use (cgroups, taskset).
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    return "\n".join(
-        [
-            f"- python {platform.python_version()} ({platform.machine()})",
-            f"- tensorflow {tf.__version__}, keras {keras.__version__} "
-            f"(backend {keras.backend.backend()})",
-            f"- scikit-learn {sklearn.__version__}, imbalanced-learn {imblearn.__version__}, "
-            f"numpy {np.__version__}, safekeras {safekeras.__version__}",
-            f"- CPUs: {os.cpu_count()} (usable by this process: {usable})",
-        ]
-    )
+    return overhead_environment(("imbalanced-learn", imblearn.__version__))
 
 
 # -- the arms ------------------------------------------------------------------

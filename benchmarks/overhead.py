@@ -153,7 +153,8 @@ def make_data(rows: int, features: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def describe_environment() -> str:
+def describe_environment(*extra: tuple[str, str]) -> str:
+    """Versions and CPU count, as markdown bullets; ``extra`` adds (package, version) pairs."""
     import keras
     import tensorflow as tf
 
@@ -166,8 +167,14 @@ def describe_environment() -> str:
             f"- python {platform.python_version()} ({platform.machine()})",
             f"- tensorflow {tf.__version__}, keras {keras.__version__} "
             f"(backend {keras.backend.backend()})",
-            f"- scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
-            f"safekeras {safekeras.__version__}",
+            ", ".join(
+                [
+                    f"- scikit-learn {sklearn.__version__}",
+                    *(f"{name} {version}" for name, version in extra),
+                    f"numpy {np.__version__}",
+                    f"safekeras {safekeras.__version__}",
+                ]
+            ),
             f"- CPUs: {os.cpu_count()} (usable by this process: {usable})",
         ]
     )

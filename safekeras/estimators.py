@@ -202,10 +202,8 @@ class _SafeKerasBase(BaseEstimator):
                     preprocessor.transform(X_val) if preprocessor is not None else X_val
                 )
 
-            target_transformer = self._fit_target_transformer(
-                spec, y_encoded[train_idx], weights[train_idx]
-            )
             y_train, w_train = y_encoded[train_idx], weights[train_idx]
+            target_transformer = self._fit_target_transformer(spec, y_train, w_train)
             y_val = None if val_idx is None else y_encoded[val_idx]
             w_val = None if val_idx is None else weights[val_idx]
             x_train, y_train, w_train, w_val_fit = self._rebalance(

@@ -17,6 +17,7 @@ This module orchestrates; the work lives in the modules it calls:
 from __future__ import annotations
 
 import contextlib
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,16 +36,20 @@ from sklearn.utils.validation import _check_sample_weight, _num_samples, check_a
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
-from . import architecture, resampling, targets, thresholds, training
+from . import architecture, diagnostics, resampling, targets, thresholds, training
 from .exceptions import (
+    DriftError,
+    DriftWarning,
     InputError,
     InputTypeError,
     NotFittedError,
     SafeKerasError,
     TargetError,
+    external_stacklevel,
 )
 from .network import FittedNetwork, input_dtype
 from .preprocessing import is_dataframe, one_hot_blocks, resolve_preprocessor
+from .schema import InputSchema
 
 __all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
 
@@ -80,6 +85,7 @@ class _SafeKerasBase(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "callbacks": [None, list],
+        "on_drift": [StrOptions({"warn", "raise", "ignore"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -103,6 +109,7 @@ class _SafeKerasBase(BaseEstimator):
         validation_fraction=0.15,
         patience=10,
         callbacks=None,
+        on_drift="warn",
         random_state=None,
         verbose=0,
     ):
@@ -122,6 +129,7 @@ class _SafeKerasBase(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.callbacks = callbacks
+        self.on_drift = on_drift
         self.random_state = random_state
         self.verbose = verbose
 
@@ -172,6 +180,11 @@ class _SafeKerasBase(BaseEstimator):
                     "Found input variables with inconsistent numbers of samples: X has "
                     f"{n_samples} rows but y has {_num_samples(y)}. Pass one label per row."
                 )
+            input_schema = InputSchema.from_training(
+                X,
+                numeric_only=self._input_mode() == "numeric",
+                feature_names=getattr(self, "feature_names_in_", None),
+            )
             spec, y_encoded = self._target_spec(y)
             target_attributes = self._target_attributes(spec)
             weights = _validated_weights(sample_weight, X)
@@ -262,6 +275,7 @@ class _SafeKerasBase(BaseEstimator):
             decision_attributes = self._fit_decision(
                 spec, decision, fitted_network, x_val, y_val, w_val, held_out_searches
             )
+            self.input_schema_ = input_schema
             self.preprocessor_ = preprocessor
             self.model_ = network
             self.pipeline_ = Pipeline(
@@ -277,6 +291,14 @@ class _SafeKerasBase(BaseEstimator):
             self.n_epochs_ = result.epochs_run
             self.loss_ = output.loss
             self._target_spec_ = spec
+            self._training_profile_ = diagnostics.training_profile(
+                spec,
+                y_encoded[kept],
+                y_train,
+                w_train,
+                n_validation=0 if val_idx is None else len(val_idx),
+                loss=output.loss,
+            )
             for name, value in {**target_attributes, **decision_attributes}.items():
                 setattr(self, name, value)
             if target_transformer is not None:
@@ -336,7 +358,17 @@ class _SafeKerasBase(BaseEstimator):
             # Arrays are checked first so that 1-d input gets sklearn's "Reshape" advice.
             X = _checked_array(X, mode)
         # Frames go in as they are, so their column names are recorded and compared.
-        validate_data(self, X, y if reset else "no_validation", skip_check_array=True, reset=reset)
+        try:
+            validate_data(
+                self, X, y if reset else "no_validation", skip_check_array=True, reset=reset
+            )
+        except ValueError as exc:
+            if isinstance(exc, SafeKerasError):
+                raise
+            message = str(exc)
+            if "same order" in message:
+                message += " Select them in training order: X[estimator.feature_names_in_]."
+            raise InputError(message) from exc
         if frame:
             if mode == "numeric":
                 return _checked_array(X, mode)
@@ -360,7 +392,38 @@ class _SafeKerasBase(BaseEstimator):
                 "appropriate arguments before using this estimator."
             )
         X = self._validate_features(X, reset=False)
+        self._check_drift(X)
         return self.pipeline_.predict(X)
+
+    def diagnose(self, X=None, y=None):
+        """Explain the fit: over/underfitting, imbalance, threshold, label inversion, drift.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features), default=None
+            Data to check for drift against the training data and, with ``y``,
+            to measure the model on (a held-out set, not the training data).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Labels (targets) of ``X``, in the same encoding as in ``fit``.
+
+        Returns
+        -------
+        diagnosis : safekeras.diagnostics.Diagnosis
+            ``diagnosis.findings`` lists each pitfall found with its evidence
+            and fix; ``print(diagnosis)`` shows a report and
+            ``diagnosis.plot()`` draws it (needs matplotlib).
+        """
+        return diagnostics.diagnose(self, X, y)
+
+    def _check_drift(self, X):
+        """Run the schema checks on a batch; warn or raise per ``on_drift``."""
+        report = self.input_schema_.check(X, drift=self.on_drift != "ignore")
+        if not report:
+            return
+        message = f"{report} Set on_drift='ignore' to skip these checks."
+        if self.on_drift == "raise":
+            raise DriftError(message, report)
+        warnings.warn(DriftWarning(message, report), stacklevel=external_stacklevel())
 
 
 class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
@@ -582,6 +645,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         validation_fraction=0.15,
         patience=10,
         callbacks=None,
+        on_drift="warn",
         random_state=None,
         verbose=0,
     ):
@@ -602,6 +666,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             validation_fraction=validation_fraction,
             patience=patience,
             callbacks=callbacks,
+            on_drift=on_drift,
             random_state=random_state,
             verbose=verbose,
         )
@@ -779,7 +844,10 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             kind = StratifiedKFold if spec.target_type == "binary" else KFold
             splitter = kind(n_splits=splitter, shuffle=True, random_state=seed)
         w_kept = training.unequal_or_none(weights[kept])
-        inner = clone(self).set_params(threshold=thresholds.DEFAULT_THRESHOLD, threshold_cv=None)
+        # The held-out folds come from the training data: drift checks would only cry wolf.
+        inner = clone(self).set_params(
+            threshold=thresholds.DEFAULT_THRESHOLD, threshold_cv=None, on_drift="ignore"
+        )
         fold_seeds = _seed_stream(check_random_state(seed))
         proba = np.zeros((len(kept), spec.n_classes))
         covered = np.zeros(len(kept), dtype=bool)
@@ -968,9 +1036,10 @@ def _fit_transaction(estimator):
 
 def _checked_array(X, mode: str) -> np.ndarray:
     """X as an array: numeric and finite for "numeric" mode, else any dtype, NaN allowed."""
+    # Non-finite values are the schema's to report, by column name.
     if mode == "numeric":
-        return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True)
-    X = check_array(X, dtype=None, ensure_all_finite="allow-nan")
+        return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
+    X = check_array(X, dtype=None, ensure_all_finite=False)
     return X.astype(object) if X.dtype.kind in "USV" else X
 
 

@@ -7,11 +7,17 @@ working while ``except SafeKerasError`` catches everything safekeras raises on
 purpose. Messages say what was wrong and how to fix it.
 """
 
+import os
+import sys
+
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "DriftError",
+    "DriftWarning",
     "InputError",
     "InputTypeError",
+    "MissingDependencyError",
     "ModelSpecError",
     "NotFittedError",
     "SafeKerasError",
@@ -51,6 +57,19 @@ class InputError(SafeKerasError, ValueError):
     """The features ``X`` are not usable as given."""
 
 
+class DriftError(InputError):
+    """The features given to ``predict`` do not look like the training data.
+
+    Raised instead of :class:`DriftWarning` when the estimator's
+    ``on_drift="raise"``. The message names the columns, the evidence and the
+    likely cause; ``report`` holds the :class:`~safekeras.schema.DriftReport`.
+    """
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
+
+
 class InputTypeError(SafeKerasError, TypeError):
     """The features ``X`` are of a type safekeras does not accept (e.g. sparse)."""
 
@@ -61,6 +80,10 @@ class NotFittedError(SafeKerasError, _SklearnNotFittedError):
 
 class TrainingError(SafeKerasError, RuntimeError):
     """Training diverged (e.g. the loss became NaN or infinite)."""
+
+
+class MissingDependencyError(SafeKerasError, ImportError):
+    """An optional dependency (e.g. matplotlib for plots) is not installed."""
 
 
 class SafeKerasWarning(UserWarning):
@@ -79,3 +102,33 @@ class ThresholdWarning(SafeKerasWarning):
     large share of predictions versus 0.5, or when the threshold could not be
     tuned at all.
     """
+
+
+class DriftWarning(SafeKerasWarning):
+    """The features given to ``predict`` do not look like the training data.
+
+    Emitted when the estimator's ``on_drift="warn"`` (the default) and a batch
+    has values far outside the training range (e.g. 0-255 pixels for a model
+    trained on 0-1), a column whose spread changed by an order of magnitude,
+    categories never seen in training, or a column suddenly missing. The
+    message names the columns, the numbers and the likely cause; ``report``
+    holds the :class:`~safekeras.schema.DriftReport`.
+    """
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+def external_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside safekeras.
+
+    Call it from the function that calls :func:`warnings.warn`.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level

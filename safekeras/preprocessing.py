@@ -25,6 +25,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 __all__ = [
     "MAX_CATEGORIES",
+    "as_categories",
     "is_dataframe",
     "make_auto_preprocessor",
     "one_hot_blocks",
@@ -147,7 +148,7 @@ def _numeric_pipeline() -> Pipeline:
 def _categorical_pipeline() -> Pipeline:
     return Pipeline(
         [
-            ("as_str", FunctionTransformer(_as_categories, feature_names_out="one-to-one")),
+            ("as_str", FunctionTransformer(as_categories, feature_names_out="one-to-one")),
             ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
             (
                 "one_hot",
@@ -169,7 +170,7 @@ def _as_float(X) -> np.ndarray:
     return np.asarray(X, dtype=np.float64)
 
 
-def _as_categories(X) -> np.ndarray:
+def as_categories(X) -> np.ndarray:
     """Categorical values as strings in an object array, missing values as NaN.
 
     Strings make every column uniformly typed for the encoder (a column mixing

@@ -8,8 +8,11 @@ from . import metrics
 from ._version import __version__
 from .estimators import SafeKerasClassifier, SafeKerasRegressor
 from .exceptions import (
+    DriftError,
+    DriftWarning,
     InputError,
     InputTypeError,
+    MissingDependencyError,
     ModelSpecError,
     NotFittedError,
     SafeKerasError,
@@ -21,8 +24,11 @@ from .exceptions import (
 )
 
 __all__ = [
+    "DriftError",
+    "DriftWarning",
     "InputError",
     "InputTypeError",
+    "MissingDependencyError",
     "ModelSpecError",
     "NotFittedError",
     "SafeKerasClassifier",

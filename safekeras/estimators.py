@@ -365,7 +365,7 @@ class _SafeKerasBase(BaseEstimator):
         except ValueError as exc:
             if isinstance(exc, SafeKerasError):
                 raise
-            message = str(exc)
+            message = str(exc).strip()
             if "same order" in message:
                 message += " Select them in training order: X[estimator.feature_names_in_]."
             raise InputError(message) from exc

@@ -19,7 +19,9 @@ Scale checks are calibrated so that a fresh sample of the training
 distribution stays quiet, at any batch size: a single value must lie beyond
 the training range by more than :data:`FAR_EXCESS` widths of that range (a
 fresh value beyond the training maximum almost always lies just beyond it),
-in a column whose range rests on at least :data:`MIN_SUPPORT` values; a batch of at
+in a column whose range rests on at least :data:`MIN_SUPPORT` values, or
+when it has the opposite sign to a column kept well away from zero (see
+:data:`SIGN_MARGIN`); a batch of at
 least :data:`MIN_ROWS_FOR_SHARE` values is flagged when most of them lie
 outside the range; a batch of at least :data:`MIN_ROWS_FOR_SPREAD` values when
 its interquartile spread is :data:`SPREAD_FACTOR` times larger or smaller than
@@ -54,6 +56,10 @@ FAR_EXCESS = 3.0
 #: Training values off a column's median needed before one far value is trusted as drift: a
 #: column that is almost constant has a range set by a handful of rows (rare digits pixels).
 MIN_SUPPORT = 10
+#: A column whose training values all lie this many range widths or more on one side of zero
+#: flags any value of the other sign at least as large as its smallest training magnitude (a
+#: sign flip), even when that value is within FAR_EXCESS widths of the range.
+SIGN_MARGIN = 0.25
 #: Values a column needs in a batch before "most of them lie outside the range" is judged.
 MIN_ROWS_FOR_SHARE = 10
 #: Share of a batch's values outside the training range that flags the column.
@@ -225,6 +231,9 @@ class InputSchema:
         self._spread = np.array([p.spread for p in self._numeric], dtype=np.float64)
         self._missing = np.array([p.missing_share for p in self._numeric], dtype=np.float64)
         self._supported = np.array([p.support >= MIN_SUPPORT for p in self._numeric], dtype=bool)
+        margin = SIGN_MARGIN * self._width
+        self._positive = self._supported & (self._minimum >= margin) & (self._minimum > 0)
+        self._negative = self._supported & (-self._maximum >= margin) & (self._maximum < 0)
 
     def __getstate__(self):
         # The lookup arrays are rebuilt on load: only the profiles are state.
@@ -369,8 +378,13 @@ class InputSchema:
             excess = np.fmax(below, above)
             worst = np.nanmax(np.where(missing, -np.inf, excess), axis=0, initial=-np.inf)
             outside_share = (excess > 0).sum(axis=0) / np.maximum(counts, 1)
-        range_flag = ((worst > FAR_EXCESS) & self._supported) | (
-            (counts >= MIN_ROWS_FOR_SHARE) & (outside_share >= OUTSIDE_SHARE)
+            opposite = (self._positive & (values <= -self._minimum)) | (
+                self._negative & (values >= -self._maximum)
+            )
+        range_flag = (
+            ((worst > FAR_EXCESS) & self._supported)
+            | opposite.any(axis=0)
+            | ((counts >= MIN_ROWS_FOR_SHARE) & (outside_share >= OUTSIDE_SHARE))
         )
         findings = []
         flagged = np.flatnonzero(range_flag)

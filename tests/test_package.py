@@ -34,6 +34,8 @@ def test_public_names_are_exported():
         (exceptions.ModelSpecError, ValueError),
         (exceptions.InputError, ValueError),
         (exceptions.InputTypeError, TypeError),
+        (exceptions.DriftError, exceptions.InputError),
+        (exceptions.MissingDependencyError, ImportError),
         (exceptions.NotFittedError, SklearnNotFittedError),
         (exceptions.TrainingError, RuntimeError),
     ],
@@ -69,6 +71,7 @@ def test_invalid_parameters_raise_safekeras_errors():
         dict(class_weight="auto"),
         dict(threshold="best"),
         dict(threshold_cv=1),
+        dict(on_drift="error"),
     ],
 )
 def test_invalid_rebalancing_and_threshold_parameters(params):
@@ -79,6 +82,10 @@ def test_invalid_rebalancing_and_threshold_parameters(params):
 
 
 def test_warnings_subclass_safekeras_warning():
-    for warning in (exceptions.ThresholdWarning, exceptions.ValidationSplitWarning):
+    for warning in (
+        exceptions.ThresholdWarning,
+        exceptions.ValidationSplitWarning,
+        exceptions.DriftWarning,
+    ):
         assert issubclass(warning, exceptions.SafeKerasWarning)
         assert issubclass(warning, UserWarning)

@@ -32,7 +32,7 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from safekeras import SafeKerasClassifier, SafeKerasRegressor
+from safekeras import DriftWarning, SafeKerasClassifier, SafeKerasRegressor
 from safekeras.persistence import model_to_bytes
 
 FAST = dict(hidden_layer_sizes=(16,), epochs=15, batch_size=32, learning_rate=0.01, random_state=0)
@@ -567,8 +567,10 @@ def test_mixed_dtype_dataframe(binary_data):
     X_new = _mixed_frame(pd, 10, rng)
     X_new["city"] = ["atlantis"] * 5 + ["oslo"] * 5
     X_new["grade"] = pd.Categorical(["zzz"] * 5 + ["a"] * 5)
-    proba = est.predict_proba(X_new)
+    with pytest.warns(DriftWarning, match="'city': 5 row.*'grade': 5 row"):
+        proba = est.predict_proba(X_new)
     assert proba.shape == (10, 2)
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert set(est.predict(X_new)) <= {"high", "low"}
+    with pytest.warns(DriftWarning, match="Categories never seen in training"):
+        assert set(est.predict(X_new)) <= {"high", "low"}

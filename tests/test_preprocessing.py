@@ -6,7 +6,7 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler
 
-from safekeras import InputError, InputTypeError, SafeKerasClassifier
+from safekeras import DriftWarning, InputError, InputTypeError, SafeKerasClassifier
 from safekeras.preprocessing import make_auto_preprocessor, split_columns
 
 FAST = dict(hidden_layer_sizes=(8,), epochs=3, batch_size=32, random_state=0)
@@ -62,7 +62,8 @@ def test_unseen_category_at_predict_time_is_ignored(mixed_frame):
     clf = SafeKerasClassifier(**FAST).fit(frame, y)
     new = frame.head(3).copy()
     new["city"] = ["tokyo", "rome", "oslo"]
-    assert clf.predict_proba(new).shape == (3, 2)
+    with pytest.warns(DriftWarning, match="'city': 2 row"):  # counted and reported, not fatal
+        assert clf.predict_proba(new).shape == (3, 2)
 
 
 def test_preprocessor_is_fitted_on_the_training_split_only():
@@ -80,7 +81,8 @@ def test_preprocessor_is_reused_unchanged_at_predict_time():
     clf = SafeKerasClassifier(**FAST).fit(X, y)
     scaler = clf.preprocessor_.named_transformers_["numeric"].named_steps["scale"]
     mean = scaler.mean_.copy()
-    clf.predict_proba(X * 255)  # the seed's 0-255 input: scaled with the *fitted* statistics
+    with pytest.warns(DriftWarning, match="255 times larger"):  # the seed's 0-255 input
+        clf.predict_proba(X * 255)  # ...scaled with the *fitted* statistics, and reported
     np.testing.assert_array_equal(scaler.mean_, mean)
 
 

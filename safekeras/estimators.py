@@ -542,6 +542,17 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         Epochs without improvement of the validation loss before stopping.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks, deep-copied for every fit.
+    on_drift : {"warn", "raise", "ignore"}, default="warn"
+        What ``predict`` (and ``predict_proba``, ``decision_function``,
+        ``score``) does with a batch that does not look like the training
+        data: values far outside a column's training range (0-255 pixels for a
+        network trained on 0-1), a column's spread changed tenfold, categories
+        never seen, a column suddenly missing. ``"warn"`` emits a
+        :class:`~safekeras.DriftWarning`, ``"raise"`` raises a
+        :class:`~safekeras.DriftError`, ``"ignore"`` skips these checks.
+        Columns that differ from ``fit``'s, strings in numeric columns and
+        infinite values raise :class:`~safekeras.InputError` in every case.
+        Read at predict time: changing it needs no refit.
     random_state : int, RandomState or None, default=None
         Seeds the validation split, the weight initialisation, dropout and the
         per-epoch shuffling. With an int, fitting twice on the same data gives
@@ -559,6 +570,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during ``fit``, when ``X`` has string column names.
+    input_schema_ : safekeras.schema.InputSchema
+        The raw training columns (dtypes, ranges, categories) every predict
+        batch is checked against; see ``on_drift``.
     target_type_ : str
         ``"binary"``, ``"multiclass"`` or ``"multilabel-indicator"``.
     n_outputs_ : int
@@ -953,14 +967,14 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
         ``"auto"`` is mean squared error on the standardised target. A
         classification loss is an error.
     optimizer, learning_rate, batch_size, epochs, early_stopping, \
-validation_fraction, patience, callbacks, random_state, verbose
+validation_fraction, patience, callbacks, on_drift, random_state, verbose
         As in :class:`SafeKerasClassifier`; the validation split is a plain
         shuffled split.
 
     Attributes
     ----------
-    n_features_in_, feature_names_in_, preprocessor_, model_, pipeline_, \
-history_, best_epoch_, n_epochs_, loss_
+    n_features_in_, feature_names_in_, input_schema_, preprocessor_, model_, \
+pipeline_, history_, best_epoch_, n_epochs_, loss_
         As in :class:`SafeKerasClassifier`.
     target_type_ : str
         ``"continuous"`` or ``"continuous-multioutput"``.

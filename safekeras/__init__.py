@@ -6,8 +6,10 @@ first time a network is built or loaded.
 
 from . import metrics
 from ._version import __version__
+from .diagnostics import Diagnosis, Finding
 from .estimators import SafeKerasClassifier, SafeKerasRegressor
 from .exceptions import (
+    DiagnosisError,
     DriftError,
     DriftWarning,
     InputError,
@@ -24,8 +26,11 @@ from .exceptions import (
 )
 
 __all__ = [
+    "Diagnosis",
+    "DiagnosisError",
     "DriftError",
     "DriftWarning",
+    "Finding",
     "InputError",
     "InputTypeError",
     "MissingDependencyError",

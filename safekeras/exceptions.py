@@ -13,6 +13,7 @@ import sys
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "DiagnosisError",
     "DriftError",
     "DriftWarning",
     "InputError",
@@ -80,6 +81,10 @@ class NotFittedError(SafeKerasError, _SklearnNotFittedError):
 
 class TrainingError(SafeKerasError, RuntimeError):
     """Training diverged (e.g. the loss became NaN or infinite)."""
+
+
+class DiagnosisError(SafeKerasError, ValueError):
+    """A diagnosis was asked for an unknown pitfall, or to plot on the wrong number of Axes."""
 
 
 class MissingDependencyError(SafeKerasError, ImportError):

@@ -1,8 +1,9 @@
 """Command line: ``python -m safekeras demo``.
 
 The demo fits the default :class:`~safekeras.SafeKerasClassifier` on scikit-learn's
-bundled breast-cancer data (no download) and prints imbalance-aware scores on a
-held-out split. Exit status: 0 on success, 1 if the model scores no better than
+bundled breast-cancer data (no download), prints imbalance-aware scores and the
+diagnosis on a held-out split, and shows the drift check catching rows fed in
+other units. Exit status: 0 on success, 1 if the model scores no better than
 chance, 2 for a usage error.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -24,7 +26,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     from sklearn.model_selection import train_test_split
 
-    from safekeras import SafeKerasClassifier
+    from safekeras import DriftWarning, SafeKerasClassifier
 
     X, y = load_breast_cancer(return_X_y=True)
     # Label the classes by name so the positive (minority) class is explicit.
@@ -67,7 +69,21 @@ def _demo(args: argparse.Namespace) -> int:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value:.3f}")
-    return 0 if rows[0][1] > 0.6 else 1
+
+    diagnosis = clf.diagnose(X_test, y_test)
+    print(f"diagnose(X_test, y_test): {len(diagnosis.findings)} problem(s) found", flush=True)
+    for finding in diagnosis.findings:
+        print(f"  [{finding.pitfall}] {finding.title}")
+        print(f"    fix: {finding.fix}")
+
+    # The first pitfall of the seed articles, on purpose: one row in other units.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DriftWarning)
+        clf.predict(X_test[:1] * 1000)
+    drift = [w for w in caught if issubclass(w.category, DriftWarning)]
+    summary = str(drift[0].message).splitlines()[1] if drift else "no DriftWarning (unexpected)"
+    print(f"predict on one row in other units (x1000): DriftWarning: {summary.lstrip('- ')}")
+    return 0 if rows[0][1] > 0.6 and drift else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,8 @@ def test_demo_prints_imbalance_aware_scores(capsys):
     out = capsys.readouterr().out
     for name in ("balanced accuracy", "PR-AUC", "ROC-AUC", "F1"):
         assert name in out
+    assert "diagnose(X_test, y_test):" in out
+    assert "(x1000): DriftWarning: 30 of 30 column(s) fall outside their training range" in out
 
 
 def test_help_and_usage_errors_have_meaningful_exit_codes():

@@ -63,7 +63,6 @@ import copy
 import logging
 import math
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -83,8 +82,10 @@ from sklearn.datasets import (
 
 try:
     from benchmarks.overhead import describe_environment as overhead_environment
+    from benchmarks.overhead import time_calls
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from overhead import describe_environment as overhead_environment
+    from overhead import time_calls
 
 FULL = {
     "splits": 50,
@@ -610,21 +611,6 @@ def tile(X, rows: int):
         copies = math.ceil(rows / len(X))
         return pd.concat([X] * copies, ignore_index=True).iloc[:rows]
     return np.resize(X, (rows, X.shape[1]))
-
-
-def time_calls(calls: dict[str, Callable[[], object]], n_calls: int) -> dict[str, float]:
-    """Median seconds per call, calling the functions round-robin after one warm-up call each."""
-    for function in calls.values():
-        function()
-    seconds = {name: [] for name in calls}
-    names = list(calls)
-    for i in range(n_calls):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            calls[name]()
-            seconds[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 @dataclass(frozen=True)

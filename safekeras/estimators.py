@@ -1049,11 +1049,24 @@ def _fit_transaction(estimator):
 
 
 def _checked_array(X, mode: str) -> np.ndarray:
-    """X as an array: numeric and finite for "numeric" mode, else any dtype, NaN allowed."""
-    # Non-finite values are the schema's to report, by column name.
-    if mode == "numeric":
-        return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
-    X = check_array(X, dtype=None, ensure_all_finite=False)
+    """X as a 2-d array: numeric for "numeric" mode, else any dtype.
+
+    Non-finite values are left for the input schema to report by column name.
+    """
+    try:
+        if mode == "numeric":
+            return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        X = check_array(X, dtype=None, ensure_all_finite=False)
+    except ValueError as exc:
+        if isinstance(exc, SafeKerasError):
+            raise
+        message = str(exc)
+        if mode == "numeric" and "convert" in message:
+            message += (
+                ". With preprocessor=None/'passthrough' every column must be numeric; use "
+                "preprocessor='auto' to encode string columns."
+            )
+        raise InputError(message) from exc
     return X.astype(object) if X.dtype.kind in "USV" else X
 
 

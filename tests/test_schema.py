@@ -345,3 +345,10 @@ def test_internal_threshold_folds_do_not_check_drift(monkeypatch):
     clf = SafeKerasClassifier(**{**QUICK, "threshold": "auto", "threshold_cv": 2})
     clf.fit(X[:80], y[:80])
     assert calls == [False, False]  # the two folds' predict_proba: structural checks only
+
+
+def test_strings_without_a_preprocessor_raise_input_error():
+    X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0)})
+    clf = SafeKerasClassifier(preprocessor=None, **QUICK).fit(X, [0, 1] * 10)
+    with pytest.raises(InputError, match=r"could not convert.*preprocessor='auto'"):
+        clf.predict(X.assign(b=["x"] * 20))

@@ -71,8 +71,9 @@ from .resampling import class_weights
 from .targets import _as_target_array
 from .thresholds import (
     MIN_CLASS_COUNT,
-    _ThresholdedProba,
     make_threshold_scorer,
+    score_thresholds,
+    scorer_labels,
     tune_threshold,
 )
 
@@ -698,10 +699,12 @@ def _class_weight_per_row(estimator, encoded) -> np.ndarray | None:
     if isinstance(class_weight, str):
         if getattr(estimator, "sampler", None) is not None or profile is None:
             return None
-        counts = np.maximum(np.asarray(profile.class_counts, dtype=np.float64), 1.0)
-        per_class = counts.sum() / (len(counts) * counts)
+        # "balanced" weighs by the training class counts (every class is present in fit).
+        counts = profile.class_counts
+        reference = np.repeat(np.arange(len(counts)), counts)
     else:
-        per_class = class_weights(class_weight, estimator.classes_, encoded)
+        reference = encoded
+    per_class = class_weights(class_weight, estimator.classes_, reference)
     weights = per_class[encoded]
     return weights / weights.mean()
 
@@ -711,7 +714,7 @@ def _roc_auc(estimator, encoded, proba) -> float | None:
 
     target_type = estimator.target_type_
     if target_type == "binary":
-        positive = _pos_index(estimator)
+        positive = estimator._pos_index()
         is_positive = encoded == positive
         if is_positive.all() or not is_positive.any():
             return None
@@ -727,10 +730,6 @@ def _roc_auc(estimator, encoded, proba) -> float | None:
     return float(roc_auc_score(encoded, proba, average="macro"))
 
 
-def _pos_index(estimator) -> int:
-    return int(np.flatnonzero(estimator.classes_ == estimator.pos_label_)[0])
-
-
 def _threshold_curve(context) -> dict | None:
     """``threshold_scoring`` on the data given at 0.5, at ``threshold_`` and at every cut.
 
@@ -741,28 +740,20 @@ def _threshold_curve(context) -> dict | None:
     estimator, given = context.estimator, context.given
     if context.target_type != "binary" or not context.labelled:
         return None
-    positive = _pos_index(estimator)
+    positive = estimator._pos_index()
     is_positive = given.y == positive
     if min(np.count_nonzero(is_positive), np.count_nonzero(~is_positive)) < MIN_CLASS_COUNT:
         return None
     scoring = estimator.threshold_scoring
     scorer = make_threshold_scorer(scoring)
-    labels = (0, 1)
-    if not isinstance(scoring, str):  # a callable sees the labels as they are, as in fit
-        classes = estimator.classes_
-        labels = (classes[1 - positive], classes[positive])
+    labels = scorer_labels(scoring, estimator.classes_, positive)  # as in fit
     score = given.proba[:, positive]
     search = tune_threshold(is_positive, score, scorer, labels=labels)
     if not search.tuned:
         return None
-    stand_in = _ThresholdedProba(np.asarray(labels), score, threshold=float(estimator.threshold_))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        at_threshold = scorer(
-            stand_in,
-            np.arange(len(score)).reshape(-1, 1),
-            np.where(is_positive, labels[1], labels[0]),
-        )
+    (at_threshold,) = score_thresholds(
+        is_positive, score, scorer, [float(estimator.threshold_)], labels=labels
+    )
     return {
         "scoring": scoring if isinstance(scoring, str) else repr(scoring),
         "at_threshold": float(at_threshold),
@@ -1156,7 +1147,7 @@ def _unknown_labels(context) -> Finding:
 def _inverted_predictions(context) -> list:
     estimator, given = context.estimator, context.given
     auc = given.metrics.get("roc_auc")
-    positive = _pos_index(estimator)
+    positive = estimator._pos_index()
     n_positive = int(np.count_nonzero(given.y == positive))
     n_negative = given.n_rows - n_positive
     if auc is None or min(n_positive, n_negative) < MIN_AUC_ROWS or auc >= INVERTED_AUC:
@@ -1223,7 +1214,7 @@ def _majority_positive(context) -> list:
     if context.target_type != "binary" or estimator.pos_label is not None or profile is None:
         return []
     counts = np.asarray(profile.class_counts)
-    positive = _pos_index(estimator)
+    positive = estimator._pos_index()
     share = counts[positive] / counts.sum()
     if share < MAJORITY_SHARE:
         return []
@@ -1376,7 +1367,7 @@ def _curves(context) -> dict:
     }
     if context.target_type != "binary":
         return curves
-    positive = _pos_index(estimator)
+    positive = estimator._pos_index()
     curves.update(pos_label=_plain(estimator.pos_label_), threshold=float(estimator.threshold_))
     if context.curve is not None:
         curves.update(

@@ -825,11 +825,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         scorer = thresholds.make_threshold_scorer(self.threshold_scoring)
         if spec.target_type == "binary":
             positive = int(np.flatnonzero(spec.classes == self._resolve_pos_label(spec.classes))[0])
-            # Named scorers ("f1", "recall") score label 1: make that the positive class.
-            # A callable gets the caller's labels, e.g. make_scorer(..., pos_label="yes").
-            labels = (0, 1)
-            if not isinstance(self.threshold_scoring, str):
-                labels = (spec.classes[1 - positive], spec.classes[positive])
+            labels = thresholds.scorer_labels(self.threshold_scoring, spec.classes, positive)
             search = thresholds.tune_threshold(
                 y_encoded == positive,
                 proba[:, positive],

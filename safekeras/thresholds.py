@@ -37,6 +37,8 @@ __all__ = [
     "ThresholdSearch",
     "auto_cv_folds",
     "make_threshold_scorer",
+    "score_thresholds",
+    "scorer_labels",
     "tune_threshold",
     "warn_if_unreliable",
 ]
@@ -185,17 +187,9 @@ def tune_threshold(
         return _untuned(n_positive, n_negative, n_folds)
 
     candidates = _candidates(proba)
-    stand_in = _ThresholdedProba(np.asarray(labels), proba)
-    y_true = np.where(y_positive, labels[1], labels[0])
-    rows = np.arange(len(proba)).reshape(-1, 1)
-    kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
-    scores = np.empty(len(candidates))
-    with warnings.catch_warnings():
-        # Precision with no predicted positive is scored 0, as it should be here.
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        for i, threshold in enumerate(candidates):
-            stand_in.threshold = threshold
-            scores[i] = scorer(stand_in, rows, y_true, **kwargs)
+    scores = score_thresholds(
+        y_positive, proba, scorer, candidates, sample_weight=sample_weight, labels=labels
+    )
     scores = np.where(np.isnan(scores), -np.inf, scores)
     default_index = int(np.flatnonzero(candidates == DEFAULT_THRESHOLD)[0])
     finite = scores[np.isfinite(scores)]
@@ -218,6 +212,61 @@ def tune_threshold(
         tuned=True,
         n_folds=n_folds,
     )
+
+
+def scorer_labels(scoring, classes, positive: int) -> tuple:
+    """The (negative, positive) labels a threshold scorer sees.
+
+    Named scorers (``"f1"``, ``"recall"``) score label 1, so they get ``(0, 1)``
+    and score the positive class; a callable gets the caller's own labels, e.g.
+    for ``make_scorer(fbeta_score, beta=2, pos_label="fraud")``.
+
+    Parameters
+    ----------
+    scoring : str or callable
+        The ``threshold_scoring`` parameter.
+    classes : ndarray of shape (2,)
+        The binary target's classes.
+    positive : int
+        Index of the positive class in ``classes``.
+    """
+    if isinstance(scoring, str):
+        return (0, 1)
+    return (classes[1 - positive], classes[positive])
+
+
+def score_thresholds(
+    y_positive, proba, scorer, thresholds, *, sample_weight=None, labels=(0, 1)
+) -> np.ndarray:
+    """The score of each threshold applied to ``proba`` (NaN where the scorer gives none).
+
+    Parameters
+    ----------
+    y_positive : ndarray of bool, shape (n_samples,)
+        True for rows of the positive class.
+    proba : ndarray of shape (n_samples,)
+        Probability of the positive class.
+    scorer : callable
+        ``scorer(estimator, X, y, sample_weight=...)``; it sees a stand-in
+        classifier whose ``predict`` applies each threshold in turn.
+    thresholds : sequence of float
+    sample_weight : ndarray or None, default=None
+    labels : tuple (negative, positive), default=(0, 1)
+        The labels the scorer sees (see :func:`scorer_labels`).
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    stand_in = _ThresholdedProba(np.asarray(labels), proba)
+    y_true = np.where(np.asarray(y_positive, dtype=bool), labels[1], labels[0])
+    rows = np.arange(len(proba)).reshape(-1, 1)
+    kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+    scores = np.empty(len(thresholds))
+    with warnings.catch_warnings():
+        # Precision with no predicted positive is scored 0, as it should be here.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for i, threshold in enumerate(thresholds):
+            stand_in.threshold = threshold
+            scores[i] = scorer(stand_in, rows, y_true, **kwargs)
+    return scores
 
 
 def warn_if_unreliable(searches: dict, scoring_name: str) -> None:

@@ -234,6 +234,8 @@ class InputSchema:
         self._numeric = [p for p in self.columns if p.kind == "numeric"]
         self._categorical = [p for p in self.columns if p.kind == "categorical"]
         self._positions = {p.name: j for j, p in enumerate(self.columns)}
+        self._numeric_positions = [self._positions[p.name] for p in self._numeric]
+        self._numeric_names = [p.name for p in self._numeric]
         self._minimum = np.array([p.minimum for p in self._numeric], dtype=np.float64)
         self._maximum = np.array([p.maximum for p in self._numeric], dtype=np.float64)
         self._width = np.array([p.width for p in self._numeric], dtype=np.float64)
@@ -349,9 +351,8 @@ class InputSchema:
                 f"selects them by name, but got a {type(X).__name__}. Pass a DataFrame with the "
                 "same columns."
             )
-        positions = [self._positions[p.name] for p in self._numeric]
-        values = self._numeric_values(X, positions)
-        check_finite(values, [p.name for p in self._numeric], allow_nan=self.allows_missing)
+        values = self._numeric_values(X, self._numeric_positions)
+        check_finite(values, self._numeric_names, allow_nan=self.allows_missing)
         if not drift:
             return DriftReport(n_rows=_n_rows(X))
         findings = []

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import logging
 import math
 import os
 import sys
@@ -82,10 +81,10 @@ from sklearn.datasets import (
 
 try:
     from benchmarks.overhead import describe_environment as overhead_environment
-    from benchmarks.overhead import time_calls
+    from benchmarks.overhead import finish_report, quiet_tensorflow_logger, time_calls
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from overhead import describe_environment as overhead_environment
-    from overhead import time_calls
+    from overhead import finish_report, quiet_tensorflow_logger, time_calls
 
 FULL = {
     "splits": 50,
@@ -712,12 +711,7 @@ def run(args: argparse.Namespace) -> str:
     datasets = load_datasets(args.seed)
     by_name = {d.name: d for d in datasets}
 
-    # Every end-to-end fit builds fresh Keras models, which TensorFlow's Python logger reports
-    # as "retracing"; expected here, so silence it for the run and restore it afterwards.
-    tf_logger = logging.getLogger("tensorflow")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
+    with quiet_tensorflow_logger():
         alarms = [false_alarms(d, args, rng) for d in datasets]
         emit(
             "\n".join(
@@ -781,17 +775,8 @@ def run(args: argparse.Namespace) -> str:
                 ]
             )
         )
-    finally:
-        tf_logger.setLevel(level)
-    footer = f"Total runtime: {time.perf_counter() - started:.0f} s."
-    if args.quick:
-        footer += " Quick run: a smoke test only; too few batches to bound the rates."
-    print(footer)
-    report = "\n\n".join([*sections, footer]) + "\n"
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as handle:
-            handle.write(report)
-    return report
+    quick_note = "Quick run: a smoke test only; too few batches to bound the rates."
+    return finish_report(sections, started, quick_note, args)
 
 
 def main(argv=None) -> None:

@@ -99,7 +99,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
@@ -124,10 +123,22 @@ from sklearn.preprocessing import StandardScaler
 
 # The raw Keras arm is overhead.py's hand-written copy of the default safekeras MLP.
 try:
-    from benchmarks.overhead import BATCH_SIZE, HIDDEN_LAYER_SIZES, build_raw_model
+    from benchmarks.overhead import (
+        BATCH_SIZE,
+        HIDDEN_LAYER_SIZES,
+        build_raw_model,
+        finish_report,
+        quiet_tensorflow_logger,
+    )
     from benchmarks.overhead import describe_environment as overhead_environment
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from overhead import BATCH_SIZE, HIDDEN_LAYER_SIZES, build_raw_model
+    from overhead import (
+        BATCH_SIZE,
+        HIDDEN_LAYER_SIZES,
+        build_raw_model,
+        finish_report,
+        quiet_tensorflow_logger,
+    )
     from overhead import describe_environment as overhead_environment
 POSITIVE = 1  # every dataset is coded so that the minority class is 1
 TUNED_CV = 5  # internal folds of TunedThresholdClassifierCV (its default)
@@ -524,29 +535,15 @@ def run(args: argparse.Namespace) -> str:
     )
     print(header, flush=True)
     arms = make_arms()
-    # Every fold builds fresh Keras models, which TensorFlow's Python logger reports as
-    # "retracing"; expected here, so silence it for the run and restore it afterwards.
-    tf_logger = logging.getLogger("tensorflow")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
+    with quiet_tensorflow_logger():
         warm_up(arms, args)
         sections = []
         for dataset in load_datasets(args):
             section = report_dataset(dataset, cross_validate(dataset, arms, args), args)
             print(section + "\n", flush=True)
             sections.append(section)
-    finally:
-        tf_logger.setLevel(level)
-    footer = f"Total runtime: {time.perf_counter() - started:.0f} s."
-    if args.quick:
-        footer += " Quick run: a smoke test only; the numbers say nothing about the arms."
-    print(footer)
-    report = "\n\n".join([header, *sections, footer]) + "\n"
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as handle:
-            handle.write(report)
-    return report
+    quick_note = "Quick run: a smoke test only; the numbers say nothing about the arms."
+    return finish_report([header, *sections], started, quick_note, args)
 
 
 def main(argv=None) -> None:

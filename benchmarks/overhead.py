@@ -54,7 +54,9 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import logging
 import os
 import platform
 import statistics
@@ -393,6 +395,47 @@ def run(args: argparse.Namespace) -> None:
             "Quick run: a smoke test only. At these sizes graph tracing dominates the fit, "
             "so the ratios say nothing about the overhead target."
         )
+
+
+@contextlib.contextmanager
+def quiet_tensorflow_logger():
+    """Silence TensorFlow's Python logger for the block, restoring its level afterwards.
+
+    Every fit of a fresh Keras model makes it report "retracing": expected in a
+    benchmark that fits many, and noise in its output.
+    """
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def finish_report(sections: list[str], started: float, quick_note: str, args) -> str:
+    """Print the runtime footer and return the markdown report, also written to ``--markdown``.
+
+    Parameters
+    ----------
+    sections : list of str
+        The report so far, one markdown block each.
+    started : float
+        ``time.perf_counter()`` when the run began.
+    quick_note : str
+        Appended to the footer of a ``--quick`` run.
+    args : argparse.Namespace
+        With ``quick`` and ``markdown``.
+    """
+    footer = f"Total runtime: {time.perf_counter() - started:.0f} s."
+    if args.quick:
+        footer += f" {quick_note}"
+    print(footer)
+    report = "\n\n".join([*sections, footer]) + "\n"
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as handle:
+            handle.write(report)
+    return report
 
 
 def main(argv=None) -> None:

@@ -37,12 +37,14 @@ from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 from . import architecture, diagnostics, resampling, targets, thresholds, training
+from .engine import ENGINES
 from .exceptions import (
     DriftError,
     DriftWarning,
     InputError,
     InputTypeError,
     NotFittedError,
+    ParameterError,
     SafeKerasError,
     TargetError,
     external_stacklevel,
@@ -55,10 +57,6 @@ __all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
 
 # Rows of the training split used to check the network's input width and head.
 _PROBE_ROWS = 16
-
-
-class ParameterError(SafeKerasError, InvalidParameterError):
-    """A constructor parameter has an invalid type or value."""
 
 
 class _SafeKerasBase(BaseEstimator):
@@ -85,6 +83,7 @@ class _SafeKerasBase(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "callbacks": [None, list],
+        "engine": [StrOptions(set(ENGINES))],
         "on_drift": [StrOptions({"warn", "raise", "ignore"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -109,6 +108,7 @@ class _SafeKerasBase(BaseEstimator):
         validation_fraction=0.15,
         patience=10,
         callbacks=None,
+        engine="auto",
         on_drift="warn",
         random_state=None,
         verbose=0,
@@ -129,6 +129,7 @@ class _SafeKerasBase(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.callbacks = callbacks
+        self.engine = engine
         self.on_drift = on_drift
         self.random_state = random_state
         self.verbose = verbose
@@ -257,6 +258,7 @@ class _SafeKerasBase(BaseEstimator):
                 validation = (x_val, encode(y_val), val_weights)
             result = training.train(
                 network,
+                engine=self.engine,
                 x=x_train,
                 y=encode(y_train),
                 sample_weight=training.normalise_weights(w_train, dtype),
@@ -289,6 +291,7 @@ class _SafeKerasBase(BaseEstimator):
             self.history_ = result.history
             self.best_epoch_ = result.best_epoch
             self.n_epochs_ = result.epochs_run
+            self.engine_ = result.engine
             self.loss_ = output.loss
             self._target_spec_ = spec
             self._training_profile_ = diagnostics.training_profile(
@@ -541,7 +544,20 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     patience : int, default=10
         Epochs without improvement of the validation loss before stopping.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Extra Keras callbacks, deep-copied for every fit.
+        Extra Keras callbacks, deep-copied for every fit. The compiled engine
+        calls their ``on_train_*`` and ``on_epoch_*`` hooks with the logs
+        ``model.fit`` would give; a callback with per-batch hooks (e.g.
+        ``TensorBoard``, ``ProgbarLogger``) makes ``engine="auto"`` train
+        with ``model.fit``.
+    engine : {"auto", "compiled", "keras"}, default="auto"
+        What runs the epochs. ``"compiled"`` runs each epoch as one compiled
+        function (a ``tf.function`` on TensorFlow, a jitted ``lax.scan`` on
+        JAX): the same network, loss, weights, shuffling and early stopping
+        as ``model.fit``, several times faster on tabular data. ``"keras"``
+        calls ``model.fit``. ``"auto"`` picks ``"compiled"`` unless the
+        backend is torch, the network overrides ``train_step`` or a callback
+        has per-batch hooks; ``"compiled"`` raises a ``ParameterError`` in
+        those cases. See ``engine_``.
     on_drift : {"warn", "raise", "ignore"}, default="warn"
         What ``predict`` (and ``predict_proba``, ``decision_function``,
         ``score``) does with a batch that does not look like the training
@@ -590,6 +606,8 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         1-based epoch whose weights were kept.
     n_epochs_ : int
         Epochs actually run.
+    engine_ : {"compiled", "keras"}
+        The engine that trained the network (see ``engine``).
     loss_ : str or keras loss
         The loss the network was trained with.
     threshold_ : float, ndarray of shape (n_labels,) or None
@@ -659,6 +677,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         validation_fraction=0.15,
         patience=10,
         callbacks=None,
+        engine="auto",
         on_drift="warn",
         random_state=None,
         verbose=0,
@@ -680,6 +699,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             validation_fraction=validation_fraction,
             patience=patience,
             callbacks=callbacks,
+            engine=engine,
             on_drift=on_drift,
             random_state=random_state,
             verbose=verbose,
@@ -963,14 +983,14 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
         ``"auto"`` is mean squared error on the standardised target. A
         classification loss is an error.
     optimizer, learning_rate, batch_size, epochs, early_stopping, \
-validation_fraction, patience, callbacks, on_drift, random_state, verbose
+validation_fraction, patience, callbacks, engine, on_drift, random_state, verbose
         As in :class:`SafeKerasClassifier`; the validation split is a plain
         shuffled split.
 
     Attributes
     ----------
     n_features_in_, feature_names_in_, input_schema_, preprocessor_, model_, \
-pipeline_, history_, best_epoch_, n_epochs_, loss_
+pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
         As in :class:`SafeKerasClassifier`.
     target_type_ : str
         ``"continuous"`` or ``"continuous-multioutput"``.

@@ -11,6 +11,7 @@ import os
 import sys
 
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
 
 __all__ = [
     "DiagnosisError",
@@ -21,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelSpecError",
     "NotFittedError",
+    "ParameterError",
     "SafeKerasError",
     "SafeKerasWarning",
     "TargetError",
@@ -69,6 +71,10 @@ class DriftError(InputError):
     def __init__(self, message, report=None):
         super().__init__(message)
         self.report = report
+
+
+class ParameterError(SafeKerasError, InvalidParameterError):
+    """A constructor parameter has an invalid type or value, or one the fit cannot honour."""
 
 
 class InputTypeError(SafeKerasError, TypeError):

@@ -1,9 +1,11 @@
 """Training: the early-stopping validation split, optimisation and its history.
 
+The epochs themselves are run by an engine (:mod:`safekeras.engine`).
 Randomness is local. The validation split uses a numpy ``RandomState`` built
-from the estimator's seed; per-epoch shuffling is a ``tf.data`` shuffle with an
-explicit operation seed; the network's initialisers and dropout layers were
-seeded when it was built (see :mod:`safekeras.architecture`). Nothing calls
+from the estimator's seed; per-epoch shuffling is seeded explicitly (a
+stateless shuffle in the compiled engine, a ``tf.data`` shuffle with an
+operation seed under ``model.fit``); the network's initialisers and dropout
+layers were seeded when it was built (see :mod:`safekeras.architecture`). Nothing calls
 ``keras.utils.set_random_seed`` or ``tf.random.set_seed``, so no global
 random state, determinism flag or float precision is changed by a fit.
 """
@@ -18,7 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
-from .exceptions import InputError, TrainingError, ValidationSplitWarning
+from .engine import TrainingResult, resolve_engine
+from .engine.keras_fit import fit_with_keras
+from .engine.loop import run_epochs
+from .exceptions import InputError, ValidationSplitWarning
 
 __all__ = [
     "TrainingResult",
@@ -79,15 +84,6 @@ class ValidationSplit:
             )
         splitter = ShuffleSplit(n_splits=1, test_size=n_validation, random_state=random_state)
         return next(splitter.split(X_dummy))
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """What a training run leaves behind."""
-
-    history: dict
-    best_epoch: int
-    epochs_run: int
 
 
 def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray | None:
@@ -158,6 +154,7 @@ def loss_in_dtype(loss, dtype: str):
 def train(
     network,
     *,
+    engine: str,
     x: np.ndarray,
     y: np.ndarray,
     sample_weight: np.ndarray,
@@ -175,6 +172,8 @@ def train(
     ----------
     network : keras.Model
         Compiled network.
+    engine : {"auto", "compiled", "keras"}
+        Which engine trains it (see :mod:`safekeras.engine`).
     x, y : ndarray
         Training split (preprocessed and encoded).
     sample_weight : ndarray or None
@@ -185,80 +184,52 @@ def train(
         The user's callbacks; deep-copied here so that no state is shared
         between fits or clones.
     shuffle_seed : int
-        Operation seed of the per-epoch shuffle.
+        Seed of the per-epoch shuffle.
 
     Raises
     ------
     TrainingError
         If the training or validation loss becomes NaN or infinite.
+    ParameterError
+        If ``engine="compiled"`` cannot train this network or these callbacks.
     """
-    import keras
-    import tensorflow as tf
-
-    train_data = _shuffled_batches(x, y, sample_weight, batch_size, shuffle_seed)
-    fit_callbacks = list(copy.deepcopy(callbacks)) if callbacks else []
-    fit_callbacks.append(keras.callbacks.TerminateOnNaN())
-    validation_data = None
-    if validation is not None:
-        if validation[2] is None:
-            validation = validation[:2]
-        validation_data = tf.data.Dataset.from_tensor_slices(validation).batch(
-            max(batch_size, 1024)
+    callbacks = list(copy.deepcopy(callbacks)) if callbacks else []
+    options = dict(
+        x=x,
+        y=y,
+        sample_weight=sample_weight,
+        validation=validation,
+        batch_size=batch_size,
+        shuffle_seed=shuffle_seed,
+    )
+    if resolve_engine(engine, network, callbacks) == "keras":
+        return fit_with_keras(
+            network,
+            epochs=epochs,
+            patience=patience,
+            callbacks=callbacks,
+            verbose=verbose,
+            **options,
         )
-        fit_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, restore_best_weights=True
-            )
-        )
-    keras_history = network.fit(
-        train_data,
-        validation_data=validation_data,
+    runner = _epoch_runner()(network, **options)
+    return run_epochs(
+        runner,
+        network,
         epochs=epochs,
-        shuffle=False,  # shuffled above, with an explicit seed
-        callbacks=fit_callbacks,
+        patience=patience,
+        validate=validation is not None,
+        callbacks=callbacks,
         verbose=verbose,
     )
-    history = {key: [float(v) for v in values] for key, values in keras_history.history.items()}
-    _check_finite(history)
-    epochs_run = len(history.get("loss", []))
-    if validation is not None and history.get("val_loss"):
-        best_epoch = int(np.argmin(history["val_loss"])) + 1
-    else:
-        best_epoch = epochs_run
-    return TrainingResult(history=history, best_epoch=best_epoch, epochs_run=epochs_run)
 
 
-def _shuffled_batches(x, y, sample_weight, batch_size: int, seed: int):
-    """A dataset of minibatches, reshuffled every epoch with an explicit seed.
+def _epoch_runner():
+    import keras
 
-    Indices are shuffled and batched, then whole batches are gathered: much
-    cheaper than shuffling rows one at a time, and no second copy of the data
-    sits in a shuffle buffer.
-    """
-    import tensorflow as tf
+    if keras.backend.backend() == "jax":
+        from .engine.jax_epochs import JaxEpochs
 
-    arrays = (x, y) if sample_weight is None else (x, y, sample_weight)
-    tensors = tuple(tf.constant(array) for array in arrays)
+        return JaxEpochs
+    from .engine.tf_epochs import TensorFlowEpochs
 
-    def gather(indices):
-        return tuple(tf.gather(tensor, indices) for tensor in tensors)
-
-    return (
-        tf.data.Dataset.range(len(x))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .map(gather)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-
-
-def _check_finite(history: dict) -> None:
-    for key in ("loss", "val_loss"):
-        values = history.get(key, [])
-        bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
-        if bad:
-            raise TrainingError(
-                f"Training diverged: {key} became {values[bad[0]]} at epoch {bad[0] + 1}. "
-                "Lower learning_rate, check the inputs for extreme values (use "
-                "preprocessor='auto' to scale them), or add l2 regularisation."
-            )
+    return TensorFlowEpochs

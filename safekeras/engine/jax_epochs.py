@@ -1,0 +1,148 @@
+"""Whole epochs as one jitted ``lax.scan`` (JAX backend).
+
+The documented Keras 3 pattern for custom JAX training: the state (trainable,
+non-trainable, metric and optimizer variables) lives in JAX arrays, each
+step is ``model.compute_loss_and_updates`` (the forward pass through
+``stateless_call`` with ``training=True``, the compiled loss with sample
+weights, regularisation losses and loss scaling, exactly as ``model.fit``)
+differentiated by ``jax.value_and_grad``, and ``optimizer.stateless_apply``.
+An epoch is a ``lax.scan`` over the full batches of a seeded permutation,
+followed by the remainder batch; everything is one XLA program.
+
+The arrays are written back into the network's variables when training ends,
+and between epochs when callbacks need to see (or change) them.
+"""
+
+from __future__ import annotations
+
+from .shared import VALIDATION_CHUNK, build_training_state, chunks
+
+__all__ = ["JaxEpochs"]
+
+
+class JaxEpochs:
+    """Epoch runner for the JAX backend (same parameters as ``TensorFlowEpochs``)."""
+
+    def __init__(self, network, *, x, y, sample_weight, validation, batch_size, shuffle_seed):
+        import jax
+        import jax.numpy as jnp
+
+        build_training_state(network, x, y, sample_weight)
+        self._network = network
+        n_rows = len(x)
+        batch_size = int(min(batch_size, n_rows))
+        self.steps_per_epoch = -(-n_rows // batch_size)
+        self._key = jax.random.key(int(shuffle_seed))
+        self._train = tuple(None if a is None else jnp.asarray(a) for a in (x, y, sample_weight))
+        self._validation = (
+            []
+            if validation is None
+            else [
+                tuple(None if a is None else jnp.asarray(a) for a in part)
+                for part in chunks(*validation, size=VALIDATION_CHUNK)
+            ]
+        )
+        self._n_validation = 0 if validation is None else len(validation[0])
+        self.from_network()
+        self._epoch_function = jax.jit(_epoch_function(network, n_rows, batch_size))
+        self._loss_function = jax.jit(_loss_function(network))
+
+    # -- the runner protocol (see loop.run_epochs) -------------------------------
+
+    def train_epoch(self, epoch: int) -> float:
+        import jax
+
+        key = jax.random.fold_in(self._key, epoch)
+        self._state, loss = self._epoch_function(self._state, key, *self._train)
+        return float(loss)
+
+    def validation_loss(self) -> float:
+        trainable, non_trainable, metrics, _ = self._state
+        total = sum(
+            float(self._loss_function(trainable, non_trainable, metrics, *part))
+            * int(part[0].shape[0])
+            for part in self._validation
+        )
+        return total / self._n_validation
+
+    def snapshot(self):
+        return self._state  # JAX arrays are immutable: no copy needed
+
+    def restore(self, state) -> None:
+        trainable, non_trainable, _, _ = state
+        _, _, metrics, optimizer = self._state
+        self._state = (trainable, non_trainable, metrics, optimizer)
+
+    def to_network(self) -> None:
+        """Write the arrays into the network's (and optimizer's) variables."""
+        for variables, values in zip(self._variable_groups(), self._state, strict=True):
+            for variable, value in zip(variables, values, strict=True):
+                variable.assign(value)
+
+    def from_network(self) -> None:
+        """Read the state from the network's (and optimizer's) variables."""
+        self._state = tuple(
+            [variable.value for variable in variables] for variables in self._variable_groups()
+        )
+
+    def _variable_groups(self):
+        network = self._network
+        return (
+            network.trainable_variables,
+            network.non_trainable_variables,
+            network.metrics_variables,
+            network.optimizer.variables,
+        )
+
+
+def _epoch_function(network, n_rows: int, batch_size: int):
+    """The pure function of one epoch, for ``jax.jit``."""
+    import jax
+
+    n_full = n_rows // batch_size
+    remainder = n_rows - n_full * batch_size
+    gradient = jax.value_and_grad(network.compute_loss_and_updates, has_aux=True)
+
+    def step(state, rows, x, y, sample_weight):
+        trainable, non_trainable, metrics, optimizer_state = state
+        weights = None if sample_weight is None else sample_weight[rows]
+        (_, (loss, _, non_trainable, metrics)), grads = gradient(
+            trainable,
+            non_trainable,
+            metrics,
+            x[rows],
+            y[rows],
+            weights,
+            training=True,
+            optimizer_variables=optimizer_state,
+        )
+        trainable, optimizer_state = network.optimizer.stateless_apply(
+            optimizer_state, grads, trainable
+        )
+        return (trainable, non_trainable, metrics, optimizer_state), loss
+
+    def epoch(state, key, x, y, sample_weight):
+        order = jax.random.permutation(key, n_rows)
+        full = order[: n_full * batch_size].reshape(n_full, batch_size)
+        state, losses = jax.lax.scan(
+            lambda carry, rows: step(carry, rows, x, y, sample_weight), state, full
+        )
+        total = losses.sum() * batch_size
+        if remainder:
+            state, loss = step(state, order[n_full * batch_size :], x, y, sample_weight)
+            total = total + loss * remainder
+        return state, total / n_rows
+
+    return epoch
+
+
+def _loss_function(network):
+    """The pure validation-loss function, for ``jax.jit``."""
+
+    def loss(trainable, non_trainable, metrics, x, y, sample_weight):
+        value, _ = network.compute_loss_and_updates(
+            trainable, non_trainable, metrics, x, y, sample_weight, training=False
+        )
+        return value
+
+    return loss

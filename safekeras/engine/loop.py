@@ -1,0 +1,114 @@
+"""The epoch loop of the compiled engine: history, early stopping, callbacks.
+
+The per-epoch work is delegated to a backend's epoch runner
+(:class:`~safekeras.engine.tf_epochs.TensorFlowEpochs` or
+:class:`~safekeras.engine.jax_epochs.JaxEpochs`); everything that happens
+*between* epochs lives here, once for both backends, and follows
+``model.fit`` with ``keras.callbacks.EarlyStopping(monitor="val_loss",
+restore_best_weights=True)``:
+
+- an epoch improves when its validation loss is strictly below the best so
+  far; training stops after ``patience`` epochs in a row without improvement,
+  and the network is left holding the best epoch's weights;
+- a NaN or infinite loss stops training with a :class:`TrainingError`;
+- the user's callbacks get ``on_train_begin/end`` and ``on_epoch_begin/end``
+  with the same ``logs`` as under ``model.fit``, see the network's current
+  weights there, and may stop training (``model.stop_training = True``) or
+  change the optimizer's learning rate.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import TrainingResult, check_finite_logs
+
+__all__ = ["run_epochs"]
+
+
+def run_epochs(
+    runner,
+    network,
+    *,
+    epochs: int,
+    patience: int,
+    validate: bool,
+    callbacks: list,
+    verbose,
+) -> TrainingResult:
+    """Train ``network`` for up to ``epochs`` epochs with ``runner``.
+
+    Parameters
+    ----------
+    runner : TensorFlowEpochs or JaxEpochs
+        Runs one epoch (``train_epoch``), measures the validation loss
+        (``validation_loss``), snapshots and restores the training state
+        (``snapshot``, ``restore``) and moves it between its own arrays and
+        the network's variables (``to_network``, ``from_network``).
+    network : keras.Model
+        The compiled network (what callbacks see as ``self.model``).
+    epochs, patience : int
+        Epoch budget, and epochs without improvement before stopping.
+    validate : bool
+        Whether ``runner`` has a validation split (early stopping).
+    callbacks : list of keras.callbacks.Callback
+        The user's callbacks, already copied for this fit.
+    verbose : int or bool
+        Print one line per epoch when truthy.
+    """
+    import keras
+
+    callback_list = keras.callbacks.CallbackList(
+        callbacks, model=network, epochs=epochs, steps=runner.steps_per_epoch, verbose=verbose
+    )
+    history = {"loss": [], "val_loss": []} if validate else {"loss": []}
+    best_loss, best_epoch, best_state, waited = float("inf"), 0, None, 0
+    network.stop_training = False
+    callback_list.on_train_begin()
+    logs: dict = {}
+    epochs_run = 0
+    for epoch in range(epochs):
+        callback_list.on_epoch_begin(epoch)
+        if callbacks:
+            runner.from_network()  # a callback may have set the learning rate or weights
+        logs = {"loss": runner.train_epoch(epoch)}
+        if validate:
+            logs["val_loss"] = runner.validation_loss()
+        check_finite_logs(logs, epoch)
+        epochs_run = epoch + 1
+        for key, value in logs.items():
+            history[key].append(value)
+        stop = False
+        if validate:
+            if logs["val_loss"] < best_loss:
+                best_loss, best_epoch, best_state, waited = (
+                    logs["val_loss"],
+                    epochs_run,
+                    runner.snapshot(),
+                    0,
+                )
+            else:
+                waited += 1
+                stop = waited >= patience
+        if callbacks:
+            runner.to_network()
+        callback_list.on_epoch_end(epoch, logs)
+        if verbose:
+            _print_epoch(epochs_run, epochs, logs)
+        if stop or network.stop_training:
+            break
+    if best_state is not None:
+        runner.restore(best_state)
+    runner.to_network()
+    callback_list.on_train_end(logs)
+    return TrainingResult(
+        history=history,
+        best_epoch=best_epoch if validate else epochs_run,
+        epochs_run=epochs_run,
+        engine="compiled",
+    )
+
+
+def _print_epoch(epoch: int, epochs: int, logs: dict) -> None:
+    values = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    print(f"Epoch {epoch}/{epochs} - {values}", file=sys.stdout, flush=True)

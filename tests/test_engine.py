@@ -1,0 +1,366 @@
+"""The compiled training engine against model.fit (safekeras/engine/).
+
+The strongest check is arithmetic: with one full batch per epoch the order of
+the rows cannot matter, so the compiled engine and ``model.fit`` must take the
+very same optimizer steps from the same seeded initial weights. Equal
+histories and equal predictions then show that the loss (compiled loss,
+sample and class weights, L2 penalties), batch normalisation, validation loss
+and early stopping are computed as Keras computes them. Mini-batch training is
+checked for equal quality and for determinism.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.metrics import balanced_accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+
+from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
+from safekeras.engine import compiled_obstacles, resolve_engine
+
+# One optimizer step per epoch over every training row: the row order is irrelevant.
+FULL_BATCH = dict(
+    hidden_layer_sizes=(16,),
+    dropout=0.0,
+    l2=1e-3,
+    batch_size=10_000,
+    learning_rate=0.05,
+    epochs=6,
+    threshold=None,
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(240, 6))
+    y = (X[:, 0] - X[:, 1] + 0.5 * rng.normal(size=240) > 0).astype(int)
+    return X, y
+
+
+def _fit_both(make, X, y, **fit_params):
+    fitted = {}
+    for engine in ("compiled", "keras"):
+        fitted[engine] = make(engine).fit(X, y, **fit_params)
+        assert fitted[engine].engine_ == engine
+    return fitted["compiled"], fitted["keras"]
+
+
+def _assert_same_training(compiled, keras_fit, X, proba=True):
+    assert compiled.history_.keys() == keras_fit.history_.keys()
+    for key in compiled.history_:
+        np.testing.assert_allclose(compiled.history_[key], keras_fit.history_[key], rtol=1e-4)
+    assert compiled.best_epoch_ == keras_fit.best_epoch_
+    assert compiled.n_epochs_ == keras_fit.n_epochs_
+    predict = "predict_proba" if proba else "predict"
+    np.testing.assert_allclose(
+        getattr(compiled, predict)(X), getattr(keras_fit, predict)(X), rtol=1e-4, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_full_batch_binary_training_matches_model_fit_step_for_step(data, early_stopping):
+    X, y = data
+    weights = np.where(y == 1, 3.0, 1.0)  # unequal weights and an L2 penalty in the loss
+    compiled, keras_fit = _fit_both(
+        lambda engine: SafeKerasClassifier(
+            engine=engine, early_stopping=early_stopping, patience=2, **FULL_BATCH
+        ),
+        X,
+        y,
+        sample_weight=weights,
+    )
+    _assert_same_training(compiled, keras_fit, X)
+    assert ("val_loss" in compiled.history_) is early_stopping
+
+
+def test_full_batch_class_weights_multiclass_and_batch_norm_match_model_fit():
+    X, y = load_wine(return_X_y=True)
+
+    def with_batch_norm(meta):
+        return keras.Sequential(
+            [
+                keras.Input((meta["n_features_in_"],)),
+                keras.layers.Dense(12, activation="relu"),
+                keras.layers.BatchNormalization(),
+                keras.layers.Dense(meta["n_outputs_"], activation="softmax"),
+            ]
+        )
+
+    compiled, keras_fit = _fit_both(
+        lambda engine: SafeKerasClassifier(
+            with_batch_norm,
+            engine=engine,
+            class_weight="balanced",
+            **{**FULL_BATCH, "threshold": "auto"},
+        ),
+        X,
+        y,
+    )
+    _assert_same_training(compiled, keras_fit, X)
+    moving_mean = compiled.model_.layers[1].moving_mean
+    assert np.abs(np.asarray(moving_mean)).max() > 0  # batch norm trained in training mode
+
+
+@pytest.mark.parametrize("multioutput", [False, True])
+def test_full_batch_regression_matches_model_fit(multioutput):
+    X, y = load_diabetes(return_X_y=True)
+    if multioutput:
+        y = np.column_stack([y, -0.5 * y + 10])
+    compiled, keras_fit = _fit_both(
+        lambda engine: SafeKerasRegressor(
+            engine=engine, **{k: v for k, v in FULL_BATCH.items() if k != "threshold"}
+        ),
+        X,
+        y,
+    )
+    _assert_same_training(compiled, keras_fit, X, proba=False)
+
+
+def test_full_batch_multilabel_matches_model_fit(data):
+    X, y = data
+    Y = np.column_stack([y, X[:, 2] > 0])
+    compiled, keras_fit = _fit_both(
+        lambda engine: SafeKerasClassifier(engine=engine, **FULL_BATCH), X, Y
+    )
+    _assert_same_training(compiled, keras_fit, X)
+
+
+def test_minibatch_training_reaches_model_fit_quality():
+    datasets = [load_breast_cancer(return_X_y=True), load_wine(return_X_y=True)]
+    for X, y in datasets:
+        X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+        scores = {}
+        for engine in ("compiled", "keras"):
+            clf = SafeKerasClassifier(engine=engine, epochs=40, batch_size=32, random_state=0)
+            scores[engine] = balanced_accuracy_score(
+                y_test, clf.fit(X_train, y_train).predict(X_test)
+            )
+        assert scores["compiled"] > 0.9
+        assert abs(scores["compiled"] - scores["keras"]) < 0.05, scores
+
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    r2 = {
+        engine: r2_score(
+            y_test,
+            SafeKerasRegressor(engine=engine, epochs=60, batch_size=32, random_state=0)
+            .fit(X_train, y_train)
+            .predict(X_test),
+        )
+        for engine in ("compiled", "keras")
+    }
+    assert r2["compiled"] > 0.3 and abs(r2["compiled"] - r2["keras"]) < 0.1, r2
+
+
+def test_minibatch_compiled_training_is_seeded_and_covers_the_last_partial_batch(data):
+    X, y = data
+    params = dict(engine="compiled", batch_size=50, epochs=4, early_stopping=False, threshold=None)
+    first = SafeKerasClassifier(random_state=3, **params).fit(X, y)
+    again = SafeKerasClassifier(random_state=3, **params).fit(X, y)
+    other = SafeKerasClassifier(random_state=4, **params).fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+    assert not np.allclose(first.predict_proba(X), other.predict_proba(X))
+    # 240 rows in batches of 50: 4 full batches and one of 40, every epoch.
+    assert int(first.model_.optimizer.iterations) == 4 * 5
+
+
+def test_early_stopping_keeps_the_best_epoch(data):
+    X, y = data
+    clf = SafeKerasClassifier(
+        engine="compiled",
+        hidden_layer_sizes=(64,),
+        epochs=80,
+        patience=3,
+        learning_rate=0.05,
+        batch_size=16,
+        threshold=None,
+        random_state=0,
+    ).fit(X, y)
+    val_loss = clf.history_["val_loss"]
+    assert clf.best_epoch_ == int(np.argmin(val_loss)) + 1
+    assert clf.n_epochs_ - clf.best_epoch_ == 3 and clf.n_epochs_ < 80
+
+
+def test_patience_zero_stops_at_the_first_epoch_without_improvement(data):
+    X, y = data
+    clf = SafeKerasClassifier(
+        engine="compiled", patience=0, epochs=200, learning_rate=0.2, threshold=None, random_state=0
+    ).fit(X, y)
+    val_loss = clf.history_["val_loss"]
+    assert all(np.diff(val_loss[:-1]) < 0) and val_loss[-1] >= min(val_loss[:-1])
+
+
+class _Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.events = []
+        self.first_kernels = []
+
+    def on_train_begin(self, logs=None):
+        self.events.append("train_begin")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.events.append(f"epoch_begin {epoch}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.append(f"epoch_end {epoch} {sorted(logs)}")
+        self.first_kernels.append(self.model.layers[0].kernel.numpy().copy())
+
+    def on_train_end(self, logs=None):
+        self.events.append("train_end")
+
+
+def test_callbacks_get_the_epoch_hooks_logs_and_live_weights_of_model_fit(data):
+    X, y = data
+    seen = []
+
+    class Spy(_Recorder):
+        def on_train_end(self, logs=None):
+            super().on_train_end(logs)
+            seen.append(self)
+
+    SafeKerasClassifier(
+        engine="compiled", callbacks=[Spy()], epochs=2, patience=5, threshold=None
+    ).fit(X, y)
+    (spy,) = seen
+    assert spy.events == [
+        "train_begin",
+        "epoch_begin 0",
+        "epoch_end 0 ['loss', 'val_loss']",
+        "epoch_begin 1",
+        "epoch_end 1 ['loss', 'val_loss']",
+        "train_end",
+    ]
+    assert not np.allclose(spy.first_kernels[0], spy.first_kernels[1])  # weights seen live
+
+
+def test_a_learning_rate_callback_takes_effect(data):
+    X, y = data
+    frozen = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.0)
+    clf = SafeKerasClassifier(
+        engine="compiled",
+        callbacks=[frozen],
+        dropout=0.0,
+        epochs=3,
+        early_stopping=False,
+        threshold=None,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_allclose(clf.history_["loss"], clf.history_["loss"][0], rtol=1e-5)
+
+
+def test_epoch_level_model_checkpoint_stays_on_the_compiled_engine(data, tmp_path):
+    X, y = data
+    path = tmp_path / "best.keras"
+    checkpoint = keras.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True)
+    clf = SafeKerasClassifier(callbacks=[checkpoint], epochs=3, threshold=None).fit(X, y)
+    assert clf.engine_ == "compiled" and path.exists()
+
+
+class _PerBatch(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def test_per_batch_callbacks_train_with_model_fit_under_auto(data):
+    X, y = data
+    clf = SafeKerasClassifier(callbacks=[_PerBatch()], epochs=2, threshold=None).fit(X, y)
+    assert clf.engine_ == "keras"
+    lambda_callback = keras.callbacks.LambdaCallback(on_batch_end=lambda batch, logs: None)
+    clf.set_params(callbacks=[lambda_callback]).fit(X, y)
+    assert clf.engine_ == "keras"
+
+
+def test_engine_compiled_refuses_what_it_cannot_run_and_says_why(data):
+    X, y = data
+    clf = SafeKerasClassifier(engine="compiled", callbacks=[_PerBatch()], epochs=2)
+    with pytest.raises(
+        ParameterError, match=r"_PerBatch uses per-batch hooks \(on_train_batch_end"
+    ):
+        clf.fit(X, y)
+    assert not hasattr(clf, "pipeline_")
+
+
+def test_networks_with_their_own_train_step_are_trained_by_model_fit():
+    class OwnStep(keras.Sequential):
+        def train_step(self, data):
+            return super().train_step(data)
+
+    network = OwnStep([keras.Input((3,)), keras.layers.Dense(1)])
+    assert compiled_obstacles(network, None) == ["OwnStep overrides train_step"]
+    assert resolve_engine("auto", network, None) == "keras"
+    with pytest.raises(ParameterError, match="OwnStep overrides train_step"):
+        resolve_engine("compiled", network, None)
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    assert resolve_engine("auto", plain, None) == "compiled"
+    assert resolve_engine("keras", plain, None) == "keras"
+
+
+def test_verbose_prints_one_line_per_epoch(data, capsys):
+    X, y = data
+    SafeKerasClassifier(engine="compiled", epochs=2, patience=5, threshold=None, verbose=1).fit(
+        X, y
+    )
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch 1/2 - loss: ") and " - val_loss: " in lines[0]
+
+
+def test_a_nan_loss_stops_with_a_training_error(data):
+    X, y = data
+    clf = SafeKerasRegressor(
+        engine="compiled", preprocessor=None, early_stopping=False, epochs=3, learning_rate=1e6
+    )
+    with pytest.raises(TrainingError, match=r"Training diverged: loss became (nan|inf) at epoch \d"):
+        clf.fit(X * 1e15, y * 1e15)
+    assert not hasattr(clf, "pipeline_")
+
+
+JAX_SCRIPT = textwrap.dedent(
+    """
+    import keras, numpy as np
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.metrics import balanced_accuracy_score
+    from safekeras import SafeKerasClassifier
+    assert keras.backend.backend() == "jax"
+    X, y = load_breast_cancer(return_X_y=True)
+    full_batch = dict(hidden_layer_sizes=(16,), dropout=0.0, l2=1e-3, batch_size=10_000,
+                      learning_rate=0.05, epochs=5, threshold=None, random_state=0)
+    compiled = SafeKerasClassifier(engine="compiled", **full_batch).fit(X, y)
+    reference = SafeKerasClassifier(engine="keras", **full_batch).fit(X, y)
+    assert compiled.engine_ == "compiled" and reference.engine_ == "keras"
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(compiled.history_[key], reference.history_[key], rtol=1e-4)
+    np.testing.assert_allclose(compiled.predict_proba(X), reference.predict_proba(X), atol=1e-5)
+    minibatch = dict(engine="compiled", epochs=30, batch_size=32, random_state=0)
+    first = SafeKerasClassifier(**minibatch).fit(X, y)
+    again = SafeKerasClassifier(**minibatch).fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+    assert balanced_accuracy_score(y, first.predict(X)) > 0.9
+    assert first.n_epochs_ - first.best_epoch_ in (10, 30 - first.best_epoch_)
+    print("jax engine ok")
+    """
+)
+
+
+@pytest.mark.slow
+def test_jax_backend_trains_with_a_jitted_scan_that_matches_model_fit():
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "jax engine ok" in result.stdout

@@ -11,13 +11,31 @@ followed by the remainder batch; everything is one XLA program.
 
 The arrays are written back into the network's variables when training ends,
 and between epochs when callbacks need to see (or change) them.
+
+XLA compiles an epoch in about a second on CPU, far longer than a small
+network's epoch takes. The functions are pure: the weights, optimizer slots
+and learning rate all come in as arguments. So the jitted functions are kept
+in a small cache keyed by what their trace depends on (the architecture
+without layer names or seeds, the optimizer's settings, the loss, the batch
+size and the row count), and a refit of the same architecture on data of the
+same shape (a grid-search candidate, a cross-validation fold of equal size,
+a repeated fit) reuses the compiled program with its own fresh weights.
 """
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+
 from .shared import VALIDATION_CHUNK, build_training_state, chunks
 
 __all__ = ["JaxEpochs"]
+
+# Compiled (epoch, loss) function pairs kept for reuse. Each entry holds on to
+# the network it was traced from, so the cache is small and least recently
+# used entries are dropped.
+_CACHE_SIZE = 8
+_compiled_functions: OrderedDict = OrderedDict()
 
 
 class JaxEpochs:
@@ -44,8 +62,7 @@ class JaxEpochs:
         )
         self._n_validation = 0 if validation is None else len(validation[0])
         self.from_network()
-        self._epoch_function = jax.jit(_epoch_function(network, n_rows, batch_size))
-        self._loss_function = jax.jit(_loss_function(network))
+        self._epoch_function, self._loss_function = _compiled(network, n_rows, batch_size)
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -93,6 +110,64 @@ class JaxEpochs:
             network.metrics_variables,
             network.optimizer.variables,
         )
+
+
+def _compiled(network, n_rows: int, batch_size: int):
+    """The jitted epoch and validation-loss functions for ``network`` (cached)."""
+    import jax
+
+    key = _trace_key(network, n_rows, batch_size)
+    if key is not None and key in _compiled_functions:
+        _compiled_functions.move_to_end(key)
+        return _compiled_functions[key]
+    functions = (
+        jax.jit(_epoch_function(network, n_rows, batch_size)),
+        jax.jit(_loss_function(network)),
+    )
+    if key is not None:
+        _compiled_functions[key] = functions
+        while len(_compiled_functions) > _CACHE_SIZE:
+            _compiled_functions.popitem(last=False)
+    return functions
+
+
+def _trace_key(network, n_rows: int, batch_size: int) -> str | None:
+    """What the traced functions depend on, or None when it cannot be told.
+
+    Layer names and seeds are left out: names differ between otherwise equal
+    networks, and seeds only set initial values (the dropout seed state is an
+    argument of the functions). A float learning rate is a variable, hence an
+    argument too; a learning-rate schedule is part of the trace.
+    """
+    import keras
+
+    try:
+        optimizer = dict(network.optimizer.get_config())
+        if isinstance(optimizer.get("learning_rate"), float):
+            del optimizer["learning_rate"]
+        parts = {
+            "network": (type(network).__module__, type(network).__qualname__),
+            "config": network.get_config(),
+            "optimizer": (type(network.optimizer).__qualname__, optimizer),
+            "loss": keras.saving.serialize_keras_object(network.loss),
+            "rows": n_rows,
+            "batch_size": batch_size,
+        }
+        return json.dumps(_without_names_and_seeds(parts), sort_keys=True, default=repr)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+
+
+def _without_names_and_seeds(value):
+    if isinstance(value, dict):
+        return {
+            key: _without_names_and_seeds(item)
+            for key, item in value.items()
+            if key not in ("name", "seed")
+        }
+    if isinstance(value, (list, tuple)):
+        return [_without_names_and_seeds(item) for item in value]
+    return value
 
 
 def _epoch_function(network, n_rows: int, batch_size: int):

@@ -114,10 +114,10 @@ class TensorFlowEpochs:
 
 
 def _as_tensors(x, y, sample_weight):
+    """The arrays as tensors on the default device, copied there once per fit, not per epoch."""
     import tensorflow as tf
 
-    return (
-        tf.convert_to_tensor(x),
-        tf.convert_to_tensor(y),
-        None if sample_weight is None else tf.convert_to_tensor(sample_weight),
-    )
+    def on_device(array):
+        return None if array is None else tf.identity(tf.convert_to_tensor(array))
+
+    return on_device(x), on_device(y), on_device(sample_weight)

@@ -69,9 +69,13 @@ def _assert_same_training(compiled, keras_fit, X, proba=True):
 def test_full_batch_binary_training_matches_model_fit_step_for_step(data, early_stopping):
     X, y = data
     weights = np.where(y == 1, 3.0, 1.0)  # unequal weights and an L2 penalty in the loss
+    epochs = 40 if early_stopping else 6
     compiled, keras_fit = _fit_both(
         lambda engine: SafeKerasClassifier(
-            engine=engine, early_stopping=early_stopping, patience=2, **FULL_BATCH
+            engine=engine,
+            early_stopping=early_stopping,
+            patience=2,
+            **{**FULL_BATCH, "epochs": epochs},
         ),
         X,
         y,
@@ -79,6 +83,8 @@ def test_full_batch_binary_training_matches_model_fit_step_for_step(data, early_
     )
     _assert_same_training(compiled, keras_fit, X)
     assert ("val_loss" in compiled.history_) is early_stopping
+    if early_stopping:  # both stopped at the same epoch, well before the budget
+        assert compiled.n_epochs_ - compiled.best_epoch_ == 2 and compiled.n_epochs_ < epochs
 
 
 def test_full_batch_class_weights_multiclass_and_batch_norm_match_model_fit():

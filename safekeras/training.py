@@ -211,7 +211,8 @@ def train(
             verbose=verbose,
             **options,
         )
-    runner = _epoch_runner()(network, **options)
+    # Callbacks must see the network being trained, so fits with callbacks train their own.
+    runner = _epoch_runner()(network, reuse_compiled=not callbacks, **options)
     return run_epochs(
         runner,
         network,

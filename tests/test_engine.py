@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
@@ -22,7 +23,7 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
 from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
-from safekeras.engine import compiled_obstacles, resolve_engine
+from safekeras.engine import compiled_obstacles, resolve_engine, tf_epochs
 
 # One optimizer step per epoch over every training row: the row order is irrelevant.
 FULL_BATCH = dict(
@@ -332,6 +333,65 @@ def test_a_nan_loss_stops_with_a_training_error(data):
     with pytest.raises(TrainingError, match=r"diverged: loss became (nan|inf) at epoch \d"):
         clf.fit(X * 1e15, y * 1e15)
     assert not hasattr(clf, "pipeline_")
+
+
+class _EpochCounter(keras.callbacks.Callback):
+    """An epoch-level callback: fits with callbacks train their own network, not a twin."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+def _twins_idle():
+    return all(not twin.in_use.locked() for twin in tf_epochs._twins.values())
+
+
+def test_refits_reuse_a_traced_twin_with_the_same_arithmetic(data):
+    X, y = data
+    params = dict(engine="compiled", batch_size=32, epochs=5, threshold=None, random_state=5)
+    first = SafeKerasClassifier(**params).fit(X, y)
+    cached = dict(tf_epochs._twins)
+    second = SafeKerasClassifier(**params).fit(X[:200], y[:200])  # other row count, same twin
+    again = SafeKerasClassifier(**params).fit(X, y)
+    assert dict(tf_epochs._twins) == cached and _twins_idle()
+    own_trace = SafeKerasClassifier(**params, callbacks=[_EpochCounter()]).fit(X, y)
+    np.testing.assert_allclose(again.predict_proba(X), own_trace.predict_proba(X), rtol=1e-6)
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+    # Each estimator owns its network: a later fit through the twin changes no earlier model.
+    twins = [twin.network for twin in tf_epochs._twins.values()]
+    assert all(fitted.model_ not in twins for fitted in (first, second, again))
+    assert not np.allclose(first.predict_proba(X), second.predict_proba(X))
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+
+
+def test_concurrent_fits_of_one_architecture_match_serial_fits(data):
+    X, y = data
+    params = dict(engine="compiled", batch_size=32, epochs=3, threshold=None)
+    serial = [
+        SafeKerasClassifier(**params, random_state=seed).fit(X, y).predict_proba(X)
+        for seed in range(4)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(
+            pool.map(
+                lambda seed: (
+                    SafeKerasClassifier(**params, random_state=seed).fit(X, y).predict_proba(X)
+                ),
+                range(4),
+            )
+        )
+    for expected, got in zip(serial, concurrent, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert _twins_idle()
+
+
+def test_a_failed_fit_gives_its_twin_back(data):
+    X, y = data
+    params = dict(engine="compiled", preprocessor=None, early_stopping=False, epochs=2)
+    SafeKerasRegressor(**params).fit(X, y)
+    with pytest.raises(TrainingError):
+        SafeKerasRegressor(**params, learning_rate=1e6).fit(X * 1e15, y * 1e15)
+    assert _twins_idle()
 
 
 JAX_SCRIPT = textwrap.dedent(

@@ -24,10 +24,9 @@ a repeated fit) reuses the compiled program with its own fresh weights.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 
-from .shared import VALIDATION_CHUNK, build_training_state, chunks
+from .shared import VALIDATION_CHUNK, build_training_state, chunks, trace_key
 
 __all__ = ["JaxEpochs"]
 
@@ -41,7 +40,18 @@ _compiled_functions: OrderedDict = OrderedDict()
 class JaxEpochs:
     """Epoch runner for the JAX backend (same parameters as ``TensorFlowEpochs``)."""
 
-    def __init__(self, network, *, x, y, sample_weight, validation, batch_size, shuffle_seed):
+    def __init__(
+        self,
+        network,
+        *,
+        x,
+        y,
+        sample_weight,
+        validation,
+        batch_size,
+        shuffle_seed,
+        reuse_compiled=True,
+    ):
         import jax
         import jax.numpy as jnp
 
@@ -62,7 +72,9 @@ class JaxEpochs:
         )
         self._n_validation = 0 if validation is None else len(validation[0])
         self.from_network()
-        self._epoch_function, self._loss_function = _compiled(network, n_rows, batch_size)
+        self._epoch_function, self._loss_function = _compiled(
+            network, n_rows, batch_size, reuse_compiled
+        )
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -102,6 +114,9 @@ class JaxEpochs:
             [variable.value for variable in variables] for variables in self._variable_groups()
         )
 
+    def close(self) -> None:
+        """Nothing to release: the cached functions are pure."""
+
     def _variable_groups(self):
         network = self._network
         return (
@@ -112,11 +127,11 @@ class JaxEpochs:
         )
 
 
-def _compiled(network, n_rows: int, batch_size: int):
+def _compiled(network, n_rows: int, batch_size: int, reuse: bool):
     """The jitted epoch and validation-loss functions for ``network`` (cached)."""
     import jax
 
-    key = _trace_key(network, n_rows, batch_size)
+    key = trace_key(network, rows=n_rows, batch_size=batch_size) if reuse else None
     if key is not None and key in _compiled_functions:
         _compiled_functions.move_to_end(key)
         return _compiled_functions[key]
@@ -129,45 +144,6 @@ def _compiled(network, n_rows: int, batch_size: int):
         while len(_compiled_functions) > _CACHE_SIZE:
             _compiled_functions.popitem(last=False)
     return functions
-
-
-def _trace_key(network, n_rows: int, batch_size: int) -> str | None:
-    """What the traced functions depend on, or None when it cannot be told.
-
-    Layer names and seeds are left out: names differ between otherwise equal
-    networks, and seeds only set initial values (the dropout seed state is an
-    argument of the functions). A float learning rate is a variable, hence an
-    argument too; a learning-rate schedule is part of the trace.
-    """
-    import keras
-
-    try:
-        optimizer = dict(network.optimizer.get_config())
-        if isinstance(optimizer.get("learning_rate"), float):
-            del optimizer["learning_rate"]
-        parts = {
-            "network": (type(network).__module__, type(network).__qualname__),
-            "config": network.get_config(),
-            "optimizer": (type(network.optimizer).__qualname__, optimizer),
-            "loss": keras.saving.serialize_keras_object(network.loss),
-            "rows": n_rows,
-            "batch_size": batch_size,
-        }
-        return json.dumps(_without_names_and_seeds(parts), sort_keys=True, default=repr)
-    except (NotImplementedError, TypeError, ValueError):
-        return None
-
-
-def _without_names_and_seeds(value):
-    if isinstance(value, dict):
-        return {
-            key: _without_names_and_seeds(item)
-            for key, item in value.items()
-            if key not in ("name", "seed")
-        }
-    if isinstance(value, (list, tuple)):
-        return [_without_names_and_seeds(item) for item in value]
-    return value
 
 
 def _epoch_function(network, n_rows: int, batch_size: int):

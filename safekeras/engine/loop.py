@@ -43,8 +43,9 @@ def run_epochs(
     runner : TensorFlowEpochs or JaxEpochs
         Runs one epoch (``train_epoch``), measures the validation loss
         (``validation_loss``), snapshots and restores the training state
-        (``snapshot``, ``restore``) and moves it between its own arrays and
-        the network's variables (``to_network``, ``from_network``).
+        (``snapshot``, ``restore``), moves it between what it trains and the
+        network's variables (``to_network``, ``from_network``) and releases
+        what it borrowed (``close``).
     network : keras.Model
         The compiled network (what callbacks see as ``self.model``).
     epochs, patience : int
@@ -56,6 +57,13 @@ def run_epochs(
     verbose : int or bool
         Print one line per epoch when truthy.
     """
+    try:
+        return _run(runner, network, epochs, patience, validate, callbacks, verbose)
+    finally:
+        runner.close()
+
+
+def _run(runner, network, epochs, patience, validate, callbacks, verbose) -> TrainingResult:
     import keras
 
     callback_list = keras.callbacks.CallbackList(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["VALIDATION_CHUNK", "build_training_state", "chunks"]
+import json
+
+__all__ = ["VALIDATION_CHUNK", "build_training_state", "chunks", "trace_key"]
 
 # Validation rows per forward pass: one pass for typical splits, bounded
 # memory for large ones. The loss is a weighted mean over rows either way.
@@ -29,3 +31,44 @@ def chunks(x, y, sample_weight, *, size: int):
     for start in range(0, len(x), size):
         rows = slice(start, start + size)
         yield x[rows], y[rows], None if sample_weight is None else sample_weight[rows]
+
+
+def trace_key(network, **data) -> str | None:
+    """What a compiled epoch of ``network`` depends on, or None when it cannot be told.
+
+    Two networks with equal keys compile to the same program, so one's
+    compiled functions can train the other's weights. The key holds the
+    architecture, the optimizer's settings, the loss and ``data`` (shapes,
+    dtypes, batch size). Layer names and seeds are left out: names differ
+    between otherwise equal networks, and seeds only set initial values (the
+    dropout seed state is a variable). A float learning rate is a variable
+    too; a learning-rate schedule is part of the program.
+    """
+    import keras
+
+    try:
+        optimizer = dict(network.optimizer.get_config())
+        if isinstance(optimizer.get("learning_rate"), float):
+            del optimizer["learning_rate"]
+        parts = {
+            "network": (type(network).__module__, type(network).__qualname__),
+            "config": network.get_config(),
+            "optimizer": (type(network.optimizer).__qualname__, optimizer),
+            "loss": keras.saving.serialize_keras_object(network.loss),
+            "data": data,
+        }
+        return json.dumps(_without_names_and_seeds(parts), sort_keys=True, default=repr)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+
+
+def _without_names_and_seeds(value):
+    if isinstance(value, dict):
+        return {
+            key: _without_names_and_seeds(item)
+            for key, item in value.items()
+            if key not in ("name", "seed")
+        }
+    if isinstance(value, (list, tuple)):
+        return [_without_names_and_seeds(item) for item in value]
+    return value

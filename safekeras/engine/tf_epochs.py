@@ -8,13 +8,35 @@ weights plus the layers' regularisation losses, scaled by the optimizer for
 mixed precision) and apply the optimizer. The last batch is the remainder,
 as under ``model.fit``. Only public Keras 3 APIs are used: the network's
 ``__call__``, ``compute_loss`` and ``optimizer.apply``.
+
+Tracing that function costs about 0.1-0.2 s, more than ten epochs of a small
+network. So the traced functions are reused: they are kept, with the network
+they were traced on (its "twin"), in a small cache keyed by what the trace
+depends on (architecture without names or seeds, optimizer settings, loss,
+batch size, column shapes and dtypes; not the row count, which the graph
+reads at run time). A fit whose key is cached copies its freshly initialised
+weights and optimizer state into the twin, trains the twin, and copies the
+result back: the same arithmetic from the same starting point, without the
+trace, and no graph or variables accumulate across refits. A twin is used
+by one fit at a time; a concurrent fit of the same architecture traces its
+own functions. Fits with callbacks train their own network, which is the
+one callbacks see.
 """
 
 from __future__ import annotations
 
-from .shared import VALIDATION_CHUNK, build_training_state, chunks
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from .shared import VALIDATION_CHUNK, build_training_state, chunks, trace_key
 
 __all__ = ["TensorFlowEpochs"]
+
+# Twins kept for reuse: each holds a network and its traced graph, so few.
+_CACHE_SIZE = 4
+_twins: OrderedDict = OrderedDict()
+_twins_lock = threading.Lock()
 
 
 class TensorFlowEpochs:
@@ -23,7 +45,7 @@ class TensorFlowEpochs:
     Parameters
     ----------
     network : keras.Model
-        Compiled, built network; trained in place.
+        Compiled, built network; holds the trained weights afterwards.
     x, y : ndarray
         Training inputs and encoded targets.
     sample_weight : ndarray or None
@@ -34,16 +56,28 @@ class TensorFlowEpochs:
         Rows per optimizer step.
     shuffle_seed : int
         Seed of the per-epoch shuffles (epoch ``e`` uses ``(shuffle_seed, e)``).
+    reuse_compiled : bool, default=True
+        Train a cached twin with already traced functions when there is one
+        (see the module docstring). False trains ``network`` itself.
     """
 
-    def __init__(self, network, *, x, y, sample_weight, validation, batch_size, shuffle_seed):
-        import tensorflow as tf
-
+    def __init__(
+        self,
+        network,
+        *,
+        x,
+        y,
+        sample_weight,
+        validation,
+        batch_size,
+        shuffle_seed,
+        reuse_compiled=True,
+    ):
         build_training_state(network, x, y, sample_weight)
         self._network = network
         self._seed = int(shuffle_seed)
-        self._batch_size = int(min(batch_size, len(x)))
-        self.steps_per_epoch = -(-len(x) // self._batch_size)
+        batch_size = int(min(batch_size, len(x)))
+        self.steps_per_epoch = -(-len(x) // batch_size)
         self._train = _as_tensors(x, y, sample_weight)
         self._validation = (
             []
@@ -51,38 +85,21 @@ class TensorFlowEpochs:
             else [_as_tensors(*part) for part in chunks(*validation, size=VALIDATION_CHUNK)]
         )
         self._n_validation = 0 if validation is None else len(validation[0])
-        self._epoch_function = tf.function(self._epoch)
-        self._loss_function = tf.function(self._loss, reduce_retracing=True)
-
-    # -- the compiled functions --------------------------------------------------
-
-    def _epoch(self, x, y, sample_weight, seed):
-        import tensorflow as tf
-
-        network = self._network
-        optimizer = network.optimizer
-        n_rows = tf.shape(x, out_type=tf.int64)[0]
-        order = tf.random.experimental.stateless_shuffle(tf.range(n_rows), seed=seed)
-        batch_size = tf.constant(self._batch_size, tf.int64)
-        total = tf.constant(0.0, tf.float64)
-        for step in tf.range(self.steps_per_epoch, dtype=tf.int64):
-            rows = order[step * batch_size : tf.minimum((step + 1) * batch_size, n_rows)]
-            x_batch, y_batch = tf.gather(x, rows), tf.gather(y, rows)
-            w_batch = None if sample_weight is None else tf.gather(sample_weight, rows)
-            with tf.GradientTape() as tape:
-                y_pred = network(x_batch, training=True)
-                loss = network.compute_loss(x_batch, y_batch, y_pred, w_batch, training=True)
-                scaled = optimizer.scale_loss(loss)
-            variables = network.trainable_variables
-            optimizer.apply(tape.gradient(scaled, variables), variables)
-            size = tf.cast(tf.shape(rows)[0], tf.float64)
-            total += tf.cast(loss, tf.float64) * size
-        return total / tf.cast(n_rows, tf.float64)
-
-    def _loss(self, x, y, sample_weight):
-        network = self._network
-        y_pred = network(x, training=False)
-        return network.compute_loss(x, y, y_pred, sample_weight, training=False)
+        signature = _Signature.of(self._train, self._validation)
+        self._twin = None
+        if reuse_compiled:
+            self._twin = _borrow_twin(network, batch_size, signature, x, y, sample_weight)
+        if self._twin is None:
+            self._trainee = network
+            self._epoch_function, self._loss_function = _trace(network, batch_size, signature)
+        else:
+            self._trainee = self._twin.network
+            self._epoch_function, self._loss_function = self._twin.functions
+            try:
+                _copy_state(network, self._trainee)
+            except BaseException:
+                self.close()
+                raise
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -91,26 +108,175 @@ class TensorFlowEpochs:
         import tensorflow as tf
 
         seed = tf.constant([self._seed, epoch], tf.int64)
-        return float(self._epoch_function(*self._train, seed))
+        return float(self._epoch_function(*_present(self._train), seed))
 
     def validation_loss(self) -> float:
         """Loss on the validation split (weighted mean over its rows)."""
         total = sum(
-            float(self._loss_function(*part)) * int(part[0].shape[0]) for part in self._validation
+            float(self._loss_function(*_present(part))) * int(part[0].shape[0])
+            for part in self._validation
         )
         return total / self._n_validation
 
     def snapshot(self) -> list:
-        return self._network.get_weights()
+        return self._trainee.get_weights()
 
     def restore(self, state: list) -> None:
-        self._network.set_weights(state)
+        self._trainee.set_weights(state)
 
     def to_network(self) -> None:
-        """Nothing to do: TensorFlow trains the network's own variables."""
+        """Copy the twin's state into the network (nothing to do without a twin)."""
+        if self._twin is not None:
+            _copy_state(self._trainee, self._network)
 
     def from_network(self) -> None:
-        """Nothing to do: TensorFlow trains the network's own variables."""
+        """Copy the network's state into the twin (nothing to do without a twin)."""
+        if self._twin is not None:
+            _copy_state(self._network, self._trainee)
+
+    def close(self) -> None:
+        """Give the twin back to the cache."""
+        if self._twin is not None:
+            self._twin.in_use.release()
+            self._twin = None
+
+
+# -- tracing -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """Column shapes and dtypes of the training and validation tensors (rows left open)."""
+
+    train: tuple
+    validation: tuple | None
+
+    @classmethod
+    def of(cls, train, validation) -> _Signature:
+        return cls(_specs(train), _specs(validation[0]) if validation else None)
+
+
+def _specs(tensors) -> tuple:
+    import tensorflow as tf
+
+    return tuple(
+        tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
+        for tensor in tensors
+        if tensor is not None
+    )
+
+
+def _trace(network, batch_size: int, signature: _Signature):
+    """The epoch and validation-loss ``tf.function``s of ``network``."""
+    import tensorflow as tf
+
+    weighted = len(signature.train) == 3
+    optimizer = network.optimizer
+
+    def epoch(x, y, *rest):
+        sample_weight, seed = (rest[0], rest[1]) if weighted else (None, rest[0])
+        n_rows = tf.shape(x, out_type=tf.int64)[0]
+        order = tf.random.experimental.stateless_shuffle(tf.range(n_rows), seed=seed)
+        size = tf.constant(batch_size, tf.int64)
+        total = tf.constant(0.0, tf.float64)
+        for step in tf.range((n_rows + size - 1) // size):
+            rows = order[step * size : tf.minimum((step + 1) * size, n_rows)]
+            x_batch, y_batch = tf.gather(x, rows), tf.gather(y, rows)
+            w_batch = None if sample_weight is None else tf.gather(sample_weight, rows)
+            with tf.GradientTape() as tape:
+                y_pred = network(x_batch, training=True)
+                loss = network.compute_loss(x_batch, y_batch, y_pred, w_batch, training=True)
+                scaled = optimizer.scale_loss(loss)
+            variables = network.trainable_variables
+            optimizer.apply(tape.gradient(scaled, variables), variables)
+            total += tf.cast(loss, tf.float64) * tf.cast(tf.shape(rows)[0], tf.float64)
+        return total / tf.cast(n_rows, tf.float64)
+
+    def loss(x, y, *weights):
+        sample_weight = weights[0] if weights else None
+        y_pred = network(x, training=False)
+        return network.compute_loss(x, y, y_pred, sample_weight, training=False)
+
+    seed_spec = tf.TensorSpec([2], tf.int64)
+    epoch_function = tf.function(epoch, input_signature=[*signature.train, seed_spec])
+    loss_function = (
+        None
+        if signature.validation is None
+        else tf.function(loss, input_signature=list(signature.validation))
+    )
+    return epoch_function, loss_function
+
+
+# -- twins ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Twin:
+    network: object
+    functions: tuple
+    in_use: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _borrow_twin(network, batch_size, signature, x, y, sample_weight):
+    """A cached twin of ``network``, reserved for this fit; None when there is none to use."""
+    key = trace_key(network, batch_size=batch_size, signature=repr(signature))
+    if key is None:
+        return None
+    with _twins_lock:
+        twin = _twins.get(key)
+        if twin is not None:
+            if not twin.in_use.acquire(blocking=False):
+                return None  # another fit is training it
+            _twins.move_to_end(key)
+            return twin
+    twin_network = _clone_for_training(network, x, y, sample_weight)
+    if twin_network is None:
+        return None
+    twin = _Twin(twin_network, _trace(twin_network, batch_size, signature))
+    twin.in_use.acquire()
+    with _twins_lock:
+        _twins[key] = twin
+        while len(_twins) > _CACHE_SIZE:
+            _twins.popitem(last=False)
+    return twin
+
+
+def _clone_for_training(network, x, y, sample_weight):
+    """A compiled copy of ``network`` with the same variables layout, or None."""
+    import keras
+
+    try:
+        twin = keras.models.clone_model(network)
+        optimizer = type(network.optimizer).from_config(network.optimizer.get_config())
+        twin.compile(optimizer=optimizer, loss=network.loss)
+        build_training_state(twin, x, y, sample_weight)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    layout = [(tuple(v.shape), v.dtype) for v in _state_variables(network)]
+    if layout != [(tuple(v.shape), v.dtype) for v in _state_variables(twin)]:
+        return None
+    return twin
+
+
+def _state_variables(network) -> list:
+    """Every variable training reads or writes, in a fixed order."""
+    return [
+        *network.trainable_variables,
+        *network.non_trainable_variables,
+        *network.optimizer.variables,
+        *network.metrics_variables,
+    ]
+
+
+def _copy_state(source, target) -> None:
+    for source_variable, target_variable in zip(
+        _state_variables(source), _state_variables(target), strict=True
+    ):
+        target_variable.assign(source_variable.value)
+
+
+def _present(tensors) -> tuple:
+    return tuple(tensor for tensor in tensors if tensor is not None)
 
 
 def _as_tensors(x, y, sample_weight):

@@ -211,8 +211,7 @@ def train(
             verbose=verbose,
             **options,
         )
-    # Callbacks must see the network being trained, so fits with callbacks train their own.
-    runner = _epoch_runner()(network, reuse_compiled=not callbacks, **options)
+    runner = _epoch_runner()(network, has_callbacks=bool(callbacks), **options)
     return run_epochs(
         runner,
         network,

@@ -38,7 +38,12 @@ _compiled_functions: OrderedDict = OrderedDict()
 
 
 class JaxEpochs:
-    """Epoch runner for the JAX backend (same parameters as ``TensorFlowEpochs``)."""
+    """Epoch runner for the JAX backend (same parameters as ``TensorFlowEpochs``).
+
+    The compiled functions are reused whether or not there are callbacks:
+    they train arrays, which are written into ``network`` itself whenever
+    callbacks run.
+    """
 
     def __init__(
         self,
@@ -50,7 +55,7 @@ class JaxEpochs:
         validation,
         batch_size,
         shuffle_seed,
-        reuse_compiled=True,
+        has_callbacks=False,
     ):
         import jax
         import jax.numpy as jnp
@@ -72,9 +77,9 @@ class JaxEpochs:
         )
         self._n_validation = 0 if validation is None else len(validation[0])
         self.from_network()
-        self._epoch_function, self._loss_function = _compiled(
-            network, n_rows, batch_size, reuse_compiled
-        )
+        # The state is written into ``network`` for callbacks, so they need no own functions.
+        del has_callbacks
+        self._epoch_function, self._loss_function = _compiled(network, n_rows, batch_size)
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -127,11 +132,11 @@ class JaxEpochs:
         )
 
 
-def _compiled(network, n_rows: int, batch_size: int, reuse: bool):
+def _compiled(network, n_rows: int, batch_size: int):
     """The jitted epoch and validation-loss functions for ``network`` (cached)."""
     import jax
 
-    key = trace_key(network, rows=n_rows, batch_size=batch_size) if reuse else None
+    key = trace_key(network, rows=n_rows, batch_size=batch_size)
     if key is not None and key in _compiled_functions:
         _compiled_functions.move_to_end(key)
         return _compiled_functions[key]

@@ -56,9 +56,10 @@ class TensorFlowEpochs:
         Rows per optimizer step.
     shuffle_seed : int
         Seed of the per-epoch shuffles (epoch ``e`` uses ``(shuffle_seed, e)``).
-    reuse_compiled : bool, default=True
-        Train a cached twin with already traced functions when there is one
-        (see the module docstring). False trains ``network`` itself.
+    has_callbacks : bool, default=False
+        Whether callbacks will run. Without them, a cached twin with already
+        traced functions is trained when there is one (see the module
+        docstring); with them, ``network`` itself, which callbacks see.
     """
 
     def __init__(
@@ -71,7 +72,7 @@ class TensorFlowEpochs:
         validation,
         batch_size,
         shuffle_seed,
-        reuse_compiled=True,
+        has_callbacks=False,
     ):
         build_training_state(network, x, y, sample_weight)
         self._network = network
@@ -87,7 +88,7 @@ class TensorFlowEpochs:
         self._n_validation = 0 if validation is None else len(validation[0])
         signature = _Signature.of(self._train, self._validation)
         self._twin = None
-        if reuse_compiled:
+        if not has_callbacks:
             self._twin = _borrow_twin(network, batch_size, signature, x, y, sample_weight)
         if self._twin is None:
             self._trainee = network

@@ -1,54 +1,14 @@
 """Smoke test of benchmarks/drift.py: it runs end to end and fills every cell."""
 
-import importlib.util
 import math
-import re
-import sys
-from pathlib import Path
 
+import benchmark_reports as reports
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "drift.py"
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|nan|inf")
-
-
-def _load_benchmark():
-    # Loaded by path: the benchmarks folder is not part of the installed package.
-    spec = importlib.util.spec_from_file_location("benchmarks_drift", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def _cells(line):
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
-
-
-def _tables(report):
-    """Each section's table, as a list of rows {header: cell}, by section title."""
-    tables = {}
-    for section in re.split(r"^#+ ", report, flags=re.MULTILINE)[1:]:
-        lines = [line for line in section.splitlines() if line.startswith("| ")]
-        if not lines:
-            continue
-        header = _cells(lines[0])
-        rows = []
-        for line in lines[1:]:  # the |---| line does not start with "| "
-            cells = _cells(line)
-            assert len(cells) == len(header), line
-            rows.append(dict(zip(header, cells, strict=True)))
-        tables[section.splitlines()[0]] = rows
-    return tables
-
-
-def _numbers(cell):
-    return [float(x) for x in NUMBER.findall(cell)]
 
 
 @pytest.mark.slow
 def test_quick_run_fills_every_cell_and_meets_the_basics(tmp_path, capsys):
-    benchmark = _load_benchmark()
+    benchmark = reports.load_benchmark("drift")
     out = tmp_path / "drift.md"
     benchmark.main(["--quick", "--markdown", str(out)])
     report = out.read_text(encoding="utf-8")
@@ -57,7 +17,7 @@ def test_quick_run_fills_every_cell_and_meets_the_basics(tmp_path, capsys):
     table_lines = [line for line in report.splitlines() if line.startswith("|")]
     assert all(line in printed for line in table_lines)  # --markdown mirrors stdout
 
-    tables = _tables(report)
+    tables = reports.tables(report)
 
     def table(prefix):
         return next(rows for title, rows in tables.items() if title.startswith(prefix))
@@ -82,14 +42,14 @@ def test_quick_run_fills_every_cell_and_meets_the_basics(tmp_path, capsys):
                 if "kinds" in header or header == "estimator":
                     assert cell, (first, header)  # text, e.g. "none" or "range 48"
                     continue
-                numbers = _numbers(cell)
+                numbers = reports.numbers(cell)
                 assert numbers, (first, header, cell)
                 assert all(math.isfinite(x) for x in numbers), (first, header, cell)
 
     # A fresh sample of digits/16 never warns; raw 0-16 pixels are always caught.
     sizes = [f"{n} row{'s' if n > 1 else ''}" for n in benchmark.ALARM_SIZES]
     digits = alarms[benchmark.DIGITS]
-    assert [_numbers(digits[size])[0] for size in sizes] == [0.0] * len(sizes)
+    assert [reports.numbers(digits[size])[0] for size in sizes] == [0.0] * len(sizes)
     raw_pixels = next(row for name, row in detection.items() if "fed raw pixels" in name)
     detect_sizes = [f"{n} row{'s' if n > 1 else ''}" for n in benchmark.DETECT_SIZES]
     assert [float(raw_pixels[size]) for size in detect_sizes] == [1.0] * len(detect_sizes)

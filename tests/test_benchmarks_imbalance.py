@@ -1,28 +1,15 @@
 """Smoke test of benchmarks/imbalance.py: it runs end to end and fills every cell."""
 
-import importlib.util
 import math
 import re
-import sys
-from pathlib import Path
 
+import benchmark_reports as reports
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "imbalance.py"
-
-
-def _load_benchmark():
-    # Loaded by path: the benchmarks folder is not part of the installed package.
-    spec = importlib.util.spec_from_file_location("benchmarks_imbalance", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
 def test_quick_run_reports_every_arm_with_finite_numbers(tmp_path, capsys):
-    benchmark = _load_benchmark()
+    benchmark = reports.load_benchmark("imbalance")
     out = tmp_path / "imbalance.md"
     benchmark.main(
         [

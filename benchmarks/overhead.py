@@ -185,8 +185,17 @@ def describe_environment(*extra: tuple[str, str]) -> str:
 # -- the two sides -------------------------------------------------------------
 
 
-def build_raw_model(n_features: int, seed: int = SEED):
-    """The default safekeras MLP, written the way a plain Keras user would.
+def build_raw_model(
+    n_features: int,
+    seed: int = SEED,
+    *,
+    hidden_layer_sizes=HIDDEN_LAYER_SIZES,
+    dropout: float = DROPOUT,
+    l2: float = L2,
+    learning_rate: float | None = None,
+):
+    """The default safekeras MLP (or one with other settings), written the way a plain Keras
+    user would.
 
     Seeded through its initialisers and dropout layers, not through
     ``keras.utils.set_random_seed``, so no global state changes.
@@ -195,16 +204,17 @@ def build_raw_model(n_features: int, seed: int = SEED):
 
     seeds = iter(range(seed, seed + 100))
     layers = [keras.Input(shape=(n_features,))]
-    for units in HIDDEN_LAYER_SIZES:
+    for units in hidden_layer_sizes:
         layers.append(
             keras.layers.Dense(
                 units,
                 activation="relu",
                 kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-                kernel_regularizer=keras.regularizers.L2(L2),
+                kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
             )
         )
-        layers.append(keras.layers.Dropout(DROPOUT, seed=next(seeds)))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, seed=next(seeds)))
     layers.append(
         keras.layers.Dense(
             1,
@@ -213,7 +223,12 @@ def build_raw_model(n_features: int, seed: int = SEED):
         )
     )
     model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
+    optimizer = (
+        keras.optimizers.Adam()
+        if learning_rate is None
+        else keras.optimizers.Adam(learning_rate=learning_rate)
+    )
+    model.compile(optimizer=optimizer, loss="binary_crossentropy")
     return model
 
 

@@ -124,6 +124,7 @@ from sklearn.preprocessing import StandardScaler
 try:
     from benchmarks.overhead import (
         WARMUP_ROWS,
+        build_raw_model,
         describe_environment,
         finish_report,
         format_seconds,
@@ -134,6 +135,7 @@ try:
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from overhead import (
         WARMUP_ROWS,
+        build_raw_model,
         describe_environment,
         finish_report,
         format_seconds,
@@ -272,39 +274,18 @@ def fit_safekeras(X, y, epochs: int, engine: str, callbacks=None):
     return estimator
 
 
-def build_raw_model(n_features: int):
-    """The same network in plain Keras, with seeded initialisers (no global seed set)."""
-    import keras
-
-    seeds = iter(range(SEED, SEED + 10))
-    layers = [keras.Input(shape=(n_features,))]
-    for units in HIDDEN_LAYER_SIZES:
-        layers.append(
-            keras.layers.Dense(
-                units,
-                activation="relu",
-                kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-            )
-        )
-    layers.append(
-        keras.layers.Dense(
-            1,
-            activation="sigmoid",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-        )
-    )
-    model = keras.Sequential(layers)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE), loss="binary_crossentropy"
-    )
-    return model
-
-
 def fit_raw(X, y, epochs: int, callbacks=None):
     """Scale, build, compile and fit; returns ``(scaler, model)``."""
     scaler = StandardScaler()
     x = scaler.fit_transform(X)
-    model = build_raw_model(x.shape[1])
+    model = build_raw_model(
+        x.shape[1],
+        SEED,
+        hidden_layer_sizes=HIDDEN_LAYER_SIZES,
+        dropout=0.0,
+        l2=0.0,
+        learning_rate=LEARNING_RATE,
+    )
     model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=callbacks)
     return scaler, model
 

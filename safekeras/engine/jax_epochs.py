@@ -26,7 +26,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .shared import VALIDATION_CHUNK, build_training_state, chunks, trace_key
+from .shared import (
+    VALIDATION_CHUNK,
+    build_training_state,
+    chunks,
+    epoch_batching,
+    mean_loss,
+    state_variable_groups,
+    trace_key,
+)
 
 __all__ = ["JaxEpochs"]
 
@@ -63,8 +71,7 @@ class JaxEpochs:
         build_training_state(network, x, y, sample_weight)
         self._network = network
         n_rows = len(x)
-        batch_size = int(min(batch_size, n_rows))
-        self.steps_per_epoch = -(-n_rows // batch_size)
+        batch_size, self.steps_per_epoch = epoch_batching(n_rows, batch_size)
         self._key = jax.random.key(int(shuffle_seed))
         self._train = tuple(None if a is None else jnp.asarray(a) for a in (x, y, sample_weight))
         self._validation = (
@@ -75,7 +82,6 @@ class JaxEpochs:
                 for part in chunks(*validation, size=VALIDATION_CHUNK)
             ]
         )
-        self._n_validation = 0 if validation is None else len(validation[0])
         self.from_network()
         # The state is written into ``network`` for callbacks, so they need no own functions.
         del has_callbacks
@@ -92,12 +98,10 @@ class JaxEpochs:
 
     def validation_loss(self) -> float:
         trainable, non_trainable, metrics, _ = self._state
-        total = sum(
-            float(self._loss_function(trainable, non_trainable, metrics, *part))
-            * int(part[0].shape[0])
-            for part in self._validation
+        return mean_loss(
+            lambda part: self._loss_function(trainable, non_trainable, metrics, *part),
+            self._validation,
         )
-        return total / self._n_validation
 
     def snapshot(self):
         return self._state  # JAX arrays are immutable: no copy needed
@@ -109,27 +113,20 @@ class JaxEpochs:
 
     def to_network(self) -> None:
         """Write the arrays into the network's (and optimizer's) variables."""
-        for variables, values in zip(self._variable_groups(), self._state, strict=True):
+        groups = state_variable_groups(self._network)
+        for variables, values in zip(groups, self._state, strict=True):
             for variable, value in zip(variables, values, strict=True):
                 variable.assign(value)
 
     def from_network(self) -> None:
         """Read the state from the network's (and optimizer's) variables."""
         self._state = tuple(
-            [variable.value for variable in variables] for variables in self._variable_groups()
+            [variable.value for variable in variables]
+            for variables in state_variable_groups(self._network)
         )
 
     def close(self) -> None:
         """Nothing to release: the cached functions are pure."""
-
-    def _variable_groups(self):
-        network = self._network
-        return (
-            network.trainable_variables,
-            network.non_trainable_variables,
-            network.metrics_variables,
-            network.optimizer.variables,
-        )
 
 
 def _compiled(network, n_rows: int, batch_size: int):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["VALIDATION_CHUNK", "build_training_state", "chunks", "trace_key"]
+__all__ = [
+    "VALIDATION_CHUNK",
+    "build_training_state",
+    "chunks",
+    "epoch_batching",
+    "mean_loss",
+    "state_variable_groups",
+    "trace_key",
+]
 
 # Validation rows per forward pass: one pass for typical splits, bounded
 # memory for large ones. The loss is a weighted mean over rows either way.
@@ -24,6 +32,36 @@ def build_training_state(network, x, y, sample_weight) -> None:
     y_pred = network(x[rows], training=False)
     network.compute_loss(x[rows], y[rows], y_pred, weights, training=False)
     network.optimizer.build(network.trainable_variables)
+
+
+def epoch_batching(n_rows: int, batch_size: int) -> tuple[int, int]:
+    """The batch size used (at most ``n_rows``) and the steps per epoch, the last one partial."""
+    batch_size = int(min(batch_size, n_rows))
+    return batch_size, -(-n_rows // batch_size)
+
+
+def state_variable_groups(network) -> tuple:
+    """Every variable training reads or writes, in a fixed order.
+
+    Four groups: trainable, non-trainable (batch-norm statistics, seed
+    states), metrics (the compiled loss trackers) and the optimizer's.
+    """
+    return (
+        network.trainable_variables,
+        network.non_trainable_variables,
+        network.metrics_variables,
+        network.optimizer.variables,
+    )
+
+
+def mean_loss(loss_of_chunk, parts) -> float:
+    """The mean over rows of a loss computed as a mean per chunk of rows."""
+    total, rows = 0.0, 0
+    for part in parts:
+        n_rows = int(part[0].shape[0])
+        total += float(loss_of_chunk(part)) * n_rows
+        rows += n_rows
+    return total / rows
 
 
 def chunks(x, y, sample_weight, *, size: int):

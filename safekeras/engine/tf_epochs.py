@@ -29,7 +29,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .shared import VALIDATION_CHUNK, build_training_state, chunks, trace_key
+from .shared import (
+    VALIDATION_CHUNK,
+    build_training_state,
+    chunks,
+    epoch_batching,
+    mean_loss,
+    state_variable_groups,
+    trace_key,
+)
 
 __all__ = ["TensorFlowEpochs"]
 
@@ -77,15 +85,13 @@ class TensorFlowEpochs:
         build_training_state(network, x, y, sample_weight)
         self._network = network
         self._seed = int(shuffle_seed)
-        batch_size = int(min(batch_size, len(x)))
-        self.steps_per_epoch = -(-len(x) // batch_size)
+        batch_size, self.steps_per_epoch = epoch_batching(len(x), batch_size)
         self._train = _as_tensors(x, y, sample_weight)
         self._validation = (
             []
             if validation is None
             else [_as_tensors(*part) for part in chunks(*validation, size=VALIDATION_CHUNK)]
         )
-        self._n_validation = 0 if validation is None else len(validation[0])
         signature = _Signature.of(self._train, self._validation)
         self._twin = None
         if not has_callbacks:
@@ -113,11 +119,7 @@ class TensorFlowEpochs:
 
     def validation_loss(self) -> float:
         """Loss on the validation split (weighted mean over its rows)."""
-        total = sum(
-            float(self._loss_function(*_present(part))) * int(part[0].shape[0])
-            for part in self._validation
-        )
-        return total / self._n_validation
+        return mean_loss(lambda part: self._loss_function(*_present(part)), self._validation)
 
     def snapshot(self) -> list:
         return self._trainee.get_weights()
@@ -260,13 +262,7 @@ def _clone_for_training(network, x, y, sample_weight):
 
 
 def _state_variables(network) -> list:
-    """Every variable training reads or writes, in a fixed order."""
-    return [
-        *network.trainable_variables,
-        *network.non_trainable_variables,
-        *network.optimizer.variables,
-        *network.metrics_variables,
-    ]
+    return [variable for group in state_variable_groups(network) for variable in group]
 
 
 def _copy_state(source, target) -> None:

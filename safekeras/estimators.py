@@ -21,7 +21,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -32,9 +32,7 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     StrOptions,
 )
-from sklearn.utils.validation import _check_sample_weight, _num_samples, check_array
-from sklearn_compat.base import _fit_context
-from sklearn_compat.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, _num_samples, check_array, validate_data
 
 from . import architecture, diagnostics, resampling, targets, thresholds, training
 from .engine import ENGINES

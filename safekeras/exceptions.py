@@ -17,18 +17,22 @@ __all__ = [
     "DiagnosisError",
     "DriftError",
     "DriftWarning",
+    "ExportError",
     "InputError",
     "InputTypeError",
     "MissingDependencyError",
     "ModelSpecError",
     "NotFittedError",
     "ParameterError",
+    "PersistenceError",
     "SafeKerasError",
     "SafeKerasWarning",
     "TargetError",
     "ThresholdWarning",
     "TrainingError",
+    "UnsafeFileError",
     "ValidationSplitWarning",
+    "VersionMismatchWarning",
 ]
 
 
@@ -97,6 +101,31 @@ class MissingDependencyError(SafeKerasError, ImportError):
     """An optional dependency (e.g. matplotlib for plots) is not installed."""
 
 
+class PersistenceError(SafeKerasError, ValueError):
+    """A saved file cannot be loaded: not a safekeras file, truncated, or corrupted.
+
+    Nothing is returned half-loaded; the message says what was wrong with the file.
+    """
+
+
+class UnsafeFileError(PersistenceError):
+    """A saved file was refused because loading it could run code.
+
+    Raised before anything in the file is deserialised: for a type or Keras
+    object outside safekeras's allow-list (pass it in ``trusted=`` only if you
+    trust the file's author), an HDF5 model, or a config that tries to turn
+    Keras's safe mode off.
+    """
+
+
+class ExportError(SafeKerasError, ValueError):
+    """The fitted estimator cannot be exported to a Keras model as asked.
+
+    Raised by ``to_keras`` for a part of the fitted pipeline that has no Keras
+    equivalent (e.g. an arbitrary user transformer); the message names it.
+    """
+
+
 class SafeKerasWarning(UserWarning):
     """Base class of every warning emitted by safekeras."""
 
@@ -129,6 +158,15 @@ class DriftWarning(SafeKerasWarning):
     def __init__(self, message, report=None):
         super().__init__(message)
         self.report = report
+
+
+class VersionMismatchWarning(SafeKerasWarning):
+    """A saved estimator is loaded under other library versions than it was saved with.
+
+    The message names each package with the version that saved the file and the
+    version now installed; predictions may differ if those versions changed
+    behaviour.
+    """
 
 
 def external_stacklevel() -> int:

@@ -1,5 +1,6 @@
 """Package-level guarantees: lazy imports, public names, the exception hierarchy."""
 
+import ast
 import subprocess
 import sys
 
@@ -9,16 +10,36 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 import safekeras
 from safekeras import exceptions
 
+HEAVY_MODULES = ("tensorflow", "keras", "jax", "torch", "sklearn", "imblearn", "scipy", "pandas")
 
-def test_import_does_not_load_tensorflow_or_keras():
-    code = (
-        "import sys, safekeras; "
-        "print(sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))"
-    )
+
+def _modules_loaded_by(statement: str) -> list[str]:
+    code = f"import sys; {statement}; print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "[]"
+    return sorted(ast.literal_eval(result.stdout.strip()))
+
+
+def test_import_loads_no_heavy_library():
+    # import safekeras stays in milliseconds: every public name is loaded on first use.
+    assert _modules_loaded_by("import safekeras") == []
+    assert _modules_loaded_by("import safekeras; safekeras.__version__") == []
+
+
+def test_exceptions_load_without_tensorflow():
+    loaded = _modules_loaded_by("from safekeras import SafeKerasClassifier, PersistenceError")
+    assert "sklearn" in loaded
+    assert not {"tensorflow", "keras", "jax", "torch", "imblearn"} & set(loaded)
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        safekeras.Nope  # noqa: B018
+
+
+def test_dir_lists_the_public_names():
+    assert set(safekeras.__all__) <= set(dir(safekeras))
 
 
 def test_public_names_are_exported():
@@ -38,6 +59,9 @@ def test_public_names_are_exported():
         (exceptions.MissingDependencyError, ImportError),
         (exceptions.NotFittedError, SklearnNotFittedError),
         (exceptions.TrainingError, RuntimeError),
+        (exceptions.PersistenceError, ValueError),
+        (exceptions.UnsafeFileError, exceptions.PersistenceError),
+        (exceptions.ExportError, ValueError),
     ],
 )
 def test_errors_subclass_safekeras_and_the_matching_builtin(error, parent):

@@ -47,8 +47,9 @@ from .exceptions import (
     TargetError,
     external_stacklevel,
 )
-from .network import FittedNetwork, input_dtype
+from .network import PREDICT_CHUNK, FittedNetwork, input_dtype
 from .preprocessing import is_dataframe, one_hot_blocks, resolve_preprocessor
+from .preprocessing_plan import PreprocessingPlan
 from .schema import InputSchema
 
 __all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
@@ -160,12 +161,14 @@ class _SafeKerasBase(BaseEstimator):
         state = dict(super().__getstate__())
         # The network is pickled once, inside pipeline_; model_ points back to it.
         state.pop("model_", None)
+        state.pop("_plan_cache", None)  # rebuilt on first use
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if "pipeline_" in self.__dict__:
             self.model_ = self.pipeline_.named_steps["network"].model_
+            self._preprocessing_plan()
 
     # -- fitting ---------------------------------------------------------------
 
@@ -284,6 +287,7 @@ class _SafeKerasBase(BaseEstimator):
                     ("network", fitted_network),
                 ]
             )
+            self._preprocessing_plan()  # planned now: predict never changes the estimator
             self.target_type_ = spec.target_type
             self.n_outputs_ = spec.n_outputs if spec.y_ndim == 2 else 1
             self.history_ = result.history
@@ -393,8 +397,28 @@ class _SafeKerasBase(BaseEstimator):
                 "appropriate arguments before using this estimator."
             )
         X = self._validate_features(X, reset=False)
-        self._check_drift(X)
-        return self.pipeline_.predict(X)
+        batch = self.input_schema_.decode(X)
+        self._report_drift(self.input_schema_.check_decoded(batch, drift=self.on_drift != "ignore"))
+        network = self.pipeline_.named_steps["network"]
+        plan = self._preprocessing_plan()
+        if plan is None and self.preprocessor_ is not None:
+            return network.predict(self.preprocessor_.transform(X))
+        # Equal to pipeline_.predict(X) (tested), streamed so that a large batch is never
+        # held preprocessed in full: one chunk of features at a time.
+        chunks = [
+            network.predict(X[rows] if plan is None else plan.transform(batch, rows))
+            for rows in _row_chunks(batch.n_rows)
+        ]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _preprocessing_plan(self):
+        """The fast path of ``preprocessor_`` (see :mod:`safekeras.preprocessing_plan`), if any."""
+        cached = self.__dict__.get("_plan_cache")
+        if cached is None or cached[0] is not self.preprocessor_:
+            plan = PreprocessingPlan.from_fitted(self.preprocessor_, self.input_schema_)
+            cached = (self.preprocessor_, plan)
+            self._plan_cache = cached  # one tuple: threads see the old or the new pair
+        return cached[1]
 
     def diagnose(self, X=None, y=None):
         """Explain the fit: over/underfitting, imbalance, threshold, label inversion, drift.
@@ -416,9 +440,8 @@ class _SafeKerasBase(BaseEstimator):
         """
         return diagnostics.diagnose(self, X, y)
 
-    def _check_drift(self, X):
-        """Run the schema checks on a batch; warn or raise per ``on_drift``."""
-        report = self.input_schema_.check(X, drift=self.on_drift != "ignore")
+    def _report_drift(self, report):
+        """Warn or raise per ``on_drift`` for a batch's schema report."""
         if not report:
             return
         message = f"{report} Set on_drift='ignore' to skip these checks."
@@ -1168,3 +1191,9 @@ def _is_auto(value) -> bool:
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)
+
+
+def _row_chunks(n_rows: int):
+    """Row slices of at most PREDICT_CHUNK rows covering ``range(n_rows)``."""
+    starts = range(0, max(n_rows, 1), PREDICT_CHUNK)
+    return [slice(start, start + PREDICT_CHUNK) for start in starts]

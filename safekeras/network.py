@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .inference import plan_forward
 from .persistence import model_from_bytes, model_to_bytes
 
-__all__ = ["FittedNetwork", "input_dtype"]
+__all__ = ["PREDICT_CHUNK", "FittedNetwork", "input_dtype"]
 
 # Rows per forward pass at predict time: large enough to amortise the call,
 # small enough not to hold a second copy of a big batch.
-_PREDICT_CHUNK = 8192
+PREDICT_CHUNK = 8192
 
 
 def input_dtype(model) -> str:
@@ -51,6 +52,7 @@ class FittedNetwork(BaseEstimator):
         """Wrap a network the estimator has just trained."""
         network = cls(logits_activation=logits_activation)
         network.model_ = model
+        network._forward(model)  # planned now: predict never changes the object
         return network
 
     def fit(self, X, y=None, **fit_params):
@@ -63,10 +65,12 @@ class FittedNetwork(BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Network outputs for ``X`` (already preprocessed), shape (n_samples, n_outputs)."""
-        X = np.asarray(X, dtype=input_dtype(self.model_))
+        model = self.model_
+        forward = self._forward(model)
+        X = np.asarray(X, dtype=input_dtype(model))
         chunks = [
-            np.asarray(self.model_.predict_on_batch(X[start : start + _PREDICT_CHUNK]))
-            for start in range(0, len(X), _PREDICT_CHUNK)
+            np.asarray(forward(X[start : start + PREDICT_CHUNK]))
+            for start in range(0, len(X), PREDICT_CHUNK)
         ]
         outputs = np.concatenate(chunks).astype(np.float64, copy=False)
         if self.logits_activation == "sigmoid":
@@ -76,9 +80,23 @@ class FittedNetwork(BaseEstimator):
             outputs = shifted / shifted.sum(axis=1, keepdims=True)
         return outputs
 
+    def _forward(self, model):
+        """The fastest exact forward pass: numpy when the network allows it, else Keras.
+
+        Planned once per network object; the plan reads the current weights on
+        every call, so it never goes stale.
+        """
+        cached = self.__dict__.get("_forward_cache")
+        if cached is None or cached[0] is not model:
+            plan = plan_forward(model)
+            cached = (model, plan if plan is not None else model.predict_on_batch)
+            self._forward_cache = cached  # a tuple: threads see the old or the new one
+        return cached[1]
+
     def __getstate__(self) -> dict:
         # A copy: on Python >= 3.11 the base implementation returns the live __dict__.
         state = dict(super().__getstate__())
+        state.pop("_forward_cache", None)  # rebuilt on first use
         if "model_" in state:
             state["model_"] = model_to_bytes(state["model_"])
         return state
@@ -88,3 +106,5 @@ class FittedNetwork(BaseEstimator):
         if "model_" in state:
             state["model_"] = model_from_bytes(state["model_"])
         super().__setstate__(state)
+        if "model_" in state:
+            self._forward(self.model_)

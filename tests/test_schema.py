@@ -334,13 +334,13 @@ def test_fit_rejects_infinity_by_column_and_leaves_no_schema():
 @pytest.mark.filterwarnings("ignore::safekeras.ThresholdWarning")
 def test_internal_threshold_folds_do_not_check_drift(monkeypatch):
     calls = []
-    original = InputSchema.check
+    original = InputSchema.check_decoded
 
-    def spy(self, X, *, drift=True):
+    def spy(self, batch, *, drift=True):
         calls.append(drift)
-        return original(self, X, drift=drift)
+        return original(self, batch, drift=drift)
 
-    monkeypatch.setattr(InputSchema, "check", spy)
+    monkeypatch.setattr(InputSchema, "check_decoded", spy)
     X, y = load_breast_cancer(return_X_y=True)
     clf = SafeKerasClassifier(**{**QUICK, "threshold": "auto", "threshold_cv": 2})
     clf.fit(X[:80], y[:80])

@@ -1,0 +1,156 @@
+"""Numpy forward passes for standard networks (safekeras/inference.py)."""
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from safekeras import SafeKerasClassifier, inference
+from safekeras.inference import plan_forward
+
+RNG = np.random.default_rng(0)
+
+
+def _sequential(*layers, width=5):
+    model = keras.Sequential([keras.Input((width,)), *layers])
+    # Non-trivial weights everywhere (biases, moving statistics, gamma/beta are 0/1 at init).
+    model.set_weights([RNG.normal(scale=0.7, size=w.shape).astype(w.dtype) for w in model.weights])
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_variance.assign(RNG.uniform(0.5, 2.0, layer.moving_variance.shape))
+    return model
+
+
+def _assert_plan_matches_keras(model, rows=64):
+    plan = plan_forward(model)
+    assert plan is not None
+    x = RNG.normal(scale=2.0, size=(rows, model.inputs[0].shape[-1])).astype("float32")
+    np.testing.assert_allclose(plan(x), np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", sorted(inference._ACTIVATIONS))
+def test_dense_activations_match_keras(activation):
+    _assert_plan_matches_keras(_sequential(keras.layers.Dense(7, activation=activation)))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        keras.layers.Dropout(0.5),
+        keras.layers.GaussianNoise(1.0),
+        keras.layers.GaussianDropout(0.3),
+        keras.layers.AlphaDropout(0.3),
+        keras.layers.ActivityRegularization(l1=0.1),
+        keras.layers.BatchNormalization(),
+        keras.layers.BatchNormalization(center=False, scale=False, epsilon=0.1),
+        keras.layers.LayerNormalization(),
+        keras.layers.Activation("tanh"),
+        keras.layers.ReLU(),
+        keras.layers.LeakyReLU(negative_slope=0.05),
+        keras.layers.Softmax(),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_inference_time_layers_match_keras(layer):
+    model = _sequential(keras.layers.Dense(6, use_bias=False), layer, keras.layers.Dense(2))
+    _assert_plan_matches_keras(model)
+
+
+def test_float64_networks_are_planned_in_float64():
+    model = keras.Sequential(
+        [keras.Input((3,), dtype="float64"), keras.layers.Dense(4, dtype="float64")]
+    )
+    plan = plan_forward(model)
+    x = RNG.normal(size=(5, 3))
+    assert plan(x).dtype == np.float64
+    np.testing.assert_allclose(plan(x), np.asarray(model(x)), rtol=1e-12)
+
+
+class _Doubling(keras.layers.Dense):
+    def call(self, inputs):
+        return 2 * super().call(inputs)
+
+
+def _custom_activation(x):
+    return keras.ops.relu(x) * 2
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: keras.Sequential(
+            [keras.Input((6, 1)), keras.layers.Conv1D(2, 3), keras.layers.Flatten()]
+        ),
+        lambda: keras.Sequential([keras.Input((5,)), _Doubling(3)]),
+        lambda: keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, _custom_activation)]),
+        lambda: keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, dtype="mixed_float16")]),
+        lambda: keras.Model(*_functional_branches()),
+    ],
+    ids=["conv", "subclassed-layer", "custom-activation", "mixed-precision", "functional"],
+)
+def test_other_networks_are_left_to_keras(build):
+    assert plan_forward(build()) is None
+
+
+def _functional_branches():
+    inputs = keras.Input((5,))
+    return inputs, keras.layers.Dense(2)(inputs) + keras.layers.Dense(2)(inputs)
+
+
+def test_plan_reads_the_current_weights():
+    model = _sequential(keras.layers.Dense(3))
+    plan = plan_forward(model)
+    x = RNG.normal(size=(4, 5)).astype("float32")
+    before = plan(x)
+    model.layers[-1].bias.assign(model.layers[-1].bias + 1.0)  # e.g. fine-tuned after fit
+    np.testing.assert_allclose(plan(x), before + 1.0, rtol=1e-6)
+
+
+def test_a_plan_that_disagrees_with_keras_is_dropped(monkeypatch):
+    model = _sequential(keras.layers.Dense(3, activation="relu"))
+    assert plan_forward(model) is not None
+    monkeypatch.setitem(inference._ACTIVATIONS, "relu", lambda x: x)  # wrong on purpose
+    assert plan_forward(model) is None
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    clf = SafeKerasClassifier(
+        hidden_layer_sizes=(16, 8), epochs=3, threshold=0.5, random_state=0
+    ).fit(X, y)
+    return clf, X
+
+
+def test_estimator_predicts_without_tracing_a_keras_function(fitted):
+    clf, X = fitted
+    clf.predict_proba(X)
+    # Keras builds (and keeps) a tf.function per model on its first predict call.
+    assert clf.model_.predict_function is None
+    np.testing.assert_allclose(
+        clf.predict_proba(X)[:, 1],
+        np.asarray(clf.model_(clf.preprocessor_.transform(X).astype("float32")))[:, 0],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_concurrent_predictions_equal_serial_ones(fitted):
+    clf, X = fitted
+    batches = [X[i::8] for i in range(8)] + [X[:1]] * 8
+    expected = [clf.predict_proba(batch) for batch in batches]
+    results = [None] * len(batches)
+
+    def work(i):
+        for _ in range(5):
+            results[i] = clf.predict_proba(batches[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for got, want in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -107,23 +107,32 @@ def unequal_or_none(sample_weight: np.ndarray) -> np.ndarray | None:
 
 
 def make_optimizer(optimizer, learning_rate):
-    """A fresh Keras optimizer from a name or a template instance (never reused)."""
+    """A fresh Keras optimizer from a name or a template instance (never reused).
+
+    The optimizer gets a fixed name (the given one, or the class's alias such as
+    "adam"): Keras would otherwise number every new optimizer ("adam_57"), and
+    TensorFlow keeps about 35 KB per distinct variable name for the life of the
+    process, which made memory grow with every refit.
+    """
     import keras
 
     if isinstance(optimizer, str):
+        identifier = {"class_name": optimizer, "config": {"name": optimizer.lower()}}
         try:
-            instance = keras.optimizers.get(optimizer)
+            template = keras.optimizers.get(identifier)
         except ValueError as exc:
             raise InputError(
                 f"optimizer={optimizer!r} is not a Keras optimizer name; use e.g. 'adam', "
                 "'sgd', 'rmsprop', 'adamw', or pass a keras.optimizers.Optimizer instance."
             ) from exc
+        if learning_rate is None:
+            return template
     else:
-        instance = optimizer
-    config = instance.get_config()
+        template = optimizer
+    config = template.get_config()
     if learning_rate is not None:
         config["learning_rate"] = float(learning_rate)
-    return instance.__class__.from_config(config)
+    return template.__class__.from_config(config)
 
 
 def loss_in_dtype(loss, dtype: str):

@@ -227,3 +227,25 @@ def test_learning_rate_and_optimizer_take_effect(data):
     clf = SafeKerasClassifier(optimizer="sgd", learning_rate=0.123, **CLASSIFIER).fit(X, y)
     assert type(clf.model_.optimizer).__name__ == "SGD"
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.123)
+
+
+def test_refits_create_variables_under_the_same_names(data):
+    # TensorFlow keeps ~35 KB per distinct variable name for the life of the process, so
+    # memory stays flat across refits only if a refit reuses the names of the last fit.
+    X, y = data
+    clf = SafeKerasClassifier(**{**CLASSIFIER, "hidden_layer_sizes": (8, 4), "dropout": 0.0})
+
+    def variable_paths():
+        clf.fit(X, y)
+        return sorted(v.path for v in [*clf.model_.variables, *clf.model_.optimizer.variables])
+
+    first = variable_paths()
+    assert any(path.startswith("adam/") for path in first)
+    assert variable_paths() == first
+
+
+def test_string_optimizers_get_their_alias_as_name():
+    assert make_optimizer("adam", 0.01).name == "adam"
+    assert make_optimizer("RMSprop", None).name == "rmsprop"
+    template = keras.optimizers.SGD(name="my_sgd")
+    assert make_optimizer(template, 0.5).name == "my_sgd"

@@ -20,6 +20,7 @@ _EXPORTS = {
     "SafeKerasRegressor": "estimators",
     "Diagnosis": "diagnostics",
     "Finding": "diagnostics",
+    "load": "persistence",
     **{
         name: "exceptions"
         for name in (
@@ -72,6 +73,7 @@ __all__ = [
     "ValidationSplitWarning",
     "VersionMismatchWarning",
     "__version__",
+    "load",
     "metrics",
 ]
 
@@ -116,3 +118,4 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names eagerly
         ValidationSplitWarning,
         VersionMismatchWarning,
     )
+    from .persistence import load

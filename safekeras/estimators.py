@@ -440,6 +440,46 @@ class _SafeKerasBase(BaseEstimator):
         """
         return diagnostics.diagnose(self, X, y)
 
+    def save(self, path) -> None:
+        """Write the fitted estimator to one file that :func:`safekeras.load` reads safely.
+
+        The file holds the Keras network in ``.keras`` format, the rest of the
+        fitted estimator (preprocessing, target encoding, schema, threshold)
+        in skops format and a manifest of the library versions; it is written
+        atomically. See :mod:`safekeras.persistence` for what ``load`` checks.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (an existing file is replaced only once the new
+            one is complete).
+        """
+        from .persistence import save
+
+        save(self, path)
+
+    def to_keras(self):
+        """One Keras model computing ``predict_proba`` (``predict`` for a regressor) from raw input.
+
+        The fitted preprocessing (imputation, scaling, one-hot encoding) and
+        the output mapping are baked in as Keras layers, for serving without
+        scikit-learn (e.g. ``model.export(path)`` to a TensorFlow SavedModel).
+        See :mod:`safekeras.export` for the inputs it takes and what cannot be
+        exported.
+
+        Returns
+        -------
+        keras.Model
+
+        Raises
+        ------
+        ExportError
+            A part of the fitted pipeline has no Keras equivalent.
+        """
+        from .export import to_keras
+
+        return to_keras(self)
+
     def _report_drift(self, report):
         """Warn or raise per ``on_drift`` for a batch's schema report."""
         if not report:

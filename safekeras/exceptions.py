@@ -102,9 +102,11 @@ class MissingDependencyError(SafeKerasError, ImportError):
 
 
 class PersistenceError(SafeKerasError, ValueError):
-    """A saved file cannot be loaded: not a safekeras file, truncated, or corrupted.
+    """An estimator cannot be saved, or a file cannot be loaded.
 
-    Nothing is returned half-loaded; the message says what was wrong with the file.
+    Raised by ``save`` for an object it cannot store, and by ``load`` for a
+    file that is not a safekeras file, is truncated or corrupted. Nothing is
+    returned half-loaded; the message says what was wrong.
     """
 
 

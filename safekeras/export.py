@@ -548,13 +548,11 @@ def _output_mapping(estimator, outputs, names):
     return ClassProbabilities(mode, name=names.take("probabilities"))(outputs)
 
 
-def _is_dataframe(X) -> bool:
-    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
-
-
 def _columns_by_name(X) -> dict:
     """Each column of ``X`` under the name its model input has."""
-    if _is_dataframe(X):
+    from .preprocessing import is_dataframe
+
+    if is_dataframe(X):
         raw = list(X.columns) if all(isinstance(c, str) for c in X.columns) else None
         keys = _raw_column_names(X.shape[1], raw)
         names = _Names()
@@ -564,27 +562,17 @@ def _columns_by_name(X) -> dict:
 
 
 def _as_float64(X) -> np.ndarray:
-    if _is_dataframe(X):
-        return X.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    X = np.asarray(X)
-    if X.dtype == object:
-        X = np.where(np.vectorize(_is_missing, otypes=[bool])(X), np.nan, X) if X.size else X
-    return X.astype(np.float64)
+    """Numeric columns as the estimator reads them (missing values as NaN)."""
+    from .preprocessing import _as_float
+
+    return _as_float(X)
 
 
 def _as_strings(X) -> np.ndarray:
-    if _is_dataframe(X):
-        missing = X.isna().to_numpy()
-        values = X.astype(object).to_numpy()
-    else:
-        values = np.asarray(X, dtype=object)
-        missing = np.vectorize(_is_missing, otypes=[bool])(values) if values.size else values
-    out = values.astype(str)
-    if values.size:
-        out[missing.astype(bool)] = MISSING_CATEGORY
-    return out
+    """Categorical columns as the estimator reads them, MISSING_CATEGORY where missing."""
+    from .preprocessing import as_categories
 
-
-def _is_missing(value) -> bool:
-    # As the estimator reads an array (DataFrames: pandas.isna).
-    return value is None or (isinstance(value, float) and value != value)
+    values = as_categories(X)  # strings, NaN where missing
+    missing = np.array([not isinstance(v, str) for v in values.ravel()], dtype=bool)
+    values[missing.reshape(values.shape)] = MISSING_CATEGORY
+    return values.astype(str)

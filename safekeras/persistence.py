@@ -605,16 +605,24 @@ def _safe_keras():
     return keras
 
 
+def _open_zip(data: bytes, message) -> zipfile.ZipFile:
+    """``data`` as a zip archive, or PersistenceError with ``message(reason)``."""
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise PersistenceError(message(exc)) from exc
+
+
 def _read_members(data: bytes, name: str) -> dict:
     """The members of a safekeras file, read and CRC-checked."""
     _refuse_hdf5(data, name)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise PersistenceError(
-            f"{name} is not a safekeras file, or is truncated or corrupt: it is not a complete "
-            f"zip archive ({exc}). Save it again with safekeras.save."
-        ) from exc
+    archive = _open_zip(
+        data,
+        lambda reason: (
+            f"{name} is not a safekeras file, or is truncated or corrupt: it is not a "
+            f"complete zip archive ({reason}). Save it again with safekeras.save."
+        ),
+    )
     with archive:
         names = archive.namelist()
         if len(set(names)) != len(names):
@@ -773,12 +781,10 @@ def _keras_members(manifest: dict, members: dict, name: str) -> dict:
 def _keras_archive_config(data: bytes, where: str):
     """The ``config.json`` of a ``.keras`` archive, read and checked without Keras parsing it."""
     _refuse_hdf5(data, where)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise PersistenceError(
-            f"{where} is not a Keras .keras archive (truncated or corrupt: {exc})."
-        ) from exc
+    archive = _open_zip(
+        data,
+        lambda reason: f"{where} is not a Keras .keras archive (truncated or corrupt: {reason}).",
+    )
     with archive:
         names = archive.namelist()
         for member in names:

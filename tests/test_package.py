@@ -1,6 +1,7 @@
 """Package-level guarantees: lazy imports, public names, the exception hierarchy."""
 
 import ast
+import importlib
 import subprocess
 import sys
 
@@ -113,3 +114,12 @@ def test_warnings_subclass_safekeras_warning():
     ):
         assert issubclass(warning, exceptions.SafeKerasWarning)
         assert issubclass(warning, UserWarning)
+
+
+def test_every_public_name_has_a_lazy_source():
+    lazy = set(safekeras._EXPORTS) | set(safekeras._SUBMODULES) | {"__version__"}
+    assert lazy == set(safekeras.__all__)
+    for name, module in safekeras._EXPORTS.items():
+        assert getattr(safekeras, name) is getattr(
+            importlib.import_module(f"safekeras.{module}"), name
+        )

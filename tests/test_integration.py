@@ -447,10 +447,19 @@ _FRESH_PROCESS_CODE = textwrap.dedent(
     import safekeras
 
     unchanged_on_import = keras.Model.__reduce__ is reduce_before
-    est = joblib.load(sys.argv[1])
+    if sys.argv[4] == "joblib":
+        est = joblib.load(sys.argv[1])
+    else:  # pickle and cloudpickle files both load with pickle
+        import pickle
+
+        with open(sys.argv[1], "rb") as handle:
+            est = pickle.load(handle)
     assert isinstance(est, safekeras.SafeKerasClassifier), type(est)
     assert est.model_ is est.pipeline_.named_steps["network"].model_
-    np.save(sys.argv[3], est.predict_proba(np.load(sys.argv[2])))
+    X = np.load(sys.argv[2])
+    np.save(sys.argv[3], est.predict_proba(X))
+    np.save(sys.argv[3] + ".labels.npy", est.predict(X))
+    print("THRESHOLD=" + repr(float(est.threshold_)))
     unchanged = (
         unchanged_on_import
         and keras.Model.__reduce__ is reduce_before
@@ -463,22 +472,38 @@ _FRESH_PROCESS_CODE = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_joblib_round_trip_in_fresh_process(fitted_classifier, binary_data, tmp_path):
+@pytest.mark.parametrize("how", ["joblib", "pickle", "cloudpickle"])
+def test_round_trip_in_fresh_process(fitted_classifier, binary_data, tmp_path, how):
     X, _ = binary_data
-    model_path = tmp_path / "estimator.joblib"
+    model_path = tmp_path / f"estimator.{how}"
     X_path, out_path = tmp_path / "X.npy", tmp_path / "proba.npy"
-    joblib.dump(fitted_classifier, model_path)
+    if how == "joblib":
+        joblib.dump(fitted_classifier, model_path)
+    else:
+        dumps = pickle.dumps if how == "pickle" else cloudpickle.dumps
+        model_path.write_bytes(dumps(fitted_classifier))
     np.save(X_path, X)
 
     proc = subprocess.run(
-        [sys.executable, "-c", _FRESH_PROCESS_CODE, str(model_path), str(X_path), str(out_path)],
+        [
+            sys.executable,
+            "-c",
+            _FRESH_PROCESS_CODE,
+            str(model_path),
+            str(X_path),
+            str(out_path),
+            how,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "KERAS_UNPATCHED=True" in proc.stdout, proc.stdout
+    assert f"THRESHOLD={float(fitted_classifier.threshold_)!r}" in proc.stdout
     np.testing.assert_array_equal(np.load(out_path), fitted_classifier.predict_proba(X))
+    labels = np.load(str(out_path) + ".labels.npy", allow_pickle=True)
+    np.testing.assert_array_equal(labels, fitted_classifier.predict(X))
 
 
 def test_pickled_estimator_holds_the_network_once(fitted_classifier):

@@ -66,7 +66,11 @@ carries signal.
      and ``model.fit`` of a new network, ``--refits`` times, the previous
      model dropped each time (what a user's loop does);
    * (d) **raw Keras + ``clear_session``**: the same with
-     ``keras.backend.clear_session()`` after each fit.
+     ``keras.backend.clear_session()`` after each fit;
+   * (e) **raw Keras over the grid**: the same candidates and folds as (b),
+     each a new raw Keras network of that architecture and learning rate:
+     the like-for-like reference of (b), since every new architecture costs
+     compilation memory that refitting one architecture (c) never pays.
 
    Each process first does ``--memory-warmups`` (3) fits of the same kind
    (for the grid search: a one-candidate ``GridSearchCV`` of another
@@ -272,9 +276,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     # Internal: the JAX subprocess writes its sections here instead of a whole report.
     parser.add_argument("--fragment", metavar="PATH", help=argparse.SUPPRESS)
     # Internal: one memory measurement, written as JSON to --worker-output.
-    parser.add_argument(
-        "--memory-worker", choices=("refit", "grid", "raw", "raw_clear"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--memory-worker", choices=tuple(MEMORY_CASES), help=argparse.SUPPRESS)
     parser.add_argument("--worker-output", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # Explicit flags win over the --quick / full defaults.
@@ -605,6 +607,28 @@ def memory_raw(X, y, args, reading: Callable[[], None], clear: bool = False) -> 
         del fitted
 
 
+def memory_raw_grid(X, y, args, reading: Callable[[], None]) -> None:
+    """Raw Keras over the grid's candidates and folds: what (b) is to be compared with."""
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    for _ in range(args.memory_warmups):
+        fit_raw(X, y, args.memory_epochs)
+    reading()
+    folds = list(StratifiedKFold(GRID_FOLDS).split(X, y))
+    for candidate in grid_candidates(args.refits // GRID_FOLDS):
+        for train, _ in folds:
+            x = StandardScaler().fit_transform(X[train])
+            model = build_raw_model(
+                x.shape[1],
+                hidden_layer_sizes=candidate["hidden_layer_sizes"][0],
+                learning_rate=candidate["learning_rate"][0],
+            )
+            model.fit(x, y[train], epochs=args.memory_epochs, batch_size=BATCH_SIZE, verbose=0)
+            reading()
+            del model
+
+
 @dataclass(frozen=True)
 class MemoryCase:
     label: str
@@ -619,8 +643,13 @@ MEMORY_CASES = {
         "(d) raw Keras + `clear_session()` after each fit",
         lambda X, y, args, reading: memory_raw(X, y, args, reading, clear=True),
     ),
+    "raw_grid": MemoryCase(
+        "(e) raw Keras over the grid's candidates and folds (the reference of (b))",
+        memory_raw_grid,
+    ),
 }
 MEMORY_REFERENCE = "raw"
+GRID_REFERENCE = "raw_grid"
 
 
 def memory_worker(args) -> None:
@@ -782,21 +811,24 @@ def format_predict_table(medians: dict[str, dict[str, float]]) -> str:
 def format_memory_table(results: dict[str, MemoryResult]) -> str:
     lines = [
         "| measurement | fits | RSS after warm-up (MB) | growth (MB) | MB/fit "
-        "| MB/fit, second half | MB/fit vs raw Keras |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| MB/fit, second half | MB/fit vs raw Keras (c) | MB/fit vs raw Keras grid (e) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    reference = results[MEMORY_REFERENCE]
+
+    def ratio(result: MemoryResult, reference: MemoryResult) -> str:
+        if reference.error or reference.per_fit <= 0:
+            return "-"  # no growth to compare with
+        return format_ratio(result.per_fit / reference.per_fit)
+
     for result in results.values():
         if result.error:
-            lines.append(f"| {result.label} | failed: {result.error} | - | - | - | - | - |")
+            lines.append(f"| {result.label} | failed: {result.error} | - | - | - | - | - | - |")
             continue
-        if reference.error or reference.per_fit <= 0:
-            ratio = "-"  # no growth to compare with
-        else:
-            ratio = format_ratio(result.per_fit / reference.per_fit)
         lines.append(
             f"| {result.label} | {result.fits} | {result.readings[0]:.1f} | {result.growth:.2f} "
-            f"| {result.per_fit:.3f} | {result.per_fit_second_half:.3f} | {ratio} |"
+            f"| {result.per_fit:.3f} | {result.per_fit_second_half:.3f} "
+            f"| {ratio(result, results[MEMORY_REFERENCE])} "
+            f"| {ratio(result, results[GRID_REFERENCE])} |"
         )
     return "\n".join(lines)
 
@@ -874,6 +906,12 @@ def verdicts(
             f"per fit over {result.fits} fits (target <= {MEMORY_TARGET} MB: "
             f"{state(result.per_fit <= MEMORY_TARGET)}; second half "
             f"{result.per_fit_second_half:.3f} MB/fit)."
+            + (
+                f" Raw Keras over the same candidates and folds: "
+                f"{memory[GRID_REFERENCE].per_fit:.3f} MB per fit."
+                if kind == "grid" and not memory[GRID_REFERENCE].error
+                else ""
+            )
         )
     return lines
 

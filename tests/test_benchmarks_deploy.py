@@ -64,7 +64,10 @@ def test_quick_run_fills_every_cell(tmp_path, capsys):
         assert_numeric(row, list(row)[1:], row["measurement"])
         assert float(row["RSS after warm-up (MB)"]) > 0, row
     raw = benchmark.MEMORY_CASES[benchmark.MEMORY_REFERENCE].label
-    assert next(r for r in memory if r["measurement"] == raw)["MB/fit vs raw Keras"] == "1.00x"
+    raw_grid = benchmark.MEMORY_CASES[benchmark.GRID_REFERENCE].label
+    by_measurement = {row["measurement"]: row for row in memory}
+    assert by_measurement[raw]["MB/fit vs raw Keras (c)"] == "1.00x"
+    assert by_measurement[raw_grid]["MB/fit vs raw Keras grid (e)"] == "1.00x"
 
     pickled = tables["TensorFlow: pickle"]
     assert [row["contender"] for row in pickled] == list(benchmark.PERSISTERS)

@@ -7,6 +7,7 @@ working while ``except SafeKerasError`` catches everything safekeras raises on
 purpose. Messages say what was wrong and how to fix it.
 """
 
+import functools
 import os
 import sys
 
@@ -172,14 +173,32 @@ class VersionMismatchWarning(SafeKerasWarning):
 
 
 def external_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside safekeras.
+    """The ``stacklevel`` that points a warning at the code that called safekeras.
 
-    Call it from the function that calls :func:`warnings.warn`.
+    That is the caller of the *outermost* safekeras frame, above
+    scikit-learn's ``_fit_context`` wrapper around ``fit`` if there is one,
+    so that a warning raised deep inside ``fit`` names the user's line. Call
+    it from the function that calls :func:`warnings.warn`.
     """
     package = os.path.dirname(os.path.abspath(__file__))
     frame = sys._getframe(1)
     level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    outermost = 1
+    while frame is not None:
+        if os.path.abspath(frame.f_code.co_filename).startswith(package):
+            outermost = level
+            while frame.f_back is not None and frame.f_back.f_code is _fit_context_code():
+                frame = frame.f_back
+                level += 1
+                outermost = level
         frame = frame.f_back
         level += 1
-    return level
+    return outermost + 1
+
+
+@functools.cache
+def _fit_context_code():
+    """The code object of the wrapper sklearn's ``_fit_context`` puts around ``fit``."""
+    from sklearn.base import _fit_context
+
+    return _fit_context(prefer_skip_nested_validation=True)(lambda: None).__code__

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.class_weight import compute_class_weight
 
-from .exceptions import InputError, SafeKerasWarning, TargetError
+from .exceptions import InputError, SafeKerasWarning, TargetError, external_stacklevel
 
 __all__ = ["OneHotLayout", "class_weights", "resample"]
 
@@ -175,7 +175,7 @@ def resample(sampler, x, y, sample_weight, *, seed: int, layout: OneHotLayout | 
                 "imblearn.over_sampling.SMOTENC, which safekeras points at those features "
                 "automatically.",
                 SafeKerasWarning,
-                stacklevel=6,
+                stacklevel=external_stacklevel(),
             )
         x_in = x
 

@@ -28,7 +28,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array
 
-from .exceptions import ModelSpecError, TargetError
+from .exceptions import ModelSpecError, TargetError, external_stacklevel
 
 __all__ = [
     "Head",
@@ -194,7 +194,7 @@ def classification_target(y) -> tuple[TargetSpec, np.ndarray]:
             "A column-vector y was passed when a 1d array was expected. Please change "
             "the shape of y to (n_samples,), for example using ravel().",
             DataConversionWarning,
-            stacklevel=3,
+            stacklevel=external_stacklevel(),
         )
         y = y.ravel()
     _check_no_missing_labels(y)

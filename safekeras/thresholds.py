@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import check_scoring
 
-from .exceptions import ThresholdWarning
+from .exceptions import ThresholdWarning, external_stacklevel
 
 __all__ = [
     "AUTO_CV_FOLDS",
@@ -316,7 +316,7 @@ def warn_if_unreliable(searches: dict, scoring_name: str) -> None:
             + ". More data makes it steadier (threshold_cv=k tunes on out-of-fold "
             "probabilities of every row); pass threshold=<float> to fix it.",
             ThresholdWarning,
-            stacklevel=6,
+            stacklevel=external_stacklevel(),
         )
 
 

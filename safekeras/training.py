@@ -23,7 +23,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from .engine import TrainingResult, resolve_engine
 from .engine.keras_fit import fit_with_keras
 from .engine.loop import run_epochs
-from .exceptions import InputError, ValidationSplitWarning
+from .exceptions import InputError, ValidationSplitWarning, external_stacklevel
 
 __all__ = [
     "TrainingResult",
@@ -80,7 +80,7 @@ class ValidationSplit:
                 "sample(s). Using a plain shuffled split; some classes may be missing from "
                 "validation. Pass more data or a larger validation_fraction.",
                 ValidationSplitWarning,
-                stacklevel=6,
+                stacklevel=external_stacklevel(),
             )
         splitter = ShuffleSplit(n_splits=1, test_size=n_validation, random_state=random_state)
         return next(splitter.split(X_dummy))

@@ -123,3 +123,21 @@ def test_every_public_name_has_a_lazy_source():
         assert getattr(safekeras, name) is getattr(
             importlib.import_module(f"safekeras.{module}"), name
         )
+
+
+def test_warnings_from_deep_inside_fit_point_at_the_callers_line():
+    import warnings
+
+    import numpy as np
+
+    from safekeras import DriftWarning, ThresholdWarning
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 3)), np.array([0] * 50 + [1] * 10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = safekeras.SafeKerasClassifier(epochs=2, random_state=0).fit(X, y)  # ThresholdWarning
+        clf.predict(X[:1] * 1000)  # DriftWarning
+    ours = [w for w in caught if issubclass(w.category, (ThresholdWarning, DriftWarning))]
+    assert {w.category for w in ours} == {ThresholdWarning, DriftWarning}
+    assert all(w.filename == __file__ for w in ours), [(w.filename, w.lineno) for w in ours]

@@ -265,19 +265,33 @@ _FRESH_PROCESS = textwrap.dedent(
 )
 
 
-def test_round_trip_in_fresh_process(binary, binary_data, saved, tmp_path):
-    X, _ = binary_data
-    path, X_path, out = write(tmp_path, saved), tmp_path / "X.npy", tmp_path / "proba.npy"
+def _proba_in_fresh_process(path, X, tmp_path, backend):
+    X_path, out = tmp_path / "X.npy", tmp_path / f"proba-{backend}.npy"
     np.save(X_path, X)
     proc = subprocess.run(
         [sys.executable, "-c", _FRESH_PROCESS, str(path), str(X_path), str(out)],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": backend},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    np.testing.assert_array_equal(np.load(out), binary.predict_proba(X))
+    return np.load(out)
+
+
+def test_round_trip_in_fresh_process(binary, binary_data, saved, tmp_path):
+    X, _ = binary_data
+    proba = _proba_in_fresh_process(write(tmp_path, saved), X, tmp_path, "tensorflow")
+    np.testing.assert_array_equal(proba, binary.predict_proba(X))
+
+
+@pytest.mark.slow
+def test_file_saved_under_tensorflow_loads_under_jax(binary, binary_data, saved, tmp_path):
+    pytest.importorskip("jax")
+    X, _ = binary_data
+    proba = _proba_in_fresh_process(write(tmp_path, saved), X, tmp_path, "jax")
+    # Same weights, another backend's kernels: equal up to float32 rounding.
+    np.testing.assert_allclose(proba, binary.predict_proba(X), rtol=1e-5, atol=1e-6)
 
 
 def test_manifest_and_members(binary, binary_data, saved, tmp_path):

@@ -155,6 +155,7 @@ try:
         fit_raw,
         format_seconds,
         make_data,
+        prepare_keras,
         quiet_tensorflow_logger,
         time_calls,
     )
@@ -168,6 +169,7 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
         fit_raw,
         format_seconds,
         make_data,
+        prepare_keras,
         quiet_tensorflow_logger,
         time_calls,
     )
@@ -1105,17 +1107,7 @@ def run(args: argparse.Namespace) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    # Quieten TensorFlow's C++ start-up logging; must be set before it is imported.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "keras" not in sys.modules:
-        os.environ["KERAS_BACKEND"] = args.backend
-    import keras
-
-    if keras.backend.backend() != args.backend:
-        raise SystemExit(
-            f"Keras was imported with backend {keras.backend.backend()!r} before this script "
-            f"could select {args.backend!r}; run it in a fresh process."
-        )
+    prepare_keras(args.backend)
     if args.memory_worker:
         if not args.worker_output:
             raise SystemExit("--memory-worker needs --worker-output")

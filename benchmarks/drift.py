@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import os
 import sys
 import time
 import warnings
@@ -81,10 +80,15 @@ from sklearn.datasets import (
 
 try:
     from benchmarks.overhead import describe_environment as overhead_environment
-    from benchmarks.overhead import finish_report, quiet_tensorflow_logger, time_calls
+    from benchmarks.overhead import (
+        finish_report,
+        prepare_keras,
+        quiet_tensorflow_logger,
+        time_calls,
+    )
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from overhead import describe_environment as overhead_environment
-    from overhead import finish_report, quiet_tensorflow_logger, time_calls
+    from overhead import finish_report, prepare_keras, quiet_tensorflow_logger, time_calls
 
 FULL = {
     "splits": 50,
@@ -274,10 +278,15 @@ def false_alarms(dataset: Dataset, args, rng: np.random.Generator) -> AlarmResul
     return result
 
 
+def _rows(size: int) -> str:
+    """A batch size as a table heading: "1 row", "30 rows"."""
+    return f"{size} row{'s' if size > 1 else ''}"
+
+
 def format_alarm_table(results: list[AlarmResult], args) -> str:
     lines = [
         "| dataset | rows x features | batches per size | "
-        + " | ".join(f"{size} row{'s' if size > 1 else ''}" for size in ALARM_SIZES)
+        + " | ".join(_rows(size) for size in ALARM_SIZES)
         + " | kinds fired (batches) |",
         "|---|---|---:|" + "---:|" * len(ALARM_SIZES) + "---|",
     ]
@@ -388,7 +397,7 @@ def end_to_end(dataset: Dataset, args, rng: np.random.Generator) -> EndToEnd:
 def format_e2e_table(results: list[EndToEnd]) -> str:
     lines = [
         "| dataset | estimator | "
-        + " | ".join(f"{size} row{'s' if size > 1 else ''}" for size in ALARM_SIZES)
+        + " | ".join(_rows(size) for size in ALARM_SIZES)
         + " | calls agreeing with the direct check |",
         "|---|---|" + "---:|" * len(ALARM_SIZES) + "---:|",
     ]
@@ -569,7 +578,7 @@ def detect(scenario: Scenario, dataset: Dataset, args, rng: np.random.Generator)
 def format_detection_table(results: list[DetectionResult]) -> str:
     lines = [
         "| scenario | batches per size | "
-        + " | ".join(f"{size} row{'s' if size > 1 else ''}" for size in DETECT_SIZES)
+        + " | ".join(_rows(size) for size in DETECT_SIZES)
         + " | finding kinds (batches) |",
         "|---|---:|" + "---:|" * len(DETECT_SIZES) + "---|",
     ]
@@ -586,7 +595,7 @@ def detection_verdict(results: list[DetectionResult]) -> str:
     parts = []
     for size in DETECT_SIZES:
         full = sum(r.rate(size) == 1.0 for r in results)
-        parts.append(f"{full}/{len(results)} at {size} row{'s' if size > 1 else ''}")
+        parts.append(f"{full}/{len(results)} at {_rows(size)}")
     missed = [r.scenario.name for r in results if r.rate(DETECT_SIZES[0]) < 1.0]
     return (
         f"**Verdict**: scenarios detected in every batch: {', '.join(parts)}. Not always caught "
@@ -781,8 +790,7 @@ def run(args: argparse.Namespace) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    # Quieten TensorFlow's C++ start-up logging; must be set before it is imported.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    prepare_keras()
     run(args)
 
 

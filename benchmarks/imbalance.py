@@ -99,7 +99,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -128,6 +127,7 @@ try:
         HIDDEN_LAYER_SIZES,
         build_raw_model,
         finish_report,
+        prepare_keras,
         quiet_tensorflow_logger,
     )
     from benchmarks.overhead import describe_environment as overhead_environment
@@ -137,6 +137,7 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
         HIDDEN_LAYER_SIZES,
         build_raw_model,
         finish_report,
+        prepare_keras,
         quiet_tensorflow_logger,
     )
     from overhead import describe_environment as overhead_environment
@@ -548,8 +549,7 @@ def run(args: argparse.Namespace) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    # Quieten TensorFlow's C++ start-up logging; must be set before it is imported.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    prepare_keras()
     run(args)
 
 

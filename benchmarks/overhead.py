@@ -453,10 +453,37 @@ def finish_report(sections: list[str], started: float, quick_note: str, args) ->
     return report
 
 
+def prepare_keras(backend: str | None = None) -> None:
+    """Quieten TensorFlow's start-up logging and select the Keras backend, before Keras loads.
+
+    Parameters
+    ----------
+    backend : str, default=None
+        The backend the script measures; None leaves Keras's own choice.
+
+    Raises
+    ------
+    SystemExit
+        Keras was already imported with another backend.
+    """
+    # Both only take effect before TensorFlow / Keras are imported.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if backend is None:
+        return
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = backend
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise SystemExit(
+            f"Keras was imported with backend {keras.backend.backend()!r} before this script "
+            f"could select {backend!r}; run it in a fresh process."
+        )
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    # Quieten TensorFlow's C++ start-up logging; must be set before it is imported.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    prepare_keras()
     run(args)
 
 

@@ -47,7 +47,7 @@ from .exceptions import (
     TargetError,
     external_stacklevel,
 )
-from .network import PREDICT_CHUNK, FittedNetwork, input_dtype
+from .network import FittedNetwork, input_dtype, row_chunks
 from .preprocessing import is_dataframe, one_hot_blocks, resolve_preprocessor
 from .preprocessing_plan import PreprocessingPlan
 from .schema import InputSchema
@@ -407,7 +407,7 @@ class _SafeKerasBase(BaseEstimator):
         # held preprocessed in full: one chunk of features at a time.
         chunks = [
             network.predict(X[rows] if plan is None else plan.transform(batch, rows))
-            for rows in _row_chunks(batch.n_rows)
+            for rows in row_chunks(batch.n_rows)
         ]
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
@@ -1231,9 +1231,3 @@ def _is_auto(value) -> bool:
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)
-
-
-def _row_chunks(n_rows: int):
-    """Row slices of at most PREDICT_CHUNK rows covering ``range(n_rows)``."""
-    starts = range(0, max(n_rows, 1), PREDICT_CHUNK)
-    return [slice(start, start + PREDICT_CHUNK) for start in starts]

@@ -8,11 +8,17 @@ from sklearn.base import BaseEstimator
 from .inference import plan_forward
 from .persistence import model_from_bytes, model_to_bytes
 
-__all__ = ["PREDICT_CHUNK", "FittedNetwork", "input_dtype"]
+__all__ = ["PREDICT_CHUNK", "FittedNetwork", "input_dtype", "row_chunks"]
 
 # Rows per forward pass at predict time: large enough to amortise the call,
 # small enough not to hold a second copy of a big batch.
 PREDICT_CHUNK = 8192
+
+
+def row_chunks(n_rows: int) -> list[slice]:
+    """Row slices of at most PREDICT_CHUNK rows covering ``range(n_rows)`` (one if empty)."""
+    starts = range(0, max(n_rows, 1), PREDICT_CHUNK)
+    return [slice(start, start + PREDICT_CHUNK) for start in starts]
 
 
 def input_dtype(model) -> str:
@@ -68,10 +74,7 @@ class FittedNetwork(BaseEstimator):
         model = self.model_
         forward = self._forward(model)
         X = np.asarray(X, dtype=input_dtype(model))
-        chunks = [
-            np.asarray(forward(X[start : start + PREDICT_CHUNK]))
-            for start in range(0, len(X), PREDICT_CHUNK)
-        ]
+        chunks = [np.asarray(forward(X[rows])) for rows in row_chunks(len(X))]
         outputs = np.concatenate(chunks).astype(np.float64, copy=False)
         if self.logits_activation == "sigmoid":
             outputs = 1.0 / (1.0 + np.exp(-outputs))

@@ -30,6 +30,7 @@ __all__ = [
     "make_auto_preprocessor",
     "one_hot_blocks",
     "resolve_preprocessor",
+    "strings_or_nan",
 ]
 
 #: One-hot columns kept per categorical feature; rarer categories share one column.
@@ -182,6 +183,11 @@ def as_categories(X) -> np.ndarray:
     else:
         values = np.asarray(X, dtype=object)
         missing = np.vectorize(_is_missing, otypes=[bool])(values) if values.size else values
+    return strings_or_nan(values, missing)
+
+
+def strings_or_nan(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``values`` (an object array) as strings, NaN where ``missing``: how categories are read."""
     out = values.astype(str).astype(object)
     if values.size:
         out[missing.astype(bool)] = np.nan

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .exceptions import InputError
-from .preprocessing import as_categories, is_dataframe, split_columns
+from .preprocessing import as_categories, is_dataframe, split_columns, strings_or_nan
 
 __all__ = [
     "FAR_EXCESS",
@@ -708,9 +708,7 @@ def _categories_of(X, positions, frame_values=None) -> np.ndarray:
         import pandas as pd  # X is a DataFrame: pandas is there
 
         values = frame_values[:, positions]
-        out = values.astype(str).astype(object)
-        out[pd.isna(values)] = np.nan
-        return out
+        return strings_or_nan(values, pd.isna(values))
     block = X.iloc[:, positions] if is_dataframe(X) else X[:, positions]
     return as_categories(block)
 

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .inference import plan_forward
+from .parallel import limit_worker_threads
 from .persistence import model_from_bytes, model_to_bytes
 
 __all__ = ["PREDICT_CHUNK", "FittedNetwork", "input_dtype", "row_chunks"]
@@ -107,6 +108,7 @@ class FittedNetwork(BaseEstimator):
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         if "model_" in state:
+            limit_worker_threads()  # unpickled in a search's worker: before TF starts
             state["model_"] = model_from_bytes(state["model_"])
         super().__setstate__(state)
         if "model_" in state:

@@ -34,7 +34,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_array, validate_data
 
-from . import architecture, diagnostics, resampling, targets, thresholds, training
+from . import architecture, diagnostics, incremental, resampling, targets, thresholds, training
 from .engine import ENGINES
 from .exceptions import (
     DriftError,
@@ -48,6 +48,7 @@ from .exceptions import (
     external_stacklevel,
 )
 from .network import FittedNetwork, input_dtype, row_chunks
+from .parallel import limit_worker_threads
 from .preprocessing import is_dataframe, one_hot_blocks, resolve_preprocessor
 from .preprocessing_plan import PreprocessingPlan
 from .schema import InputSchema
@@ -82,6 +83,7 @@ class _SafeKerasBase(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "callbacks": [None, list],
+        "warm_start": ["boolean"],
         "engine": [StrOptions(set(ENGINES))],
         "on_drift": [StrOptions({"warn", "raise", "ignore"})],
         "random_state": ["random_state"],
@@ -107,6 +109,7 @@ class _SafeKerasBase(BaseEstimator):
         validation_fraction=0.15,
         patience=10,
         callbacks=None,
+        warm_start=False,
         engine="auto",
         on_drift="warn",
         random_state=None,
@@ -128,6 +131,7 @@ class _SafeKerasBase(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.callbacks = callbacks
+        self.warm_start = warm_start
         self.engine = engine
         self.on_drift = on_drift
         self.random_state = random_state
@@ -172,44 +176,70 @@ class _SafeKerasBase(BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight):
+    def _fit(self, X, y, sample_weight, *, partial=False, classes=None):
+        """Fit from scratch, or continue training the fitted network.
+
+        Training continues (the preprocessing, target and schema fitted before
+        are kept, the network's weights are the starting point) for
+        ``partial_fit`` and for ``fit`` with ``warm_start=True`` once fitted.
+        ``partial`` trains one pass over the rows without a validation split.
+        """
+        limit_worker_threads()  # in a search's worker process, before TensorFlow starts
         self._check_architecture_params()
+        resume = self.__sklearn_is_fitted__() and (partial or self.warm_start)
+        how = "partial_fit" if partial else "warm_start=True"
         with _fit_transaction(self):
-            X = self._validate_features(X, y=y, reset=True)
+            if resume:
+                incremental.check_same_structure(self, self._structure_, how)
+            X = self._validate_features(X, y=y, reset=not resume)
             n_samples = _num_samples(X)
             if _num_samples(y) != n_samples:
                 raise TargetError(
                     "Found input variables with inconsistent numbers of samples: X has "
                     f"{n_samples} rows but y has {_num_samples(y)}. Pass one label per row."
                 )
-            input_schema = InputSchema.from_training(
-                X,
-                numeric_only=self._input_mode() == "numeric",
-                feature_names=getattr(self, "feature_names_in_", None),
-            )
-            spec, y_encoded = self._target_spec(y)
-            target_attributes = self._target_attributes(spec)
+            if resume:
+                input_schema = self.input_schema_
+                input_schema.check(X, drift=False)  # the columns fit saw, as fit saw them
+                spec = self._target_spec_
+                y_encoded = self._continued_target(spec, y, classes, how)
+                target_attributes = {}
+            else:
+                input_schema = InputSchema.from_training(
+                    X,
+                    numeric_only=self._input_mode() == "numeric",
+                    feature_names=getattr(self, "feature_names_in_", None),
+                )
+                spec, y_encoded = self._first_target(y, classes, partial)
+                target_attributes = self._target_attributes(spec)
             weights = _validated_weights(sample_weight, X)
             kept = np.flatnonzero(weights > 0)
-            self._check_kept_targets(spec, y_encoded[kept])
+            if not partial:  # a chunk of the data may hold a single class
+                self._check_kept_targets(spec, y_encoded[kept])
 
             rng = check_random_state(self.random_state)
             seeds = _seed_stream(rng)
-            decision, threshold_cv = self._decision_plan(spec, y_encoded[kept])
+            decision, threshold_cv = self._decision_plan(spec, y_encoded[kept], partial, resume)
             held_out_searches = None
             if decision == "cv":
                 held_out_searches = self._cross_validated_thresholds(
                     X, spec, y_encoded, weights, kept, threshold_cv, next(seeds)
                 )
-            holdout = self.early_stopping or decision == "validation"
+            holdout = not partial and (self.early_stopping or decision == "validation")
             train_idx, val_idx = self._split(spec, y_encoded, kept, rng, holdout)
 
             X_train = _take_rows(X, train_idx)
-            preprocessor = resolve_preprocessor(self.preprocessor, X_train)
-            if preprocessor is not None:
-                x_train = _as_network_input(preprocessor.fit_transform(X_train))
+            if resume:
+                preprocessor = self.preprocessor_  # frozen: the network learnt its scale
+                x_train = _as_network_input(
+                    X_train if preprocessor is None else preprocessor.transform(X_train)
+                )
             else:
-                x_train = _as_network_input(X_train)
+                preprocessor = resolve_preprocessor(self.preprocessor, X_train)
+                if preprocessor is not None:
+                    x_train = _as_network_input(preprocessor.fit_transform(X_train))
+                else:
+                    x_train = _as_network_input(X_train)
             x_val = None
             if val_idx is not None:
                 X_val = _take_rows(X, val_idx)
@@ -218,24 +248,38 @@ class _SafeKerasBase(BaseEstimator):
                 )
 
             y_train, w_train = y_encoded[train_idx], weights[train_idx]
-            target_transformer = self._fit_target_transformer(spec, y_train, w_train)
+            if resume:
+                target_transformer = getattr(self, "target_scaler_", None)
+            else:
+                target_transformer = self._fit_target_transformer(spec, y_train, w_train)
             y_val = None if val_idx is None else y_encoded[val_idx]
             w_val = None if val_idx is None else weights[val_idx]
+            if partial and _is_balanced(getattr(self, "class_weight", None)):
+                raise ParameterError(
+                    "class_weight='balanced' is not supported by partial_fit: each call sees one "
+                    "chunk, whose class counts are not those of the data. Compute the weights "
+                    "once, e.g. dict(zip(classes, sklearn.utils.class_weight."
+                    "compute_class_weight('balanced', classes=classes, y=y_all))), and pass "
+                    "them as class_weight."
+                )
             x_train, y_train, w_train, w_val_fit = self._rebalance(
                 spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds
             )
-            meta = architecture.make_meta(spec, x_train.shape[1])
-            network = architecture.build_network(
-                self.model,
-                meta=meta,
-                spec=spec,
-                hidden_layer_sizes=self.hidden_layer_sizes,
-                activation=self.activation,
-                dropout=self.dropout,
-                l2=self.l2,
-                add_head=self.add_head,
-                seeds=seeds,
-            )
+            if resume:
+                network = self.model_
+            else:
+                meta = architecture.make_meta(spec, x_train.shape[1])
+                network = architecture.build_network(
+                    self.model,
+                    meta=meta,
+                    spec=spec,
+                    hidden_layer_sizes=self.hidden_layer_sizes,
+                    activation=self.activation,
+                    dropout=self.dropout,
+                    l2=self.l2,
+                    add_head=self.add_head,
+                    seeds=seeds,
+                )
             dtype = input_dtype(network)
             x_train = x_train.astype(dtype, copy=False)
             x_val = None if x_val is None else x_val.astype(dtype, copy=False)
@@ -244,40 +288,58 @@ class _SafeKerasBase(BaseEstimator):
             else:
                 head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
             output = targets.resolve_output(spec, head, self.loss)
-            network.compile(
-                optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
-                loss=training.loss_in_dtype(output.loss, dtype),
-            )
 
             def encode(y_part):
                 encoded = self._encode_target(spec, output, y_part, target_transformer)
                 return encoded if encoded.dtype.kind == "i" else encoded.astype(dtype)
 
             validation = None
-            if self.early_stopping:
+            if self.early_stopping and not partial:
                 val_weights = training.normalise_weights(w_val_fit, dtype)
                 validation = (x_val, encode(y_val), val_weights)
-            result = training.train(
-                network,
-                engine=self.engine,
-                x=x_train,
-                y=encode(y_train),
-                sample_weight=training.normalise_weights(w_train, dtype),
-                validation=validation,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                patience=self.patience,
-                callbacks=self.callbacks,
-                shuffle_seed=next(seeds),
-                verbose=self.verbose,
+            shuffle_seed = next(seeds)
+            if partial and resume:  # a new shuffle for each chunk, reproducibly
+                shuffle_seed = (shuffle_seed + self.n_epochs_) % (2**31 - 1)
+            checkpoint = (
+                incremental.training_checkpoint(network) if resume else contextlib.nullcontext()
             )
+            with checkpoint:
+                # partial_fit keeps the optimizer (its moments) from call to call; a warm
+                # start begins a new optimisation from the fitted weights, as sklearn's do.
+                if not (partial and resume and getattr(network, "compiled", False)):
+                    network.compile(
+                        optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
+                        loss=training.loss_in_dtype(output.loss, dtype),
+                    )
+                result = training.train(
+                    network,
+                    engine=self.engine,
+                    x=x_train,
+                    y=encode(y_train),
+                    sample_weight=training.normalise_weights(w_train, dtype),
+                    validation=validation,
+                    epochs=1 if partial else self.epochs,
+                    batch_size=self.batch_size,
+                    patience=self.patience,
+                    callbacks=self.callbacks,
+                    shuffle_seed=shuffle_seed,
+                    verbose=self.verbose,
+                )
 
-            fitted_network = FittedNetwork.from_trained(
-                network, logits_activation=output.activation if output.logits else None
-            )
-            decision_attributes = self._fit_decision(
-                spec, decision, fitted_network, x_val, y_val, w_val, held_out_searches
-            )
+                fitted_network = FittedNetwork.from_trained(
+                    network, logits_activation=output.activation if output.logits else None
+                )
+                decision_attributes = (
+                    {}  # partial_fit never tunes: the threshold fitted before stays
+                    if partial and resume
+                    else self._fit_decision(
+                        spec, decision, fitted_network, x_val, y_val, w_val, held_out_searches
+                    )
+                )
+            history, epochs_run, best_epoch = result.history, result.epochs_run, result.best_epoch
+            if partial and resume:  # one entry per call: the learning curve over the chunks
+                history = {"loss": [*self.history_["loss"], *history["loss"]]}
+                epochs_run = best_epoch = self.n_epochs_ + result.epochs_run
             self.input_schema_ = input_schema
             self.preprocessor_ = preprocessor
             self.model_ = network
@@ -290,12 +352,13 @@ class _SafeKerasBase(BaseEstimator):
             self._preprocessing_plan()  # planned now: predict never changes the estimator
             self.target_type_ = spec.target_type
             self.n_outputs_ = spec.n_outputs if spec.y_ndim == 2 else 1
-            self.history_ = result.history
-            self.best_epoch_ = result.best_epoch
-            self.n_epochs_ = result.epochs_run
+            self.history_ = history
+            self.best_epoch_ = best_epoch
+            self.n_epochs_ = epochs_run
             self.engine_ = result.engine
             self.loss_ = output.loss
             self._target_spec_ = spec
+            self._structure_ = incremental.structure_of(self)
             self._training_profile_ = diagnostics.training_profile(
                 spec,
                 y_encoded[kept],
@@ -334,9 +397,19 @@ class _SafeKerasBase(BaseEstimator):
     def _fit_target_transformer(self, spec, y_train, w_train):
         return None
 
+    def _first_target(self, y, classes, partial: bool):
+        """``(spec, y_encoded)`` of the first fit (``classes``: partial_fit's argument)."""
+        return self._target_spec(y)
+
+    def _continued_target(self, spec, y, classes, how: str) -> np.ndarray:
+        """``y`` encoded for the fitted ``spec``, when training continues."""
+        return targets.encode_known_target(spec, y, how)
+
     # Hooks for the classifier's class rebalancing and decision threshold.
 
-    def _decision_plan(self, spec, y_kept) -> tuple[str | None, object]:
+    def _decision_plan(
+        self, spec, y_kept, partial=False, resume=False
+    ) -> tuple[str | None, object]:
         """How the decision rule is fitted: ("validation" | "cv" | None, the CV to use)."""
         return None, None
 
@@ -610,6 +683,17 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``model.fit`` would give; a callback with per-batch hooks (e.g.
         ``TensorBoard``, ``ProgbarLogger``) makes ``engine="auto"`` train
         with ``model.fit``.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training the
+        fitted network from its current weights instead of building a new
+        one, with a fresh optimizer and early stopping as usual. Everything
+        else ``fit`` learnt is kept: the preprocessing (frozen, so new data
+        is scaled as the first data was), the input columns, ``classes_``
+        (new labels are an error) and the target scaling. ``threshold="auto"``
+        is re-tuned on the new validation split. Changing a parameter that
+        shapes the network (``model``, ``hidden_layer_sizes``, ``activation``,
+        ``dropout``, ``l2``, ``add_head``, ``preprocessor``, ``pos_label``)
+        between warm fits is an error. ``history_`` describes the last fit.
     engine : {"auto", "compiled", "keras"}, default="auto"
         What runs the epochs. ``"compiled"`` runs each epoch as one compiled
         function (a ``tf.function`` on TensorFlow, a jitted ``lax.scan`` on
@@ -662,11 +746,13 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``[("preprocess", preprocessor_), ("network", FittedNetwork)]``: the
         whole predict path.
     history_ : dict of str to list of float
-        Per-epoch ``loss`` (and ``val_loss`` with early stopping).
+        Per-epoch ``loss`` (and ``val_loss`` with early stopping) of the last
+        ``fit``; ``partial_fit`` appends one ``loss`` per call.
     best_epoch_ : int
         1-based epoch whose weights were kept.
     n_epochs_ : int
-        Epochs actually run.
+        Epochs actually run by the last ``fit``, plus one per ``partial_fit``
+        call since.
     engine_ : {"compiled", "keras"}
         The engine that trained the network (see ``engine``).
     loss_ : str or keras loss
@@ -738,6 +824,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         validation_fraction=0.15,
         patience=10,
         callbacks=None,
+        warm_start=False,
         engine="auto",
         on_drift="warn",
         random_state=None,
@@ -760,6 +847,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             validation_fraction=validation_fraction,
             patience=patience,
             callbacks=callbacks,
+            warm_start=warm_start,
             engine=engine,
             on_drift=on_drift,
             random_state=random_state,
@@ -799,8 +887,68 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         """
         return self._fit(X, y, sample_weight)
 
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train the network one pass over ``(X, y)``, continuing from the last call.
+
+        For data that does not fit in memory, or arrives in batches. The
+        first call (on an unfitted estimator) fits the preprocessing on its
+        rows and builds the network; later calls keep that preprocessing
+        frozen (scaling is learnt from the first chunk only: make it
+        representative, or fit a preprocessor on a sample yourself and pass
+        it as ``preprocessor``), keep the optimizer's state and train one
+        epoch on the new rows. There is no validation split, no early
+        stopping and no threshold tuning: ``threshold="auto"`` predicts at
+        0.5 until tuned, e.g. with
+        ``TunedThresholdClassifierCV(est, cv="prefit", refit=False)`` on
+        held-out rows. ``class_weight="balanced"`` is refused (a chunk's class
+        counts are not the data's); pass the weights as a dict.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A chunk of the features, with the columns of the first call.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Its labels. A chunk may hold any subset of the classes.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the whole data. Required on the first call (unless
+            ``y`` is a multilabel indicator matrix); on later calls it may be
+            omitted, or must equal ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk's rows. Never modified.
+
+        Returns
+        -------
+        self : SafeKerasClassifier
+        """
+        return self._fit(X, y, sample_weight, partial=True, classes=classes)
+
     def _target_spec(self, y):
         return targets.classification_target(y)
+
+    def _first_target(self, y, classes, partial: bool):
+        y_array = np.asarray(y) if partial else None
+        if not partial or (y_array.ndim == 2 and y_array.shape[1] > 1):
+            return self._target_spec(y)
+        if classes is None:
+            raise TargetError(
+                "classes must be passed on the first call to partial_fit: a chunk may miss "
+                "some classes, and the network's output is built for all of them. Pass "
+                "classes=np.unique(y_all)."
+            )
+        spec, _ = targets.classification_target(np.unique(np.asarray(classes)))
+        return spec, targets.encode_known_target(spec, y, "partial_fit")
+
+    def _continued_target(self, spec, y, classes, how: str) -> np.ndarray:
+        if classes is not None and spec.target_type != "multilabel-indicator":
+            given = np.unique(np.asarray(classes))
+            if not np.array_equal(given, spec.classes):
+                raise TargetError(
+                    f"classes={given.tolist()} differs from the classes the network was "
+                    f"fitted on, {spec.classes.tolist()}. Pass the same classes on every "
+                    "call to partial_fit (or omit them after the first call)."
+                )
+        return targets.encode_known_target(spec, y, how)
 
     def _check_kept_targets(self, spec, y_kept):
         targets.check_classes_present(spec, y_kept, "after dropping zero-weight samples")
@@ -832,8 +980,10 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
                 )
         return {"classes_": spec.classes, "pos_label_": pos_label}
 
-    def _decision_plan(self, spec, y_kept) -> tuple[str | None, object]:
-        if spec.target_type == "multiclass" or not _is_auto(self.threshold):
+    def _decision_plan(
+        self, spec, y_kept, partial=False, resume=False
+    ) -> tuple[str | None, object]:
+        if spec.target_type == "multiclass" or not _is_auto(self.threshold) or partial:
             return None, None
         try:
             thresholds.make_threshold_scorer(self.threshold_scoring)
@@ -841,7 +991,8 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             raise ParameterError(
                 f"threshold_scoring={self.threshold_scoring!r} is not a scikit-learn scorer: {exc}"
             ) from exc
-        if self.threshold_cv is None:
+        if self.threshold_cv is None or resume:
+            # Cross-validated tuning refits from scratch; a warm start tunes on its split.
             return "validation", None
         if not _is_auto(self.threshold_cv):
             return "cv", self.threshold_cv
@@ -878,7 +1029,8 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         if spec.target_type == "multiclass":
             return {"threshold_": None, "threshold_search_": None}
         if plan is None:
-            fixed = thresholds.DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+            tuned_or_none = self.threshold is None or _is_auto(self.threshold)
+            fixed = thresholds.DEFAULT_THRESHOLD if tuned_or_none else self.threshold
             threshold = float(fixed)
             if spec.target_type == "multilabel-indicator":
                 threshold = np.full(spec.n_classes, threshold)
@@ -1044,9 +1196,9 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
         ``"auto"`` is mean squared error on the standardised target. A
         classification loss is an error.
     optimizer, learning_rate, batch_size, epochs, early_stopping, \
-validation_fraction, patience, callbacks, engine, on_drift, random_state, verbose
+validation_fraction, patience, callbacks, warm_start, engine, on_drift, random_state, verbose
         As in :class:`SafeKerasClassifier`; the validation split is a plain
-        shuffled split.
+        shuffled split. A warm start keeps ``target_scaler_``.
 
     Attributes
     ----------
@@ -1087,6 +1239,30 @@ pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
         self : SafeKerasRegressor
         """
         return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train the network one pass over ``(X, y)``, continuing from the last call.
+
+        The first call fits the preprocessing and the target scaling on its
+        rows and builds the network; later calls keep both frozen (make the
+        first chunk representative), keep the optimizer's state and train one
+        epoch on the new rows, without a validation split or early stopping.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A chunk of the features, with the columns of the first call.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Its targets, shaped as in the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk's rows. Never modified.
+
+        Returns
+        -------
+        self : SafeKerasRegressor
+        """
+        return self._fit(X, y, sample_weight, partial=True)
 
     def _target_spec(self, y):
         return targets.regression_target(y)
@@ -1226,6 +1402,10 @@ def _class_counts(spec, y_encoded) -> list[int]:
 
 def _is_auto(value) -> bool:
     return isinstance(value, str) and value == "auto"
+
+
+def _is_balanced(value) -> bool:
+    return isinstance(value, str) and value == "balanced"
 
 
 def _logit(p):

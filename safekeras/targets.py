@@ -36,6 +36,7 @@ __all__ = [
     "TargetSpec",
     "classification_target",
     "describe_loss",
+    "encode_known_target",
     "regression_target",
     "resolve_output",
 ]
@@ -285,6 +286,78 @@ def regression_target(y) -> tuple[TargetSpec, np.ndarray]:
         y_ndim=y_ndim,
     )
     return spec, y2d
+
+
+def encode_known_target(spec: TargetSpec, y, where: str) -> np.ndarray:
+    """Encode ``y`` with a target already fitted: the same classes, labels or outputs.
+
+    Used when training continues (``warm_start``, ``partial_fit``): the network
+    was built for ``spec``, so ``y`` may hold fewer classes than ``spec`` (a
+    chunk of the data), but no label, label column or output it does not know.
+
+    Parameters
+    ----------
+    spec : TargetSpec
+        The target the estimator was fitted on.
+    y : array-like
+        The new target values.
+    where : str
+        What continues ("warm_start=True", "partial_fit"), for messages.
+
+    Returns
+    -------
+    y_encoded : ndarray
+        Class indices, the indicator matrix, or the 2-d float target, as
+        :func:`classification_target` and :func:`regression_target` encode them.
+
+    Raises
+    ------
+    TargetError
+        Unknown classes, a different number of labels or outputs, or a target
+        of another kind.
+    """
+    if not spec.is_classification:
+        new_spec, y_encoded = regression_target(y)
+        if new_spec.n_outputs != spec.n_outputs or new_spec.y_ndim != spec.y_ndim:
+            raise TargetError(
+                f"{where}: the network was fitted on {spec.describe()} (y with "
+                f"{spec.y_ndim} dimension(s)), but y now has shape {np.shape(y)}. Pass y "
+                "shaped as in the first fit."
+            )
+        return y_encoded
+    y = _as_target_array(y)
+    if spec.target_type == "multilabel-indicator":
+        indicator = y.ndim == 2 and y.shape[1] == spec.n_classes and np.isin(y, (0, 1)).all()
+        if not indicator:
+            raise TargetError(
+                f"{where}: the network was fitted on {spec.describe()}, so y must be a 0/1 "
+                f"indicator matrix with {spec.n_classes} columns; got shape {y.shape}."
+            )
+        return y.astype(np.int64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise TargetError(
+            f"{where}: the network was fitted on {spec.describe()}, so y must hold one label "
+            f"per row; got shape {y.shape}."
+        )
+    _check_no_missing_labels(y)
+    try:
+        labels, y_encoded = np.unique(y, return_inverse=True)
+        known = np.isin(labels, spec.classes)
+    except TypeError as exc:
+        raise TargetError(
+            f"{where}: y's labels cannot be compared with the fitted classes "
+            f"{spec.classes.tolist()}: {exc}. Pass labels of the same type as in the first fit."
+        ) from exc
+    if not known.all():
+        raise TargetError(
+            f"{where}: y holds label(s) {labels[~known].tolist()} that are not among the "
+            f"classes the network was fitted on, {spec.classes.tolist()}. A continued fit "
+            "cannot add classes: pass every class up front (partial_fit(..., classes=...)) or "
+            "refit from scratch."
+        )
+    return np.searchsorted(spec.classes, labels)[y_encoded.ravel()]
 
 
 def describe_loss(loss) -> tuple[str | None, bool]:

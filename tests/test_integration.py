@@ -302,6 +302,7 @@ def _non_default_params():
         validation_fraction=0.25,
         patience=3,
         callbacks=[keras.callbacks.EarlyStopping(monitor="loss", patience=2)],
+        warm_start=True,
         engine="keras",
         on_drift="raise",
         random_state=42,

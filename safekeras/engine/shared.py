@@ -31,7 +31,8 @@ def build_training_state(network, x, y, sample_weight) -> None:
     weights = None if sample_weight is None else sample_weight[rows]
     y_pred = network(x[rows], training=False)
     network.compute_loss(x[rows], y[rows], y_pred, weights, training=False)
-    network.optimizer.build(network.trainable_variables)
+    if not network.optimizer.built:  # a continued fit (partial_fit) keeps its optimizer
+        network.optimizer.build(network.trainable_variables)
 
 
 def epoch_batching(n_rows: int, batch_size: int) -> tuple[int, int]:

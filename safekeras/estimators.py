@@ -191,27 +191,9 @@ class _SafeKerasBase(BaseEstimator):
         with _fit_transaction(self):
             if resume:
                 incremental.check_same_structure(self, self._structure_, how)
-            X = self._validate_features(X, y=y, reset=not resume)
-            n_samples = _num_samples(X)
-            if _num_samples(y) != n_samples:
-                raise TargetError(
-                    "Found input variables with inconsistent numbers of samples: X has "
-                    f"{n_samples} rows but y has {_num_samples(y)}. Pass one label per row."
-                )
-            if resume:
-                input_schema = self.input_schema_
-                input_schema.check(X, drift=False)  # the columns fit saw, as fit saw them
-                spec = self._target_spec_
-                y_encoded = self._continued_target(spec, y, classes, how)
-                target_attributes = {}
-            else:
-                input_schema = InputSchema.from_training(
-                    X,
-                    numeric_only=self._input_mode() == "numeric",
-                    feature_names=getattr(self, "feature_names_in_", None),
-                )
-                spec, y_encoded = self._first_target(y, classes, partial)
-                target_attributes = self._target_attributes(spec)
+            X, input_schema, spec, y_encoded, target_attributes = self._read_data(
+                X, y, classes, partial=partial, resume=resume
+            )
             weights = _validated_weights(sample_weight, X)
             kept = np.flatnonzero(weights > 0)
             if not partial:  # a chunk of the data may hold a single class
@@ -228,25 +210,7 @@ class _SafeKerasBase(BaseEstimator):
             holdout = not partial and (self.early_stopping or decision == "validation")
             train_idx, val_idx = self._split(spec, y_encoded, kept, rng, holdout)
 
-            X_train = _take_rows(X, train_idx)
-            if resume:
-                preprocessor = self.preprocessor_  # frozen: the network learnt its scale
-                x_train = _as_network_input(
-                    X_train if preprocessor is None else preprocessor.transform(X_train)
-                )
-            else:
-                preprocessor = resolve_preprocessor(self.preprocessor, X_train)
-                if preprocessor is not None:
-                    x_train = _as_network_input(preprocessor.fit_transform(X_train))
-                else:
-                    x_train = _as_network_input(X_train)
-            x_val = None
-            if val_idx is not None:
-                X_val = _take_rows(X, val_idx)
-                x_val = _as_network_input(
-                    preprocessor.transform(X_val) if preprocessor is not None else X_val
-                )
-
+            preprocessor, x_train, x_val = self._preprocess(X, train_idx, val_idx, resume)
             y_train, w_train = y_encoded[train_idx], weights[train_idx]
             if resume:
                 target_transformer = getattr(self, "target_scaler_", None)
@@ -254,40 +218,14 @@ class _SafeKerasBase(BaseEstimator):
                 target_transformer = self._fit_target_transformer(spec, y_train, w_train)
             y_val = None if val_idx is None else y_encoded[val_idx]
             w_val = None if val_idx is None else weights[val_idx]
-            if partial and _is_balanced(getattr(self, "class_weight", None)):
-                raise ParameterError(
-                    "class_weight='balanced' is not supported by partial_fit: each call sees one "
-                    "chunk, whose class counts are not those of the data. Compute the weights "
-                    "once, e.g. dict(zip(classes, sklearn.utils.class_weight."
-                    "compute_class_weight('balanced', classes=classes, y=y_all))), and pass "
-                    "them as class_weight."
-                )
             x_train, y_train, w_train, w_val_fit = self._rebalance(
                 spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds
             )
-            if resume:
-                network = self.model_
-            else:
-                meta = architecture.make_meta(spec, x_train.shape[1])
-                network = architecture.build_network(
-                    self.model,
-                    meta=meta,
-                    spec=spec,
-                    hidden_layer_sizes=self.hidden_layer_sizes,
-                    activation=self.activation,
-                    dropout=self.dropout,
-                    l2=self.l2,
-                    add_head=self.add_head,
-                    seeds=seeds,
-                )
+            network = self.model_ if resume else self._build_network(spec, x_train, seeds)
             dtype = input_dtype(network)
             x_train = x_train.astype(dtype, copy=False)
             x_val = None if x_val is None else x_val.astype(dtype, copy=False)
-            if self.model is None:  # the default MLP's head is right by construction
-                head = targets.Head(units=spec.n_outputs, activation=spec.activation)
-            else:
-                head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
-            output = targets.resolve_output(spec, head, self.loss)
+            output = self._checked_output(spec, network, x_train)
 
             def encode(y_part):
                 encoded = self._encode_target(spec, output, y_part, target_transformer)
@@ -372,6 +310,71 @@ class _SafeKerasBase(BaseEstimator):
             if target_transformer is not None:
                 self.target_scaler_ = target_transformer
         return self
+
+    def _read_data(self, X, y, classes, *, partial: bool, resume: bool):
+        """Validated ``X``, its schema, the target spec, encoded ``y`` and target attributes.
+
+        A continued fit checks ``X`` against the fitted schema and encodes
+        ``y`` with the fitted target; a first fit profiles and encodes both.
+        """
+        X = self._validate_features(X, y=y, reset=not resume)
+        n_samples = _num_samples(X)
+        if _num_samples(y) != n_samples:
+            raise TargetError(
+                "Found input variables with inconsistent numbers of samples: X has "
+                f"{n_samples} rows but y has {_num_samples(y)}. Pass one label per row."
+            )
+        if resume:
+            self.input_schema_.check(X, drift=False)  # the columns fit saw, as fit saw them
+            how = "partial_fit" if partial else "warm_start=True"
+            y_encoded = self._continued_target(self._target_spec_, y, classes, how)
+            return X, self.input_schema_, self._target_spec_, y_encoded, {}
+        input_schema = InputSchema.from_training(
+            X,
+            numeric_only=self._input_mode() == "numeric",
+            feature_names=getattr(self, "feature_names_in_", None),
+        )
+        spec, y_encoded = self._first_target(y, classes, partial)
+        return X, input_schema, spec, y_encoded, self._target_attributes(spec)
+
+    def _preprocess(self, X, train_idx, val_idx, resume: bool):
+        """The preprocessor (fitted on the training rows, or kept) and the network's inputs."""
+        X_train = _take_rows(X, train_idx)
+        if resume:
+            preprocessor = self.preprocessor_  # frozen: the network learnt its scale
+            x_train = X_train if preprocessor is None else preprocessor.transform(X_train)
+        else:
+            preprocessor = resolve_preprocessor(self.preprocessor, X_train)
+            x_train = X_train if preprocessor is None else preprocessor.fit_transform(X_train)
+        x_val = None
+        if val_idx is not None:
+            X_val = _take_rows(X, val_idx)
+            x_val = _as_network_input(
+                X_val if preprocessor is None else preprocessor.transform(X_val)
+            )
+        return preprocessor, _as_network_input(x_train), x_val
+
+    def _build_network(self, spec, x_train, seeds):
+        """A fresh, seeded network for ``spec`` and ``x_train``'s width."""
+        return architecture.build_network(
+            self.model,
+            meta=architecture.make_meta(spec, x_train.shape[1]),
+            spec=spec,
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            activation=self.activation,
+            dropout=self.dropout,
+            l2=self.l2,
+            add_head=self.add_head,
+            seeds=seeds,
+        )
+
+    def _checked_output(self, spec, network, x_train):
+        """How the network's head is trained and read, checked against the target."""
+        if self.model is None:  # the default MLP's head is right by construction
+            head = targets.Head(units=spec.n_outputs, activation=spec.activation)
+        else:
+            head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
+        return targets.resolve_output(spec, head, self.loss)
 
     def _split(self, spec, y_encoded, kept, rng, holdout: bool):
         """Train/validation indices into the original rows (zero weights excluded)."""
@@ -921,6 +924,13 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         -------
         self : SafeKerasClassifier
         """
+        if _is_balanced(self.class_weight):
+            raise ParameterError(
+                "class_weight='balanced' is not supported by partial_fit: each call sees one "
+                "chunk, whose class counts are not those of the data. Compute the weights once, "
+                "e.g. dict(zip(classes, sklearn.utils.class_weight.compute_class_weight("
+                "'balanced', classes=classes, y=y_all))), and pass them as class_weight."
+            )
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
     def _target_spec(self, y):

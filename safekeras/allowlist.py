@@ -57,6 +57,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import pkgutil
 from dataclasses import dataclass
 
 from .exceptions import ParameterError
@@ -374,6 +375,14 @@ def _keras_allow_list() -> _KerasAllowList:
     for cls in _subclasses(keras.Operation):
         if cls.__module__.startswith("keras.src.ops.") and cls.__name__ not in _DENIED_OPERATIONS:
             allow_class(cls.__module__, cls.__name__, cls)
+    # On torch, Keras swaps each built-in optimizer for a subclass of the same name in
+    # keras.src.backend.torch.optimizers, and a model saved there names that subclass.
+    _import_backend_optimizers(keras)
+    for cls in _subclasses(keras.optimizers.Optimizer):
+        if cls.__module__.startswith("keras.src.backend.") and any(
+            base in allowed_objects and base.__name__ == cls.__name__ for base in cls.__mro__[1:]
+        ):
+            allow_class(cls.__module__, cls.__name__, cls)
 
     builtin_functions = set()
     candidates = {name for _, name in functions}
@@ -386,6 +395,17 @@ def _keras_allow_list() -> _KerasAllowList:
         if found and all(obj in allowed_objects for obj in found):
             builtin_functions.add(name)
     return _KerasAllowList(frozenset(classes), frozenset(functions), frozenset(builtin_functions))
+
+
+def _import_backend_optimizers(keras) -> None:
+    """Import the backend's own optimizer classes (torch imports them on first use only)."""
+    package_name = f"keras.src.backend.{keras.backend.backend()}.optimizers"
+    try:
+        package = importlib.import_module(package_name)
+    except ImportError:
+        return  # TensorFlow and JAX train with the classes keras.optimizers exports
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package_name}.{module.name}")
 
 
 def _keras_namespace(keras, dotted: str):

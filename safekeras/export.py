@@ -27,7 +27,9 @@ Inputs
   value is NaN. Keras's ``model.predict``/``fit``/``evaluate`` cast float64
   arrays to ``floatx`` (float32) first, which rounds large raw values (1.7e9
   to a multiple of 128); ``model.predict_on_batch``, ``model(x)``, a
-  ``tf.data.Dataset`` and the SavedModel's ``serve`` keep float64.
+  ``tf.data.Dataset`` and the SavedModel's ``serve`` keep float64. On JAX,
+  float64 needs ``jax_enable_x64`` (``JAX_ENABLE_X64=1``): without it JAX
+  computes the float64 layers in float32, which rounds large raw values too.
 * Fitted with categorical columns: a dict of inputs, one per raw column, each
   of shape ``(n_samples, 1)``: float64 for numeric columns (NaN when missing),
   string for categorical ones (TensorFlow backend only). A categorical value is
@@ -125,8 +127,9 @@ class NumericPreprocess(keras.layers.Layer):
         x = ops.cast(inputs, self.compute_dtype)
         if self.positions is not None:
             x = ops.take(x, np.asarray(self.positions, dtype=np.int32), axis=1)
-        # Same operations in the same order as SimpleImputer then StandardScaler.
-        x = ops.where(ops.isnan(x), self.fill_weight, x)
+        # Same operations in the same order as SimpleImputer then StandardScaler. The fill is
+        # read as a tensor: JAX's where takes no Keras variable while the layer is traced.
+        x = ops.where(ops.isnan(x), ops.convert_to_tensor(self.fill_weight), x)
         return (x - self.mean_weight) / self.scale_weight
 
     def get_config(self):

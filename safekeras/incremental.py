@@ -19,6 +19,7 @@ from numbers import Real
 import numpy as np
 
 from .exceptions import ParameterError
+from .inference import as_numpy
 
 __all__ = ["check_same_structure", "structure_of", "training_checkpoint"]
 
@@ -85,8 +86,9 @@ def training_checkpoint(network):
     compiled = bool(getattr(network, "compiled", False))
     optimizer = getattr(network, "optimizer", None) if compiled else None
     loss = getattr(network, "loss", None) if compiled else None
+    # Copies: a variable's numpy view would follow the training that may fail.
     optimizer_state = (
-        [np.array(variable.numpy()) for variable in optimizer.variables]
+        [np.array(as_numpy(variable.value)) for variable in optimizer.variables]
         if optimizer is not None
         else []
     )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ForwardPlan", "plan_forward"]
+__all__ = ["ForwardPlan", "as_numpy", "plan_forward"]
 
 # Agreement asked of the numpy plan with Keras on the probe batch (float32 arithmetic).
 _PROBE_RTOL = 1e-4
@@ -126,9 +126,23 @@ class ForwardPlan:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         values = np.asarray(x, dtype=self._dtype)
         for step in self._steps:
-            weights = [np.asarray(variable.numpy()) for variable in step.variables]
+            weights = [as_numpy(variable.value) for variable in step.variables]
             values = step.apply(values, *weights)
         return values
+
+
+def as_numpy(value) -> np.ndarray:
+    """A backend tensor (a variable's value, a network's output) as a numpy array.
+
+    Not ``variable.numpy()`` nor ``keras.ops.convert_to_numpy``: on JAX and
+    torch both call ``np.array`` on a Keras variable or a torch tensor, whose
+    ``__array__`` takes no ``copy`` keyword (a DeprecationWarning under numpy
+    2), and torch refuses a tensor that requires grad.
+    """
+    detach = getattr(value, "detach", None)
+    if detach is not None:  # torch (on the CPU: plan_forward checks _weights_on_cpu)
+        return detach().numpy()
+    return np.asarray(value)
 
 
 def plan_forward(model) -> ForwardPlan | None:
@@ -275,7 +289,7 @@ def _agrees_with_keras(plan: ForwardPlan, model, width: int, dtype: np.dtype) ->
     # An eager call: no tf.function is traced (and kept) for the check.
     probe = np.random.default_rng(0).normal(size=(_PROBE_ROWS, width)).astype(dtype)
     try:
-        expected = np.asarray(model(probe, training=False))
+        expected = as_numpy(model(probe, training=False))
         got = plan(probe)
     except Exception:
         return False

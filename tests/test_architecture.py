@@ -6,6 +6,8 @@ import pytest
 
 from safekeras import ModelSpecError, SafeKerasClassifier, SafeKerasRegressor
 
+pytestmark = pytest.mark.core
+
 FAST = dict(epochs=3, batch_size=32, random_state=0)
 
 

@@ -27,3 +27,5 @@ def test_ci_runs_the_readme_commands():
     assert '<!-- ci:test -->\n```bash\npip install -e ".[test]" && python -m pytest' in readme
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "readme_command demo" in ci and "readme_command test" in ci
+    # The second job: the backend-independent tests (tests/conftest.py) under JAX.
+    assert 'KERAS_BACKEND=jax python -m pytest -m "core and not tensorflow_only' in ci

@@ -23,7 +23,13 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
 from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
-from safekeras.engine import compiled_obstacles, resolve_engine, tf_epochs
+from safekeras.engine import COMPILED_BACKENDS, compiled_obstacles, resolve_engine, tf_epochs
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() not in COMPILED_BACKENDS,
+    reason=f"the compiled engine exists for {' and '.join(COMPILED_BACKENDS)}; "
+    f"{keras.backend.backend()} trains with model.fit",
+)
 
 # One optimizer step per epoch over every training row: the row order is irrelevant.
 FULL_BATCH = dict(

@@ -27,6 +27,8 @@ from safekeras import (
 )
 from safekeras.incremental import structure_of
 
+pytestmark = pytest.mark.core
+
 FAST = dict(
     hidden_layer_sizes=(16,),
     epochs=10,

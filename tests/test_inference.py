@@ -10,6 +10,8 @@ from sklearn.datasets import make_classification
 from safekeras import SafeKerasClassifier, inference
 from safekeras.inference import plan_forward
 
+pytestmark = pytest.mark.core
+
 RNG = np.random.default_rng(0)
 
 
@@ -27,7 +29,9 @@ def _assert_plan_matches_keras(model, rows=64):
     plan = plan_forward(model)
     assert plan is not None
     x = RNG.normal(scale=2.0, size=(rows, model.inputs[0].shape[-1])).astype("float32")
-    np.testing.assert_allclose(plan(x), np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        plan(x), keras.ops.convert_to_numpy(model(x, training=False)), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("activation", sorted(inference._ACTIVATIONS))
@@ -65,8 +69,12 @@ def test_float64_networks_are_planned_in_float64():
     plan = plan_forward(model)
     x = RNG.normal(size=(5, 3))
     assert plan(x).dtype == np.float64
-    # rtol 1e-6, not 1e-12: JAX without x64 computes "float64" layers in float32.
-    np.testing.assert_allclose(plan(x), np.asarray(model(x)), rtol=1e-6)
+    dense = model.layers[-1]
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in (dense.kernel, dense.bias))
+    np.testing.assert_allclose(plan(x), x @ kernel + bias, rtol=1e-12)
+    # Keras itself, to float32 rounding: JAX without x64 computes "float64" layers in float32,
+    # and Keras's torch matmul gives float64 operands a float32 result type.
+    np.testing.assert_allclose(plan(x), keras.ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-6)
 
 
 class _Doubling(keras.layers.Dense):
@@ -132,7 +140,9 @@ def test_estimator_predicts_without_tracing_a_keras_function(fitted):
     assert clf.model_.predict_function is None
     np.testing.assert_allclose(
         clf.predict_proba(X)[:, 1],
-        np.asarray(clf.model_(clf.preprocessor_.transform(X).astype("float32")))[:, 0],
+        keras.ops.convert_to_numpy(clf.model_(clf.preprocessor_.transform(X).astype("float32")))[
+            :, 0
+        ],
         rtol=1e-5,
         atol=1e-6,
     )

@@ -35,6 +35,8 @@ from sklearn.pipeline import Pipeline
 from safekeras import DriftWarning, SafeKerasClassifier, SafeKerasRegressor
 from safekeras.persistence import model_to_bytes
 
+pytestmark = pytest.mark.core
+
 FAST = dict(hidden_layer_sizes=(16,), epochs=15, batch_size=32, learning_rate=0.01, random_state=0)
 
 

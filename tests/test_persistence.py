@@ -41,9 +41,17 @@ from safekeras.exceptions import (
 )
 from safekeras.persistence import load, model_from_bytes, model_to_bytes, save
 
+pytestmark = pytest.mark.core
+
 FAST = dict(hidden_layer_sizes=(8,), epochs=3, random_state=0, threshold_cv=None)
 # The real loader, kept before any test replaces it with a tripwire.
 KERAS_LOAD_MODEL = keras.saving.load_model
+BACKEND = keras.backend.backend()
+
+
+def _numpy(tensor):
+    """A network's output as numpy on any backend (torch's requires grad)."""
+    return keras.ops.convert_to_numpy(tensor)
 
 
 @keras.saving.register_keras_serializable(package="sktest")
@@ -279,13 +287,17 @@ def _proba_in_fresh_process(path, X, tmp_path, backend):
     return np.load(out)
 
 
+@pytest.mark.slow
 def test_round_trip_in_fresh_process(binary, binary_data, saved, tmp_path):
     X, _ = binary_data
-    proba = _proba_in_fresh_process(write(tmp_path, saved), X, tmp_path, "tensorflow")
+    proba = _proba_in_fresh_process(write(tmp_path, saved), X, tmp_path, BACKEND)
     np.testing.assert_array_equal(proba, binary.predict_proba(X))
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only(
+    reason="saves the file under the session's backend: it must be TensorFlow"
+)
 def test_file_saved_under_tensorflow_loads_under_jax(binary, binary_data, saved, tmp_path):
     pytest.importorskip("jax")
     X, _ = binary_data
@@ -317,7 +329,7 @@ def test_manifest_and_members(binary, binary_data, saved, tmp_path):
     path = write(tmp_path, model_bytes, "network.keras")
     network = KERAS_LOAD_MODEL(path, compile=False)
     X = binary_data[0].astype("float32")
-    np.testing.assert_array_equal(np.asarray(network(X)), np.asarray(binary.model_(X)))
+    np.testing.assert_array_equal(_numpy(network(X)), _numpy(binary.model_(X)))
 
 
 def test_unfitted_estimator_is_refused(tmp_path):
@@ -733,7 +745,7 @@ def test_pickle_path_refuses_hdf5_but_keeps_working(binary, binary_data, hdf5_mo
         model_from_bytes(hdf5_model)
     network = model_from_bytes(model_to_bytes(binary.model_))
     X = binary_data[0].astype("float32")
-    np.testing.assert_array_equal(np.asarray(network(X)), np.asarray(binary.model_(X)))
+    np.testing.assert_array_equal(_numpy(network(X)), _numpy(binary.model_(X)))
 
 
 # -- the Keras allow-list on real models -----------------------------------------------------
@@ -795,7 +807,7 @@ def test_built_in_keras_models_pass_the_allow_list(build, saved, tmp_path):
     model, x = build()
     path = write(tmp_path, with_members(saved, {"model.keras": model_to_bytes(model)}))
     loaded = load(path)
-    np.testing.assert_allclose(np.asarray(loaded.model_(x)), np.asarray(model(x)), rtol=1e-6)
+    np.testing.assert_allclose(_numpy(loaded.model_(x)), _numpy(model(x)), rtol=1e-6)
 
 
 # -- user-registered Keras objects and Keras-valued parameters -------------------------------

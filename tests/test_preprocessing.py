@@ -9,6 +9,8 @@ from sklearn.preprocessing import MinMaxScaler
 from safekeras import DriftWarning, InputError, InputTypeError, SafeKerasClassifier
 from safekeras.preprocessing import make_auto_preprocessor, split_columns
 
+pytestmark = pytest.mark.core
+
 FAST = dict(hidden_layer_sizes=(8,), epochs=3, batch_size=32, random_state=0)
 
 

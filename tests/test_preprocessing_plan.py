@@ -17,6 +17,8 @@ from safekeras.preprocessing import MAX_CATEGORIES, make_auto_preprocessor
 from safekeras.preprocessing_plan import PreprocessingPlan
 from safekeras.schema import InputSchema
 
+pytestmark = pytest.mark.core
+
 FAST = dict(hidden_layer_sizes=(8,), epochs=2, batch_size=64, threshold=0.5, random_state=0)
 
 

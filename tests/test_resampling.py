@@ -17,6 +17,8 @@ from safekeras.exceptions import InputError, SafeKerasWarning, TargetError
 from safekeras.preprocessing import make_auto_preprocessor, one_hot_blocks
 from safekeras.resampling import OneHotLayout, class_weights, resample
 
+pytestmark = pytest.mark.core
+
 # threshold_cv=None: one network per fit (the small data here would make "auto" fold 5 times;
 # tests/test_thresholds.py covers it).
 FAST = dict(

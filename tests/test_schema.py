@@ -18,6 +18,8 @@ from safekeras import (
 )
 from safekeras.schema import MIN_ROWS_FOR_SHARE, MIN_ROWS_FOR_SPREAD, InputSchema
 
+pytestmark = pytest.mark.core
+
 
 @pytest.fixture(scope="module")
 def digits_split():

@@ -14,6 +14,8 @@ from safekeras.targets import (
     resolve_output,
 )
 
+pytestmark = pytest.mark.core
+
 FAST = dict(hidden_layer_sizes=(8,), epochs=2, batch_size=32, random_state=0)
 
 

@@ -28,6 +28,8 @@ from safekeras.thresholds import (
     warn_if_unreliable,
 )
 
+pytestmark = pytest.mark.core
+
 # threshold_cv=None tunes on the validation split; tests of "auto" ask for it.
 FAST = dict(
     hidden_layer_sizes=(16,),

@@ -16,6 +16,8 @@ from safekeras import (
 )
 from safekeras.training import ValidationSplit, make_optimizer, normalise_weights
 
+pytestmark = pytest.mark.core
+
 FAST = dict(hidden_layer_sizes=(16,), epochs=8, batch_size=32, random_state=0)
 # One network per fit: "auto" would tune the threshold out of fold on data this small.
 CLASSIFIER = {**FAST, "threshold_cv": None}

@@ -191,18 +191,6 @@ def test_grid_search_parameters_take_effect_in_every_candidate(binary_data):
         assert est.n_epochs_ == len(est.history_["loss"]) == params["epochs"]
 
 
-@pytest.mark.slow
-def test_grid_search_parallel_matches_serial(binary_data, grid_search_serial):
-    X, y = binary_data
-    parallel = _grid_search(X[:120], y[:120], n_jobs=2)
-    assert parallel.best_params_ == grid_search_serial.best_params_
-    np.testing.assert_allclose(
-        parallel.cv_results_["mean_test_score"],
-        grid_search_serial.cv_results_["mean_test_score"],
-        rtol=1e-6,
-    )
-
-
 # -- cross_validate ----------------------------------------------------------------
 
 

@@ -1,89 +1,77 @@
 """Command line: ``python -m safekeras demo``.
 
-The demo fits the default :class:`~safekeras.SafeKerasClassifier` on scikit-learn's
-bundled breast-cancer data (no download), prints imbalance-aware scores and the
-diagnosis on a held-out split, and shows the drift check catching rows fed in
-other units. Exit status: 0 on success, 1 if the model scores no better than
-chance, 2 for a usage error.
+The demo runs each "predict wrong" pitfall twice, as raw Keras and with
+safekeras, on data that ships with scikit-learn (see :mod:`safekeras.demo`),
+prints a table of what happened and writes plots into a folder it names.
+
+Exit status: 0 when safekeras prevented or caught every pitfall, 1 when it did
+not, 2 for a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
-import warnings
+from pathlib import Path
+
+EXIT_OK, EXIT_NOT_PREVENTED, EXIT_USAGE = 0, 1, 2
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.metrics import (
-        average_precision_score,
-        balanced_accuracy_score,
-        f1_score,
-        roc_auc_score,
-    )
-    from sklearn.model_selection import train_test_split
+    import os
 
-    from safekeras import DriftWarning, SafeKerasClassifier
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow's first import
+    from .demo import run_demo
 
-    X, y = load_breast_cancer(return_X_y=True)
-    # Label the classes by name so the positive (minority) class is explicit.
-    y = np.array(["malignant", "benign"])[y]
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=args.seed
-    )
-    print(
-        f"breast cancer: {len(X_train)} training rows, {len(X_test)} test rows, "
-        f"{X.shape[1]} features",
-        flush=True,
-    )
-    clf = SafeKerasClassifier(pos_label="malignant", epochs=args.epochs, random_state=args.seed)
+    out = None
+    if not args.no_plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("matplotlib is not installed: no plots (pip install 'safekeras[plot]').")
+        else:
+            out = Path(args.out)
     start = time.perf_counter()
-    clf.fit(X_train, y_train)
-    seconds = time.perf_counter() - start
-    print(
-        f"fitted in {seconds:.1f} s: early stopping kept epoch {clf.best_epoch_} "
-        f"of {clf.n_epochs_}",
-        flush=True,
+    results = run_demo(
+        epochs=args.epochs,
+        seed=args.seed,
+        out=out,
+        fast=args.fast,
+        progress=lambda line: print(line, flush=True),
     )
-    search = clf.threshold_search_
+    print()
+    _print_table(results)
+    plots = [path for result in results for path in result.plots]
+    if plots:
+        print(f"\nplots written to {out.resolve()}:")
+        for path in plots:
+            print(f"  {path.name}")
+    prevented = sum(result.prevented for result in results)
     print(
-        f"decision threshold on P(malignant): {clf.threshold_:.3f}, tuned for "
-        f"{clf.threshold_scoring} on {search.source} (0.5 would score "
-        f"{search.default_score:.3f} there, {clf.threshold_:.3f} scores {search.score:.3f})",
-        flush=True,
+        f"\nsafekeras prevented or caught {prevented} of {len(results)} pitfalls "
+        f"({time.perf_counter() - start:.0f} s)."
     )
+    return EXIT_OK if prevented == len(results) else EXIT_NOT_PREVENTED
 
-    positive = list(clf.classes_).index("malignant")
-    scores = clf.predict_proba(X_test)[:, positive]
-    is_malignant = y_test == "malignant"
-    predictions = clf.predict(X_test)
-    rows = [
-        ("balanced accuracy", balanced_accuracy_score(y_test, predictions)),
-        ("PR-AUC (malignant)", average_precision_score(is_malignant, scores)),
-        ("ROC-AUC", roc_auc_score(is_malignant, scores)),
-        ("F1 (malignant)", f1_score(y_test, predictions, pos_label="malignant")),
-    ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value:.3f}")
 
-    diagnosis = clf.diagnose(X_test, y_test)
-    print(f"diagnose(X_test, y_test): {len(diagnosis.findings)} problem(s) found", flush=True)
-    for finding in diagnosis.findings:
-        print(f"  [{finding.pitfall}] {finding.title}")
-        print(f"    fix: {finding.fix}")
-
-    # The first pitfall of the seed articles, on purpose: one row in other units.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DriftWarning)
-        clf.predict(X_test[:1] * 1000)
-    drift = [w for w in caught if issubclass(w.category, DriftWarning)]
-    summary = str(drift[0].message).splitlines()[1] if drift else "no DriftWarning (unexpected)"
-    print(f"predict on one row in other units (x1000): DriftWarning: {summary.lstrip('- ')}")
-    return 0 if rows[0][1] > 0.6 and drift else 1
+def _print_table(results) -> None:
+    """Pitfall, raw Keras, safekeras: one block per pitfall, wrapped for a terminal."""
+    name_width = max(len(result.pitfall) for result in results)
+    text_width = 76
+    header = f"{'pitfall':<{name_width}}  {'raw Keras / safekeras'}"
+    print(header)
+    print("-" * (name_width + 2 + text_width))
+    indent = " " * (name_width + 2)
+    for result in results:
+        mark = "ok" if result.prevented else "NOT PREVENTED"
+        lines = textwrap.wrap(f"raw Keras: {result.naive}", text_width)
+        lines += textwrap.wrap(f"safekeras [{mark}]: {result.safe}", text_width)
+        print(f"{result.pitfall:<{name_width}}  {lines[0]}")
+        for line in lines[1:]:
+            print(f"{indent}{line}")
+        print()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +81,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
-        "demo", help="fit the default classifier on bundled data and print its scores"
+        "demo",
+        help="each 'predict wrong' pitfall in raw Keras and in safekeras, side by side",
+        description=(
+            "Runs five pitfalls (preprocessing mismatch, wrong activation/loss, labels read "
+            "the other way, threshold and accuracy on imbalanced data, over/underfitting) as "
+            "raw Keras and as safekeras on scikit-learn's bundled data, prints what happened "
+            "and writes plots. Exit status 0: every pitfall prevented; 1: one was not; "
+            "2: usage error."
+        ),
     )
-    demo.add_argument("--epochs", type=int, default=200, help="maximum epochs (default 200)")
+    demo.add_argument(
+        "--epochs", type=int, default=200, help="safekeras's epoch budget (default 200)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--out",
+        default="safekeras-demo",
+        help="folder for the PNG plots (default ./safekeras-demo)",
+    )
+    demo.add_argument("--no-plots", action="store_true", help="draw nothing")
+    demo.add_argument(
+        "--fast", action="store_true", help="smaller data and fewer epochs (a smoke run)"
+    )
     args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
     return _demo(args)
 
 

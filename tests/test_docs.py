@@ -23,7 +23,8 @@ def test_documented_code_runs(code):
 
 def test_ci_runs_the_readme_commands():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "<!-- ci:demo -->\n```bash\npip install -e . && python -m safekeras demo" in readme
+    demo = '<!-- ci:demo -->\n```bash\npip install -e ".[plot]" && python -m safekeras demo'
+    assert demo in readme
     assert '<!-- ci:test -->\n```bash\npip install -e ".[test]" && python -m pytest' in readme
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "readme_command demo" in ci and "readme_command test" in ci

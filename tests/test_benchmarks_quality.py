@@ -1,0 +1,118 @@
+"""Smoke test of the quality benchmark (benchmarks/quality.py) through its entry point
+(benchmarks/run.py, ``python -m benchmarks``): it runs end to end, fills every cell, draws
+the plots and quotes the recorded speed results.
+
+It does not check who wins: the quick run trains a few epochs only.
+"""
+
+import math
+
+import benchmark_reports as reports
+import pytest
+
+HEADERS = [
+    "contender",
+    "balanced acc.",
+    "PR-AUC",
+    "F1",
+    "Brier",
+    "fit s/fold",
+    "epochs/fold",
+    "fits/fold",
+]
+
+
+def test_quick_run_writes_nothing_unless_asked():
+    benchmark = reports.load_benchmark("run")
+    quick = benchmark.parse_args(["--quick"])
+    assert quick.out is None and quick.readme is None
+    assert quick.folds == 2 and quick.datasets == ("breast-cancer", "wine")
+    full = benchmark.parse_args([])
+    assert full.out == str(benchmark.ROOT / "docs")
+    assert full.readme == str(benchmark.ROOT / "README.md")
+    assert benchmark.parse_args(["--no-readme"]).readme is None
+    assert full.datasets == benchmark.quality.DATASETS and full.folds == 5
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--datasets", "iris"])
+
+
+def test_recorded_results_quote_benchmarks_readme_with_dates():
+    benchmark = reports.load_benchmark("run")
+    text = benchmark.recorded_results()
+    assert text.startswith("## Speed and memory")
+    for title, _, script in benchmark.RECORDED:
+        assert f"### {title}\n\n`{script}`, measured 20" in text, title
+    assert "\n> " in text
+
+
+def test_readme_block_is_replaced_between_its_markers(tmp_path):
+    benchmark = reports.load_benchmark("run")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"# x\n\n{benchmark.README_START}\nold\n{benchmark.README_END}\n\nrest\n", encoding="utf-8"
+    )
+    block = f"{benchmark.README_START}\nnew\n{benchmark.README_END}"
+    assert benchmark.update_readme(readme, block)
+    assert readme.read_text(encoding="utf-8") == f"# x\n\n{block}\n\nrest\n"
+    readme.write_text("# no markers\n", encoding="utf-8")
+    assert not benchmark.update_readme(readme, block)
+    assert readme.read_text(encoding="utf-8") == "# no markers\n"
+
+
+@pytest.mark.slow
+def test_quick_run_fills_every_cell_and_draws_the_plots(tmp_path, capsys):
+    benchmark = reports.load_benchmark("run")
+    quality = benchmark.quality
+    benchmark.main(["--quick", "--out", str(tmp_path)])
+    page = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
+    printed = capsys.readouterr().out
+    table_lines = [line for line in page.splitlines() if line.startswith("|")]
+    assert table_lines and all(line in printed for line in table_lines)  # the page is printed
+    assert "CPUs:" in page and "date:" in page and "## Speed and memory" in page
+
+    for name in ("quality.png", "fit_time.png"):
+        image = tmp_path / "img" / "benchmarks" / name
+        assert image.read_bytes().startswith(b"\x89PNG"), name
+        assert f"](img/benchmarks/{name})" in page  # relative to the page, for MkDocs
+
+    tables = reports.tables(page)
+    headline = tables["Headline"]
+    assert [(row["dataset"], row["metric"]) for row in headline] == [
+        (dataset, metric)
+        for dataset in ("breast-cancer", "wine")
+        for metric in ("balanced acc.", "PR-AUC")
+    ]
+    for row in headline:
+        assert list(row)[2:] == list(quality.HEADLINE)
+        for name in quality.HEADLINE:
+            cell = row[name].strip("*")
+            if cell == "n/a":  # the tuned MLP: binary only
+                assert name == quality.MLP_TUNED and row["dataset"] == "wine", row
+                continue
+            assert 0.0 <= float(cell) <= 1.0, (row, name)
+
+    names = [contender.name for contender in quality.CONTENDERS]
+    for dataset in ("breast-cancer", "wine"):
+        rows = {row["contender"]: row for row in tables[dataset]}
+        assert list(rows) == names and all(list(row) == HEADERS for row in rows.values())
+        for name, row in rows.items():
+            if name == quality.MLP_TUNED and dataset == "wine":
+                assert row["balanced acc."] == "n/a (binary only)"
+                continue
+            version, reason = quality.scikeras_status()
+            if name == quality.SCIKERAS and version is None:  # reported with its reason
+                assert row["balanced acc."] == reason, row
+                continue
+            for header in HEADERS[1:]:
+                if row[header] == "n/a":  # PR-AUC and Brier need predict_proba
+                    assert name == quality.KERAS_WRAPPER and header in ("PR-AUC", "Brier")
+                    continue
+                numbers = reports.numbers(row[header].strip("*"))
+                assert numbers and all(math.isfinite(x) for x in numbers), (dataset, name, header)
+        # threshold tuning: 5 internal fits and a refit per fold
+        assert rows[quality.HGB]["fits/fold"] == ("6" if dataset == "breast-cancer" else "1")
+        assert rows[quality.NAIVE]["epochs/fold"] == "3"  # --quick: 3 Keras epochs
+
+    contract = {row["contender"]: row for row in tables["What scikit-learn sees of each contender"]}
+    assert contract[quality.SAFEKERAS]["`is_classifier`"] == "yes"
+    assert contract[quality.SAFEKERAS]["parameters `clone` dropped"] == "none"

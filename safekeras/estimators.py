@@ -192,7 +192,7 @@ class _SafeKerasBase(BaseEstimator):
             if resume:
                 incremental.check_same_structure(self, self._structure_, how)
             X, input_schema, spec, y_encoded, target_attributes = self._read_data(
-                X, y, classes, partial=partial, resume=resume
+                X, y, classes, partial=partial, how=how if resume else None
             )
             weights = _validated_weights(sample_weight, X)
             kept = np.flatnonzero(weights > 0)
@@ -311,12 +311,14 @@ class _SafeKerasBase(BaseEstimator):
                 self.target_scaler_ = target_transformer
         return self
 
-    def _read_data(self, X, y, classes, *, partial: bool, resume: bool):
+    def _read_data(self, X, y, classes, *, partial: bool, how: str | None):
         """Validated ``X``, its schema, the target spec, encoded ``y`` and target attributes.
 
-        A continued fit checks ``X`` against the fitted schema and encodes
-        ``y`` with the fitted target; a first fit profiles and encodes both.
+        A continued fit (``how`` names it: "partial_fit", "warm_start=True")
+        checks ``X`` against the fitted schema and encodes ``y`` with the
+        fitted target; a first fit (``how=None``) profiles and encodes both.
         """
+        resume = how is not None
         X = self._validate_features(X, y=y, reset=not resume)
         n_samples = _num_samples(X)
         if _num_samples(y) != n_samples:
@@ -326,7 +328,6 @@ class _SafeKerasBase(BaseEstimator):
             )
         if resume:
             self.input_schema_.check(X, drift=False)  # the columns fit saw, as fit saw them
-            how = "partial_fit" if partial else "warm_start=True"
             y_encoded = self._continued_target(self._target_spec_, y, classes, how)
             return X, self.input_schema_, self._target_spec_, y_encoded, {}
         input_schema = InputSchema.from_training(

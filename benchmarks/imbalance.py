@@ -223,17 +223,22 @@ def make_synthetic(rows: int, seed: int) -> Dataset:
     )
 
 
-def make_breast_cancer(seed: int) -> Dataset:
+def imbalanced_breast_cancer(counts: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Breast cancer with 1 = malignant, cut to ``counts`` ("benign", "malignant") rows."""
     from imblearn.datasets import make_imbalance
 
     X, y = load_breast_cancer(return_X_y=True)
     y = (y == 0).astype(int)  # scikit-learn codes malignant as 0; make it the positive 1
-    X, y = make_imbalance(
+    return make_imbalance(
         X,
         y,
-        sampling_strategy={0: BREAST_CANCER_COUNTS["benign"], 1: BREAST_CANCER_COUNTS["malignant"]},
+        sampling_strategy={0: counts["benign"], 1: counts["malignant"]},
         random_state=seed,
     )
+
+
+def make_breast_cancer(seed: int) -> Dataset:
+    X, y = imbalanced_breast_cancer(BREAST_CANCER_COUNTS, seed)
     return Dataset(
         "breast-cancer",
         "load_breast_cancer relabelled 1 = malignant, made 1:20 with "

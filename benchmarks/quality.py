@@ -156,7 +156,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
+from sklearn.datasets import load_digits, load_wine, make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import (
@@ -178,6 +178,7 @@ from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler, l
 from threadpoolctl import threadpool_limits
 
 try:
+    from benchmarks.imbalance import imbalanced_breast_cancer
     from benchmarks.overhead import describe_environment as overhead_environment
     from benchmarks.overhead import (
         finish_report,
@@ -185,6 +186,7 @@ try:
         quiet_tensorflow_logger,
     )
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from imbalance import imbalanced_breast_cancer
     from overhead import describe_environment as overhead_environment
     from overhead import finish_report, prepare_keras, quiet_tensorflow_logger
 
@@ -389,16 +391,7 @@ class Dataset:
 
 
 def make_breast_cancer(seed: int) -> Dataset:
-    from imblearn.datasets import make_imbalance
-
-    X, y = load_breast_cancer(return_X_y=True)
-    y = (y == 0).astype(int)  # scikit-learn codes malignant as 0; make it the positive 1
-    X, y = make_imbalance(
-        X,
-        y,
-        sampling_strategy={0: BREAST_CANCER_COUNTS["benign"], 1: BREAST_CANCER_COUNTS["malignant"]},
-        random_state=seed,
-    )
+    X, y = imbalanced_breast_cancer(BREAST_CANCER_COUNTS, seed)
     return Dataset(
         "breast-cancer",
         "load_breast_cancer relabelled 1 = malignant, made 1:9 with make_imbalance("

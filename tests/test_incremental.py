@@ -284,13 +284,15 @@ def test_partial_fit_refuses_balanced_class_weight_and_takes_a_dict(data):
 def test_partial_fit_is_reproducible(data):
     X, y, X_test, _ = data
 
-    def run():
-        est = SafeKerasClassifier(**FAST, dropout=0.2)
+    def run(random_state):
+        est = SafeKerasClassifier(**{**FAST, "random_state": random_state}, dropout=0.2)
         for rows in chunks(len(X), 3):
             est.partial_fit(X[rows], y[rows], classes=[0, 1])
         return est.predict_proba(X_test)
 
-    np.testing.assert_array_equal(run(), run())
+    np.testing.assert_array_equal(run(0), run(0))
+    # Negative control: the seed reaches the initial weights and dropout, so another seed differs.
+    assert not np.array_equal(run(0), run(1))
 
 
 def test_partial_fit_after_fit_keeps_the_tuned_threshold(data):

@@ -94,7 +94,7 @@ def test_passthrough_requires_numeric_finite_input():
     with pytest.raises(ValueError, match="NaN"):
         SafeKerasClassifier(preprocessor="passthrough", **FAST).fit(X, y)
     strings = np.array([["a", 1], ["b", 2]] * 10, dtype=object)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="every column must be numeric; use preprocessor='auto'"):
         SafeKerasClassifier(preprocessor=None, **FAST).fit(strings, y)
 
 

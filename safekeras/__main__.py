@@ -6,23 +6,126 @@ prints a table of what happened and writes plots into a folder it names.
 
 Exit status: 0 when safekeras prevented or caught every pitfall, 1 when it did
 not, 2 for a usage error.
+
+The command line starts quiet: TensorFlow's C++ start-up lines (absl's banner,
+oneDNN and CUDA-stub notices, ``cuInit`` errors on a machine without a GPU) are
+left out of its output; see :func:`_import_backend_quietly`. ``import
+safekeras`` in your own code changes nothing of the kind.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import os
+import re
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 EXIT_OK, EXIT_NOT_PREVENTED, EXIT_USAGE = 0, 1, 2
 
+# Lines TensorFlow's C++ side writes to fd 2 while it is imported, before Python (or
+# TF_CPP_MIN_LOG_LEVEL) has a say: absl's banner, then INFO and WARNING records
+# ("I0000 00:00:1796454316.149046 5075 port.cc:153] oneDNN custom operations are on"),
+# cpu_feature_guard's second line, and the ERROR records that a machine without a GPU
+# or a CUDA build prints on every start.
+_STARTUP_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \S+ +\d+ \S+:\d+\] "
+    r"|E\d{4} \S+ +\d+ \S+:\d+\] "
+    r"(?:failed call to cuInit|Unable to register cu\w+ factory)"
+    r"|To enable the following instructions: .*rebuild TensorFlow with the appropriate"
+)
+
+
+def _without_startup_noise(text: str) -> str:
+    """``text`` less the lines of :data:`_STARTUP_NOISE`; anything else is kept."""
+    kept = [line for line in text.splitlines(True) if not _STARTUP_NOISE.match(line)]
+    return "".join(kept)
+
+
+def _import_backend_quietly():
+    """Import Keras and its backend with TensorFlow's start-up lines dropped; return keras.
+
+    ``TF_CPP_MIN_LOG_LEVEL=3`` (unless already set) silences TensorFlow's C++
+    logging from here on, but not what it writes while being imported, before
+    the variable is read: for the import only, file descriptor 2 goes to a
+    temporary file, which is replayed to stderr afterwards less the known
+    start-up lines. So a Python warning or a real error during the import is
+    still shown, and everything is shown when the import fails.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules:  # already imported: nothing left to hide
+        return sys.modules["keras"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = True
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            sys.stderr.write(text if failed else _without_startup_noise(text))
+            sys.stderr.flush()
+    return keras
+
+
+def _version_line() -> str:
+    """safekeras's version, with Keras's and its backend's when Keras can be imported."""
+    from . import __version__
+
+    line = f"safekeras {__version__}"
+    try:
+        keras = _import_backend_quietly()
+        backend = keras.config.backend()
+    except Exception as exc:  # a version query should say what is broken, not crash
+        return f"{line} (Keras cannot be imported: {type(exc).__name__}: {exc})"
+    try:
+        backend += f" {importlib.metadata.version(backend)}"
+    except importlib.metadata.PackageNotFoundError:
+        pass  # a backend not installed as a distribution of that name: its name is enough
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"{line} (Keras {keras.__version__}, backend {backend}, Python {python})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: computed when asked for, since it imports Keras."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest=dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version_line())
+        parser.exit()
+
+
+def _int_at_least(minimum: int):
+    """An argparse ``type`` for integers >= ``minimum``, whose error names the bound."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
 
 def _demo(args: argparse.Namespace) -> int:
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow's first import
+    _import_backend_quietly()  # before the first scenario imports it, noisily
     from .demo import run_demo
 
     out = None
@@ -75,9 +178,28 @@ def _print_table(results) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments, without the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when safekeras prevented or caught every pitfall, 1
+        when it did not. A usage error exits with status 2 (``SystemExit``), as
+        ``--help`` and ``--version`` exit with 0.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m safekeras",
         description="safekeras: Keras networks as safe scikit-learn estimators.",
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the versions of safekeras, Keras and its backend, and exit",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
@@ -91,10 +213,16 @@ def main(argv: list[str] | None = None) -> int:
             "2: usage error."
         ),
     )
+    # Checked by the types, so that an error is reported with the demo's usage line.
     demo.add_argument(
-        "--epochs", type=int, default=200, help="safekeras's epoch budget (default 200)"
+        "--epochs",
+        type=_int_at_least(1),
+        default=200,
+        help="safekeras's epoch budget, at least 1 (default 200)",
     )
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--seed", type=_int_at_least(0), default=0, help="random seed, 0 or more (default 0)"
+    )
     demo.add_argument(
         "--out",
         default="safekeras-demo",
@@ -105,8 +233,6 @@ def main(argv: list[str] | None = None) -> int:
         "--fast", action="store_true", help="smaller data and fewer epochs (a smoke run)"
     )
     args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error("--epochs must be at least 1")
     return _demo(args)
 
 

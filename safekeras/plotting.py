@@ -22,10 +22,12 @@ class DiagnosisDisplay:
     (see :attr:`panels`):
 
     * ``"learning_curves"``: training and validation loss per epoch, the kept
-      epoch (vertical line) and the baseline loss (dashed);
+      epoch (vertical line) and the baseline loss (dashed: the loss of a model
+      that learnt nothing);
     * ``"precision_recall"``: the precision-recall curve of ``pos_label`` on the
-      data given, with the points at ``threshold`` and at 0.5 marked (binary,
-      with ``X, y``);
+      data given, with the points at ``threshold`` and at 0.5 marked and the
+      chance level (the prevalence of ``pos_label``) dashed (binary, with
+      ``X, y``);
     * ``"threshold"``: ``threshold_scoring`` against the threshold, with 0.5
       and ``threshold`` marked, on the data given, else on the data the
       threshold was tuned on (binary).
@@ -172,12 +174,13 @@ class DiagnosisDisplay:
                 self.baseline_loss,
                 color="grey",
                 linestyle="--",
-                label=f"baseline {self.baseline_loss:.3g}",
+                label=f"baseline {self.baseline_loss:.3g} (learnt nothing)",
             )
         title = "Learning curves"
         if self.estimator_name:
             title += f" of {self.estimator_name}"
         ax.set(xlabel="epoch", ylabel="loss", title=title)
+        _integer_ticks(ax.xaxis)
         ax.legend()
 
     def _plot_precision_recall(self, ax):
@@ -185,17 +188,35 @@ class DiagnosisDisplay:
 
         y_true = np.asarray(self.y_true, dtype=bool)
         y_score = np.asarray(self.y_score, dtype=np.float64)
+        prevalence = np.mean(y_true)
         PrecisionRecallDisplay.from_predictions(
-            y_true, y_score, pos_label=True, name=self.estimator_name, ax=ax
+            y_true,
+            y_score,
+            pos_label=True,
+            name=self.estimator_name,
+            ax=ax,
+            plot_chance_level=True,
+            chance_level_kw={"label": f"chance (prevalence {prevalence:.2g})"},
         )
         marks = [(self.threshold, "o", f"threshold_ {self.threshold:.3g}")]
         if not np.isclose(self.threshold, 0.5):
-            marks.append((0.5, "x", "threshold 0.5"))
+            marks.append((0.5, "X", "threshold 0.5"))
         for threshold, marker, label in marks:
             recall, precision = _recall_precision(y_true, y_score, threshold)
-            ax.plot(recall, precision, marker, markersize=9, label=label)
-        ax.set_title(f"Precision-recall of {self.pos_label!r} on the data given")
-        ax.legend()
+            # Points on the frame (recall 0, precision 1) stay visible over the spines.
+            ax.plot(recall, precision, marker, markersize=9, label=label, clip_on=False, zorder=3)
+        # sklearn labels the axes with the boolean it was given ("Positive label: True").
+        named = self.pos_label is not None
+        positive = f"positive label: {self.pos_label!r}" if named else "positive class"
+        ax.set(
+            xlabel=f"Recall ({positive})",
+            ylabel=f"Precision ({positive})",
+            title=f"Precision-recall{f' of {self.pos_label!r}' if named else ''} on the data given",
+            xlim=(-0.03, 1.03),
+            ylim=(-0.03, 1.08),
+        )
+        # "best" keeps the legend off the marks; a fixed corner would hide the one at 0.5.
+        ax.legend(loc="best", fontsize="small")
 
     def _plot_threshold(self, ax):
         thresholds = np.asarray(self.thresholds, dtype=np.float64)
@@ -203,7 +224,7 @@ class DiagnosisDisplay:
         finite = np.isfinite(scores)
         name = self.scoring_name or "score"
         ax.plot(thresholds[finite], scores[finite], label=name)
-        ax.axvline(0.5, color="grey", linestyle="--", label="0.5")
+        ax.axvline(0.5, color="grey", linestyle="--", label="threshold 0.5")
         if self.threshold is not None:
             ax.axvline(
                 self.threshold, color="C3", linestyle=":", label=f"threshold_ {self.threshold:.3g}"
@@ -225,6 +246,13 @@ def _pyplot():
             "install matplotlib). str(diagnosis) and diagnosis.to_dict() work without it."
         ) from exc
     return plt
+
+
+def _integer_ticks(axis) -> None:
+    """Ticks at whole numbers only: epochs have no halves."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _recall_precision(y_true, y_score, threshold) -> tuple[float, float]:

@@ -12,12 +12,14 @@ findings.
 =============== ================= ===========================================================
 pitfall         needs             fires when
 =============== ================= ===========================================================
-overfitting     ``val_loss``, or  the validation loss rose :data:`VAL_RISE` above its minimum
-                ``X, y``          while the training loss kept falling, or the validation loss
-                                  (or the loss on ``X, y``, less :data:`NOISE_Z` standard
+overfitting     ``val_loss``, the weights in use have a validation loss :data:`VAL_RISE`
+                threshold's       above its minimum while the training loss fell, or the
+                held-out rows,    validation loss (else the loss on the rows the threshold was
+                or ``X, y``       tuned on, or on ``X, y``, less :data:`NOISE_Z` standard
                                   errors) at the kept epoch is :data:`GAP_RATIO` times the
                                   training loss and above it by :data:`GAP_SHARE` of the
-                                  baseline loss
+                                  baseline loss; with no held-out rows at all, a training loss
+                                  under :data:`MEMORISED_SHARE` of the baseline (it cannot tell)
 underfitting    (``X, y``)        the training loss stayed above :data:`BASELINE_SHARE` of the
                                   loss of predicting the class priors (the target's mean), or
                                   early stopping never stopped (the best epoch is the last of
@@ -27,20 +29,22 @@ underfitting    (``X, y``)        the training loss stayed above :data:`BASELINE
                                   :data:`CHANCE_MARGIN` of chance (R^2 below :data:`MIN_R2`)
 imbalance       (``X, y``)        the smallest class holds less than :data:`MINORITY_SHARE` of
                                   the training rows (two classes; the same share of an equal
-                                  split for more)
+                                  split for more) and nothing adapts to it: no tuned or chosen
+                                  threshold, no ``class_weight``, no ``sampler``
 threshold       ``X, y``          on ``X, y``, the threshold in use scores
                                   :data:`THRESHOLD_MARGIN` worse than 0.5 (or, when fixed,
                                   than the best threshold)
 label_inversion ``X, y`` for the  ROC-AUC on ``X, y`` is below :data:`INVERTED_AUC`, a
                 first three       relabelling of a multiclass ``y`` is :data:`RELABEL_GAIN` more
                                   accurate, ``y`` holds labels ``fit`` never saw, or the
-                                  default positive class is the majority
-                                  (:data:`MAJORITY_SHARE`)
+                                  default positive class holds :data:`MAJORITY_SHARE` of the
+                                  training rows
 drift           ``X``             :meth:`~safekeras.schema.InputSchema.check` finds drift
 =============== ================= ===========================================================
 
 ``X, y`` in parentheses: used when given. Regressors get the overfitting,
-underfitting and drift checks. ``diagnose``
+underfitting and drift checks. Each pitfall is one finding (several signs of
+it are joined), so the count of problems is the count of pitfalls. ``diagnose``
 never changes the estimator and never warns or raises about drift: drift is a
 finding.
 """
@@ -70,6 +74,7 @@ from .exceptions import DiagnosisError, InputError, NotFittedError, TargetError
 from .resampling import class_weights
 from .targets import _as_target_array
 from .thresholds import (
+    DEFAULT_THRESHOLD,
     MIN_CLASS_COUNT,
     make_threshold_scorer,
     score_thresholds,
@@ -84,6 +89,7 @@ __all__ = [
     "GAP_SHARE",
     "INVERTED_AUC",
     "MAJORITY_SHARE",
+    "MEMORISED_SHARE",
     "MINORITY_SHARE",
     "MIN_AUC_ROWS",
     "MIN_R2",
@@ -128,6 +134,13 @@ GAP_SHARE = 0.3
 #: on 100 rows of a binary problem, the mean log loss of 100-row batches of one population
 #: varied from 0.23 to 0.47 (standard error up to 0.08), a few confident mistakes weighing most.
 NOISE_Z = 2.0
+#: With no held-out rows at all (no validation loss, no threshold search, no ``X, y``), a
+#: training loss under this share of the baseline is reported as "cannot tell": the network
+#: then gives the true class of nearly every training row a probability above 0.99, which data
+#: with any label noise allows only by memorising it (clean, separable data allows it too,
+#: which is why the finding says it cannot tell). Healthy fits of the bundled and synthetic
+#: data sets kept epochs at 0.02-0.86 of the baseline.
+MEMORISED_SHARE = 0.01
 
 # -- underfitting --------------------------------------------------------------------------
 #: Training loss at the kept epoch above this share of the baseline loss means the network
@@ -173,8 +186,10 @@ RELABELLED_SKILL = 0.5
 #: Rows per class needed in ``y`` (on average) before a relabelling is trusted.
 MIN_RELABEL_ROWS = 10
 #: A default positive class (``classes_[1]``) holding at least this share of the training rows
-#: is probably not the class to find.
-MAJORITY_SHARE = 0.6
+#: is probably not the class to find: the other class is then rare by the imbalance bar
+#: (:data:`MINORITY_SHARE`). Below it, which class is "positive" is a matter of naming (63 %
+#: of ``load_breast_cancer`` is benign, class 1) and F1 or PR-AUC of either class are readable.
+MAJORITY_SHARE = 1 - MINORITY_SHARE
 
 # Losses whose value for a constant prediction of the training priors is known.
 _CROSS_ENTROPIES = {
@@ -329,9 +344,10 @@ class Diagnosis:
     Attributes
     ----------
     findings : tuple of Finding
-        One per problem found, in :data:`PITFALLS` order (a pitfall can have
-        several, e.g. opposite predictions and a majority positive class);
-        empty for a healthy fit.
+        One per problem found, in :data:`PITFALLS` order: at most one per
+        pitfall (several signs of one pitfall, e.g. opposite predictions and a
+        majority positive class, are joined in one finding); empty for a
+        healthy fit.
     summary : dict
         The numbers that are always available (epochs, losses, class counts,
         threshold) and, with ``X, y``, the metrics on them, whether or not
@@ -367,7 +383,7 @@ class Diagnosis:
         return f"Diagnosis({self.estimator_name}, pitfalls={self.pitfalls!r})"
 
     def __str__(self) -> str:
-        count = len(self.findings)
+        count = len(self.pitfalls)
         if count:
             header = f"Diagnosis of {self.estimator_name}: {count} problem(s) found"
         else:
@@ -534,13 +550,30 @@ def diagnose(estimator, X=None, y=None) -> Diagnosis:
             context.label_findings = _label_findings(context)
     findings = []
     for check in _CHECKS:
-        findings += check(context)
+        findings += _one_finding(check(context))
     return Diagnosis(
         findings,
         _summary(context),
         estimator_name=type(estimator).__name__,
         curves=_curves(context),
     )
+
+
+def _one_finding(findings: list) -> list:
+    """Several findings of one pitfall as one, so that problems and pitfalls count alike."""
+    if len(findings) < 2:
+        return findings
+    evidence = {}
+    for finding in reversed(findings):  # the first finding's numbers win a shared name
+        evidence.update(finding.evidence)
+    return [
+        Finding(
+            findings[0].pitfall,
+            "; ".join(finding.title for finding in findings),
+            evidence,
+            " ".join(finding.fix for finding in findings),
+        )
+    ]
 
 
 def _check_fitted(estimator) -> None:
@@ -784,28 +817,10 @@ def _check_overfitting(context) -> list:
         "train_loss_final": float(context.loss[-1]),
     }
     signs = []
-    val = context.val_loss
-    if val is not None:
-        minimum, final = float(np.min(val)), float(val[-1])
-        evidence.update(val_loss_best=minimum, val_loss_final=final)
-        rise = final - minimum
-        if (
-            context.loss[-1] < train_best
-            and rise >= VAL_RISE * minimum
-            and rise >= RISE_SHARE * context.scale
-        ):
-            evidence["val_loss_rise"] = rise / minimum
-            signs.append(
-                f"validation loss rose {rise / minimum:.0%} after epoch {best} (to "
-                f"{final:.3g} at epoch {n_epochs}) while the training loss fell"
-            )
-        val_best = float(val[best - 1])
-        if _is_gap(val_best, train_best, context.scale):
-            evidence["val_train_ratio"] = val_best / train_best
-            signs.append(
-                f"at epoch {best} the validation loss {val_best:.3g} is "
-                f"{val_best / train_best:.1f} times the training loss {train_best:.3g}"
-            )
+    if context.val_loss is not None:
+        signs += _validation_signs(context, evidence)
+    else:
+        signs += _held_out_signs(context, evidence)
     if context.comparable:
         given_loss, given_se = context.given.loss, context.given.loss_se
         evidence.update(given_loss=given_loss, given_loss_se=given_se)
@@ -819,10 +834,146 @@ def _check_overfitting(context) -> list:
                 f"{train_best:.3g}"
             )
     if not signs:
-        return []
+        return _cannot_tell(context, evidence)
     if context.baseline is not None:
         evidence["baseline_loss"] = context.baseline
     return [Finding("overfitting", "; ".join(signs), evidence, _overfitting_fix(context))]
+
+
+def _validation_signs(context, evidence) -> list:
+    """Overfitting in the recorded validation loss, as it bears on the weights in use.
+
+    A rise *after* the epoch early stopping restored is how early stopping finds its
+    epoch (it waits ``patience`` epochs), not a problem of the model in use: only a
+    validation loss at the kept epoch above the minimum (the weights in use are past
+    it, as without early stopping) counts.
+    """
+    val, best = context.val_loss, context.best_epoch
+    train_best = context.train_best
+    minimum, kept = float(np.min(val)), float(val[best - 1])
+    at_minimum = int(np.argmin(val)) + 1
+    evidence.update(val_loss_best=minimum, val_loss_final=float(val[-1]))
+    signs = []
+    rise = kept - minimum
+    if (
+        train_best < float(context.loss[at_minimum - 1])
+        and rise >= VAL_RISE * minimum
+        and rise >= RISE_SHARE * context.scale
+    ):
+        evidence["val_loss_rise"] = rise / minimum
+        signs.append(
+            f"validation loss rose {rise / minimum:.0%} after epoch {at_minimum} (to "
+            f"{kept:.3g} at epoch {best}, whose weights predict) while the training loss fell"
+        )
+    kept_se = _validation_loss_se(context, kept)
+    if kept_se is not None:
+        evidence["val_loss_se"] = kept_se
+    if _is_gap(kept - NOISE_Z * (kept_se or 0.0), train_best, context.scale):
+        evidence["val_train_ratio"] = kept / train_best
+        signs.append(
+            f"at epoch {best} the validation loss {kept:.3g} is "
+            f"{kept / train_best:.1f} times the training loss {train_best:.3g}"
+        )
+    return signs
+
+
+def _validation_loss_se(context, kept: float) -> float | None:
+    """Standard error of the validation loss at the kept epoch.
+
+    Measured when the threshold was tuned on the validation split (the same rows,
+    predicted by the kept weights). Otherwise approximated by taking the per-row
+    spread of the loss equal to its mean, as for an exponential tail; per-row log
+    losses are usually more spread than that, so this underestimates the noise
+    rather than inventing it: a 48-row split whose loss doubled by chance (five
+    positive rows, one confident mistake) is no longer called a gap.
+    """
+    held_out = _threshold_held_out_loss(context)
+    if held_out is not None and held_out[3].startswith("the validation split"):
+        return held_out[1]
+    n_validation = 0 if context.profile is None else context.profile.n_validation
+    return kept / np.sqrt(n_validation) if n_validation else None
+
+
+def _held_out_signs(context, evidence) -> list:
+    """Overfitting on the rows the threshold was tuned on, when no validation loss was kept.
+
+    ``threshold="auto"`` predicts held-out rows (the validation split, or every row out
+    of fold) even without early stopping; their cross-entropy is a validation loss.
+    """
+    held_out = _threshold_held_out_loss(context)
+    if held_out is None:
+        return []
+    loss, loss_se, n_rows, source = held_out
+    train_best = context.train_best
+    evidence.update(held_out_loss=loss, held_out_loss_se=loss_se, held_out_source=source)
+    if not _is_gap(loss - NOISE_Z * loss_se, train_best, context.scale):
+        return []
+    evidence["held_out_train_ratio"] = loss / train_best
+    return [
+        f"the loss on the {n_rows} held-out rows the threshold was tuned on ({source}), "
+        f"{loss:.3g} (+- {loss_se:.2g}), is {loss / train_best:.1f} times the training loss "
+        f"{train_best:.3g}"
+    ]
+
+
+def _threshold_held_out_loss(context) -> tuple | None:
+    """(loss, standard error, rows, source) of the threshold search's held-out rows.
+
+    Weighted per class as training weighs them, so that it compares with the
+    training loss; a multilabel target averages its labels, as its loss does.
+    """
+    search = getattr(context.estimator, "threshold_search_", None)
+    searches = search if isinstance(search, list) else [search]
+    if search is None or any(not s.loss_by_class for s in searches):
+        return None
+    per_class = None
+    if context.target_type == "binary":
+        per_class = _class_weight_per_row(context.estimator, np.arange(2))
+        if per_class is not None and context.estimator._pos_index() == 0:
+            per_class = per_class[::-1]  # loss_by_class is (negative, positive)
+    means, variances = [], []
+    for one in searches:
+        mean, variance = _combine_classes(one, per_class)
+        means.append(mean)
+        variances.append(variance)
+    loss = float(np.mean(means))
+    loss_se = float(np.sqrt(np.sum(variances)) / len(variances))
+    return loss, loss_se, searches[0].n_samples, searches[0].source
+
+
+def _combine_classes(search, per_class) -> tuple[float, float]:
+    """Mean loss over both classes (weighted per row by ``per_class``) and its variance."""
+    counts = np.array([search.n_negative, search.n_positive], dtype=np.float64)
+    weights = np.ones(2) if per_class is None else np.asarray(per_class, dtype=np.float64)
+    stats = np.asarray(search.loss_by_class, dtype=np.float64)
+    shares = counts * weights / np.sum(counts * weights)
+    mean = float(shares @ stats[:, 0])
+    # Each row weighs shares[k] / counts[k]: the variance of a weighted mean of rows.
+    spread = stats[:, 1] ** 2 + (stats[:, 0] - mean) ** 2
+    return mean, float(np.sum(shares**2 / counts * spread))
+
+
+def _cannot_tell(context, evidence) -> list:
+    """A training loss near zero with nothing held out to compare: memorised, or clean data?"""
+    baseline = context.baseline
+    held_out = context.val_loss is not None or "held_out_loss" in evidence
+    if held_out or context.comparable or baseline is None:
+        return []
+    if context.train_best >= MEMORISED_SHARE * baseline:
+        return []
+    evidence.update(baseline_loss=baseline, train_baseline_ratio=context.train_best / baseline)
+    title = (
+        f"cannot tell whether the network generalises or memorised its training rows: the "
+        f"training loss {context.train_best:.3g} is {context.train_best / baseline:.2%} of the "
+        f"baseline {baseline:.3g}, and no rows were held out to compare"
+    )
+    fix = (
+        "Give diagnose rows held out from fit: estimator.diagnose(X_test, y_test). Or refit "
+        "with early_stopping=True, which keeps the epoch with the lowest validation loss "
+        "and records val_loss. A loss this low on data with any label noise means the network "
+        "memorised it."
+    )
+    return [Finding("overfitting", title, evidence, fix)]
 
 
 def _overfitting_fix(context) -> str:
@@ -986,7 +1137,7 @@ def _check_imbalance(context) -> list:
     counts = np.asarray(context.profile.class_counts)
     smallest = int(np.argmin(counts))
     share = counts[smallest] / counts.sum()
-    if share >= MINORITY_SHARE * 2 / len(counts):
+    if share >= MINORITY_SHARE * 2 / len(counts) or _adapted_to_imbalance(estimator):
         return []
     minority = _plain(estimator.classes_[smallest])
     evidence = {
@@ -1012,13 +1163,34 @@ def _check_imbalance(context) -> list:
     return [Finding("imbalance", title, evidence, _imbalance_fix(estimator))]
 
 
+def _adapted_to_imbalance(estimator) -> bool:
+    """Whether the fit already answers imbalance, so that it is a property, not a problem.
+
+    A tuned threshold (``threshold="auto"``), a threshold the user chose, a
+    ``class_weight`` or a ``sampler`` each move the decisions away from "always
+    the majority"; what is left is judging the model by the right metrics,
+    which the imbalance report does.
+    """
+    if estimator.class_weight is not None or getattr(estimator, "sampler", None) is not None:
+        return True
+    if estimator.target_type_ != "binary":
+        return False
+    return _threshold_tuned(estimator) or float(estimator.threshold_) != DEFAULT_THRESHOLD
+
+
+def _threshold_tuned(estimator) -> bool:
+    search = estimator.threshold_search_
+    return search is not None and not isinstance(search, list) and search.tuned
+
+
 def _imbalance_fix(estimator) -> str:
+    """What adapts the fit to imbalance (only asked when nothing does yet)."""
     steps = []
     if estimator.target_type_ == "binary":
         if _is_auto(estimator.threshold):
             steps.append(
-                f"threshold='auto' already moves the decision threshold (threshold_ is "
-                f"{estimator.threshold_:.3g}, tuned for {estimator.threshold_scoring!r})"
+                "threshold='auto' left the decision threshold at 0.5 (the ThresholdWarning "
+                "fit emitted says why)"
             )
         else:
             steps.append(
@@ -1027,16 +1199,10 @@ def _imbalance_fix(estimator) -> str:
             )
     else:
         steps.append("predict picks the most probable class, which favours the large classes")
-    sampler = getattr(estimator, "sampler", None)
-    if estimator.class_weight is None and sampler is None:
-        steps.append(
-            "class_weight='balanced' or an imbalanced-learn sampler (e.g. "
-            "sampler=RandomOverSampler()) make training weigh the rare class more"
-        )
-    else:
-        used = [f"class_weight={estimator.class_weight!r}"] if estimator.class_weight else []
-        used += [f"sampler={type(sampler).__name__}"] if sampler is not None else []
-        steps.append(f"{' and '.join(used)} already rebalance training")
+    steps.append(
+        "class_weight='balanced' or an imbalanced-learn sampler (e.g. "
+        "sampler=RandomOverSampler()) make training weigh the rare class more"
+    )
     steps.append(
         "judge the model by balanced accuracy or PR-AUC, not accuracy: "
         "safekeras.metrics.imbalance_report(estimator, X_test, y_test)"
@@ -1050,7 +1216,7 @@ def _check_threshold(context) -> list:
         return []
     estimator = context.estimator
     threshold, scoring = float(estimator.threshold_), curve["scoring"]
-    fixed = not _is_auto(estimator.threshold)
+    fixed = not _threshold_tuned(estimator)
     if fixed:
         # 0.5 is among the candidates, so a fixed threshold worse than 0.5 is caught too.
         found = curve["best"] >= curve["at_threshold"] + THRESHOLD_MARGIN
@@ -1090,13 +1256,26 @@ def _check_threshold(context) -> list:
             f"{curve['at_half']:.3f} and {curve['best_threshold']:.3g} would score "
             f"{curve['best']:.3f} (in-sample)"
         )
-        fix = (
-            f"The threshold is fixed (threshold={estimator.threshold!r}): threshold='auto' "
-            "tunes it for threshold_scoring on held-out rows. "
-            f"threshold={curve['best_threshold']:.2f} is the best on these rows, but it was "
-            "chosen on them: confirm it on other data."
-        )
+        fix = _fixed_threshold_fix(estimator, curve)
     return [Finding("threshold", title, evidence, fix)]
+
+
+def _fixed_threshold_fix(estimator, curve) -> str:
+    if _is_auto(estimator.threshold):
+        first = (
+            "threshold='auto' keeps 0.5 because class_weight or sampler states the costs: if "
+            "these rows should be decided otherwise, change the weights, or tune the threshold "
+            "for a metric with threshold_scoring (e.g. 'f1')."
+        )
+    else:
+        first = (
+            f"The threshold is fixed (threshold={estimator.threshold!r}): threshold='auto' "
+            "tunes it for threshold_scoring on held-out rows."
+        )
+    return (
+        f"{first} threshold={curve['best_threshold']:.2f} is the best on these rows, but it was "
+        "chosen on them: confirm it on other data."
+    )
 
 
 def _check_label_inversion(context) -> list:
@@ -1231,9 +1410,10 @@ def _majority_positive(context) -> list:
         "class_counts": counts.tolist(),
     }
     fix = (
-        f"F1, recall, precision, threshold_scoring='f1' and the imbalance report score "
-        f"{pos_label!r}. If the rare class {minority!r} is the one to find, pass "
-        f"pos_label={minority!r}; if {pos_label!r} is, pass pos_label={pos_label!r} to say so."
+        f"Metrics of one class (F1, recall, precision, PR-AUC, imbalance_report, and "
+        f"threshold_scoring='f1') now measure how well the model finds the common class "
+        f"{pos_label!r}. To find the rare class {minority!r}, pass pos_label={minority!r}. If "
+        f"{pos_label!r} is the class to find, pass pos_label={pos_label!r}: this finding goes."
     )
     return [Finding("label_inversion", title, evidence, fix)]
 
@@ -1346,6 +1526,8 @@ def _threshold_summary(estimator) -> dict:
 def _threshold_source(estimator) -> str:
     search = estimator.threshold_search_
     if search is None:
+        if _is_auto(estimator.threshold) and estimator.target_type_ != "multiclass":
+            return "0.5: class_weight or sampler states the costs, so threshold='auto' keeps it"
         return "fixed" if estimator.threshold is not None else "fixed (0.5)"
     if isinstance(search, list):
         tuned = sum(s.tuned for s in search)

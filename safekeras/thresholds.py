@@ -24,18 +24,22 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, roc_auc_score
 
 from .exceptions import ThresholdWarning, external_stacklevel
 
 __all__ = [
     "AUTO_CV_FOLDS",
+    "BOOTSTRAP_ROUNDS",
     "DEFAULT_THRESHOLD",
+    "GAIN_Z",
     "MAX_CANDIDATES",
-    "MAX_CHANGED_SHARE",
     "MIN_CLASS_COUNT",
+    "MIN_TUNING_COUNT",
+    "PLAUSIBLE_LOSS",
     "ThresholdSearch",
     "auto_cv_folds",
+    "costs_stated",
     "make_threshold_scorer",
     "score_thresholds",
     "scorer_labels",
@@ -51,8 +55,23 @@ MAX_CANDIDATES = 200
 MIN_CLASS_COUNT = 20
 #: Internal fits of ``threshold_cv="auto"`` when the validation split is too small.
 AUTO_CV_FOLDS = 5
-#: A tuned threshold flipping more than this share of held-out predictions is reported.
-MAX_CHANGED_SHARE = 0.25
+#: A threshold tuned on fewer rows of a class than this is reported whatever its score: one row
+#: then moves that class's recall by more than 0.1, twice :data:`PLAUSIBLE_LOSS`, and a
+#: bootstrap of so few rows says little about its own spread.
+MIN_TUNING_COUNT = 10
+#: A tuned threshold is reported when, :data:`GAIN_Z` bootstrap standard errors below its gain
+#: over 0.5, it could score this much *worse* than 0.5 on new data (in the scorer's units;
+#: 0.05 of balanced accuracy is one row in 20 of a class). How far the threshold moves is not
+#: the question: on 5 % positives, tuning for balanced accuracy rightly flips many predictions.
+PLAUSIBLE_LOSS = 0.05
+#: Standard errors of the gain, a one-sided 98 % bound, that make up for part of the optimism
+#: of a gain measured on the rows the threshold was chosen on.
+GAIN_Z = 2.0
+#: Stratified bootstrap resamples of the held-out rows behind the gain's standard error (two
+#: scores each: about 0.1 s for 1000 rows; its own relative error is about 10 %).
+BOOTSTRAP_ROUNDS = 50
+# Keras clips probabilities this far from 0 and 1 in its cross-entropy.
+_EPSILON = 1e-7
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,18 @@ class ThresholdSearch:
     n_folds : int
         0 when the held-out probabilities came from the validation split, else
         the number of internal fits that predicted every row out of fold.
+    gain_se : float
+        Standard error of ``score - default_score`` over stratified bootstrap
+        resamples of the held-out rows (NaN when not tuned or when no
+        prediction changed).
+    loss_by_class : tuple of (mean, std) pairs
+        The held-out cross-entropy (clipped as Keras clips it) of the negative
+        and of the positive rows: its mean and standard deviation per row,
+        weighted by ``sample_weight``. What :func:`safekeras.diagnostics.diagnose`
+        compares with the training loss when the history holds no
+        ``val_loss``. Empty when a class is missing.
+    roc_auc : float
+        ROC-AUC of the held-out probabilities (NaN when a class is missing).
     """
 
     threshold: float
@@ -91,10 +122,25 @@ class ThresholdSearch:
     n_changed: int
     tuned: bool
     n_folds: int = 0
+    gain_se: float = float("nan")
+    loss_by_class: tuple = ()
+    roc_auc: float = float("nan")
 
     @property
     def n_samples(self) -> int:
         return self.n_positive + self.n_negative
+
+    @property
+    def gain(self) -> float:
+        """``score - default_score``: what tuning gained over 0.5 on the held-out rows."""
+        return self.score - self.default_score
+
+    @property
+    def worst_plausible_gain(self) -> float:
+        """The gain less :data:`GAIN_Z` standard errors (the gain itself without a spread)."""
+        if not np.isfinite(self.gain_se):
+            return self.gain
+        return self.gain - GAIN_Z * self.gain_se
 
     @property
     def source(self) -> str:
@@ -177,7 +223,9 @@ def tune_threshold(
         probabilities (thinned to ``MAX_CANDIDATES`` quantiles) plus 0.5, so
         the tuned threshold never scores below 0.5 on this data. Among equal
         best scores the candidate closest to 0.5 wins: it changes the fewest
-        predictions for no measured gain.
+        predictions for no measured gain. When the tuned threshold changes a
+        prediction, ``gain_se`` is the bootstrap standard error of its gain
+        over 0.5 (:data:`BOOTSTRAP_ROUNDS` more pairs of scores).
     """
     y_positive = np.asarray(y_positive, dtype=bool)
     proba = np.asarray(proba, dtype=np.float64)
@@ -185,6 +233,7 @@ def tune_threshold(
     n_negative = len(y_positive) - n_positive
     if n_positive == 0 or n_negative == 0:
         return _untuned(n_positive, n_negative, n_folds)
+    held_out = _held_out_quality(y_positive, proba, sample_weight)
 
     candidates = _candidates(proba)
     scores = score_thresholds(
@@ -194,12 +243,17 @@ def tune_threshold(
     default_index = int(np.flatnonzero(candidates == DEFAULT_THRESHOLD)[0])
     finite = scores[np.isfinite(scores)]
     if finite.size == 0 or np.ptp(finite) < 1e-12:
-        return _untuned(n_positive, n_negative, n_folds, candidates, scores)
+        return _untuned(n_positive, n_negative, n_folds, candidates, scores, **held_out)
 
     best = np.flatnonzero(scores == scores.max())
     chosen = best[np.argmin(np.abs(candidates[best] - DEFAULT_THRESHOLD))]
     threshold = float(candidates[chosen])
     n_changed = int(np.sum((proba >= threshold) != (proba >= DEFAULT_THRESHOLD)))
+    gain_se = np.nan
+    if n_changed:
+        gain_se = _bootstrap_gain_se(
+            y_positive, proba, scorer, threshold, sample_weight=sample_weight, labels=labels
+        )
     return ThresholdSearch(
         threshold=threshold,
         thresholds=candidates,
@@ -211,7 +265,31 @@ def tune_threshold(
         n_changed=n_changed,
         tuned=True,
         n_folds=n_folds,
+        gain_se=gain_se,
+        **held_out,
     )
+
+
+def costs_stated(class_weight, sampler, threshold_scoring) -> bool:
+    """Whether ``threshold="auto"`` keeps 0.5 because the user stated the costs.
+
+    An explicit ``class_weight`` or ``sampler`` says how much each class's
+    errors cost: the network is trained on that weighted loss, and cutting its
+    probability at 0.5 is the decision with the least weighted cost. Tuning the
+    threshold for balanced accuracy afterwards would undo the weights (with
+    ``class_weight={0: 1000, 1: 1e-4}`` it would predict class 1 again). A
+    ``threshold_scoring`` other than the default still asks for its own tuning.
+
+    Parameters
+    ----------
+    class_weight : None, "balanced" or dict
+    sampler : imbalanced-learn sampler or None
+    threshold_scoring : str or callable
+        The estimator's parameters of those names.
+    """
+    if not (isinstance(threshold_scoring, str) and threshold_scoring == "balanced_accuracy"):
+        return False
+    return class_weight is not None or sampler is not None
 
 
 def scorer_labels(scoring, classes, positive: int) -> tuple:
@@ -270,7 +348,17 @@ def score_thresholds(
 
 
 def warn_if_unreliable(searches: dict, scoring_name: str) -> None:
-    """Emit one :class:`ThresholdWarning` for searches that deserve a second look.
+    """Emit one :class:`ThresholdWarning` for searches whose evidence is weak.
+
+    A search is reported when it could not be tuned (one class held out, or a
+    scorer that does not depend on the threshold), when it was tuned on fewer
+    than :data:`MIN_TUNING_COUNT` rows of a class, or when it changes at least
+    that many predictions and the held-out rows cannot rule out that it scores
+    :data:`PLAUSIBLE_LOSS` worse than 0.5 on new data (its gain less
+    :data:`GAIN_Z` bootstrap standard errors: a score surface too flat or too
+    noisy to trust its optimum). A
+    threshold far from 0.5 with a clear gain, what imbalanced data calls for, is
+    not reported.
 
     Parameters
     ----------
@@ -279,45 +367,107 @@ def warn_if_unreliable(searches: dict, scoring_name: str) -> None:
     scoring_name : str
         How to name the scorer in the message.
     """
-    problems = []
+    problems, noisy, out_of_fold = [], False, False
     for label, search in searches.items():
         prefix = "" if label is None else f"label {label}: "
-        if not search.tuned and min(search.n_positive, search.n_negative) == 0:
-            problems.append(
-                f"{prefix}{search.source} holds {search.n_positive} positive and "
-                f"{search.n_negative} negative rows, so the threshold stays "
-                f"{DEFAULT_THRESHOLD}"
-            )
-        elif not search.tuned:
-            problems.append(
-                f"{prefix}{scoring_name} scores every threshold the same (a ranking or "
-                f"probability metric does not depend on it), so the threshold stays "
-                f"{DEFAULT_THRESHOLD}; use a metric of predicted labels such as "
-                "'balanced_accuracy' or 'f1'"
-            )
-        elif min(search.n_positive, search.n_negative) < MIN_CLASS_COUNT:
-            problems.append(
-                f"{prefix}the threshold {search.threshold:.3g} was tuned on only "
-                f"{search.n_positive} positive and {search.n_negative} negative rows of "
-                f"{search.source}, so it is noisy"
-            )
-        elif search.n_changed > MAX_CHANGED_SHARE * search.n_samples:
-            problems.append(
-                f"{prefix}the tuned threshold {search.threshold:.3g} changes "
-                f"{search.n_changed} of {search.n_samples} held-out predictions versus "
-                f"{DEFAULT_THRESHOLD} ({scoring_name} {search.default_score:.3f} -> "
-                f"{search.score:.3f}); the probabilities are far from calibrated for "
-                "this decision"
-            )
-    if problems:
-        warnings.warn(
-            "Decision threshold: "
-            + "; ".join(problems)
-            + ". More data makes it steadier (threshold_cv=k tunes on out-of-fold "
-            "probabilities of every row); pass threshold=<float> to fix it.",
-            ThresholdWarning,
-            stacklevel=external_stacklevel(),
+        problem = _weak_evidence(search, scoring_name)
+        if problem is not None:
+            problems.append(prefix + problem)
+            # A threshold-free scorer needs another metric, not more rows.
+            noisy = noisy or search.tuned or min(search.n_positive, search.n_negative) == 0
+            out_of_fold = out_of_fold or bool(search.n_folds)
+    if not problems:
+        return
+    message = "Decision threshold: " + "; ".join(problems) + "."
+    if noisy:
+        message += " " + _steadier(out_of_fold)
+    warnings.warn(message, ThresholdWarning, stacklevel=external_stacklevel())
+
+
+def _weak_evidence(search, scoring_name: str) -> str | None:
+    """What is wrong with one search, in words, or None when its evidence holds."""
+    smallest = min(search.n_positive, search.n_negative)
+    if not search.tuned and smallest == 0:
+        return (
+            f"{search.source} holds {search.n_positive} positive and {search.n_negative} "
+            f"negative rows, so the threshold stays {DEFAULT_THRESHOLD}"
         )
+    if not search.tuned:
+        return (
+            f"{scoring_name} scores every threshold the same (a ranking or probability "
+            f"metric does not depend on it), so the threshold stays {DEFAULT_THRESHOLD}; use a "
+            "metric of predicted labels such as 'balanced_accuracy' or 'f1'"
+        )
+    if smallest < MIN_TUNING_COUNT:
+        return (
+            f"the threshold {search.threshold:.3g} was tuned on only {search.n_positive} "
+            f"positive and {search.n_negative} negative rows of {search.source}, so one row "
+            "moves it"
+        )
+    # Fewer changed predictions than MIN_TUNING_COUNT are too few to judge and move little;
+    # a split that small in every class is caught by the count above.
+    if search.n_changed >= MIN_TUNING_COUNT and search.worst_plausible_gain < -PLAUSIBLE_LOSS:
+        return (
+            f"the threshold {search.threshold:.3g} changes {search.n_changed} of "
+            f"{search.n_samples} predictions of {search.source} versus {DEFAULT_THRESHOLD} "
+            f"for a gain in {scoring_name} of {search.gain:.3f} (from "
+            f"{search.default_score:.3f} to {search.score:.3f}) +- {search.gain_se:.3f}: "
+            "within the noise of these rows, so it may do worse than 0.5 on new data"
+        )
+    return None
+
+
+def _steadier(out_of_fold: bool) -> str:
+    """What steadies a threshold tuned on too little evidence."""
+    if out_of_fold:
+        return (
+            "Every training row was already predicted out of fold: only more rows, above all "
+            "of the rarer class, make the threshold steadier."
+        )
+    return (
+        "More rows make it steadier: more data, a larger validation_fraction, or "
+        "threshold_cv=5 (tunes on out-of-fold probabilities of every training row)."
+    )
+
+
+def _held_out_quality(y_positive, proba, sample_weight) -> dict:
+    """ROC-AUC and per-class cross-entropy of held-out probabilities (both classes present)."""
+    weights = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, float)
+    clipped = np.clip(proba, _EPSILON, 1 - _EPSILON)
+    per_row = -np.where(y_positive, np.log(clipped), np.log1p(-clipped))
+    by_class = []
+    for rows in (~y_positive, y_positive):
+        mean = float(np.average(per_row[rows], weights=weights[rows]))
+        spread = float(np.sqrt(np.average((per_row[rows] - mean) ** 2, weights=weights[rows])))
+        by_class.append((mean, spread))
+    auc = float(roc_auc_score(y_positive, proba, sample_weight=sample_weight))
+    return {"loss_by_class": tuple(by_class), "roc_auc": auc}
+
+
+def _bootstrap_gain_se(y_positive, proba, scorer, threshold, *, sample_weight, labels) -> float:
+    """Standard error of the score at ``threshold`` less the score at 0.5, by bootstrap.
+
+    Paired (both thresholds score the same resample) and stratified (each class
+    keeps its count, as the scorer's per-class rates assume); seeded locally, so
+    the same held-out rows always give the same answer and no global state moves.
+    """
+    rng = np.random.default_rng(0)
+    classes = [np.flatnonzero(~y_positive), np.flatnonzero(y_positive)]
+    gains = np.empty(BOOTSTRAP_ROUNDS)
+    for i in range(BOOTSTRAP_ROUNDS):
+        rows = np.concatenate([rng.choice(members, len(members)) for members in classes])
+        weights = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        at_threshold, at_half = score_thresholds(
+            y_positive[rows],
+            proba[rows],
+            scorer,
+            [threshold, DEFAULT_THRESHOLD],
+            sample_weight=weights,
+            labels=labels,
+        )
+        gains[i] = at_threshold - at_half
+    gains = gains[np.isfinite(gains)]
+    return float(np.std(gains, ddof=1)) if len(gains) > 1 else float("nan")
 
 
 def _candidates(proba: np.ndarray) -> np.ndarray:
@@ -328,7 +478,9 @@ def _candidates(proba: np.ndarray) -> np.ndarray:
     return np.unique(np.append(midpoints, DEFAULT_THRESHOLD))
 
 
-def _untuned(n_positive, n_negative, n_folds, thresholds=None, scores=None) -> ThresholdSearch:
+def _untuned(
+    n_positive, n_negative, n_folds, thresholds=None, scores=None, **held_out
+) -> ThresholdSearch:
     return ThresholdSearch(
         threshold=DEFAULT_THRESHOLD,
         thresholds=np.empty(0) if thresholds is None else thresholds,
@@ -340,6 +492,7 @@ def _untuned(n_positive, n_negative, n_folds, thresholds=None, scores=None) -> T
         n_changed=0,
         tuned=False,
         n_folds=n_folds,
+        **held_out,
     )
 
 

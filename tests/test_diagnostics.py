@@ -5,6 +5,7 @@ by module-scoped fixtures; ``diagnose`` itself never refits.
 """
 
 import copy
+import dataclasses
 import json
 import sys
 import warnings
@@ -12,7 +13,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_iris,
+    make_classification,
+    make_regression,
+)
 from sklearn.model_selection import train_test_split
 
 from safekeras import (
@@ -153,14 +159,21 @@ def test_overfitting_from_rising_validation_loss(noise):
         threshold=0.5,
         random_state=0,
     ).fit(X, y)
-    finding = only(clf.diagnose(), "overfitting")
+    # Early stopping restored the epoch of the lowest validation loss: the rise after it is
+    # how early stopping found that epoch, not a problem of the model in use.
+    assert clf.best_epoch_ < clf.n_epochs_
+    assert "overfitting" not in clf.diagnose().pitfalls
+    # As if the last epoch's weights predicted (no early stopping, validation loss recorded).
+    last = copy.copy(clf)
+    last.best_epoch_, last.early_stopping = clf.n_epochs_, False
+    finding = only(last.diagnose(), "overfitting")
     evidence = finding.evidence
-    assert evidence["best_epoch"] == clf.best_epoch_ < evidence["n_epochs"] == clf.n_epochs_
+    assert evidence["best_epoch"] == evidence["n_epochs"] == clf.n_epochs_
     assert evidence["val_loss_rise"] >= diagnostics.VAL_RISE
     assert evidence["val_loss_final"] > evidence["val_loss_best"]
-    assert evidence["train_loss_final"] < evidence["train_loss_best"]
     assert "validation loss rose" in finding.title
-    assert f"restored the weights of epoch {clf.best_epoch_}" in finding.fix
+    assert f"at epoch {clf.n_epochs_}, whose weights predict" in finding.title
+    assert "set early_stopping=True" in finding.fix
     assert "dropout is 0: try 0.3" in finding.fix
     assert "l2 is 0: try 0.0001" in finding.fix
     assert "hidden_layer_sizes is (256, 256): try (128, 128)" in finding.fix
@@ -187,6 +200,52 @@ def test_overfitting_from_the_loss_on_held_out_data(noise):
     assert surely - evidence["train_loss_best"] >= diagnostics.GAP_SHARE * evidence["baseline_loss"]
     assert "loss on the 50 rows given" in finding.title
     assert "set early_stopping=True" in finding.fix
+
+
+MEMORISE = dict(
+    hidden_layer_sizes=(256, 256),
+    dropout=0.0,
+    l2=0.0,
+    learning_rate=0.01,
+    batch_size=16,
+    epochs=60,
+    early_stopping=False,
+    threshold_cv=None,
+    random_state=0,
+)
+
+
+@pytest.mark.slow
+def test_memorised_noise_is_found_without_data(noise):
+    # No early stopping, so no val_loss; the rows the threshold was tuned on were held out.
+    X, y = noise
+    clf = SafeKerasClassifier(**MEMORISE).fit(X, y)
+    assert "val_loss" not in clf.history_
+    diagnosis = clf.diagnose()
+    finding = only(diagnosis, "overfitting")
+    evidence = finding.evidence
+    assert evidence["train_loss_best"] < 0.01 * evidence["baseline_loss"]
+    surely = evidence["held_out_loss"] - diagnostics.NOISE_Z * evidence["held_out_loss_se"]
+    assert surely >= diagnostics.GAP_RATIO * evidence["train_loss_best"]
+    assert evidence["held_out_source"] == "the validation split (30 rows)"
+    assert "30 held-out rows the threshold was tuned on" in finding.title
+    assert "set early_stopping=True" in finding.fix
+
+
+@pytest.mark.slow
+def test_memorised_noise_with_nothing_held_out_cannot_tell(noise):
+    X, y = noise
+    clf = SafeKerasClassifier(**{**MEMORISE, "threshold": 0.5}).fit(X, y)
+    assert clf.threshold_search_ is None and "val_loss" not in clf.history_
+    finding = only(clf.diagnose(), "overfitting")
+    assert finding.title.startswith("cannot tell whether the network generalises")
+    assert finding.evidence["train_baseline_ratio"] < diagnostics.MEMORISED_SHARE
+    assert "estimator.diagnose(X_test, y_test)" in finding.fix
+    # Held-out rows answer the question: the loss on them is the evidence.
+    rng = np.random.default_rng(1)
+    X_new, y_new = rng.normal(size=(100, 20)), rng.integers(0, 2, 100)
+    given = only(clf.diagnose(X_new, y_new), "overfitting")
+    assert not given.title.startswith("cannot tell")
 
 
 # -- underfitting ------------------------------------------------------------------------
@@ -234,7 +293,12 @@ def test_imbalance():
         n_samples=500, n_features=8, n_informative=4, weights=[0.88], random_state=0
     )
     X_train, X_test, y_train, y_test = split(X, y, test_size=0.3)
-    clf = SafeKerasClassifier(**FAST_CLF).fit(X_train, y_train)
+    # The default tunes the threshold for balanced accuracy: imbalance is then handled.
+    tuned = SafeKerasClassifier(**FAST_CLF).fit(X_train, y_train)
+    assert tuned.diagnose(X_test, y_test).pitfalls == ()
+    weighted = SafeKerasClassifier(**FAST_CLF, class_weight="balanced").fit(X_train, y_train)
+    assert "imbalance" not in weighted.diagnose(X_test, y_test).pitfalls
+    clf = SafeKerasClassifier(**FAST_CLF, threshold=0.5).fit(X_train, y_train)
     diagnosis = clf.diagnose(X_test, y_test)
     assert diagnosis.pitfalls == ("imbalance",)  # the minority class is the positive one
     finding = only(diagnosis, "imbalance")
@@ -245,7 +309,7 @@ def test_imbalance():
     assert evidence["minority_share"] < diagnostics.MINORITY_SHARE
     assert evidence["accuracy"] > evidence["balanced_accuracy"]
     assert "accuracy" in finding.title and "balanced accuracy" in finding.title
-    assert "threshold='auto' already moves the decision threshold" in finding.fix
+    assert "threshold is fixed at 0.5: threshold='auto' tunes it" in finding.fix
     assert "class_weight='balanced'" in finding.fix
     assert "imbalance_report" in finding.fix
 
@@ -328,7 +392,7 @@ def test_labels_fit_never_saw(healthy):
 @pytest.mark.filterwarnings("ignore:Decision threshold:safekeras.ThresholdWarning")
 def test_positive_class_is_the_majority():
     X, y = make_classification(
-        n_samples=400, n_features=8, n_informative=4, weights=[0.3], random_state=0
+        n_samples=400, n_features=8, n_informative=4, weights=[0.15], random_state=0
     )
     frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
     labels = np.where(y == 1, "ok", "fraud")  # "ok" sorts last: the default positive class
@@ -340,11 +404,33 @@ def test_positive_class_is_the_majority():
     assert finding.evidence["pos_label"] == "ok"
     assert finding.evidence["pos_label_share"] >= diagnostics.MAJORITY_SHARE
     assert finding.evidence["minority_class"] == "fraud"
-    assert "pass pos_label='fraud'" in finding.fix
+    assert "To find the rare class 'fraud', pass pos_label='fraud'." in finding.fix
     # Naming the positive class says it is intended.
     chosen = copy.copy(clf)
     chosen.pos_label = "ok"
     assert chosen.diagnose(X_test, y_test).findings == ()
+
+
+def test_a_majority_positive_class_that_is_not_rare_is_no_finding():
+    # load_breast_cancer: 63 % benign, class 1. Either class is fine to score.
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = split(X, y)
+    clf = SafeKerasClassifier(**FAST_CLF).fit(X_train, y_train)
+    assert np.mean(y_train) > 0.6
+    assert clf.diagnose(X_test, y_test).pitfalls == ()
+    assert clf.diagnose().pitfalls == ()
+
+
+def test_problems_and_pitfalls_count_alike(healthy):
+    clf, X_test, y_test = healthy
+    # Opposite predictions and a rare negative class: two signs of one pitfall.
+    off = copy.copy(clf)
+    off._training_profile_ = dataclasses.replace(clf._training_profile_, class_counts=(30, 270))
+    diagnosis = off.diagnose(X_test, 1 - y_test)
+    assert diagnosis.pitfalls == ("label_inversion",)
+    finding = only(diagnosis, "label_inversion")
+    assert "opposite to y" in finding.title and "is the majority" in finding.title
+    assert str(diagnosis).startswith("Diagnosis of SafeKerasClassifier: 1 problem(s) found")
 
 
 # -- drift -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from imblearn.over_sampling import RandomOverSampler
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_multilabel_classification
 from sklearn.metrics import balanced_accuracy_score, f1_score, fbeta_score, make_scorer
@@ -14,6 +15,7 @@ from sklearn.model_selection import (
     StratifiedKFold,
     TunedThresholdClassifierCV,
 )
+from sklearn.utils.estimator_checks import check_class_weight_classifiers
 
 from safekeras import SafeKerasClassifier
 from safekeras.estimators import ParameterError
@@ -21,8 +23,11 @@ from safekeras.exceptions import InputError, ThresholdWarning
 from safekeras.thresholds import (
     DEFAULT_THRESHOLD,
     MAX_CANDIDATES,
+    MIN_TUNING_COUNT,
+    PLAUSIBLE_LOSS,
     ThresholdSearch,
     auto_cv_folds,
+    costs_stated,
     make_threshold_scorer,
     tune_threshold,
     warn_if_unreliable,
@@ -171,7 +176,12 @@ def test_a_well_supported_threshold_does_not_warn():
     "fields, message",
     [
         (dict(n_positive=4), r"tuned on only 4 positive and 150 negative rows"),
-        (dict(n_changed=80), r"changes 80 of 200 held-out predictions.*0\.700 -> 0\.800"),
+        (
+            dict(n_changed=80, gain_se=0.1),
+            r"changes 80 of 200 predictions of the validation split \(200 rows\) versus 0\.5 "
+            r"for a gain in balanced_accuracy of 0\.100 \(from 0\.700 to 0\.800\) \+- 0\.100: "
+            r"within the noise",
+        ),
         (
             dict(tuned=False, n_positive=0),
             r"the validation split \(150 rows\) holds 0 positive and 150 negative rows",
@@ -186,6 +196,49 @@ def test_a_well_supported_threshold_does_not_warn():
 def test_doubtful_thresholds_warn_with_the_counts(fields, message):
     with pytest.warns(ThresholdWarning, match=message):
         warn_if_unreliable({None: search(**fields)}, "balanced_accuracy")
+
+
+def test_a_clear_gain_that_moves_many_predictions_does_not_warn():
+    # What tuning for balanced accuracy does at 5 % positives: it flips most held-out
+    # predictions, for a gain far outside the noise. It used to warn (over 25 % flipped).
+    clear = search(n_changed=150, score=0.85, default_score=0.6, gain_se=0.03)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_unreliable({None: clear}, "balanced_accuracy")
+
+
+def test_the_advice_is_more_rows_not_a_fixed_threshold():
+    with pytest.warns(ThresholdWarning) as record:
+        warn_if_unreliable({None: search(n_positive=4)}, "balanced_accuracy")
+    text = str(record[0].message)
+    assert "a larger validation_fraction, or threshold_cv=5" in text
+    assert "threshold=<float>" not in text
+    with pytest.warns(ThresholdWarning, match=r"only more rows, above all of the rarer class"):
+        warn_if_unreliable({None: search(n_positive=4, n_folds=5)}, "balanced_accuracy")
+
+
+def test_a_threshold_found_in_noise_warns():
+    # Probabilities unrelated to the labels: the best threshold is wherever noise put it.
+    rng = np.random.default_rng(0)
+    y_positive = np.r_[np.ones(12, bool), np.zeros(40, bool)]
+    found = tune_threshold(
+        y_positive, rng.uniform(0.3, 0.7, 52), make_threshold_scorer("balanced_accuracy")
+    )
+    assert found.n_changed > 0 and found.gain_se > 0
+    assert found.worst_plausible_gain < -PLAUSIBLE_LOSS
+    with pytest.warns(ThresholdWarning, match=r"within the noise of these rows"):
+        warn_if_unreliable({None: found}, "balanced_accuracy")
+
+
+def test_held_out_quality_is_kept():
+    y_positive = np.array([True, True, False, False])
+    found = tune_threshold(
+        y_positive, np.array([0.9, 0.6, 0.4, 0.2]), make_threshold_scorer("balanced_accuracy")
+    )
+    assert found.roc_auc == 1.0
+    (neg_mean, _), (pos_mean, _) = found.loss_by_class
+    assert neg_mean == pytest.approx(-(np.log(0.6) + np.log(0.8)) / 2)
+    assert pos_mean == pytest.approx(-(np.log(0.9) + np.log(0.6)) / 2)
 
 
 def test_one_warning_names_every_doubtful_label():
@@ -362,10 +415,42 @@ def test_auto_threshold_cv_folds_only_when_validation_is_too_small(imbalanced):
     assert large.threshold_search_.n_samples == int(np.ceil(0.3 * len(X)))
 
 
-def test_few_positives_warn_with_the_counts():
-    X, y = make_classification(n_samples=150, n_features=5, weights=[0.9, 0.1], random_state=0)
-    with pytest.warns(ThresholdWarning, match=r"tuned on only 15 positive and 135 negative"):
+def test_a_threshold_tuned_on_under_ten_positives_warns():
+    X, y = make_classification(
+        n_samples=300, n_features=5, weights=[0.97], flip_y=0, random_state=0
+    )
+    assert y.sum() < MIN_TUNING_COUNT
+    message = (
+        rf"tuned on only {y.sum()} positive and {len(y) - y.sum()} negative rows of out-of-fold"
+    )
+    with pytest.warns(ThresholdWarning, match=message):
         fast_classifier(threshold_cv="auto").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, stated",
+    [
+        (dict(class_weight="balanced"), True),
+        (dict(class_weight={0: 2.0}), True),
+        (dict(sampler=RandomOverSampler(random_state=0)), True),
+        (dict(class_weight="balanced", threshold_scoring="f1"), False),  # a metric, asked for
+        ({}, False),
+    ],
+)
+def test_explicit_costs_keep_one_half(imbalanced, params, stated):
+    X, y = imbalanced
+    clf = fast_classifier(**params)
+    assert costs_stated(clf.class_weight, clf.sampler, clf.threshold_scoring) is stated
+    clf.fit(X, y)
+    assert (clf.threshold_search_ is None) is stated
+    if stated:
+        assert clf.threshold_ == DEFAULT_THRESHOLD
+
+
+def test_class_weight_decides_with_the_default_threshold():
+    # sklearn's own check, on the default estimator: class_weight={0: 1000, 1: 1e-4} must make
+    # predict choose class 0; a threshold tuned for balanced accuracy used to undo it.
+    check_class_weight_classifiers("SafeKerasClassifier", SafeKerasClassifier(random_state=0))
 
 
 def test_tuned_threshold_survives_pickle_and_clone_forgets_it(imbalanced):

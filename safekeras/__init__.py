@@ -21,6 +21,7 @@ _EXPORTS = {
     "Diagnosis": "diagnostics",
     "Finding": "diagnostics",
     "load": "persistence",
+    "skops_trusted_types": "trusted_types",
     **{
         name: "exceptions"
         for name in (
@@ -75,6 +76,7 @@ __all__ = [
     "__version__",
     "load",
     "metrics",
+    "skops_trusted_types",
 ]
 
 
@@ -119,3 +121,4 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names eagerly
         VersionMismatchWarning,
     )
     from .persistence import load
+    from .trusted_types import skops_trusted_types

@@ -294,6 +294,15 @@ def to_keras(estimator):
         The estimator is not fitted.
     ExportError
         A part of the fitted pipeline has no Keras equivalent.
+
+    Notes
+    -----
+    The model has been called once (on a row of missing values), as Keras's
+    ``model.export(path, format="onnx")`` requires; the call changes nothing
+    in it. With numeric inputs only, that export runs in ONNX Runtime. With
+    categorical columns it keeps TensorFlow lookup tables that ONNX Runtime
+    refuses: export a SavedModel (``model.export(path)``) and convert it with
+    ``python -m tf2onnx.convert --saved-model path --output model.onnx``.
     """
     from .exceptions import ExportError, NotFittedError
 
@@ -347,6 +356,7 @@ def to_keras(estimator):
     outputs = _output_mapping(estimator, outputs, names)
     model = keras.Model(inputs, outputs, name=f"exported_{type(estimator).__name__}")
     _copy_weights(network, copy, features.shape[-1], ExportError)
+    _call_once(model)
     return model
 
 
@@ -535,6 +545,27 @@ def _copy_weights(network, copy, width, error):
             "computes other outputs than the original (a layer whose get_config misses part "
             "of its state?). Export the network alone with est.model_."
         )
+
+
+def _call_once(model) -> None:
+    """Call ``model`` on one row of missing values, so that Keras counts it as called.
+
+    ``model.export(format="onnx")`` refuses a model that was never called
+    ("The model provided has never called"), although a functional model is
+    built. Calling it computes nothing it keeps: the outputs and weights stay
+    as they are. Every value is passed as a NumPy array (Keras refuses a dict
+    mixing tensors and arrays).
+    """
+    if isinstance(model.input, dict):
+        probe = {
+            tensor.name: np.array([[MISSING_CATEGORY]])
+            if tensor.dtype == "string"
+            else np.full((1, 1), np.nan)
+            for tensor in model.inputs
+        }
+    else:
+        probe = np.full((1, model.inputs[0].shape[-1]), np.nan)
+    model(probe, training=False)
 
 
 def _output_mapping(estimator, outputs, names):

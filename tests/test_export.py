@@ -398,3 +398,61 @@ def test_input_names_are_valid_signature_names():
     assert _input_name("a/b") == "a_b"
     assert _input_name("_private") == "x_private"
     assert _input_name("") == "x"
+
+
+# -- ONNX ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def onnxruntime():
+    for module in ("tf2onnx", "onnx"):
+        pytest.importorskip(module, reason=f"ONNX export needs {module} (pip install {module})")
+    return pytest.importorskip(
+        "onnxruntime", reason="running ONNX models needs onnxruntime (pip install onnxruntime)"
+    )
+
+
+def _onnx_outputs(onnxruntime, path, inputs):
+    """The ONNX model's output; string columns passed as Python str, as ONNX Runtime takes them."""
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    if not isinstance(inputs, dict):
+        return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    feeds = {}
+    for name, value in inputs.items():
+        array = keras.ops.convert_to_numpy(value)
+        if array.dtype == object:  # tf.string gives bytes
+            array = np.vectorize(bytes.decode, otypes=[object])(array)
+        feeds[name] = array
+    return session.run(None, feeds)[0]
+
+
+@needs_tensorflow
+@pytest.mark.slow
+def test_numeric_export_converts_to_onnx_directly(onnxruntime, binary, tmp_path):
+    """to_keras() returns a model Keras counts as called: model.export(format="onnx") works."""
+    est, model = binary
+    path = tmp_path / "model.onnx"
+    model.export(str(path), format="onnx", verbose=False)
+    X = np.vstack([_numeric(30, seed=6), np.full((1, 4), np.nan)])
+    got = _onnx_outputs(onnxruntime, path, X)
+    assert got.dtype == np.float64 and got.shape == (31, 2)
+    np.testing.assert_allclose(got, est.predict_proba(X), rtol=0, atol=1e-6)
+
+
+@needs_tensorflow
+@pytest.mark.slow
+def test_mixed_export_converts_to_onnx_through_the_saved_model(
+    onnxruntime, mixed, mixed_test, tmp_path
+):
+    """Categorical columns: SavedModel, then tf2onnx's converter (docs/integrations.md)."""
+    import subprocess
+    import sys
+
+    est, model = mixed
+    model.export(str(tmp_path / "saved"), verbose=False)
+    command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(tmp_path / "saved")]
+    command += ["--output", str(tmp_path / "model.onnx")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = _onnx_outputs(onnxruntime, tmp_path / "model.onnx", keras_inputs(model, mixed_test))
+    np.testing.assert_allclose(got, est.predict_proba(mixed_test), rtol=0, atol=1e-6)

@@ -17,6 +17,7 @@ This module orchestrates; the work lives in the modules it calls:
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -45,13 +46,21 @@ from .exceptions import (
     ParameterError,
     SafeKerasError,
     TargetError,
+    TrainingError,
     external_stacklevel,
 )
+from .inference import as_numpy
 from .network import FittedNetwork, input_dtype, row_chunks
 from .parallel import limit_worker_threads
-from .preprocessing import is_dataframe, one_hot_blocks, resolve_preprocessor
+from .preprocessing import (
+    as_pandas_frame,
+    fit_preprocessor,
+    is_dataframe,
+    one_hot_blocks,
+    resolve_preprocessor,
+)
 from .preprocessing_plan import PreprocessingPlan
-from .schema import InputSchema
+from .schema import InputSchema, check_representable
 
 __all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
 
@@ -64,7 +73,8 @@ class _SafeKerasBase(BaseEstimator):
 
     _parameter_constraints: dict = {
         "model": [None, callable],
-        "hidden_layer_sizes": ["array-like"],
+        # An int is one hidden layer, as in MLPClassifier (Optuna's suggest_int gives one).
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [str, callable],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
@@ -194,6 +204,9 @@ class _SafeKerasBase(BaseEstimator):
             X, input_schema, spec, y_encoded, target_attributes = self._read_data(
                 X, y, classes, partial=partial, how=how if resume else None
             )
+            # Before any network is trained (threshold_cv's folds included) when the dtype is known.
+            declared_dtype = self._declared_dtype(resume)
+            self._check_raw_numbers(input_schema, X, declared_dtype, resume)
             weights = _validated_weights(sample_weight, X)
             kept = np.flatnonzero(weights > 0)
             if not partial:  # a chunk of the data may hold a single class
@@ -210,7 +223,9 @@ class _SafeKerasBase(BaseEstimator):
             holdout = not partial and (self.early_stopping or decision == "validation")
             train_idx, val_idx = self._split(spec, y_encoded, kept, rng, holdout)
 
-            preprocessor, x_train, x_val = self._preprocess(X, train_idx, val_idx, resume)
+            preprocessor, x_train, x_val = self._preprocess(
+                X, train_idx, val_idx, resume, weights[train_idx]
+            )
             y_train, w_train = y_encoded[train_idx], weights[train_idx]
             if resume:
                 target_transformer = getattr(self, "target_scaler_", None)
@@ -223,6 +238,9 @@ class _SafeKerasBase(BaseEstimator):
             )
             network = self.model_ if resume else self._build_network(spec, x_train, seeds)
             dtype = input_dtype(network)
+            if declared_dtype is None:  # a callable built the network: its dtype is known now
+                self._check_raw_numbers(input_schema, X, dtype, resume)
+            self._check_network_input(input_schema, preprocessor, dtype, x_train, x_val)
             x_train = x_train.astype(dtype, copy=False)
             x_val = None if x_val is None else x_val.astype(dtype, copy=False)
             output = self._checked_output(spec, network, x_train)
@@ -266,6 +284,9 @@ class _SafeKerasBase(BaseEstimator):
 
                 fitted_network = FittedNetwork.from_trained(
                     network, logits_activation=output.activation if output.logits else None
+                )
+                self._check_trained(
+                    fitted_network, output, x_train, encode(y_train), w_train, resume
                 )
                 decision_attributes = (
                     {}  # partial_fit never tunes: the threshold fitted before stays
@@ -338,15 +359,19 @@ class _SafeKerasBase(BaseEstimator):
         spec, y_encoded = self._first_target(y, classes, partial)
         return X, input_schema, spec, y_encoded, self._target_attributes(spec)
 
-    def _preprocess(self, X, train_idx, val_idx, resume: bool):
-        """The preprocessor (fitted on the training rows, or kept) and the network's inputs."""
+    def _preprocess(self, X, train_idx, val_idx, resume: bool, w_train=None):
+        """The preprocessor (fitted on the weighted training rows, or kept), the network input."""
         X_train = _take_rows(X, train_idx)
         if resume:
             preprocessor = self.preprocessor_  # frozen: the network learnt its scale
             x_train = X_train if preprocessor is None else preprocessor.transform(X_train)
         else:
             preprocessor = resolve_preprocessor(self.preprocessor, X_train)
-            x_train = X_train if preprocessor is None else preprocessor.fit_transform(X_train)
+            x_train = (
+                X_train
+                if preprocessor is None
+                else fit_preprocessor(preprocessor, X_train, w_train)
+            )
         x_val = None
         if val_idx is not None:
             X_val = _take_rows(X, val_idx)
@@ -361,7 +386,7 @@ class _SafeKerasBase(BaseEstimator):
             self.model,
             meta=architecture.make_meta(spec, x_train.shape[1]),
             spec=spec,
-            hidden_layer_sizes=self.hidden_layer_sizes,
+            hidden_layer_sizes=_layer_sizes(self.hidden_layer_sizes),
             activation=self.activation,
             dropout=self.dropout,
             l2=self.l2,
@@ -376,6 +401,27 @@ class _SafeKerasBase(BaseEstimator):
         else:
             head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
         return targets.resolve_output(spec, head, self.loss)
+
+    def _check_trained(self, fitted_network, output, x_train, y_train, w_train, resume: bool):
+        """Raise :class:`TrainingError` when training left the network worse than a constant.
+
+        Runs inside the fit transaction (and a continued fit's checkpoint), so a
+        fit that fails here keeps the previous fit. ``y_train`` is encoded as the
+        network was trained on it (see ``_encode_target``).
+        """
+        network = fitted_network.model_
+        # The loss of a logits head is measured on the logits, as it was trained.
+        raw = FittedNetwork.from_trained(network) if output.logits else fitted_network
+        training.check_training_outcome(
+            raw.predict,
+            x_train,
+            y_train,
+            training.normalise_weights(w_train, "float64"),
+            activation=output.activation,
+            logits=output.logits,
+            dtype=getattr(network, "compute_dtype", None) or input_dtype(network),
+            continued=resume,
+        )
 
     def _split(self, spec, y_encoded, kept, rng, holdout: bool):
         """Train/validation indices into the original rows (zero weights excluded)."""
@@ -394,8 +440,8 @@ class _SafeKerasBase(BaseEstimator):
             sizes = [sizes]
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ParameterError(
-                "hidden_layer_sizes must be a sequence of positive integers (units per hidden "
-                f"layer), e.g. (64, 32); got {self.hidden_layer_sizes!r}."
+                "hidden_layer_sizes must be a positive integer or a sequence of positive integers "
+                f"(units per hidden layer), e.g. 16 or (64, 32); got {self.hidden_layer_sizes!r}."
             )
 
     def _fit_target_transformer(self, spec, y_train, w_train):
@@ -424,10 +470,43 @@ class _SafeKerasBase(BaseEstimator):
     def _fit_decision(self, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
         return {}
 
+    def _declared_dtype(self, resume: bool) -> str | None:
+        """The network's input dtype if known before it is built (None: a callable builds it)."""
+        if resume:
+            return input_dtype(self.model_)
+        if self.model is None:
+            import keras
+
+            return keras.config.floatx()  # the default MLP's dtype
+        return input_dtype(self.model) if hasattr(self.model, "inputs") else None
+
+    def _check_raw_numbers(self, schema, X, dtype, resume: bool) -> None:
+        """InputError naming the raw numeric columns with numbers ``dtype`` cannot hold."""
+        if dtype is None or not self._feeds_raw_numbers():
+            return
+        # A first fit's schema was profiled on X (its range says all); a continued fit's was not.
+        schema.check_representable(dtype, schema.decode(X) if resume else None)
+
+    def _check_network_input(self, schema, preprocessor, dtype, *features) -> None:
+        """InputError naming the preprocessed columns with numbers ``dtype`` cannot hold."""
+        for x in features:
+            if x is not None:
+                names = functools.partial(_network_input_names, schema, preprocessor, x.shape[1])
+                check_representable(x, names, dtype, preprocessed=True)
+
+    def _feeds_raw_numbers(self) -> bool:
+        """Whether the raw numbers reach the network as they are or linearly scaled.
+
+        True for "auto" and "passthrough"; a custom transformer may map a huge
+        raw value anywhere (a log), so only its output is checked.
+        """
+        return self.preprocessor is None or isinstance(self.preprocessor, str)
+
     # -- predicting ------------------------------------------------------------
 
     def _validate_features(self, X, *, y=None, reset: bool):
         """Validate X the way the configured preprocessor can consume it."""
+        X = as_pandas_frame(X)  # polars, pyarrow...: their column names are checked too
         if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
             raise InputTypeError(
                 f"{type(self).__name__} does not accept sparse input: a dense copy is needed "
@@ -475,18 +554,67 @@ class _SafeKerasBase(BaseEstimator):
             )
         X = self._validate_features(X, reset=False)
         batch = self.input_schema_.decode(X)
-        self._report_drift(self.input_schema_.check_decoded(batch, drift=self.on_drift != "ignore"))
+        # Overflow inside the network is reported, with the rows, by _finite_predictions.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._outputs_of(X, batch)
+
+    def _outputs_of(self, X, batch) -> np.ndarray:
+        """The network's outputs for a validated, decoded batch (numbers checked first)."""
         network = self.pipeline_.named_steps["network"]
+        dtype = input_dtype(network.model_)
+        if self._feeds_raw_numbers():  # before the drift warning: an error makes it moot
+            self.input_schema_.check_representable(dtype, batch)
+        self._report_drift(self.input_schema_.check_decoded(batch, drift=self.on_drift != "ignore"))
         plan = self._preprocessing_plan()
         if plan is None and self.preprocessor_ is not None:
-            return network.predict(self.preprocessor_.transform(X))
+            return network.predict(self._network_input(self.preprocessor_.transform(X), dtype))
+        if plan is None:  # passthrough: the raw check above saw exactly these numbers
+            return _concatenated([network.predict(X[rows]) for rows in row_chunks(batch.n_rows)])
         # Equal to pipeline_.predict(X) (tested), streamed so that a large batch is never
         # held preprocessed in full: one chunk of features at a time.
-        chunks = [
-            network.predict(X[rows] if plan is None else plan.transform(batch, rows))
-            for rows in row_chunks(batch.n_rows)
-        ]
-        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        return _concatenated(
+            [
+                network.predict(self._network_input(plan.transform(batch, rows), dtype))
+                for rows in row_chunks(batch.n_rows)
+            ]
+        )
+
+    def _network_input(self, x, dtype) -> np.ndarray:
+        """Preprocessed features, refused where a value overflows the network's dtype."""
+        x = np.asarray(x)
+        names = functools.partial(
+            _network_input_names, self.input_schema_, self.preprocessor_, x.shape[-1]
+        )
+        check_representable(x, names, dtype, preprocessed=True)
+        return x
+
+    def _finite_predictions(self, values: np.ndarray, what: str) -> np.ndarray:
+        """``values``, or an error naming the rows whose output is NaN or infinite.
+
+        A NaN probability is no probability, and a label read from it (NaN >=
+        threshold is False) is a silent guess: neither is ever returned.
+        """
+        finite = np.isfinite(values)
+        if finite.all():
+            return values
+        rows = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
+        shown = ", ".join(str(row) for row in rows[:5])
+        shown += f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        where = f"{len(rows)} of {len(values)} row(s) (at positions {shown} of the batch)"
+        if not _weights_finite(self.model_):
+            raise TrainingError(
+                f"The network's {what} are NaN or infinite for {where}: its weights hold NaN "
+                "or infinity (training diverged, or they were changed after fit). No prediction "
+                "is returned. Refit, e.g. with a smaller learning_rate; history_['loss'] shows "
+                "where training diverged."
+            )
+        raise InputError(
+            f"The network's {what} are NaN or infinite for {where}: their features drive the "
+            f"network's activations beyond the range of {input_dtype(self.model_)}. No "
+            "prediction is returned. Check those rows for values far outside the training "
+            "range (a unit error, a sentinel value; on_drift='raise' names the columns) and fix "
+            "or drop them."
+        )
 
     def _preprocessing_plan(self):
         """The fast path of ``preprocessor_`` (see :mod:`safekeras.preprocessing_plan`), if any."""
@@ -520,16 +648,54 @@ class _SafeKerasBase(BaseEstimator):
     def save(self, path) -> None:
         """Write the fitted estimator to one file that :func:`safekeras.load` reads safely.
 
-        The file holds the Keras network in ``.keras`` format, the rest of the
-        fitted estimator (preprocessing, target encoding, schema, threshold)
-        in skops format and a manifest of the library versions; it is written
-        atomically. See :mod:`safekeras.persistence` for what ``load`` checks.
+        The file is a zip archive holding the Keras network in ``.keras``
+        format, the rest of the fitted estimator (preprocessing, target
+        encoding, schema, threshold) in skops format and a manifest of the
+        library versions. :func:`safekeras.load` checks all of it before it
+        deserialises anything, and never runs code from it. See
+        :mod:`safekeras.persistence` for the format and the checks.
 
         Parameters
         ----------
         path : str or os.PathLike
-            Where to write (an existing file is replaced only once the new
-            one is complete).
+            The file to write, used exactly as given: no extension is added or
+            required (the documentation uses ``.safekeras``; ``.keras`` would
+            promise a plain Keras model, which the file is not). Its folder
+            must exist. An existing file is replaced, once the new one is
+            complete.
+
+        Returns
+        -------
+        None
+            Nothing: the estimator is not modified.
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator has not been fitted.
+        PersistenceError
+            If it holds something the format cannot store: a Lambda layer, a
+            lambda or locally defined function, a subclassed Keras model
+            without ``get_config``.
+        MissingDependencyError
+            If skops is not installed.
+        OSError
+            If the file cannot be written, e.g. ``FileNotFoundError`` when its
+            folder does not exist, ``IsADirectoryError`` when ``path`` is a
+            folder.
+
+        See Also
+        --------
+        safekeras.load : Read the file back.
+
+        Notes
+        -----
+        The write is atomic: the archive is written to a hidden temporary file
+        in the same folder (``.<name>.<random>.safekeras-tmp``) and moved over
+        ``path`` with :func:`os.replace`, so an error or an interruption leaves
+        any previous file intact and removes the temporary one. Pickling the
+        estimator works too, but unpickling runs code: keep pickles for files
+        you made yourself.
         """
         from .persistence import save
 
@@ -587,9 +753,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``model(meta)`` with a dict holding ``n_features_in_`` (width after
         preprocessing), ``n_outputs_``, ``target_type_``, ``classes_``,
         ``output_activation_`` and ``loss_``, and must return a Keras model.
-    hidden_layer_sizes : sequence of int, default=(64, 32)
-        Units of each hidden layer of the default MLP. ``()`` gives a
-        logistic regression.
+    hidden_layer_sizes : int or sequence of int, default=(64, 32)
+        Units of each hidden layer of the default MLP; an int is one hidden
+        layer (``16`` is ``(16,)``). ``()`` gives a logistic regression.
     activation : str or callable, default="relu"
         Activation of the default MLP's hidden layers.
     dropout : float in [0, 1), default=0.1
@@ -629,7 +795,10 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         it after training to maximise ``threshold_scoring`` on probabilities
         the network did not train on: the validation split (held out even with
         ``early_stopping=False``), or out-of-fold predictions with
-        ``threshold_cv``. A float fixes it; None means 0.5. Multiclass targets
+        ``threshold_cv``. With ``class_weight`` or ``sampler`` set (and the
+        default ``threshold_scoring``), ``"auto"`` keeps 0.5: the weights state
+        the costs, and 0.5 on the weighted network is their decision. A float
+        fixes it; None means 0.5. Multiclass targets
         always predict the most probable class: a threshold needs one positive
         class, and per-class thresholds can leave a row with no class or
         several.
@@ -996,6 +1165,8 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     ) -> tuple[str | None, object]:
         if spec.target_type == "multiclass" or not _is_auto(self.threshold) or partial:
             return None, None
+        if thresholds.costs_stated(self.class_weight, self.sampler, self.threshold_scoring):
+            return None, None  # 0.5 is the decision the stated costs ask for
         try:
             thresholds.make_threshold_scorer(self.threshold_scoring)
         except ValueError as exc:
@@ -1156,10 +1327,61 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             probability of each label being on (columns need not sum to 1).
         """
         outputs = self._network_outputs(X)  # raises NotFittedError first
-        return _proba_from_outputs(self.target_type_, outputs)
+        proba = _proba_from_outputs(self.target_type_, outputs)
+        return self._finite_predictions(proba, "probabilities")
 
     def predict(self, X) -> np.ndarray:
-        """Predicted labels from ``classes_`` (indicator matrix for multilabel)."""
+        """Predict labels: ``predict_proba`` read with the decision threshold ``threshold_``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Raw features, prepared as the rows given to ``fit`` were: the
+            fitted preprocessing (``preprocessor_``) is applied here, so do not
+            scale or encode them yourself unless you did for ``fit`` too.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels taken from ``classes_``, of their type (str, int, bool, ...).
+            For a multilabel target, a 0/1 indicator matrix with one column per
+            label.
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator has not been fitted.
+        InputError
+            If ``X`` cannot be predicted from: other columns or another number
+            of columns than in ``fit``, no rows, values of the wrong kind
+            (strings in a numeric column, infinite values).
+        InputTypeError
+            If ``X`` is a sparse matrix.
+        DriftError
+            With ``on_drift="raise"``, if ``X`` does not look like the training
+            data (see ``on_drift``); with ``"warn"``, the default, a
+            :class:`~safekeras.DriftWarning` is emitted instead.
+
+        See Also
+        --------
+        predict_proba : The probabilities the labels are read from.
+        decision_function : Scores whose sign gives the binary prediction.
+
+        Notes
+        -----
+        The threshold is not 0.5 unless ``threshold_`` is 0.5:
+
+        * binary: ``pos_label_`` where its probability is at least
+          ``threshold_``, the other class elsewhere. With ``threshold="auto"``
+          (the default) ``threshold_`` was tuned in ``fit`` on held-out
+          probabilities to maximise ``threshold_scoring``, and on imbalanced
+          data it is often far below 0.5; ``(predict_proba(X)[:, 1] >= 0.5)``
+          then gives other answers than ``predict``.
+        * multilabel: each label is on where its probability is at least its
+          entry of ``threshold_``.
+        * multiclass: the most probable class; no threshold (``threshold_`` is
+          None).
+        """
         proba = self.predict_proba(X)
         if self.target_type_ == "multilabel-indicator":
             return (proba.astype(np.float64) >= self.threshold_).astype(np.int64)
@@ -1173,10 +1395,52 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     def decision_function(self, X) -> np.ndarray:
         """Confidence scores whose sign (binary) or argmax (multiclass) gives ``predict``.
 
-        Binary: ``logit(p) - logit(threshold_)`` for the probability ``p`` of
-        ``classes_[1]``, shape (n_samples,), positive where ``predict`` returns
-        ``classes_[1]``. Multiclass: log-probabilities, shape (n_samples,
-        n_classes). Multilabel: ``logit(p) - logit(threshold_)`` per label.
+        The decision threshold ``threshold_`` is built in, so these scores and
+        ``predict`` always agree; scikit-learn's ranking metrics (``roc_auc``,
+        ``average_precision``) accept them as they accept probabilities.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Raw features, prepared as for ``fit`` (see :meth:`predict`).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), (n_samples, n_classes) or (n_samples, n_labels)
+            * binary, shape (n_samples,): ``logit(p) - logit(t)``, with ``p`` the
+              probability of ``classes_[1]`` and ``t`` the threshold on it
+              (``threshold_``, or ``1 - threshold_`` when ``pos_label_`` is
+              ``classes_[0]``). Positive where ``predict`` returns
+              ``classes_[1]`` and negative where it returns ``classes_[0]``,
+              as scikit-learn expects whatever ``pos_label`` is; 0 on the
+              threshold itself.
+            * multiclass, shape (n_samples, n_classes): log-probabilities, one
+              column per class in ``classes_`` order.
+            * multilabel, shape (n_samples, n_labels): ``logit(p) -
+              logit(threshold_)`` per label, positive where the label is on.
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator has not been fitted.
+        InputError
+            If ``X`` cannot be predicted from (see :meth:`predict`).
+        InputTypeError
+            If ``X`` is a sparse matrix.
+        DriftError
+            With ``on_drift="raise"``, if ``X`` does not look like the training
+            data; with ``"warn"`` a :class:`~safekeras.DriftWarning` is emitted.
+
+        See Also
+        --------
+        predict_proba : The probabilities, without the threshold.
+
+        Notes
+        -----
+        The scores stay finite where float32 probabilities saturate at 0 or 1:
+        probabilities are clipped to [1e-15, 1 - 1e-15] for the logit (logits
+        within about +-34.5) and to 1e-300 for the log (log-probabilities of
+        at least about -690.8).
         """
         proba = self.predict_proba(X)
         if self.target_type_ == "multiclass":
@@ -1291,9 +1555,41 @@ pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
         return transformer.transform(y)
 
     def predict(self, X) -> np.ndarray:
-        """Predictions in the units of ``y``, shaped like the ``y`` given to ``fit``."""
-        outputs = self._network_outputs(X)
-        predictions = self.target_scaler_.inverse_transform(outputs)
+        """Predict targets in the units of ``y``, shaped like the ``y`` given to ``fit``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Raw features, prepared as the rows given to ``fit`` were: the
+            fitted preprocessing (``preprocessor_``) is applied here.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            1-d when ``fit`` got a 1-d ``y``, else one column per target. The
+            network predicts the standardised target; ``predict`` undoes the
+            standardisation fitted in ``fit`` (``target_scaler_``), so the
+            values are in the units of ``y``.
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator has not been fitted.
+        InputError
+            If ``X`` cannot be predicted from: other columns or another number
+            of columns than in ``fit``, no rows, values of the wrong kind
+            (strings in a numeric column, infinite values).
+        InputTypeError
+            If ``X`` is a sparse matrix.
+        DriftError
+            With ``on_drift="raise"``, if ``X`` does not look like the training
+            data (see ``on_drift``); with ``"warn"``, the default, a
+            :class:`~safekeras.DriftWarning` is emitted instead.
+        """
+        outputs = self._finite_predictions(self._network_outputs(X), "outputs")
+        with np.errstate(over="ignore"):  # reported by _finite_predictions
+            predictions = self.target_scaler_.inverse_transform(outputs)
+        predictions = self._finite_predictions(predictions, "predictions")
         if self._target_spec_.y_ndim == 1:
             return predictions.ravel()
         return predictions
@@ -1332,6 +1628,13 @@ def _checked_array(X, mode: str) -> np.ndarray:
             )
         raise InputError(message) from exc
     return X.astype(object) if X.dtype.kind in "USV" else X
+
+
+def _layer_sizes(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a sequence: an int (or NumPy integer) is one layer."""
+    if isinstance(hidden_layer_sizes, Integral):
+        return (int(hidden_layer_sizes),)
+    return hidden_layer_sizes
 
 
 def _validated_weights(sample_weight, X) -> np.ndarray:
@@ -1378,6 +1681,25 @@ def _as_network_input(X) -> np.ndarray:
             "(which imputes missing values) or clean the data first."
         )
     return X if X.dtype.kind == "f" else X.astype(np.float32)
+
+
+def _concatenated(chunks: list[np.ndarray]) -> np.ndarray:
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
+def _network_input_names(schema, preprocessor, width: int) -> list:
+    """Names of the columns that enter the network, for messages (positions if unknown)."""
+    if preprocessor is None:
+        return [profile.name for profile in schema.columns]
+    try:
+        names = [str(name) for name in preprocessor.get_feature_names_out()]
+    except (AttributeError, TypeError, ValueError):
+        return list(range(width))
+    return names if len(names) == width else list(range(width))
+
+
+def _weights_finite(model) -> bool:
+    return all(np.isfinite(as_numpy(weight.value)).all() for weight in model.weights)
 
 
 def _proba_from_outputs(target_type: str, outputs: np.ndarray) -> np.ndarray:

@@ -23,14 +23,19 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from .exceptions import MissingDependencyError
+
 __all__ = [
     "MAX_CATEGORIES",
     "as_categories",
+    "as_pandas_frame",
+    "fit_preprocessor",
     "is_dataframe",
     "make_auto_preprocessor",
     "one_hot_blocks",
     "resolve_preprocessor",
     "strings_or_nan",
+    "weighted_median",
 ]
 
 #: One-hot columns kept per categorical feature; rarer categories share one column.
@@ -40,6 +45,64 @@ MAX_CATEGORIES = 50
 def is_dataframe(X) -> bool:
     """True for pandas-like frames (columns with their own dtypes)."""
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
+
+
+def as_pandas_frame(X):
+    """``X`` itself, or a dataframe of another library as a pandas DataFrame.
+
+    A polars DataFrame, a pyarrow Table or any frame exposing the Arrow
+    PyCapsule stream (``__arrow_c_stream__``) or the dataframe interchange
+    protocol (``__dataframe__``) names its columns; read as an array it would
+    lose them, and a batch with its columns reordered would be predicted
+    silently wrong. Such frames are converted once, through Arrow, to the
+    pandas DataFrame that the schema and the preprocessing read, so that their
+    names, dtypes (categorical, string, nullable) and missing values are
+    checked exactly as a pandas DataFrame's.
+
+    Parameters
+    ----------
+    X : object
+        The features as given to ``fit`` or ``predict``.
+
+    Returns
+    -------
+    X : object
+        A pandas DataFrame for a frame of another library, else ``X`` unchanged.
+
+    Raises
+    ------
+    MissingDependencyError
+        ``X`` is such a frame and pandas (or, for an Arrow stream, pyarrow)
+        is not installed.
+    """
+    if is_dataframe(X) or isinstance(X, np.ndarray) or not _is_foreign_frame(X):
+        return X
+    kind = type(X).__module__.split(".")[0] + "." + type(X).__name__
+    arrow = hasattr(X, "__arrow_c_stream__")
+    needed = "pandas and pyarrow" if arrow else "pandas"
+    try:
+        import pandas  # noqa: F401 (the conversion's target)
+
+        if arrow:
+            import pyarrow
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"Reading a {kind} keeps its column names and dtypes through pandas, which needs "
+            f"{needed} (pip install {needed.replace(' and ', ' ')}). Install them, or pass "
+            "a pandas DataFrame."
+        ) from exc
+    if arrow:
+        # Zero-copy into Arrow, one copy into pandas.
+        return pyarrow.table(X).to_pandas()
+    from pandas.api.interchange import from_dataframe
+
+    return from_dataframe(X)
+
+
+def _is_foreign_frame(X) -> bool:
+    """A 2-d frame with named columns behind the Arrow stream or the interchange protocol."""
+    named = hasattr(X, "columns") or hasattr(X, "column_names")
+    return named and (hasattr(X, "__arrow_c_stream__") or hasattr(X, "__dataframe__"))
 
 
 def resolve_preprocessor(preprocessor, X):
@@ -57,6 +120,115 @@ def resolve_preprocessor(preprocessor, X):
     if isinstance(preprocessor, str):  # "auto"; other strings are rejected by validation
         return make_auto_preprocessor(X)
     return clone(preprocessor)
+
+
+def fit_preprocessor(preprocessor, X, sample_weight=None) -> np.ndarray:
+    """Fit ``preprocessor`` on ``X``, weighting the ``"auto"`` statistics; return ``X`` transformed.
+
+    A row of integer weight ``k`` counts as ``k`` copies of the row, as in
+    the network's loss: the ``"auto"`` preprocessor's numeric medians (the
+    imputed value) and means and standard deviations (the scaling), and its
+    categorical columns' most frequent values, are weighted. The one-hot
+    categories are the values of the rows given (the estimator passes only
+    rows of positive weight); the grouping of rare categories, used only
+    beyond :data:`MAX_CATEGORIES` categories, counts rows. Another
+    preprocessor is fitted without the weights: scikit-learn transformers
+    take ``sample_weight`` only through metadata routing, which is a global
+    setting safekeras leaves alone.
+
+    Parameters
+    ----------
+    preprocessor : transformer
+        An unfitted transformer from :func:`resolve_preprocessor`.
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Positive weights; None or all equal fits without weights, exactly as
+        ``preprocessor.fit_transform(X)``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features_out)
+    """
+    transformed = preprocessor.fit_transform(X)
+    weighted = sample_weight is not None and np.ptp(sample_weight) > 0
+    if not weighted or not _is_auto(preprocessor):
+        return transformed
+    for name, pipeline, columns in preprocessor.transformers_:
+        if name == "numeric":
+            _weight_numeric(pipeline, _select(X, columns), sample_weight)
+        elif name == "categorical":
+            _weight_categorical(pipeline, _select(X, columns), sample_weight)
+    return preprocessor.transform(X)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The median of ``values`` where a value of weight ``k`` counts ``k`` times.
+
+    With integer weights this is the median of the values repeated (the
+    mean of the two middle values when the total weight is even). Missing
+    values (NaN) and weights of 0 are left out; NaN when nothing remains.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,), float
+    weights : ndarray of shape (n,), non-negative
+    """
+    kept = ~np.isnan(values) & (weights > 0)
+    order = np.argsort(values[kept], kind="stable")
+    values, weights = values[kept][order], weights[kept][order]
+    if not len(values):
+        return float("nan")
+    cumulative = np.cumsum(weights)
+    half = cumulative[-1] / 2
+    middle = int(np.searchsorted(cumulative, half, side="left"))
+    if cumulative[middle] == half:  # an even split: between this value and the next
+        return float((values[middle] + values[middle + 1]) / 2)
+    return float(values[middle])
+
+
+def _is_auto(preprocessor) -> bool:
+    """Whether a fitted preprocessor is one :func:`make_auto_preprocessor` built."""
+    if type(preprocessor) is not ColumnTransformer:
+        return False
+    expected = {"numeric": ("as_float", _as_float), "categorical": ("as_str", as_categories)}
+    for name, pipeline, _ in preprocessor.transformers_:
+        if name == "remainder":
+            continue
+        if name not in expected or type(pipeline) is not Pipeline or len(pipeline.steps) != 3:
+            return False
+        step, func = expected[name]
+        if pipeline.steps[0][0] != step or pipeline.steps[0][1].func is not func:
+            return False
+    return True
+
+
+def _select(X, columns):
+    return X[columns] if is_dataframe(X) else np.asarray(X)[:, columns]
+
+
+def _weight_numeric(pipeline: Pipeline, X, sample_weight) -> None:
+    """Weighted medians into the fitted imputer, then the scaler refitted with the weights."""
+    as_float, imputer, scaler = (step for _, step in pipeline.steps)
+    values = as_float.transform(X)
+    medians = [weighted_median(column, sample_weight) for column in values.T]
+    # An empty column keeps the fill keep_empty_features gave it.
+    imputer.statistics_ = np.where(np.isnan(medians), imputer.statistics_, medians)
+    scaler.fit(imputer.transform(values), sample_weight=sample_weight)
+
+
+def _weight_categorical(pipeline: Pipeline, X, sample_weight) -> None:
+    """The weighted most frequent category into the fitted imputer (ties: the smallest)."""
+    as_str, imputer = pipeline.steps[0][1], pipeline.steps[1][1]
+    values = as_str.transform(X)
+    statistics = imputer.statistics_.copy()
+    for j, column in enumerate(values.T):
+        present = np.array([isinstance(v, str) for v in column], dtype=bool)
+        if not present.any():
+            continue
+        categories, codes = np.unique(column[present].astype(str), return_inverse=True)
+        totals = np.bincount(codes, weights=sample_weight[present], minlength=len(categories))
+        statistics[j] = categories[int(np.argmax(totals))]  # argmax: the first, the smallest
+    imputer.statistics_ = statistics
 
 
 def make_auto_preprocessor(X) -> ColumnTransformer:

@@ -51,6 +51,7 @@ __all__ = [
     "DriftReport",
     "InputSchema",
     "check_finite",
+    "check_representable",
 ]
 
 #: A value is "far" outside when it passes the training range by more than this many range widths.
@@ -268,6 +269,7 @@ class InputSchema:
         self._maximum = np.array([p.maximum for p in self._numeric], dtype=np.float64)
         self._width = np.array([p.width for p in self._numeric], dtype=np.float64)
         self._spread = np.array([p.spread for p in self._numeric], dtype=np.float64)
+        self._centre = np.array([p.centre for p in self._numeric], dtype=np.float64)
         self._missing = np.array([p.missing_share for p in self._numeric], dtype=np.float64)
         self._supported = np.array([p.support >= MIN_SUPPORT for p in self._numeric], dtype=bool)
         # A quartile on a repeated value (a pixel that is 0 in 60% of images) moves by whole
@@ -404,6 +406,23 @@ class InputSchema:
         findings += self._category_drift(batch)
         return DriftReport(n_rows=batch.n_rows, findings=tuple(findings))
 
+    def check_representable(self, dtype, batch: DecodedBatch | None = None) -> None:
+        """Raise :class:`InputError` naming the numeric columns the network's dtype cannot hold.
+
+        Parameters
+        ----------
+        dtype : str or numpy dtype
+            The dtype the network computes in (float32 unless built otherwise).
+        batch : DecodedBatch, default=None
+            A batch read by :meth:`decode`; None checks the training values
+            (their range, as profiled).
+        """
+        if batch is None:
+            values = np.array([self._minimum, self._maximum]).reshape(2, len(self._numeric))
+        else:
+            values = batch.numeric
+        check_representable(values, self._numeric_names, dtype)
+
     def _small_frame_values(self, X):
         """A small frame's values as one object array, when that reads them exactly.
 
@@ -477,6 +496,8 @@ class InputSchema:
             block = values[:, candidates]
             outside = (block < self._minimum[candidates]) | (block > self._maximum[candidates])
             outside_share[candidates] = outside.sum(axis=0) / counts[candidates]
+            for k in np.flatnonzero(outside_share >= OUTSIDE_SHARE):  # the rare case
+                outside_share[k] = self._distinct_outside_share(values[:, k], k)
         range_flag = (
             ((worst > FAR_EXCESS) & self._supported) | opposite | (outside_share >= OUTSIDE_SHARE)
         )
@@ -497,7 +518,24 @@ class InputSchema:
                 findings.append(self._missing_finding(risen, share))
         return findings
 
+    def _distinct_outside_share(self, column: np.ndarray, k: int) -> float:
+        """Share of the distinct values of ``column`` outside column ``k``'s training range.
+
+        Copies of one value are one observation: an explainer's batch repeats
+        the explained row's value in most rows (SHAP's masked rows, partial
+        dependence), and one value just beyond the range is judged by the
+        single-value rule (:data:`FAR_EXCESS`), not by how often it is copied.
+        So the share is of distinct values, and needs :data:`MIN_ROWS_FOR_SHARE`
+        of them (0 otherwise).
+        """
+        distinct = np.unique(column[~np.isnan(column)])
+        if len(distinct) < MIN_ROWS_FOR_SHARE:
+            return 0.0
+        outside = (distinct < self._minimum[k]) | (distinct > self._maximum[k])
+        return float(outside.mean())
+
     def _spread_ratio(self, values, counts, any_missing) -> np.ndarray:
+        """Batch over training interquartile spread per column; 1 where it is no evidence."""
         ratio = np.ones(values.shape[1])
         enough = np.flatnonzero((counts >= MIN_ROWS_FOR_SPREAD) & self._spread_comparable)
         if not enough.size:
@@ -508,10 +546,23 @@ class InputSchema:
         # Quartiles that are actual values: interpolating between a repeated value and the next
         # one invents spreads no row has.
         quartiles = np.nanpercentile if any_missing else np.percentile
-        q25, q75 = quartiles(block, [25, 75], axis=0, method="inverted_cdf")
+        q25, q50, q75 = quartiles(block, [25, 50, 75], axis=0, method="inverted_cdf")
         spread = q75 - q25
         # A batch whose spread collapsed to 0 is usually a few repeated rows, not drift.
         ratio[enough] = np.where(spread > 0, spread / self._spread[enough], 1.0)
+        changed = np.flatnonzero(
+            (ratio[enough] >= SPREAD_FACTOR) | (ratio[enough] <= 1 / SPREAD_FACTOR)
+        )
+        if changed.size:  # the rare case: is the change evidence of a new scale?
+            columns = enough[changed]
+            evidence = _spread_is_scale(
+                block[:, changed],
+                ratio[columns],
+                batch_centre=q50[changed],
+                batch_spread=spread[changed],
+                training_centre=self._centre[columns],
+            )
+            ratio[columns[~evidence]] = 1.0
         return ratio
 
     def _range_finding(self, values, flagged, worst, outside_share) -> DriftFinding:
@@ -641,6 +692,68 @@ def check_finite(values: np.ndarray, names: Sequence, *, allow_nan: bool) -> Non
         )
 
 
+def check_representable(values: np.ndarray, names, dtype, *, preprocessed=False) -> None:
+    """Raise :class:`InputError` naming the columns of ``values`` that overflow ``dtype``.
+
+    A number beyond the largest finite value of the network's dtype (about
+    3.4e38 for float32) becomes infinite when cast, and NaN a layer later:
+    the prediction would be NaN, or a label read from NaN. Missing values
+    (NaN) are left to the other checks.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_columns), float
+    names : sequence or callable
+        The columns' names or positions, for the message, or a function
+        returning them (called only when a column is flagged).
+    dtype : str or numpy dtype
+        The dtype the values are about to be cast to.
+    preprocessed : bool, default=False
+        Whether ``values`` are the preprocessing's output (what enters the
+        network) rather than the raw features; only the message differs.
+    """
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:  # a dtype numpy does not know (bfloat16): the output check remains
+        return
+    if values.dtype.kind != "f" or dtype.kind != "f" or values.size == 0:
+        return
+    if dtype.itemsize >= values.dtype.itemsize:
+        return  # nothing the cast can overflow (float64 into float64)
+    limit = _largest(dtype)
+    # fmax/fmin skip NaN: one vectorised pass each, about a microsecond for a row.
+    flat = values.ravel()
+    if np.fmax.reduce(flat) <= limit and np.fmin.reduce(flat) >= -limit:
+        return
+    beyond = np.abs(values) > limit  # NaN compares False
+    flagged = beyond.any(axis=0)
+    if not flagged.any():
+        return  # every value missing
+    example = values[beyond][0]
+    columns = _shown(_labels(names() if callable(names) else names, flagged))
+    if preprocessed:
+        what = "The preprocessed features that enter the network hold"
+        cause = (
+            "The fitted preprocessing maps values far outside the training range this far: "
+            "check those rows for a unit error or a sentinel value"
+        )
+    else:
+        what = "Input X holds"
+        cause = "Check those rows for a unit error or a sentinel value (e.g. 1e39 for unknown)"
+    raise InputError(
+        f"{what} numbers beyond the range of {dtype.name}, the network's dtype (largest "
+        f"{_fmt(limit)}; e.g. {_fmt(example)}), in {columns}: they would become infinite and "
+        f"the prediction NaN. {cause}; replace them with NaN (which preprocessor='auto' "
+        "imputes), rescale the column (e.g. a log or another unit), or build the network in "
+        "float64."
+    )
+
+
+@functools.cache
+def _largest(dtype: np.dtype) -> float:
+    return float(np.finfo(dtype).max)
+
+
 def _labels(names, mask) -> list[str]:
     chosen = [name for name, flagged in zip(names, mask, strict=True) if flagged]
     return [repr(n) if isinstance(n, str) else f"column {n}" for n in chosen]
@@ -751,6 +864,53 @@ def _first_non_number(column):
         except ValueError:
             return value
     return strings[0] if strings else None
+
+
+def _spread_is_scale(block, ratio, *, batch_centre, batch_spread, training_centre) -> np.ndarray:
+    """Which columns of ``block`` have a spread change that says "another scale".
+
+    Two kinds of batch change their interquartile spread without any change
+    of units, and are what explainers and inspection tools send (SHAP's
+    masked rows, partial dependence grids, permutation importance): a column
+    dominated by one repeated value (the explained row's value, a grid
+    point), whose quartiles then sit on that value and its neighbours, as on
+    a training column with a mass point (:data:`MASS_POINT_SHARE`); and a
+    batch of similar rows, narrower than the training data but where the
+    training data is. A unit change rescales the whole column, its centre
+    with its spread: values divided by 255 move towards zero by the same
+    factor. So a spread counts as evidence when no value holds
+    :data:`MASS_POINT_SHARE` of the batch and, for a shrunk spread, the
+    batch's median is within one batch spread of the training median
+    rescaled by the same ratio. A grown spread needs no such test: a batch
+    drawn from the training data cannot be wider than it (the "fed 0-255,
+    trained on 0-1" pitfall).
+
+    Parameters
+    ----------
+    block : ndarray of shape (n_rows, n_columns)
+        The batch's values in the columns whose spread changed (NaN: missing).
+    ratio : ndarray of shape (n_columns,)
+        Batch over training interquartile spread.
+    batch_centre, batch_spread, training_centre : ndarray of shape (n_columns,)
+        Medians and interquartile spreads of the batch and the training data.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_columns,)
+    """
+    dominated = np.array([_has_mass_point(column) for column in block.T], dtype=bool)
+    rescaled = np.abs(batch_centre - ratio * training_centre) <= batch_spread
+    return ~dominated & ((ratio > 1) | rescaled)
+
+
+def _has_mass_point(column: np.ndarray) -> bool:
+    """Whether one value holds :data:`MASS_POINT_SHARE` or more of the present values."""
+    present = np.sort(column[~np.isnan(column)])
+    needed = max(2, math.ceil(MASS_POINT_SHARE * len(present)))
+    if len(present) < needed:
+        return False
+    # In sorted values, a value repeated `needed` times spans `needed` consecutive positions.
+    return bool(np.any(present[needed - 1 :] == present[: len(present) - needed + 1]))
 
 
 def _magnitude_factor(column: np.ndarray, profile: ColumnProfile) -> float:

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
-from .engine import TrainingResult, resolve_engine
+from .engine import DIVERGENCE_FIXES, TrainingResult, resolve_engine
 from .engine.keras_fit import fit_with_keras
 from .engine.loop import run_epochs
-from .exceptions import InputError, ValidationSplitWarning, external_stacklevel
+from .exceptions import InputError, TrainingError, ValidationSplitWarning, external_stacklevel
 
 __all__ = [
     "TrainingResult",
     "ValidationSplit",
+    "check_training_outcome",
     "loss_in_dtype",
     "make_optimizer",
     "normalise_weights",
@@ -242,3 +243,216 @@ def _epoch_runner():
     from .engine.tf_epochs import TensorFlowEpochs
 
     return TensorFlowEpochs
+
+
+# -- the trained network against the baseline ------------------------------------------
+
+# A trained network whose loss on its own training rows is over this many times the
+# reference loss (the larger of the baseline, predicting the training class frequencies
+# or mean, and the loss of an uninformed prediction, see _reference_losses) has made the
+# model far worse than not training at all. Ten is far from any fit that learnt
+# something: for a balanced binary target it is 6.9 nats per row (the true class gets a
+# probability of 1/1000 on geometric average), for regression a mean squared error ten
+# times the variance of the standardised target (3.2 standard deviations off on
+# average); a diverged fit is orders of magnitude above it.
+LOSS_MARGIN = 10.0
+# "Nearly all rows": the share of training rows whose every output is within the
+# network's float precision of 0 or 1 for the outputs to count as stuck there.
+SATURATED_SHARE = 0.9
+# A saturated output claims its answer with probability 1 - eps (1 - 1e-7 in float32).
+# Training towards the cross-entropy optimum does not produce such claims where they are
+# wrong: wherever the training labels disagree, the optimum is a finite logit, so a
+# confident and right fit (a separable problem trained long) has next to no wrong
+# saturated rows. Wrong claims on over this share of the rows mean the outputs were
+# thrown there, not learnt. (The cross-entropy alone cannot tell: clipped at float
+# precision, a saturated wrong row costs only about 16 nats.)
+WRONG_CLAIMS_SHARE = 0.01
+# At most this many training rows are checked (evenly spaced): the check runs after
+# every fit, so its cost is bounded by one forward pass over this many rows, and a share
+# measured on them is within 0.15 % (one standard error) of the share of all rows near
+# WRONG_CLAIMS_SHARE, within 0.5 % near SATURATED_SHARE.
+OUTCOME_ROWS = 5_000
+
+
+def check_training_outcome(
+    predict,
+    x,
+    y,
+    sample_weight,
+    *,
+    activation: str,
+    logits: bool,
+    dtype,
+    continued: bool = False,
+) -> None:
+    """Raise :class:`TrainingError` when the trained network is far worse than a constant.
+
+    Two signs of training that blew up without the loss becoming NaN (which the
+    engines already stop on), both measured on the training rows with the
+    weights training ends with:
+
+    - the loss (cross-entropy for a classifier, squared error of the
+      standardised predictions for a regressor, whatever loss was trained) is
+      over ``LOSS_MARGIN`` times the reference loss;
+    - the sigmoid or softmax outputs are saturated (within float precision of
+      0 or 1) for nearly all rows *and* wrong: the cross-entropy is above the
+      baseline, that of predicting the training class frequencies, or over
+      ``WRONG_CLAIMS_SHARE`` of the rows are saturated at the wrong answer.
+      Saturation alone is no failure: a separable problem trained long is
+      confident and right, and its loss is near 0. Confidently wrong is what no
+      gradient step towards the optimum leads to.
+
+    Parameters
+    ----------
+    predict : callable
+        Maps network inputs to the network's outputs, as float arrays of shape
+        (n_rows, n_outputs).
+    x : ndarray
+        Training inputs, as the network was trained on them.
+    y : ndarray
+        Encoded training targets (class column, indices, one-hot or indicator
+        matrix, or the standardised target).
+    sample_weight : ndarray or None
+        Training weights (None: all equal).
+    activation : {"sigmoid", "softmax", "linear"}
+        What turns the outputs into probabilities; "linear" for regression.
+    logits : bool
+        Whether the outputs are logits (the loss was computed ``from_logits``):
+        the loss is then computed exactly from them, as Keras does, rather than
+        from probabilities clipped at float precision.
+    dtype : str or numpy dtype
+        The dtype the network computes in, which sets the precision of "saturated"
+        and where probabilities are clipped.
+    continued : bool, default=False
+        Whether training continued a fitted network (``warm_start``, ``partial_fit``),
+        for the message.
+
+    Raises
+    ------
+    TrainingError
+        Naming what was measured, the baseline and what to change.
+    """
+    rows = slice(None, None, max(1, -(-len(x) // OUTCOME_ROWS)))
+    outputs = np.asarray(predict(x[rows]), dtype=np.float64)
+    if not np.all(np.isfinite(outputs)):
+        _raise_not_trained("the network's outputs on the training rows are not finite", continued)
+    targets = _target_matrix(np.asarray(y)[rows], outputs.shape[1], activation)
+    weights = np.ones(len(outputs)) if sample_weight is None else sample_weight[rows]
+    weights = np.asarray(weights, dtype=np.float64)
+    dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float32)
+    eps = float(np.finfo(dtype).eps)
+    baseline, reference = _reference_losses(targets, weights, activation, eps)
+    if activation == "linear":
+        loss = _weighted_mean(np.mean((outputs - targets) ** 2, axis=1), weights)
+        _check_margin("mean squared error", loss, reference, activation, continued)
+        return
+    log_p = _log_probabilities(outputs, activation, logits, eps)
+    loss = _weighted_mean(_cross_entropy(log_p, targets, activation), weights)
+    _check_margin("cross-entropy", loss, reference, activation, continued)
+    p = np.exp(log_p[0])
+    saturated = np.all((p <= eps) | (p >= 1.0 - eps), axis=1)
+    share = _weighted_mean(saturated, weights)
+    wrong = _weighted_mean(saturated & _wrong_answers(p, targets, activation), weights)
+    if share >= SATURATED_SHARE and (loss > baseline or wrong > WRONG_CLAIMS_SHARE):
+        _raise_not_trained(
+            f"{share:.0%} of the training rows get probabilities within {dtype.name} "
+            f"precision of 0 or 1, {wrong:.1%} of the rows at the wrong answer, and the "
+            f"cross-entropy is {loss:.4g} (predicting the training class frequencies: "
+            f"{baseline:.4g}): the outputs are stuck at 0 or 1, not learnt",
+            continued,
+        )
+
+
+def _check_margin(name: str, loss: float, reference: float, activation: str, continued: bool):
+    if loss > LOSS_MARGIN * reference:
+        constant = (
+            "predicting the training mean"
+            if activation == "linear"
+            else "predicting the class frequencies or equal probabilities"
+        )
+        _raise_not_trained(
+            f"the {name} on the training rows is {loss:.4g}, over {LOSS_MARGIN:g} times "
+            f"{reference:.4g}, the loss of {constant}",
+            continued,
+        )
+
+
+def _target_matrix(y: np.ndarray, n_columns: int, activation: str) -> np.ndarray:
+    """The encoded target as a float matrix shaped like the network's outputs."""
+    if y.ndim == 1 and activation == "softmax":
+        return np.eye(n_columns)[y.astype(np.intp)]
+    return y.reshape(len(y), -1).astype(np.float64)
+
+
+def _wrong_answers(p, targets, activation: str) -> np.ndarray:
+    """Rows whose most likely answer is wrong (in any output, for sigmoid outputs)."""
+    if activation == "softmax":
+        return p.argmax(axis=1) != targets.argmax(axis=1)
+    return np.any((p >= 0.5) != (targets >= 0.5), axis=1)
+
+
+def _log_probabilities(outputs, activation: str, logits: bool, eps: float):
+    """``(log p, log(1 - p))`` of the outputs (the second None for softmax).
+
+    From logits they are exact (a logit of 1e8 on the wrong side costs 1e8
+    nats, as under Keras' ``from_logits`` loss). From probabilities they are
+    clipped at the float precision, as Keras' cross-entropy clips them, which
+    bounds a row's loss (about 16 nats in float32).
+    """
+    if logits and activation == "softmax":
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)), None
+    if logits:
+        return -np.logaddexp(0.0, -outputs), -np.logaddexp(0.0, outputs)
+    p = np.clip(outputs, eps, 1.0 - eps)
+    return np.log(p), None if activation == "softmax" else np.log1p(-p)
+
+
+def _cross_entropy(log_p, targets, activation: str) -> np.ndarray:
+    """Per-row cross-entropy: categorical for softmax, mean binary over sigmoid outputs."""
+    log_yes, log_no = log_p
+    if activation == "softmax":
+        return -np.sum(targets * log_yes, axis=1)
+    return -np.mean(targets * log_yes + (1.0 - targets) * log_no, axis=1)
+
+
+def _reference_losses(targets, weights, activation: str, eps: float) -> tuple[float, float]:
+    """``(baseline, reference)`` losses of constant predictions on these rows.
+
+    The baseline predicts the rows' (weighted) class frequencies, or their mean.
+    The reference is at least the baseline and at least the loss of an
+    uninformed prediction: 0.5 per sigmoid output or uniform softmax (what an
+    untrained network starts near), and for regression the training mean (0 in
+    standardised units, which a continued fit's new rows may be far from) or the
+    variance of the standardised training target (1). Without that floor a
+    heavily imbalanced or constant chunk of rows would have a baseline near 0,
+    and any loss would look "far above" it.
+    """
+    centre = np.average(targets, axis=0, weights=weights)
+    if activation == "linear":
+        baseline = _weighted_mean(np.mean((targets - centre) ** 2, axis=1), weights)
+        uninformed = max(_weighted_mean(np.mean(targets**2, axis=1), weights), 1.0)
+        return baseline, max(baseline, uninformed)
+    constant = np.broadcast_to(centre, targets.shape)
+    log_p = _log_probabilities(constant, activation, False, eps)
+    baseline = _weighted_mean(_cross_entropy(log_p, targets, activation), weights)
+    uninformed = math.log(targets.shape[1] if activation == "softmax" else 2.0)
+    return baseline, max(baseline, uninformed)
+
+
+def _weighted_mean(values, weights) -> float:
+    return float(np.average(values, weights=weights))
+
+
+def _raise_not_trained(cause: str, continued: bool) -> None:
+    continuation = (
+        " A continued fit (warm_start=True, partial_fit) may also meet rows that contradict "
+        "what the network learnt: refit from scratch on all the data."
+        if continued
+        else ""
+    )
+    raise TrainingError(
+        f"Training failed: {cause}. The optimisation overshot (typically a learning_rate "
+        f"far too large for the optimizer). {DIVERGENCE_FIXES}{continuation} The estimator "
+        "keeps its previous fit, if it had one."
+    )

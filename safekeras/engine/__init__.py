@@ -29,6 +29,7 @@ from ..exceptions import ParameterError, TrainingError
 
 __all__ = [
     "COMPILED_BACKENDS",
+    "DIVERGENCE_FIXES",
     "ENGINES",
     "TrainingResult",
     "check_finite_logs",
@@ -37,6 +38,11 @@ __all__ = [
 ]
 
 ENGINES = ("auto", "compiled", "keras")
+# What to change when training diverges or saturates (shared by every such error).
+DIVERGENCE_FIXES = (
+    "Lower learning_rate, check the inputs for extreme values (use preprocessor='auto' "
+    "to scale them), or add l2 regularisation."
+)
 # Backends with a compiled epoch function; others (torch) train with model.fit.
 COMPILED_BACKENDS = ("tensorflow", "jax")
 # Callback hooks that only model.fit calls: the compiled engine runs whole
@@ -160,7 +166,5 @@ def check_finite_logs(logs: dict, epoch: int) -> None:
         value = logs.get(key)
         if value is not None and not math.isfinite(value):
             raise TrainingError(
-                f"Training diverged: {key} became {value} at epoch {epoch + 1}. "
-                "Lower learning_rate, check the inputs for extreme values (use "
-                "preprocessor='auto' to scale them), or add l2 regularisation."
+                f"Training diverged: {key} became {value} at epoch {epoch + 1}. " + DIVERGENCE_FIXES
             )

@@ -250,7 +250,8 @@ class _SafeKerasBase(BaseEstimator):
                 return encoded if encoded.dtype.kind == "i" else encoded.astype(dtype)
 
             validation = None
-            if self.early_stopping and not partial:
+            if x_val is not None and not partial:
+                # Recorded even without early stopping: diagnose() reads over-fitting from it.
                 val_weights = training.normalise_weights(w_val_fit, dtype)
                 validation = (x_val, encode(y_val), val_weights)
             shuffle_seed = next(seeds)
@@ -274,6 +275,7 @@ class _SafeKerasBase(BaseEstimator):
                     y=encode(y_train),
                     sample_weight=training.normalise_weights(w_train, dtype),
                     validation=validation,
+                    early_stopping=self.early_stopping,
                     epochs=1 if partial else self.epochs,
                     batch_size=self.batch_size,
                     patience=self.patience,
@@ -919,8 +921,10 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``[("preprocess", preprocessor_), ("network", FittedNetwork)]``: the
         whole predict path.
     history_ : dict of str to list of float
-        Per-epoch ``loss`` (and ``val_loss`` with early stopping) of the last
-        ``fit``; ``partial_fit`` appends one ``loss`` per call.
+        Per-epoch ``loss`` of the last ``fit``, and ``val_loss`` whenever it
+        held out a validation split (for early stopping or for the threshold;
+        without early stopping it is recorded, not acted on);
+        ``partial_fit`` appends one ``loss`` per call.
     best_epoch_ : int
         1-based epoch whose weights were kept.
     n_epochs_ : int

@@ -236,8 +236,9 @@ def classification_target(y) -> tuple[TargetSpec, np.ndarray]:
     y_encoded = encoder.transform(y)
     classes = encoder.classes_
     if len(classes) < 2:
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
         raise TargetError(
-            f"y has only one class ({classes[0]!r}); a classifier needs at least two "
+            f"y has only one class ({only!r}); a classifier needs at least two "
             "classes to learn from. Check how y was built or filtered."
         )
     if len(classes) == 2:

@@ -169,6 +169,7 @@ def train(
     y: np.ndarray,
     sample_weight: np.ndarray,
     validation: tuple | None,
+    early_stopping: bool = True,
     epochs: int,
     batch_size: int,
     patience: int,
@@ -189,7 +190,12 @@ def train(
     sample_weight : ndarray or None
         Training weights (None: all equal).
     validation : tuple (x, y, sample_weight or None) or None
-        Early-stopping split; None trains all ``epochs``.
+        Validation split, whose loss is recorded each epoch; None trains all
+        ``epochs`` and records none.
+    early_stopping : bool, default=True
+        Whether the validation loss stops training (after ``patience`` epochs
+        without improvement) and restores the best epoch's weights. False
+        only records it, so that ``diagnose`` can read over-fitting from it.
     callbacks : list or None
         The user's callbacks; deep-copied here so that no state is shared
         between fits or clones.
@@ -215,6 +221,7 @@ def train(
     if resolve_engine(engine, network, callbacks) == "keras":
         return fit_with_keras(
             network,
+            early_stopping=early_stopping,
             epochs=epochs,
             patience=patience,
             callbacks=callbacks,
@@ -228,6 +235,7 @@ def train(
         epochs=epochs,
         patience=patience,
         validate=validation is not None,
+        early_stopping=early_stopping,
         callbacks=callbacks,
         verbose=verbose,
     )

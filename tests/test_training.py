@@ -11,6 +11,7 @@ from safekeras import (
     InputError,
     SafeKerasClassifier,
     SafeKerasRegressor,
+    TargetError,
     TrainingError,
     ValidationSplitWarning,
 )
@@ -136,10 +137,21 @@ def test_early_stopping_records_history_and_restores_best_epoch(data):
     assert clf.n_epochs_ - clf.best_epoch_ == 3  # stopped after `patience` epochs
 
 
-def test_without_early_stopping_all_epochs_run_on_all_data(data):
+def test_without_early_stopping_and_split_all_epochs_run_on_all_data(data):
     X, y = data
-    clf = SafeKerasClassifier(early_stopping=False, **CLASSIFIER).fit(X, y)
+    clf = SafeKerasClassifier(early_stopping=False, threshold=None, **CLASSIFIER).fit(X, y)
     assert clf.n_epochs_ == clf.best_epoch_ == 8 and "val_loss" not in clf.history_
+
+
+@pytest.mark.parametrize("engine", ["compiled", "keras"])
+def test_without_early_stopping_the_threshold_split_loss_is_recorded_not_acted_on(data, engine):
+    X, y = data
+    # A high learning rate on small data: the validation loss rises well before the last epoch.
+    params = {**CLASSIFIER, "epochs": 30, "learning_rate": 0.05, "hidden_layer_sizes": (64,)}
+    clf = SafeKerasClassifier(early_stopping=False, engine=engine, **params).fit(X, y)
+    losses = clf.history_["val_loss"]
+    assert clf.n_epochs_ == clf.best_epoch_ == len(losses) == len(clf.history_["loss"]) == 30
+    assert int(np.argmin(losses)) + 1 < 30  # the best epoch was not kept: nothing was restored
 
 
 def test_sample_weight_is_honoured_and_never_modified(data):
@@ -209,7 +221,7 @@ def test_diverging_loss_raises_and_leaves_no_half_fitted_state(data):
     X, y = data
     huge = X * 1e30  # overflows float32 without scaling
     clf = SafeKerasRegressor(preprocessor=None, early_stopping=False, **FAST)
-    with pytest.raises((TrainingError, InputError)):
+    with pytest.raises(TrainingError, match="loss became"):
         clf.fit(huge, y * 1e30)
     assert not hasattr(clf, "pipeline_") and not hasattr(clf, "n_features_in_")
 
@@ -218,7 +230,7 @@ def test_failed_refit_keeps_the_previous_fit(data):
     X, y = data
     clf = SafeKerasClassifier(**CLASSIFIER).fit(X, y)
     before = clf.predict_proba(X)
-    with pytest.raises(ValueError):
+    with pytest.raises(TargetError, match=r"y has only one class \(0\.0\)"):
         clf.fit(X[:, :3], np.zeros(200))  # one class
     assert clf.n_features_in_ == 5
     np.testing.assert_array_equal(clf.predict_proba(X), before)

@@ -22,6 +22,7 @@ def fit_with_keras(
     y,
     sample_weight,
     validation,
+    early_stopping: bool = True,
     epochs: int,
     batch_size: int,
     patience: int,
@@ -42,11 +43,12 @@ def fit_with_keras(
         validation_data = tf.data.Dataset.from_tensor_slices(validation).batch(
             max(batch_size, 1024)
         )
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, restore_best_weights=True
+        if early_stopping:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=patience, restore_best_weights=True
+                )
             )
-        )
     keras_history = network.fit(
         train_data,
         validation_data=validation_data,
@@ -59,7 +61,7 @@ def fit_with_keras(
     for epoch, loss in enumerate(history.get("loss", [])):
         check_finite_logs({"loss": loss, "val_loss": _at(history.get("val_loss"), epoch)}, epoch)
     epochs_run = len(history.get("loss", []))
-    if validation is not None and history.get("val_loss"):
+    if early_stopping and validation is not None and history.get("val_loss"):
         best_epoch = int(np.argmin(history["val_loss"])) + 1
     else:
         best_epoch = epochs_run

@@ -33,6 +33,7 @@ def run_epochs(
     epochs: int,
     patience: int,
     validate: bool,
+    early_stopping: bool = True,
     callbacks: list,
     verbose,
 ) -> TrainingResult:
@@ -51,19 +52,25 @@ def run_epochs(
     epochs, patience : int
         Epoch budget, and epochs without improvement before stopping.
     validate : bool
-        Whether ``runner`` has a validation split (early stopping).
+        Whether ``runner`` has a validation split: its loss is recorded each
+        epoch (``history["val_loss"]``).
+    early_stopping : bool, default=True
+        Whether that loss stops training and picks the weights kept; False
+        records it only (for ``diagnose``), training every epoch and keeping
+        the last weights.
     callbacks : list of keras.callbacks.Callback
         The user's callbacks, already copied for this fit.
     verbose : int or bool
         Print one line per epoch when truthy.
     """
     try:
-        return _run(runner, network, epochs, patience, validate, callbacks, verbose)
+        stops = validate and early_stopping
+        return _run(runner, network, epochs, patience, validate, stops, callbacks, verbose)
     finally:
         runner.close()
 
 
-def _run(runner, network, epochs, patience, validate, callbacks, verbose) -> TrainingResult:
+def _run(runner, network, epochs, patience, validate, stops, callbacks, verbose) -> TrainingResult:
     import keras
 
     callback_list = keras.callbacks.CallbackList(
@@ -87,7 +94,7 @@ def _run(runner, network, epochs, patience, validate, callbacks, verbose) -> Tra
         for key, value in logs.items():
             history[key].append(value)
         stop = False
-        if validate:
+        if stops:
             if logs["val_loss"] < best_loss:
                 best_loss, best_epoch, best_state, waited = (
                     logs["val_loss"],
@@ -111,7 +118,7 @@ def _run(runner, network, epochs, patience, validate, callbacks, verbose) -> Tra
     callback_list.on_train_end(logs)
     return TrainingResult(
         history=history,
-        best_epoch=best_epoch if validate else epochs_run,
+        best_epoch=best_epoch if stops else epochs_run,
         epochs_run=epochs_run,
         engine="compiled",
     )

@@ -102,6 +102,12 @@ def _checks(estimator_class):
             )
             marks = (pytest.mark.skip(reason=reason),)
         yield pytest.param(estimator, check, id=f"{estimator_class.__name__}-{name}", marks=marks)
+        if name == "check_sample_weight_equivalence_on_dense_data":
+            # Again with the "auto" preprocessor: its medians, means and scales are weighted.
+            auto = clone(exact).set_params(preprocessor="auto")
+            yield pytest.param(
+                auto, check, id=f"{estimator_class.__name__}-{name}-auto", marks=marks
+            )
 
 
 @pytest.mark.parametrize(

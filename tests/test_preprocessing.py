@@ -7,7 +7,12 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler
 
 from safekeras import DriftWarning, InputError, InputTypeError, SafeKerasClassifier
-from safekeras.preprocessing import make_auto_preprocessor, split_columns
+from safekeras.preprocessing import (
+    fit_preprocessor,
+    make_auto_preprocessor,
+    split_columns,
+    weighted_median,
+)
 
 pytestmark = pytest.mark.core
 
@@ -136,3 +141,69 @@ def test_passthrough_dataframe_records_feature_names():
     np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b"])
     with pytest.raises(ValueError, match="feature names"):
         clf.predict(frame[["b", "a"]])
+
+
+# -- sample weights reach the "auto" preprocessing (issue 20) ---------------------------
+
+
+def _weighted_frame(seed=0, n=60):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "income": rng.lognormal(10, 1, n),
+            "age": rng.integers(18, 90, n).astype(float),
+            "city": rng.choice(["oslo", "paris", "rome"], n).astype(object),
+        }
+    )
+    frame.loc[rng.random(n) < 0.2, "income"] = np.nan
+    frame.loc[rng.random(n) < 0.2, "city"] = None
+    return frame, rng.integers(1, 4, n).astype(float)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_weighted_median_is_the_median_of_repeated_values(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 6, rng.integers(1, 12)).astype(float)
+    weights = rng.integers(0, 4, len(values)).astype(float)
+    weights[0] = max(weights[0], 1)  # at least one value counts
+    values[rng.random(len(values)) < 0.2] = np.nan
+    weights[np.isnan(values)] = 1.0
+    repeated = np.repeat(values, weights.astype(int))
+    expected = np.median(repeated[~np.isnan(repeated)]) if (~np.isnan(repeated)).any() else np.nan
+    np.testing.assert_equal(weighted_median(values, weights), expected)
+
+
+def test_weighted_median_splits_an_even_total_between_the_middle_values():
+    assert weighted_median(np.array([1.0, 2.0, 5.0]), np.array([1.0, 1.0, 2.0])) == 3.5
+    assert weighted_median(np.array([1.0, 2.0, 5.0]), np.array([3.0, 0.0, 2.0])) == 1.0
+    assert np.isnan(weighted_median(np.array([np.nan, 1.0]), np.array([1.0, 0.0])))
+
+
+def test_integer_weights_fit_the_auto_preprocessor_like_repeated_rows():
+    frame, weights = _weighted_frame()
+    weighted = make_auto_preprocessor(frame)
+    got = fit_preprocessor(weighted, frame, weights)
+    rows = np.repeat(np.arange(len(frame)), weights.astype(int))
+    repeated = make_auto_preprocessor(frame).fit(frame.iloc[rows])
+    np.testing.assert_allclose(got, repeated.transform(frame), rtol=1e-12, atol=1e-12)
+    for name in ("numeric", "categorical"):
+        got_fill = weighted.named_transformers_[name].named_steps["impute"].statistics_
+        want_fill = repeated.named_transformers_[name].named_steps["impute"].statistics_
+        assert list(got_fill) == list(want_fill)
+    # And the weights change something here: without them the medians and means differ.
+    plain = make_auto_preprocessor(frame).fit(frame)
+    assert not np.allclose(plain.transform(frame), got)
+
+
+def test_equal_weights_fit_exactly_as_no_weights():
+    frame, _ = _weighted_frame(seed=1)
+    plain = make_auto_preprocessor(frame).fit_transform(frame)
+    same = fit_preprocessor(make_auto_preprocessor(frame), frame, np.full(len(frame), 2.5))
+    np.testing.assert_array_equal(same, plain)
+
+
+def test_other_preprocessors_are_fitted_without_weights():
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    scaler = MinMaxScaler()
+    out = fit_preprocessor(scaler, X, np.arange(1.0, 31.0))
+    np.testing.assert_array_equal(out, MinMaxScaler().fit_transform(X))

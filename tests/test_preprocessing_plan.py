@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
 from safekeras.network import PREDICT_CHUNK
-from safekeras.preprocessing import MAX_CATEGORIES, make_auto_preprocessor
+from safekeras.preprocessing import MAX_CATEGORIES, fit_preprocessor, make_auto_preprocessor
 from safekeras.preprocessing_plan import PreprocessingPlan
 from safekeras.schema import InputSchema
 
@@ -150,3 +150,22 @@ def test_large_batches_stream_in_chunks_with_equal_results():
     np.testing.assert_array_equal(reg.predict(X), pieces)
     expected = reg.target_scaler_.inverse_transform(reg.pipeline_.predict(X)).ravel()
     np.testing.assert_array_equal(reg.predict(X), expected)
+
+
+def test_plan_of_a_weighted_fit_equals_the_column_transformer():
+    rng = np.random.default_rng(0)
+    n = 80
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(5, 2, n),
+            "k": rng.integers(0, 9, n).astype(float),
+            "c": rng.choice(["a", "b", "c"], n).astype(object),
+        }
+    )
+    X.loc[rng.random(n) < 0.2, "x"] = np.nan
+    X.loc[rng.random(n) < 0.2, "c"] = None
+    preprocessor = make_auto_preprocessor(X)
+    fit_preprocessor(preprocessor, X, rng.uniform(0.1, 5.0, n))
+    schema = InputSchema.from_training(X)
+    plan = PreprocessingPlan.from_fitted(preprocessor, schema)
+    _assert_plan_equals_sklearn(preprocessor, schema, plan, X)

@@ -5,8 +5,11 @@ runs with zero expected failures. A few checks compare two fits or two
 prediction paths at ``rtol=1e-7``; as scikit-learn does for MLPClassifier's
 sample-weight check (``solver="lbfgs"``), those get an estimator configured for
 exact arithmetic: a float64 network, full-batch steps, no dropout, no early
-stopping, and no preprocessing. Two checks state decisions at a 0.5 threshold
-and get it (see ``HALF_THRESHOLD_CHECKS``). On a backend that computes float64
+stopping, and no preprocessing; the sample-weight check runs a second time with
+the ``"auto"`` preprocessor, whose statistics are weighted. One check states
+decisions at a 0.5 threshold and gets it (see ``HALF_THRESHOLD_CHECKS``);
+``check_class_weight_classifiers`` runs on the defaults, since an explicit
+``class_weight`` keeps ``threshold="auto"`` at 0.5. On a backend that computes float64
 networks in float32 (JAX without jax_enable_x64, torch) the check that compares
 two fits at rtol=1e-7 is skipped, saying why.
 """
@@ -63,11 +66,8 @@ EXACT_CHECKS = {
 
 # check_classifier_multioutput asserts predict == round(predict_proba) for multilabel targets,
 # i.e. a threshold of 0.5; threshold="auto" tunes one per label on purpose (tested in
-# tests/test_thresholds.py), so that check gets the 0.5 it states. check_class_weight_classifiers
-# asserts that class_weight={0: 1000, 1: 1e-4} makes predict choose class 0, i.e. decisions at
-# 0.5: the auto threshold maximises balanced accuracy, which class weights do not change, so it
-# may move the threshold back (whether it does depends on the initial weights, i.e. the backend).
-HALF_THRESHOLD_CHECKS = {"check_classifier_multioutput", "check_class_weight_classifiers"}
+# tests/test_thresholds.py), so that check gets the 0.5 it states.
+HALF_THRESHOLD_CHECKS = {"check_classifier_multioutput"}
 
 
 def _float64_arithmetic():

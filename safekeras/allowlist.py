@@ -47,6 +47,14 @@ safekeras estimator contains (safekeras's own classes, the scikit-learn parts
 skops trusts, the functions of the ``"auto"`` preprocessor, NumPy dtypes,
 imbalanced-learn samplers) plus ``trusted=``.
 
+Before any of this, :mod:`safekeras.persistence` reads the file, each
+``.keras`` member and the skops payload within bounds decided from the zip's
+central directory (stored and deflated members only, no encryption flags, no
+duplicated or overlapping members, caps per member and for the whole load), so
+a decompression bomb is refused before it is inflated; Keras and skops then
+open archives safekeras rewrote from exactly the members it checked. The
+bounds are listed in ``docs/persistence.md`` ("Hostile containers").
+
 Loading does not protect against code already on the loader's machine (a
 custom layer you register and trust runs as written), and HDF5 weights inside
 a ``.keras`` archive are read as data by h5py.

@@ -852,7 +852,10 @@ def _validation_signs(context, evidence) -> list:
     train_best = context.train_best
     minimum, kept = float(np.min(val)), float(val[best - 1])
     at_minimum = int(np.argmin(val)) + 1
-    evidence.update(val_loss_best=minimum, val_loss_final=float(val[-1]))
+    # val_loss_min, not val_loss_best: the summary's val_loss_best is the loss at the kept epoch.
+    evidence.update(
+        val_loss_min=minimum, val_loss_min_epoch=at_minimum, val_loss_final=float(val[-1])
+    )
     signs = []
     rise = kept - minimum
     if (

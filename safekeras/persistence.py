@@ -15,9 +15,9 @@ A zip archive (format ``"safekeras.estimator"``, version :data:`FORMAT_VERSION`)
 with these members, in this order:
 
 ``manifest.json``
-    Format name and version, the estimator's class, the members, and the
-    versions of safekeras, scikit-learn, Keras, the Keras backend, NumPy, skops
-    and Python that wrote the file.
+    Format name and version, the estimator's class, the members and their
+    SHA-256 digests, and the versions of safekeras, scikit-learn, Keras, the
+    Keras backend, NumPy, skops and Python that wrote the file.
 ``model.keras``
     The fitted network (``estimator.model_``) as a plain Keras ``.keras``
     archive: unzip it and ``keras.saving.load_model`` opens it on its own.
@@ -40,7 +40,9 @@ interruption leaves any previous file intact and removes the temporary file.
 Loading
 -------
 :func:`load` checks the whole file before anything in it is deserialised: the
-container and the manifest here, then every name the Keras configs and the
+container and the manifest here (every zip archive, nested ones included, is
+read within bounds decided from its central directory before anything is
+inflated, see :class:`_ZipReader`), then every name the Keras configs and the
 skops payload hold against the allow-lists of :mod:`safekeras.allowlist`,
 whose docstring describes the threat model (the CVEs and what each check
 stops). A file that could make the loader run code raises
@@ -56,6 +58,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import hashlib
 import inspect
 import io
 import json
@@ -63,10 +66,12 @@ import os
 import platform
 import re
 import secrets
+import struct
 import sys
 import tempfile
 import warnings
 import zipfile
+import zlib
 
 from .allowlist import (
     defined_in_keras,
@@ -84,6 +89,8 @@ from .exceptions import (
     VersionMismatchWarning,
     external_stacklevel,
 )
+from .load_checks import check_network_fits
+from .weights_check import check_keras_archive
 
 __all__ = [
     "FORMAT_NAME",
@@ -99,8 +106,8 @@ __all__ = [
 FORMAT_NAME = "safekeras.estimator"
 #: Version of the file layout; :func:`load` reads this version and older ones.
 FORMAT_VERSION = 1
-#: Oldest Keras with the safe-mode fixes for CVE-2025-1550 and CVE-2025-8747.
-MIN_KERAS_VERSION = (3, 11)
+#: Oldest Keras with every safe-mode fix load relies on (see pyproject.toml's keras pin).
+MIN_KERAS_VERSION = (3, 15)
 
 MANIFEST = "manifest.json"
 MODEL = "model.keras"
@@ -112,9 +119,41 @@ _MODEL_TOKEN = b"safekeras-persistence:model.keras"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # A manifest is a few hundred bytes; anything near this is not ours.
 _MAX_MANIFEST_BYTES = 1 << 20
-# Members that would inflate this much (and past the floor) are decompression bombs.
-_MAX_EXPANSION = 200
-_EXPANSION_FLOOR_BYTES = 64 << 20
+# A Keras config.json or keras/<attribute>.json is kilobytes; a few MB for huge graphs.
+_MAX_CONFIG_BYTES = 16 << 20
+
+# Bounds of the zip reader (_ZipReader), known before a member is read; nothing a member
+# declares about itself is trusted. A central directory costs memory as zipfile parses it
+# (each entry is a Python object), so it is bounded before zipfile sees it: 1 MiB holds
+# ~20 000 entries, where a safekeras file has 3 to 10 and a .keras or skops archive tens.
+_MAX_DIRECTORY_BYTES = 1 << 20
+_MAX_TOP_MEMBERS = 64
+_MAX_NESTED_MEMBERS = 4096
+# A deflated member may inflate to _MAX_INFLATION times its compressed bytes (real members
+# stay under 30x; deflate reaches 1032x), plus its share of an allowance of
+# _FREE_INFLATION_BYTES per load, so small very compressible members (zeros, JSON) load
+# whatever their ratio; never past _MAX_INFLATED_MEMBER_BYTES.
+_MAX_INFLATION = 200
+_FREE_INFLATION_BYTES = 16 << 20
+_MAX_INFLATED_MEMBER_BYTES = 1 << 30
+# The compression methods save (and Keras, and skops) write; zipfile inflates bzip2 and
+# lzma without an output bound, so a few KB of either can expand to gigabytes.
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# General-purpose flag bits: 0x1 encrypted, 0x20 compressed patched data, 0x40 strong
+# encryption; none is written by save, and zipfile cannot read them without a password.
+_REFUSED_FLAGS = 0x1 | 0x20 | 0x40
+# What zipfile (and zlib under it) raises on a damaged archive or member.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+)
 # Windows opens files in text mode unless told otherwise.
 _O_BINARY = getattr(os, "O_BINARY", 0)
 
@@ -122,10 +161,12 @@ _O_BINARY = getattr(os, "O_BINARY", 0)
 # predictions or the loaded objects; Python and skops are recorded but not compared.
 _COMPARED_VERSIONS = ("safekeras", "scikit-learn", "keras", "numpy")
 
-# Members a Keras ``.keras`` archive may hold (besides files under ``assets/``).
-_KERAS_MEMBERS = frozenset(
-    {"config.json", "metadata.json", "model.weights.h5", "model.weights.npz"}
-)
+# Members a Keras ``.keras`` archive may hold (besides files under ``assets/``). Keras can
+# also read weights from model.weights.npz, but never writes one unless asked to, and the
+# weights are checked against the config in model.weights.h5 only.
+_KERAS_JSON_MEMBERS = ("config.json", "metadata.json")
+_KERAS_WEIGHTS = "model.weights.h5"
+_KERAS_MEMBERS = frozenset({*_KERAS_JSON_MEMBERS, _KERAS_WEIGHTS})
 
 
 # -- the network inside pickles and inside save/load ---------------------------------------
@@ -188,13 +229,12 @@ def model_from_bytes(data: bytes):
             )
         session.resolved = True
         return session.model
-    data = bytes(data)
-    _refuse_hdf5(data, "the pickled network")
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise PersistenceError(
-            "The pickled network is not a Keras .keras archive (truncated or corrupt data)."
-        )
-    return _load_keras_model(data, "the pickled network")
+    where = "the pickled network"
+    members = _read_keras_archive(bytes(data), where, _Budget())
+    # Unpickling also serves skops (MLflow's default format, with skops_trusted_types): the
+    # declared shapes are checked against the weights before Keras allocates them here too.
+    _check_weights(_parse_json(members["config.json"], where), members[_KERAS_WEIGHTS], where)
+    return _load_keras_model(members, where)
 
 
 def _keras_archive(model) -> bytes:
@@ -205,14 +245,20 @@ def _keras_archive(model) -> bytes:
             return handle.read()
 
 
-def _load_keras_model(data: bytes, where: str):
+def _load_keras_model(members: dict, where: str):
+    """Keras's load of a fresh archive holding exactly ``members``, already checked.
+
+    Keras extracts every member of an archive with assets and opens the weights
+    itself; rewriting the archive means it never sees a member, a compression
+    method or a declared size that :func:`_read_keras_archive` did not check.
+    """
     import keras
 
     # Keras only opens a .keras archive from a real file with that suffix.
     with tempfile.TemporaryDirectory(prefix="safekeras-") as folder:
         path = os.path.join(folder, "network.keras")
         with open(path, "wb") as handle:
-            handle.write(data)
+            handle.write(_zip_bytes(members))
         try:
             return keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as exc:
@@ -313,6 +359,9 @@ def save(estimator, path) -> None:
     members.insert(1, (ESTIMATOR, payload, zipfile.ZIP_STORED))
 
     manifest = _manifest(estimator, keras_members, keras)
+    # Integrity, not authenticity: a member corrupted or taken from another file is caught
+    # (an attacker rewrites these too; what stops attacks is load's checks).
+    manifest["digests"] = {member: hashlib.sha256(data).hexdigest() for member, data, _ in members}
     members.insert(
         0, (MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"), zipfile.ZIP_DEFLATED)
     )
@@ -519,8 +568,10 @@ def load(path, *, trusted=None):
         and not in ``trusted``, a code-carrying Keras object, an HDF5 model, or
         a Keras version without the safe-mode fixes (older than 3.11).
     PersistenceError
-        If the file is not a safekeras file, is truncated or corrupt, or its
-        parts do not fit together.
+        If the file is not a safekeras file, is truncated or corrupt, its
+        parts do not fit together, or a zip archive in it breaks the reader's
+        bounds (a compression method other than stored or deflated, an
+        encrypted member, a decompression bomb, too many members).
 
     Warns
     -----
@@ -535,42 +586,37 @@ def load(path, *, trusted=None):
     with open(os.fspath(path), "rb") as handle:
         data = handle.read()
     name = os.path.basename(os.fspath(path))
+    budget = _Budget()
 
-    # 1. The container and the manifest.
-    members = _read_members(data, name)
-    manifest = _parse_manifest(members[MANIFEST], name)
+    # 1. The container and the manifest; every member is read within bounds (_ZipReader).
+    manifest, members, keras_members = _read_members(data, name, budget)
     _warn_on_version_mismatch(manifest, keras, name)
-    keras_members = _keras_members(manifest, members, name)
 
     # 2. Every part, before any of them is deserialised.
-    problems = keras_config_problems(_keras_archive_config(members[MODEL], MODEL), trusted, MODEL)
-    configs = {}
-    for attribute, member in keras_members.items():
-        if member.endswith(".keras"):
-            config = _keras_archive_config(members[member], member)
-            problems += keras_config_problems(config, trusted, member)
-        else:
-            configs[attribute] = _parse_json(members[member], member)
-            problems += keras_config_problems(configs[attribute], trusted, member)
-    untrusted_types = _skops_types(members[ESTIMATOR])
-    problems += skops_problems(untrusted_types, trusted, ESTIMATOR)
-    if problems:
-        raise UnsafeFileError(refusal_message(name, problems))
+    archives = {
+        member: _read_keras_archive(members[member], f"{member} in {name}", budget)
+        for member in (MODEL, *keras_members.values())
+        if member.endswith(".keras")
+    }
+    payload = _read_skops_payload(members[ESTIMATOR], f"{ESTIMATOR} in {name}", budget)
+    configs, untrusted_types = _check_parts(archives, members, payload, trusted, name)
+    # Last, so that a tampered member is refused for what it holds when it is unsafe.
+    _check_digests(manifest, members, name)
 
     # 3. Deserialise, now that nothing in the file names code.
-    model = _load_keras_model(members[MODEL], f"{MODEL} in {name}")
+    model = _load_keras_model(archives[MODEL], f"{MODEL} in {name}")
     keras_objects = {}
     for attribute, member in keras_members.items():
-        if member.endswith(".keras"):
-            keras_objects[attribute] = _load_keras_model(members[member], f"{member} in {name}")
+        if member in archives:
+            keras_objects[attribute] = _load_keras_model(archives[member], f"{member} in {name}")
             continue
         try:
             keras_objects[attribute] = keras.saving.deserialize_keras_object(
-                configs[attribute], safe_mode=True
+                configs[member], safe_mode=True
             )
         except Exception as exc:
             raise PersistenceError(f"Keras could not load {member} in {name}: {exc}.") from exc
-    estimator = _load_skops(members[ESTIMATOR], untrusted_types, model, name)
+    estimator = _load_skops(payload, untrusted_types, model, name)
     expected = manifest["estimator"]
     if qualified_name(type(estimator)) != expected:
         raise PersistenceError(
@@ -585,7 +631,47 @@ def load(path, *, trusted=None):
                 f"but {ESTIMATOR} holds a value for it. The file was tampered with or corrupted."
             )
         setattr(estimator, attribute, value)
+    # Each part was checked on its own; now that they are loaded, that they belong together.
+    check_network_fits(estimator, name)
     return estimator
+
+
+def _check_parts(archives: dict, members: dict, payload: bytes, trusted, name: str):
+    """Step 2 of :func:`load`: every name the parts hold, against the allow-lists.
+
+    Returns the parsed configs of the Keras members (``.keras`` archives and
+    JSON configs, by member) and the skops payload's type names; raises
+    :class:`UnsafeFileError` naming every problem.
+    """
+    configs = {member: _keras_config(archive, member) for member, archive in archives.items()}
+    for member in members:
+        if member.startswith(_KERAS_FOLDER) and member.endswith(".json"):
+            configs[member] = _parse_json(members[member], member)
+    problems = []
+    for member, config in configs.items():
+        problems += keras_config_problems(config, trusted, member)
+    untrusted_types = _skops_types(payload)
+    problems += skops_problems(untrusted_types, trusted, ESTIMATOR)
+    if problems:
+        raise UnsafeFileError(refusal_message(name, problems))
+    # Only names known safe reach here; now what the weights hold against what the config
+    # declares, before Keras allocates it.
+    for member, archive in archives.items():
+        _check_weights(configs[member], archive[_KERAS_WEIGHTS], f"{member} in {name}")
+    return configs, untrusted_types
+
+
+def _check_weights(config, weights: bytes, where: str) -> None:
+    """:func:`check_keras_archive`, with what h5py raises on a damaged file made ours."""
+    try:
+        check_keras_archive(config, weights, where)
+    except PersistenceError:
+        raise
+    except Exception as exc:
+        raise PersistenceError(
+            f"{where} is corrupt: its {_KERAS_WEIGHTS} is not a readable HDF5 file "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
 
 
 def _safe_keras():
@@ -605,28 +691,192 @@ def _safe_keras():
     return keras
 
 
-def _open_zip(data: bytes, message) -> zipfile.ZipFile:
-    """``data`` as a zip archive, or PersistenceError with ``message(reason)``."""
-    try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise PersistenceError(message(exc)) from exc
+# -- reading zip archives within bounds ------------------------------------------------------
 
 
-def _read_members(data: bytes, name: str) -> dict:
-    """The members of a safekeras file, read and CRC-checked."""
+class _Budget:
+    """How far the deflated members of one load may inflate beyond the ratio.
+
+    Each deflated member may produce :data:`_MAX_INFLATION` times its compressed
+    bytes; what it produces beyond that comes out of one allowance shared by
+    every archive of the load, so a file's total output is bounded by its size.
+    """
+
+    def __init__(self):
+        self.free = _FREE_INFLATION_BYTES
+
+    def limit(self, info: zipfile.ZipInfo, cap: int) -> int:
+        return min(cap, _MAX_INFLATED_MEMBER_BYTES, _MAX_INFLATION * info.compress_size + self.free)
+
+    def spend(self, info: zipfile.ZipInfo, size: int) -> None:
+        self.free -= max(0, size - _MAX_INFLATION * info.compress_size)
+
+
+class _ZipReader:
+    """A zip archive in memory, read without trusting what its members declare.
+
+    Everything that can be decided from the central directory is decided on
+    opening, before any member is decompressed: the directory's size, the
+    number of members, duplicated names, encryption flags, compression methods
+    (stored and deflated only), stored sizes and that members neither overlap
+    nor run past the directory. :meth:`read` then refuses a member whose
+    declared size is over its bound before inflating it; zipfile stops a
+    deflated member at its declared size and fails its CRC if it holds more.
+    """
+
+    def __init__(self, data: bytes, where: str, *, max_members: int, budget: _Budget, not_zip):
+        self.where = where
+        self._budget = budget
+        directory_start = _directory_start(data, where, not_zip)
+        try:
+            self._archive = zipfile.ZipFile(io.BytesIO(data))
+            infos = self._archive.infolist()
+        except _ZIP_ERRORS as exc:
+            raise PersistenceError(not_zip(exc)) from exc
+        if len(infos) > max_members:
+            self._refuse(f"it holds {len(infos)} members, more than the {max_members} allowed")
+        names = [info.filename for info in infos]
+        if len(set(names)) != len(names):
+            duplicated = sorted({name for name in names if names.count(name) > 1})
+            self._refuse(f"it holds the same member twice ({', '.join(map(repr, duplicated))})")
+        for info in infos:
+            self._check_entry(info)
+        self._check_extents(infos, directory_start)
+        self._infos = dict(zip(names, infos, strict=True))
+
+    @property
+    def names(self) -> list:
+        return list(self._infos)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._archive.close()
+
+    def _refuse(self, reason: str):
+        raise PersistenceError(
+            f"{self.where} is refused: {reason}. safekeras.save never writes such an archive; "
+            "the file is corrupt or was crafted."
+        )
+
+    def _check_entry(self, info: zipfile.ZipInfo) -> None:
+        name = info.filename
+        if info.flag_bits & _REFUSED_FLAGS:
+            self._refuse(f"member {name!r} is encrypted (flag bits {info.flag_bits:#x})")
+        if info.compress_type not in _METHODS:
+            self._refuse(
+                f"member {name!r} uses compression method {info.compress_type}; only stored "
+                "(0) and deflated (8) members are read"
+            )
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            self._refuse(
+                f"stored member {name!r} declares {info.file_size} bytes but holds "
+                f"{info.compress_size}"
+            )
+
+    def _check_extents(self, infos: list, directory_start: int) -> None:
+        # Members whose data overlap let one compressed stream count many times (the
+        # overlapping-file zip bomb); 30 bytes is the fixed part of each local header.
+        ordered = sorted(infos, key=lambda info: info.header_offset)
+        ends = [info.header_offset for info in ordered[1:]] + [directory_start]
+        for info, end in zip(ordered, ends, strict=True):
+            if info.header_offset + 30 + info.compress_size > end:
+                self._refuse(
+                    f"member {info.filename!r} runs past the next member or the end of the "
+                    "archive (overlapping members are a decompression bomb)"
+                )
+
+    def read(self, name: str, cap: int = _MAX_INFLATED_MEMBER_BYTES) -> bytes:
+        """Member ``name``, at most ``cap`` bytes and within the load's budget."""
+        info = self._infos[name]
+        if info.compress_type == zipfile.ZIP_STORED:
+            limit = min(cap, info.compress_size)  # its bytes are in the file already
+        else:
+            limit = self._budget.limit(info, cap)
+        if info.file_size > limit:
+            self._refuse(
+                f"member {name!r} declares {info.file_size} bytes from {info.compress_size} "
+                f"compressed, over the {limit} bytes safekeras reads for it (a decompression "
+                "bomb?)"
+            )
+        try:
+            with self._archive.open(info) as stream:
+                # zipfile inflates at most file_size (+ one read) and checks the CRC there.
+                data = stream.read(info.file_size)
+                extra = stream.read(1)
+        except _ZIP_ERRORS as exc:
+            raise PersistenceError(f"{self.where} is corrupt: member {name!r}: {exc}.") from exc
+        if len(data) != info.file_size or extra:
+            self._refuse(f"member {name!r} does not hold the {info.file_size} bytes it declares")
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            self._budget.spend(info, len(data))
+        return data
+
+
+def _directory_start(data: bytes, where: str, not_zip) -> int:
+    """Where the central directory starts; refuses one over :data:`_MAX_DIRECTORY_BYTES`.
+
+    Finds the end-of-central-directory record as :mod:`zipfile` does (the last
+    22 bytes, else the last signature in the final 64 KiB, with the ZIP64
+    record just before it), so the size checked is the size zipfile will parse.
+    """
+    end = len(data) - 22
+    if not (end >= 0 and data[end : end + 4] == b"PK\x05\x06" and data[-2:] == b"\0\0"):
+        end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - (1 << 16)))
+        if end < 0 or end + 22 > len(data):
+            raise PersistenceError(not_zip("no end of central directory record"))
+    (size,) = struct.unpack_from("<L", data, end + 12)
+    start = end - size
+    zip64 = end - 20 - 56
+    if zip64 >= 0 and data[end - 20 : end - 16] == b"PK\x06\x07":
+        if data[zip64 : zip64 + 4] == b"PK\x06\x06":
+            (size,) = struct.unpack_from("<Q", data, zip64 + 40)
+            start = zip64 - size
+    if size > _MAX_DIRECTORY_BYTES:
+        raise PersistenceError(
+            f"{where} is refused: its central directory declares {size} bytes, over the "
+            f"{_MAX_DIRECTORY_BYTES} safekeras reads (a safekeras file needs a few hundred). "
+            "The file is corrupt or was crafted."
+        )
+    return start
+
+
+def _is_safe_member_name(name: str) -> bool:
+    """A relative path without parent references, absolute parts or control characters."""
+    if not name or name.startswith("/") or "\\" in name or ":" in name:
+        return False
+    if any(ord(char) < 32 for char in name):
+        return False
+    return all(part not in ("", ".", "..") for part in name.rstrip("/").split("/"))
+
+
+def _zip_bytes(members: dict) -> bytes:
+    """A fresh stored archive of exactly ``members``, in their order."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+# -- load: the container, the manifest and the parts -----------------------------------------
+
+
+def _read_members(data: bytes, name: str, budget: _Budget):
+    """The manifest, the members it lists, and which are Keras objects, read within bounds."""
     _refuse_hdf5(data, name)
-    archive = _open_zip(
+    with _ZipReader(
         data,
-        lambda reason: (
+        name,
+        max_members=_MAX_TOP_MEMBERS,
+        budget=budget,
+        not_zip=lambda reason: (
             f"{name} is not a safekeras file, or is truncated or corrupt: it is not a "
             f"complete zip archive ({reason}). Save it again with safekeras.save."
         ),
-    )
-    with archive:
-        names = archive.namelist()
-        if len(set(names)) != len(names):
-            raise PersistenceError(f"{name} is corrupt: it holds the same member twice.")
+    ) as archive:
+        names = archive.names
         if MANIFEST not in names and "config.json" in names:
             raise PersistenceError(f"{name} is not a safekeras file: {_what_zip_is(names)}")
         for hdf5 in (member for member in names if member.lower().endswith((".h5", ".hdf5"))):
@@ -642,11 +892,35 @@ def _read_members(data: bytes, name: str) -> dict:
                 f"{name} is incomplete: it lacks {', '.join(missing)}. The file is truncated or "
                 "was not written by safekeras.save."
             )
-        _refuse_bombs(archive, name)
-        try:
-            return {member: archive.read(member) for member in names}
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-            raise PersistenceError(f"{name} is corrupt: {exc}.") from exc
+        manifest = _parse_manifest(archive.read(MANIFEST, _MAX_MANIFEST_BYTES), name)
+        # Every other member is named by the manifest and checked before it is read.
+        keras_members = _keras_members(manifest, names, name)
+        members = {
+            member: archive.read(member, _member_cap(member))
+            for member in (MODEL, ESTIMATOR, *keras_members.values())
+        }
+    return manifest, members, keras_members
+
+
+def _check_digests(manifest: dict, members: dict, name: str) -> None:
+    """Each member against the SHA-256 the manifest records (files saved before lack them)."""
+    digests = manifest.get("digests")
+    if digests is None:
+        return
+    if not isinstance(digests, dict) or set(digests) != set(members):
+        raise PersistenceError(
+            f"{name} is corrupt: the digests in its manifest do not list exactly its members."
+        )
+    for member, data in members.items():
+        if digests[member] != hashlib.sha256(data).hexdigest():
+            raise PersistenceError(
+                f"{name} is corrupt: {member} does not match the SHA-256 digest its manifest "
+                "records; the member was damaged, or taken from another file."
+            )
+
+
+def _member_cap(member: str) -> int:
+    return _MAX_CONFIG_BYTES if member.endswith(".json") else _MAX_INFLATED_MEMBER_BYTES
 
 
 def _what_zip_is(names: list) -> str:
@@ -667,17 +941,6 @@ def _refuse_hdf5(data: bytes, where: str) -> None:
             "because Keras ignores safe_mode when loading them (CVE-2025-9905). Load it with "
             "Keras only if you trust its author, and save the estimator with safekeras.save."
         )
-
-
-def _refuse_bombs(archive: zipfile.ZipFile, where: str) -> None:
-    for info in archive.infolist():
-        if info.file_size > _EXPANSION_FLOOR_BYTES and info.file_size > _MAX_EXPANSION * max(
-            info.compress_size, 1
-        ):
-            raise PersistenceError(
-                f"{where} is refused: member {info.filename!r} would expand from "
-                f"{info.compress_size} to {info.file_size} bytes (a decompression bomb)."
-            )
 
 
 def _parse_json(data: bytes, where: str):
@@ -747,7 +1010,7 @@ def _warn_on_version_mismatch(manifest: dict, keras, name: str) -> None:
         )
 
 
-def _keras_members(manifest: dict, members: dict, name: str) -> dict:
+def _keras_members(manifest: dict, members: list, name: str) -> dict:
     """Attribute name -> member for the Keras objects stored besides the network."""
     declared = manifest.get("keras_objects", {})
     if not isinstance(declared, dict):
@@ -778,17 +1041,21 @@ def _keras_members(manifest: dict, members: dict, name: str) -> dict:
 # -- reading the Keras and skops parts -------------------------------------------------------
 
 
-def _keras_archive_config(data: bytes, where: str):
-    """The ``config.json`` of a ``.keras`` archive, read and checked without Keras parsing it."""
+def _read_keras_archive(data: bytes, where: str, budget: _Budget) -> dict:
+    """The members of a ``.keras`` archive, checked by name, then read within bounds."""
     _refuse_hdf5(data, where)
-    archive = _open_zip(
+    with _ZipReader(
         data,
-        lambda reason: f"{where} is not a Keras .keras archive (truncated or corrupt: {reason}).",
-    )
-    with archive:
-        names = archive.namelist()
+        where,
+        max_members=_MAX_NESTED_MEMBERS,
+        budget=budget,
+        not_zip=lambda reason: (
+            f"{where} is not a Keras .keras archive (truncated or corrupt: {reason})."
+        ),
+    ) as archive:
+        names = archive.names
         for member in names:
-            if member.lower().endswith((".h5", ".hdf5")) and member != "model.weights.h5":
+            if member.lower().endswith((".h5", ".hdf5")) and member != _KERAS_WEIGHTS:
                 raise UnsafeFileError(
                     f"{where} holds an HDF5 member {member!r} besides its weights; safekeras "
                     "refuses HDF5 models because Keras ignores safe_mode for them (CVE-2025-9905)."
@@ -796,30 +1063,61 @@ def _keras_archive_config(data: bytes, where: str):
         unexpected = sorted(
             member
             for member in names
-            if member not in _KERAS_MEMBERS and not member.startswith("assets/")
+            if member not in _KERAS_MEMBERS
+            and not (member.startswith("assets/") and _is_safe_member_name(member))
         )
         if unexpected:
             raise PersistenceError(
-                f"{where} holds members a Keras .keras archive does not have: "
-                f"{', '.join(unexpected)}."
+                f"{where} holds members a Keras .keras archive saved by safekeras does not have: "
+                f"{', '.join(map(repr, unexpected))}. It was not written by safekeras.save or "
+                "was tampered with."
             )
-        if "config.json" not in names:
-            raise PersistenceError(f"{where} is not a Keras .keras archive: it has no config.json.")
-        _refuse_bombs(archive, where)
-        try:
-            raw = archive.read("config.json")
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-            raise PersistenceError(f"{where} is corrupt: {exc}.") from exc
-    return _parse_json(raw, f"config.json of {where}")
+        for required in ("config.json", _KERAS_WEIGHTS):
+            if required not in names:
+                raise PersistenceError(
+                    f"{where} is not a Keras .keras archive: it has no {required}."
+                )
+        return {
+            member: archive.read(
+                member,
+                _MAX_CONFIG_BYTES if member in _KERAS_JSON_MEMBERS else _MAX_INFLATED_MEMBER_BYTES,
+            )
+            for member in names
+        }
+
+
+def _keras_config(members: dict, where: str):
+    return _parse_json(members["config.json"], f"config.json of {where}")
+
+
+def _read_skops_payload(data: bytes, where: str, budget: _Budget) -> bytes:
+    """``estimator.skops`` rebuilt from exactly its members, each read within bounds.
+
+    skops opens the payload with :mod:`zipfile` itself; it gets an archive of
+    stored members safekeras wrote, never the bytes from the file.
+    """
+    with _ZipReader(
+        data,
+        where,
+        max_members=_MAX_NESTED_MEMBERS,
+        budget=budget,
+        not_zip=lambda reason: (
+            f"{where} is not a readable skops payload (truncated or corrupt: {reason})."
+        ),
+    ) as archive:
+        unsafe = [member for member in archive.names if not _is_safe_member_name(member)]
+        if unsafe:
+            raise PersistenceError(
+                f"{where} holds members with names skops never writes: "
+                f"{', '.join(map(repr, unsafe))}. The file was tampered with or corrupted."
+            )
+        members = {member: archive.read(member) for member in archive.names}
+    return _zip_bytes(members)
 
 
 def _skops_types(payload: bytes) -> list:
     try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-            _refuse_bombs(archive, ESTIMATOR)
         return _skops_io().get_untrusted_types(data=payload)
-    except PersistenceError:
-        raise
     except Exception as exc:
         raise PersistenceError(
             f"{ESTIMATOR} is not a readable skops payload (truncated or corrupt: {exc})."

@@ -170,7 +170,7 @@ def test_overfitting_from_rising_validation_loss(noise):
     evidence = finding.evidence
     assert evidence["best_epoch"] == evidence["n_epochs"] == clf.n_epochs_
     assert evidence["val_loss_rise"] >= diagnostics.VAL_RISE
-    assert evidence["val_loss_final"] > evidence["val_loss_best"]
+    assert evidence["val_loss_final"] > evidence["val_loss_min"]
     assert "validation loss rose" in finding.title
     assert f"at epoch {clf.n_epochs_}, whose weights predict" in finding.title
     assert "set early_stopping=True" in finding.fix
@@ -217,18 +217,32 @@ MEMORISE = dict(
 
 @pytest.mark.slow
 def test_memorised_noise_is_found_without_data(noise):
-    # No early stopping, so no val_loss; the rows the threshold was tuned on were held out.
+    # No early stopping, but the split held out for the threshold records its loss.
     X, y = noise
     clf = SafeKerasClassifier(**MEMORISE).fit(X, y)
+    assert len(clf.history_["val_loss"]) == clf.n_epochs_ == clf.best_epoch_ == 60
+    finding = only(clf.diagnose(), "overfitting")
+    evidence = finding.evidence
+    assert evidence["train_loss_best"] < 0.01 * evidence["baseline_loss"]
+    assert evidence["val_loss_final"] > 2 * max(evidence["baseline_loss"], evidence["val_loss_min"])
+    assert finding.title.startswith("validation loss rose")
+    assert "set early_stopping=True" in finding.fix
+
+
+@pytest.mark.slow
+def test_memorised_noise_is_found_from_the_out_of_fold_rows(noise):
+    # threshold_cv=3 and no early stopping: no validation split, so no val_loss; the
+    # out-of-fold rows the threshold was tuned on were held out from their fold's network.
+    X, y = noise
+    clf = SafeKerasClassifier(**{**MEMORISE, "threshold_cv": 3}).fit(X, y)
     assert "val_loss" not in clf.history_
-    diagnosis = clf.diagnose()
-    finding = only(diagnosis, "overfitting")
+    finding = only(clf.diagnose(), "overfitting")
     evidence = finding.evidence
     assert evidence["train_loss_best"] < 0.01 * evidence["baseline_loss"]
     surely = evidence["held_out_loss"] - diagnostics.NOISE_Z * evidence["held_out_loss_se"]
     assert surely >= diagnostics.GAP_RATIO * evidence["train_loss_best"]
-    assert evidence["held_out_source"] == "the validation split (30 rows)"
-    assert "30 held-out rows the threshold was tuned on" in finding.title
+    assert evidence["held_out_source"].startswith("out-of-fold predictions of 3 internal fits")
+    assert "200 held-out rows the threshold was tuned on" in finding.title
     assert "set early_stopping=True" in finding.fix
 
 

@@ -91,24 +91,44 @@ def test_bad_class_weights_name_the_problem(class_weight, classes, message):
 
 
 @pytest.mark.slow
-def test_class_weight_dict_is_sample_weight_by_class(imbalanced):
+def test_class_weight_dict_is_sample_weight_by_class_in_the_loss(imbalanced):
     X, y = imbalanced
-    weighted = fast_classifier(class_weight={"rare": 4.0}).fit(X, y)
+    # preprocessor=None: class weights weigh the loss, sample weights the preprocessing too
+    # (next test); the networks then train on the same rows with the same weights.
+    weighted = fast_classifier(class_weight={"rare": 4.0}, preprocessor=None).fit(X, y)
     sample_weight = np.where(y == "rare", 4.0, 1.0)
-    by_rows = fast_classifier().fit(X, y, sample_weight=sample_weight)
+    by_rows = fast_classifier(preprocessor=None).fit(X, y, sample_weight=sample_weight)
     np.testing.assert_allclose(weighted.predict_proba(X), by_rows.predict_proba(X), rtol=1e-6)
     plain = fast_classifier(threshold=0.5).fit(X, y)
     rare_p = weighted.predict_proba(X)[:, 1].mean()
     assert rare_p > plain.predict_proba(X)[:, 1].mean() + 0.05
 
 
+def test_class_weight_leaves_the_preprocessing_statistics_to_sample_weight(imbalanced):
+    X, y = imbalanced
+    by_class = np.where(y == "rare", 4.0, 1.0)
+
+    def scaler_mean(**fit_params):
+        clf = fast_classifier(**fit_params.pop("params", {})).fit(X, y, **fit_params)
+        return clf.preprocessor_.named_transformers_["numeric"][-1].mean_
+
+    unweighted = scaler_mean()
+    np.testing.assert_array_equal(scaler_mean(params={"class_weight": {"rare": 4.0}}), unweighted)
+    weighted = scaler_mean(sample_weight=by_class)
+    # The training split (85 % of the rows) weighted as given: near the weighted mean of all rows.
+    np.testing.assert_allclose(weighted, np.average(X, axis=0, weights=by_class), atol=0.2)
+    assert not np.allclose(weighted, unweighted)
+
+
 def test_class_weight_multiplies_sample_weight_and_leaves_inputs_alone(imbalanced):
     X, y = imbalanced
     sample_weight = np.linspace(0.5, 1.5, len(y))
     X_before, y_before, sw_before = X.copy(), y.copy(), sample_weight.copy()
-    combined = fast_classifier(class_weight={"rare": 3.0}).fit(X, y, sample_weight=sample_weight)
+    combined = fast_classifier(class_weight={"rare": 3.0}, preprocessor=None).fit(
+        X, y, sample_weight=sample_weight
+    )
     product = sample_weight * np.where(y == "rare", 3.0, 1.0)
-    by_rows = fast_classifier().fit(X, y, sample_weight=product)
+    by_rows = fast_classifier(preprocessor=None).fit(X, y, sample_weight=product)
     np.testing.assert_allclose(combined.predict_proba(X), by_rows.predict_proba(X), rtol=1e-6)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(y, y_before)
@@ -154,7 +174,12 @@ def test_sampler_sees_the_training_split_only_with_original_labels(imbalanced):
     X, y = imbalanced
     SpySampler.calls = []
     sampler = SpySampler()
-    clf = fast_classifier(sampler=sampler, threshold_cv=None).fit(X, y)
+    # A sampler states the costs, so threshold="auto" keeps 0.5 for the default scoring; a
+    # scoring of the user's own is still tuned, on the untouched validation split.
+    kept = fast_classifier(sampler=SpySampler(), threshold_cv=None).fit(X, y)
+    assert kept.threshold_ == 0.5
+    SpySampler.calls = []
+    clf = fast_classifier(sampler=sampler, threshold_cv=None, threshold_scoring="f1").fit(X, y)
     (call,) = SpySampler.calls
     n_validation = int(np.ceil(0.15 * len(X)))
     assert call["n_rows"] == len(X) - n_validation

@@ -1,0 +1,152 @@
+"""Whether a loaded network fits the estimator saved beside it.
+
+:func:`safekeras.persistence.load` checks each part of a file before anything
+is deserialised (the container, the allow-lists, the declared shapes against
+the stored weights). Each part can be well formed and still not belong with
+the others: a ``model.keras`` whose output layer lost its sigmoid, whose
+input takes another width than the preprocessing produces, or whose hidden
+layers are not the ones the estimator's parameters build. Such a file would
+load and then predict wrong (probabilities outside [0, 1]) or fail at the
+first ``predict`` with Keras's own error. :func:`check_network_fits` refuses it
+at load, with :class:`~safekeras.exceptions.PersistenceError`, once the
+estimator and its network are both loaded and before either is returned.
+
+It runs the checks ``fit`` runs on a network (the head against the target,
+see :func:`safekeras.targets.resolve_output`) and, for the default MLP, compares
+the network with the one the estimator's parameters build, layer by layer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+
+from .exceptions import ModelSpecError, PersistenceError
+
+__all__ = ["check_network_fits"]
+
+# Layer config keys that do not change what a fitted layer computes: names, seeds and
+# initialisers only decide the weights a fit starts from.
+_NOT_COMPUTED = frozenset({"name", "seed", "kernel_initializer", "bias_initializer"})
+
+
+def check_network_fits(estimator, where: str) -> None:
+    """Refuse a loaded estimator whose network does not fit its other fitted parts.
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        The estimator as loaded, with ``model_`` set to the loaded network.
+    where : str
+        The file's name, for messages.
+
+    Raises
+    ------
+    PersistenceError
+        If the network takes another input width than the fitted preprocessing
+        produces, if its output layer contradicts the fitted target (units,
+        activation, loss), or, for the default MLP, if its layers are not those
+        that the estimator's parameters build.
+    """
+    from .architecture import inspect_head
+    from .targets import describe_loss, resolve_output
+
+    network = estimator.model_
+    width = _declared_width(network)
+    expected = _preprocessed_width(estimator)
+    if width is None or (expected is not None and width != expected):
+        raise PersistenceError(
+            f"{where} is inconsistent: its network takes inputs of width {width}, but the "
+            f"estimator's preprocessing produces {expected} features. The file was tampered "
+            "with or corrupted."
+        )
+    spec = estimator._target_spec_
+    try:
+        output = resolve_output(spec, inspect_head(network, np.zeros((1, width))), estimator.loss)
+    except ModelSpecError as exc:
+        raise PersistenceError(
+            f"{where} is inconsistent: its network's output layer does not fit the target the "
+            f"estimator was fitted on ({exc}). The file was tampered with or corrupted."
+        ) from exc
+    # Compared by name and from_logits: a loss object loaded from the file is a new object.
+    implied, trained = describe_loss(output.loss), describe_loss(estimator.loss_)
+    if implied != trained:
+        raise PersistenceError(
+            f"{where} is inconsistent: its network's output layer implies the loss "
+            f"{_loss_text(implied)}, but the estimator was trained with {_loss_text(trained)}. "
+            "The file was tampered with or corrupted."
+        )
+    if estimator.model is None:
+        _check_default_layers(estimator, network, spec, width, where)
+
+
+def _loss_text(described) -> str:
+    name, from_logits = described
+    return f"{name or 'a custom loss'}{' from logits' if from_logits else ''}"
+
+
+def _declared_width(network) -> int | None:
+    try:
+        shape = network.inputs[0].shape
+    except (AttributeError, IndexError, ValueError, TypeError):
+        return None
+    return int(shape[-1]) if len(shape) == 2 and shape[-1] is not None else None
+
+
+def _preprocessed_width(estimator) -> int | None:
+    """Features the fitted preprocessing hands the network; None when it cannot say."""
+    preprocessor = estimator.preprocessor_
+    if preprocessor is None:
+        return estimator.n_features_in_
+    plan = estimator._preprocessing_plan()
+    if plan is not None:
+        return plan.n_features_out
+    try:
+        return len(preprocessor.get_feature_names_out())
+    except Exception:  # a user's transformer need not name its outputs: nothing to compare
+        return None
+
+
+def _check_default_layers(estimator, network, spec, width: int, where: str) -> None:
+    """The default MLP: the loaded layers must be those the parameters build."""
+    expected = estimator._build_network(spec, np.zeros((1, width)), itertools.count())
+    got, wanted = _signature(network), _signature(expected)
+    if got != wanted:
+        differing = next(
+            (
+                number
+                for number, (a, b) in enumerate(itertools.zip_longest(got, wanted), start=1)
+                if a != b
+            ),
+            None,
+        )
+        raise PersistenceError(
+            f"{where} is inconsistent: its network is not the default MLP the estimator's "
+            f"parameters build (layer {differing} differs: {_describe(got, differing)} in the "
+            f"file, {_describe(wanted, differing)} expected). The file was tampered with or "
+            "corrupted."
+        )
+
+
+def _signature(network) -> list:
+    """Each layer's class and the config entries that decide what it computes."""
+    return [
+        (
+            type(layer).__name__,
+            json.dumps(
+                {k: v for k, v in layer.get_config().items() if k not in _NOT_COMPUTED},
+                sort_keys=True,
+                default=str,
+            ),
+        )
+        for layer in network.layers
+    ]
+
+
+def _describe(signature: list, number: int | None) -> str:
+    if number is None or number > len(signature):
+        return "no layer"
+    name, config = signature[number - 1]
+    return f"{name} {config}"

@@ -521,9 +521,7 @@ def test_refusals_stay_within_memory_and_time_bounds(saved, hostile, tmp_path):
 def _with_huge_hidden_layer(model_members):
     """model.keras's members with the first hidden layer declaring 2**24 units."""
     config = json.loads(model_members["config.json"])
-    dense = next(
-        layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"
-    )
+    dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
     dense["config"]["units"] = 1 << 24
     return {**model_members, "config.json": json.dumps(config).encode()}
 

@@ -1,4 +1,4 @@
-"""False alarms and caught problems: ``ThresholdWarning`` and ``diagnose()`` findings, counted.
+"""False alarms and caught problems: ``ThresholdWarning``, ``DriftWarning`` and ``diagnose()``.
 
 What is measured
 ----------------
@@ -16,7 +16,14 @@ it; one that stays quiet on a real problem is worse. This script counts both.
   ``GridSearchCV`` of 4 settings x 3 folds at 40 epochs, then ``cross_validate``
   with 3 folds) and quickstart block 3 (600 rows, 2 settings x 3 folds at the
   default epochs, then ``cross_validate``): the warnings of every fit, the findings of
-  ``diagnose`` on each cross-validated fold.
+  ``diagnose`` on each cross-validated fold;
+* ``explainers``: a default classifier on breast cancer, then
+  ``permutation_importance`` and ``partial_dependence`` (6 features) on its
+  held-out rows, and SHAP's KernelExplainer and PermutationExplainer on 20 of
+  them when shap is installed: the ``DriftWarning`` they raise;
+* ``class_weight={0: 1000, 1: 1e-4}``: scikit-learn's
+  ``check_class_weight_classifiers`` data; the share of class-0 predictions must
+  exceed 0.87 (the check's bar) with the default threshold, or it counts as an alarm.
 
 *Caught* cases (each should alarm):
 
@@ -24,13 +31,12 @@ it; one that stays quiet on a real problem is worse. This script counts both.
   out of fold: every row) must warn;
 * ``memorised noise``: random labels, a wide network, ``early_stopping=False``,
   default threshold: ``diagnose()`` without data must report overfitting (from
-  the rows the threshold was tuned on), and with ``threshold=0.5`` too (nothing
-  held out: "cannot tell");
+  the validation loss recorded on the split the threshold was tuned on), and with
+  ``threshold=0.5`` too (nothing held out: "cannot tell");
+* ``x255 batch``: the same classifier fed its held-out rows times 255 (the
+  seeds' 0-255 pixels) at 1, 10 and 100 rows: each batch must warn;
 * ``inverted labels``: breast cancer, ``diagnose(X_test, 1 - y_test)`` must
-  report ``label_inversion``;
-* ``class_weight={0: 1000, 1: 1e-4}``: scikit-learn's
-  ``check_class_weight_classifiers`` data; the share of class-0 predictions must
-  exceed 0.87 (the check's bar) with the default threshold.
+  report ``label_inversion``.
 
 Run from the repository root::
 
@@ -75,6 +81,7 @@ class Case:
     expect_alarm: bool
     fits: int = 0
     threshold_warnings: int = 0
+    drift_warnings: int = 0
     findings: Counter = field(default_factory=Counter)  # diagnose() without data
     findings_given: Counter = field(default_factory=Counter)  # diagnose(X, y)
     note: str = ""
@@ -84,6 +91,7 @@ class Case:
     def alarms(self) -> int:
         return (
             self.threshold_warnings
+            + self.drift_warnings
             + sum(self.findings.values())
             + sum(self.findings_given.values())
         )
@@ -99,7 +107,8 @@ class Case:
             return ", ".join(f"{k} x{v}" for k, v in sorted(counter.items())) or "0"
 
         return (
-            f"| {self.name} | {self.fits} | {self.threshold_warnings} | {names(self.findings)} "
+            f"| {self.name} | {self.fits} | {self.threshold_warnings} | {self.drift_warnings} "
+            f"| {names(self.findings)} "
             f"| {names(self.findings_given)} | {self.note} | {self.seconds:.0f} | {self.verdict} |"
         )
 
@@ -110,10 +119,64 @@ def _classifier(**params):
     return SafeKerasClassifier(**params)
 
 
-def _count_warnings(record) -> int:
-    from safekeras import ThresholdWarning
+def _count_warnings(record, name="ThresholdWarning") -> int:
+    import safekeras
 
-    return sum(issubclass(item.category, ThresholdWarning) for item in record)
+    category = getattr(safekeras, name)
+    return sum(issubclass(item.category, category) for item in record)
+
+
+def _cancer_split(args):
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+    params = {} if args.epochs is None else {"epochs": args.epochs}
+    fitted = _classifier(random_state=args.seed, **params).fit(X_train, y_train)
+    return fitted, X_train, X_test, y_test
+
+
+def explainers_case(args) -> Case:
+    """Inspection tools predict on rows built from real ones: no drift, no DriftWarning."""
+    from sklearn.inspection import partial_dependence, permutation_importance
+
+    case = Case("explainers (breast cancer, held-out rows)", expect_alarm=False, fits=1)
+    fitted, X_train, X_test, y_test = _cancer_split(args)
+    tools = ["permutation_importance", "partial_dependence x6"]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        permutation_importance(fitted, X_test, y_test, n_repeats=5, random_state=0)
+        for feature in range(6):
+            partial_dependence(fitted, X_test, [feature], grid_resolution=20)
+        try:
+            import shap
+        except ImportError:
+            tools.append("shap not installed")
+        else:
+            explained = X_test[: 20 if not args.quick else 5]
+            shap.KernelExplainer(fitted.predict_proba, X_train[:50]).shap_values(
+                explained, nsamples=200, silent=True
+            )
+            shap.Explainer(fitted.predict_proba, X_train[:50], algorithm="permutation")(explained)
+            tools.append(f"shap Kernel + Permutation on {len(explained)} rows")
+    case.drift_warnings = _count_warnings(record, "DriftWarning")
+    case.note = ", ".join(tools)
+    return case
+
+
+def pixels_case(args) -> Case:
+    """The seeds' 0-255 batch: caught at 1, 10 and 100 rows."""
+    case = Case("x255 batch at 1, 10, 100 rows (breast cancer)", expect_alarm=True, fits=1)
+    fitted, _, X_test, _ = _cancer_split(args)
+    caught = []
+    for rows in (1, 10, 100):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            fitted.predict_proba(X_test[:rows] * 255)
+        caught.append(_count_warnings(record, "DriftWarning") > 0)
+    case.drift_warnings = sum(caught)
+    case.note = f"caught in {sum(caught)} of 3 batches"
+    if not all(caught):  # every batch must be caught, not just one
+        case.drift_warnings = 0
+    return case
 
 
 def _take(X, rows):
@@ -210,10 +273,7 @@ def memorised_case(args, threshold) -> Case:
 
 def inverted_case(args) -> Case:
     case = Case("inverted labels (breast cancer, 1 - y_test)", expect_alarm=True)
-    X, y = load_breast_cancer(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
-    params = {} if args.epochs is None else {"epochs": args.epochs}
-    fitted = _classifier(random_state=args.seed, **params).fit(X_train, y_train)
+    fitted, _, X_test, y_test = _cancer_split(args)
     case.fits = 1
     case.findings_given.update(fitted.diagnose(X_test, 1 - y_test).pitfalls)
     return case
@@ -246,8 +306,10 @@ def run(args) -> list[Case]:
         lambda: docs_block_case(
             "quickstart block 3", 600, {"hidden_layer_sizes": [(16,), (32, 16)]}, None, args
         ),
+        lambda: explainers_case(args),
         lambda: class_weight_case(args),
         lambda: few_positives_case(args),
+        lambda: pixels_case(args),
         lambda: memorised_case(args, "auto"),
         lambda: memorised_case(args, 0.5),
         lambda: inverted_case(args),
@@ -273,8 +335,9 @@ def _quality_args(args) -> argparse.Namespace:
 
 def report(cases: list[Case]) -> str:
     header = (
-        "| case | fits | ThresholdWarning | diagnose() findings | diagnose(X, y) findings "
-        "| note | s | verdict |\n|---|---:|---:|---|---|---|---:|---|"
+        "| case | fits | ThresholdWarning | DriftWarning | diagnose() findings "
+        "| diagnose(X, y) findings | note | s | verdict |\n"
+        "|---|---:|---:|---:|---|---|---|---:|---|"
     )
     quiet = [case for case in cases if not case.expect_alarm]
     caught = [case for case in cases if case.expect_alarm]

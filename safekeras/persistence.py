@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import errno
 import hashlib
 import inspect
 import io
@@ -291,6 +292,10 @@ def save(estimator, path) -> None:
         If the estimator is not a safekeras estimator, or holds something the
         format cannot store (a Lambda layer, a lambda or locally defined
         function, a second network).
+    FileNotFoundError
+        If the folder ``path`` names does not exist (it is not created).
+    IsADirectoryError
+        If ``path`` is a folder rather than a file name.
     """
     from .estimators import SafeKerasClassifier, SafeKerasRegressor
 
@@ -304,6 +309,7 @@ def save(estimator, path) -> None:
             f"This {type(estimator).__name__} instance is not fitted yet; call fit before save."
         )
     path = os.fspath(path)
+    _check_destination(path)
     import keras
 
     skops_io = _skops_io()
@@ -452,6 +458,25 @@ def _backend_version(backend: str) -> str | None:
         except Exception:
             return None
     return str(version)
+
+
+def _check_destination(path: str) -> None:
+    """Refuse, before any work and naming ``path``, a file that cannot be written there."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            errno.EISDIR,
+            f"safekeras.save needs a file name, but {path!r} is a folder; save to a file in it, "
+            f"e.g. {os.path.join(path, 'model.safekeras')!r}",
+            path,
+        )
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"safekeras.save cannot write {path!r}: the folder {folder!r} does not exist "
+            "(save does not create folders; make it first, e.g. with os.makedirs)",
+            path,
+        )
 
 
 def _atomic_write(path: str, members: list) -> None:

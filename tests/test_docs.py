@@ -16,6 +16,9 @@ In both, ``...`` stands for any text (a line of its own: any number of lines), a
 match within :data:`ABS_TOL` or :data:`REL_TOL`: the pages round, and the last digits of a
 trained network's numbers vary between CPUs. Every number in the symptom column of the
 pitfalls index must be one that the linked page's checked outputs show.
+A block raises no safekeras warning (``ThresholdWarning``, ``DriftWarning``, ...) on the way:
+a warning on an ordinary example teaches readers to ignore warnings. A block that shows one
+on purpose says so with a ``# warns: NAME`` line, and must then raise it.
 The site itself (mkdocs.yml) must build with ``mkdocs build --strict``.
 """
 
@@ -28,6 +31,7 @@ import re
 import subprocess
 import sys
 import tokenize
+import warnings
 from pathlib import Path
 
 import pytest
@@ -178,9 +182,15 @@ def test_documented_code_runs_and_prints_what_the_page_says(code, outputs):
     for module in re.findall(r"^# requires: ([\w.]+)", code, flags=re.M):
         pytest.importorskip(module, reason=f"the block needs {module}")
     expectations = _expectations(code)
+    announced = set(re.findall(r"^# warns: (\w+)", code, flags=re.M))
     recorder = _Recorder()
-    with contextlib.redirect_stdout(recorder):
+    with contextlib.redirect_stdout(recorder), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         exec(compile(code, "<doc>", "exec"), {"__name__": "__doc__"})
+    raised = {w.category.__name__: str(w.message) for w in caught if _is_ours(w.category)}
+    unannounced = {name: message for name, message in raised.items() if name not in announced}
+    assert not unannounced, f"the block raised warnings it does not announce: {unannounced}"
+    assert announced <= set(raised), f"the block announces {announced - set(raised)}, not raised"
     for first, last, expected in expectations:
         printed = "".join(text for line, text in recorder.by_line if first <= line <= last)
         assert printed.strip(), f"line {first} carries '# -> {expected}' but prints nothing"
@@ -188,6 +198,12 @@ def test_documented_code_runs_and_prints_what_the_page_says(code, outputs):
             f"line {first}: the page says it prints ...{expected!r}, it printed {printed!r}"
         )
     _check_output_fences(outputs, recorder.getvalue())
+
+
+def _is_ours(category) -> bool:
+    from safekeras.exceptions import SafeKerasWarning
+
+    return issubclass(category, SafeKerasWarning)
 
 
 def _checked_numbers(path) -> list[float]:

@@ -370,6 +370,15 @@ def test_save_replaces_an_existing_file(binary, binary_data, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["estimator.safekeras"]
 
 
+def test_save_names_the_path_when_it_cannot_be_written(binary, tmp_path):
+    missing = tmp_path / "no-such-folder" / "model.safekeras"
+    with pytest.raises(FileNotFoundError, match=r"folder .*no-such-folder' does not exist"):
+        save(binary, missing)
+    with pytest.raises(IsADirectoryError, match=r"is a folder; save to a file in it"):
+        save(binary, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind either
+
+
 # -- foreign and damaged files ---------------------------------------------------------------
 
 

@@ -63,7 +63,8 @@ def _rewritten(weights, edit):
 def mlp(tmp_path_factory):
     model = keras.Sequential(
         [
-            keras.Input((4,)),
+            # Named: Keras numbers automatic names per process ("input_layer_12").
+            keras.Input((4,), name="input_layer"),
             layers.Dense(3, name="hidden"),
             layers.BatchNormalization(name="norm"),
             layers.Dense(2, name="out"),

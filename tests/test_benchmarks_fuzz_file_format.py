@@ -21,4 +21,4 @@ def test_short_run_counts_every_variant_and_exits_zero(capsys):
     assert sorted(rows) == sorted([*benchmark.KINDS, "all"])
     assert all(sum(counts) == 4 for kind, counts in rows.items() if kind != "all")
     assert sum(rows["all"]) == 24
-    assert "peak RSS growth" in printed and "slowest load" in printed
+    assert "largest rise of the peak RSS by one variant" in printed and "slowest load" in printed

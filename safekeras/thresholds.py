@@ -27,6 +27,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import check_scoring, roc_auc_score
 
 from .exceptions import ThresholdWarning, external_stacklevel
+from .threshold_counts import Counts, countable, counting_metric, counts_at
 
 __all__ = [
     "AUTO_CV_FOLDS",
@@ -331,8 +332,20 @@ def score_thresholds(
     sample_weight : ndarray or None, default=None
     labels : tuple (negative, positive), default=(0, 1)
         The labels the scorer sees (see :func:`scorer_labels`).
+
+    Notes
+    -----
+    scikit-learn's stock threshold metrics (accuracy, balanced accuracy,
+    precision, recall, F1, F-beta, Jaccard, Matthews correlation,
+    imbalanced-learn's G-mean, and the label-based scorers of
+    :func:`safekeras.metrics.imbalance_scoring`) are computed for all thresholds
+    at once from weighted counts after one sort (:mod:`safekeras.threshold_counts`),
+    with the scorer's own arithmetic; any other scorer is called once per threshold.
     """
     proba = np.asarray(proba, dtype=np.float64)
+    counted = _counted_scores(y_positive, proba, scorer, thresholds, sample_weight, labels)
+    if counted is not None:
+        return counted
     stand_in = _ThresholdedProba(np.asarray(labels), proba)
     y_true = np.where(np.asarray(y_positive, dtype=bool), labels[1], labels[0])
     rows = np.arange(len(proba)).reshape(-1, 1)
@@ -345,6 +358,17 @@ def score_thresholds(
             stand_in.threshold = threshold
             scores[i] = scorer(stand_in, rows, y_true, **kwargs)
     return scores
+
+
+def _counted_scores(y_positive, proba, scorer, thresholds, sample_weight, labels):
+    """The scores from counts when ``scorer`` is a recognised stock metric, else None."""
+    y_positive = np.asarray(y_positive, dtype=bool)
+    metric = counting_metric(scorer, labels)
+    if metric is None or not countable(y_positive, proba, sample_weight):
+        return None
+    counts = counts_at(y_positive, proba, thresholds, sample_weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(metric(counts), dtype=np.float64).reshape(len(counts.tp))
 
 
 def warn_if_unreliable(searches: dict, scoring_name: str) -> None:
@@ -453,6 +477,19 @@ def _bootstrap_gain_se(y_positive, proba, scorer, threshold, *, sample_weight, l
     """
     rng = np.random.default_rng(0)
     classes = [np.flatnonzero(~y_positive), np.flatnonzero(y_positive)]
+    metric = counting_metric(scorer, labels)
+    if metric is not None and countable(y_positive, proba, sample_weight):
+        gains = _counted_gains(metric, proba, threshold, sample_weight, classes, rng)
+    else:
+        gains = _scored_gains(
+            y_positive, proba, scorer, threshold, sample_weight, labels, classes, rng
+        )
+    gains = gains[np.isfinite(gains)]
+    return float(np.std(gains, ddof=1)) if len(gains) > 1 else float("nan")
+
+
+def _scored_gains(y_positive, proba, scorer, threshold, sample_weight, labels, classes, rng):
+    """The bootstrap gains, each from two calls of the scorer on the resampled rows."""
     gains = np.empty(BOOTSTRAP_ROUNDS)
     for i in range(BOOTSTRAP_ROUNDS):
         rows = np.concatenate([rng.choice(members, len(members)) for members in classes])
@@ -466,8 +503,33 @@ def _bootstrap_gain_se(y_positive, proba, scorer, threshold, *, sample_weight, l
             labels=labels,
         )
         gains[i] = at_threshold - at_half
-    gains = gains[np.isfinite(gains)]
-    return float(np.std(gains, ddof=1)) if len(gains) > 1 else float("nan")
+    return gains
+
+
+def _counted_gains(metric, proba, threshold, sample_weight, classes, rng):
+    """The bootstrap gains from weighted counts, all rounds at once.
+
+    The rows are drawn exactly as :func:`_scored_gains` draws them (same
+    generator, same order), so both give the same resamples.
+    """
+    draws = [
+        [rng.choice(members, len(members)) for members in classes] for _ in range(BOOTSTRAP_ROUNDS)
+    ]
+    weights = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, float)
+    totals, above = [], []
+    for k in (0, 1):
+        rows = np.stack([draw[k] for draw in draws])  # (rounds, rows of class k)
+        totals.append(weights[rows].sum(axis=1))
+        above.append(
+            [np.where(proba >= t, weights, 0.0)[rows].sum(axis=1) for t in (threshold, 0.5)]
+        )
+    scores = []
+    for j in (0, 1):
+        tp, fp = above[1][j], above[0][j]
+        counts = Counts(tp, fp, totals[1] - tp, totals[0] - fp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scores.append(np.asarray(metric(counts), dtype=np.float64))
+    return scores[0] - scores[1]
 
 
 def _candidates(proba: np.ndarray) -> np.ndarray:
@@ -508,6 +570,10 @@ class _ThresholdedProba(ClassifierMixin, BaseEstimator):
         self.classes = classes
         self.proba = proba
         self.threshold = threshold
+
+    def fit(self, X=None, y=None):
+        # Never fitted: check_is_fitted (safekeras.metrics' scorers) only asks that it exists.
+        return self
 
     def __sklearn_is_fitted__(self):
         return True

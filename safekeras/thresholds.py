@@ -509,25 +509,26 @@ def _scored_gains(y_positive, proba, scorer, threshold, sample_weight, labels, c
 def _counted_gains(metric, proba, threshold, sample_weight, classes, rng):
     """The bootstrap gains from weighted counts, all rounds at once.
 
-    The rows are drawn exactly as :func:`_scored_gains` draws them (same
-    generator, same order), so both give the same resamples.
+    ``rng.integers(0, n, n)`` is the draw ``rng.choice(members, n)`` makes, in the
+    order :func:`_scored_gains` makes it, so both score the same resamples.
     """
     draws = [
-        [rng.choice(members, len(members)) for members in classes] for _ in range(BOOTSTRAP_ROUNDS)
+        [rng.integers(0, len(members), len(members)) for members in classes]
+        for _ in range(BOOTSTRAP_ROUNDS)
     ]
     weights = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, float)
     totals, above = [], []
-    for k in (0, 1):
-        rows = np.stack([draw[k] for draw in draws])  # (rounds, rows of class k)
-        totals.append(weights[rows].sum(axis=1))
-        above.append(
-            [np.where(proba >= t, weights, 0.0)[rows].sum(axis=1) for t in (threshold, 0.5)]
-        )
+    for k, members in enumerate(classes):
+        picks = np.stack([draw[k] for draw in draws])  # (rounds, rows of class k)
+        kept = weights[members]
+        totals.append(kept[picks].sum(axis=1))
+        cuts = (threshold, DEFAULT_THRESHOLD)
+        above.append([np.where(proba[members] >= t, kept, 0.0)[picks].sum(axis=1) for t in cuts])
     scores = []
     for j in (0, 1):
         tp, fp = above[1][j], above[0][j]
-        counts = Counts(tp, fp, totals[1] - tp, totals[0] - fp)
         with np.errstate(divide="ignore", invalid="ignore"):
+            counts = Counts(tp, fp, totals[1] - tp, totals[0] - fp)
             scores.append(np.asarray(metric(counts), dtype=np.float64))
     return scores[0] - scores[1]
 

@@ -1,15 +1,29 @@
 """Decision thresholds: the search itself, and ``threshold="auto"`` in the classifier."""
 
+import dataclasses
+import functools
 import pickle
 import warnings
 
 import keras
 import numpy as np
 import pytest
+from imblearn.metrics import geometric_mean_score
 from imblearn.over_sampling import RandomOverSampler
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_multilabel_classification
-from sklearn.metrics import balanced_accuracy_score, f1_score, fbeta_score, make_scorer
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    cohen_kappa_score,
+    f1_score,
+    fbeta_score,
+    jaccard_score,
+    make_scorer,
+    matthews_corrcoef,
+    precision_score,
+    recall_score,
+)
 from sklearn.model_selection import (
     FixedThresholdClassifier,
     StratifiedKFold,
@@ -20,12 +34,16 @@ from sklearn.utils.estimator_checks import check_class_weight_classifiers
 from safekeras import SafeKerasClassifier
 from safekeras.estimators import ParameterError
 from safekeras.exceptions import InputError, ThresholdWarning
+from safekeras.metrics import imbalance_scoring
+from safekeras.threshold_counts import counting_metric
 from safekeras.thresholds import (
+    BOOTSTRAP_ROUNDS,
     DEFAULT_THRESHOLD,
     MAX_CANDIDATES,
     MIN_TUNING_COUNT,
     PLAUSIBLE_LOSS,
     ThresholdSearch,
+    _ThresholdedProba,
     auto_cv_folds,
     costs_stated,
     make_threshold_scorer,
@@ -486,3 +504,169 @@ def test_score_stays_accuracy_of_the_thresholded_predictions(imbalanced):
     X, y = imbalanced
     clf = fast_classifier().fit(X, y)
     assert clf.score(X, y) == pytest.approx(np.mean(clf.predict(X) == y))
+
+
+# -- the search from counts (one sorted pass) -------------------------------------------
+
+COUNTED_SCORERS = {
+    **{name: name for name in ("balanced_accuracy", "f1", "precision", "recall", "accuracy")},
+    **{name: name for name in ("jaccard", "matthews_corrcoef", "f1_macro", "f1_micro")},
+    **{name: name for name in ("precision_weighted", "jaccard_macro", "recall_micro")},
+    "mcc": make_scorer(matthews_corrcoef),
+    "f2": make_scorer(fbeta_score, beta=2),
+    "f0": make_scorer(fbeta_score, beta=0),
+    "adjusted_balanced": make_scorer(balanced_accuracy_score, adjusted=True),
+    "correct_count": make_scorer(accuracy_score, normalize=False),
+    "precision_zero_division_1": make_scorer(precision_score, zero_division=1.0),
+    "precision_zero_division_nan": make_scorer(precision_score, zero_division=np.nan),
+    "f1_macro_nan": make_scorer(f1_score, average="macro", zero_division=np.nan),
+    "f1_of_negatives": make_scorer(f1_score, pos_label=0),
+    "gmean": make_scorer(geometric_mean_score),
+    "gmean_corrected": make_scorer(geometric_mean_score, correction=0.01),
+    "loss_sign": make_scorer(recall_score, greater_is_better=False),
+    **{f"imbalance_{name}": name for name in ("f1", "specificity", "geometric_mean")},
+}
+
+
+def counted_scorer(name):
+    scoring = COUNTED_SCORERS[name]
+    if name.startswith("imbalance_"):
+        return imbalance_scoring()[scoring]
+    return make_threshold_scorer(scoring)
+
+
+def scorer_loop(scorer):
+    """The same scorer behind a plain function: not recognised, so called per threshold."""
+    return lambda estimator, X, y, **kwargs: scorer(estimator, X, y, **kwargs)
+
+
+def held_out_case(case):
+    """(y_positive, proba, sample_weight) of a named edge case."""
+    rng = np.random.default_rng(len(case))
+    n = {"tiny": 7, "ties": 200, "integer_weights": 150, "float_weights": 150}.get(case, 120)
+    y = rng.random(n) < 0.3
+    y[:2] = [True, False]
+    proba = np.clip(rng.normal(np.where(y, 0.6, 0.4), 0.2), 0, 1)
+    weights = None
+    if case == "ties":
+        proba = np.round(proba, 1)  # about 10 distinct values, each shared by many rows
+    elif case == "integer_weights":
+        weights = rng.integers(1, 4, n).astype(float)
+    elif case == "float_weights":
+        weights = rng.random(n) + 0.05
+    elif case == "one_class_region":  # only positives above 0.7, only negatives below 0.3
+        proba = np.where(y, rng.uniform(0.3, 1.0, n), rng.uniform(0.0, 0.7, n))
+    return y, proba, weights
+
+
+def assert_same_search(fast, slow):
+    assert fast.threshold == slow.threshold  # same winner, ties included
+    for field in dataclasses.fields(ThresholdSearch):
+        a, b = getattr(fast, field.name), getattr(slow, field.name)
+        if isinstance(a, tuple):
+            assert a == b, field.name
+        else:
+            scale = max(1.0, float(np.nanmax(np.abs(np.append(np.ravel(b), 0.0)))))
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * scale, err_msg=field.name)
+
+
+CASES = ("tiny", "ties", "integer_weights", "float_weights", "one_class_region")
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", ["balanced_accuracy", "f1", "mcc", "imbalance_geometric_mean"])
+def test_counted_search_equals_the_scorer_loop(name, case):
+    y, proba, weights = held_out_case(case)
+    scorer = counted_scorer(name)
+    fast = tune_threshold(y, proba, scorer, sample_weight=weights)
+    slow = tune_threshold(y, proba, scorer_loop(scorer), sample_weight=weights)
+    assert fast.tuned and fast.n_changed and np.isfinite(fast.gain_se)
+    assert_same_search(fast, slow)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", sorted(COUNTED_SCORERS))
+def test_every_counted_metric_equals_the_scorer_loop(name, case):
+    y, proba, weights = held_out_case(case)
+    scorer = counted_scorer(name)
+    fast = tune_threshold(y, proba, scorer, sample_weight=weights)
+    assert_same_search(fast, tune_threshold(y, proba, scorer_loop(scorer), sample_weight=weights))
+
+
+def test_counted_search_on_many_rows_equals_the_scorer_loop():
+    rng = np.random.default_rng(0)
+    y = rng.random(3000) < 0.05
+    proba = np.round(np.clip(rng.normal(np.where(y, 0.45, 0.2), 0.15), 0, 1), 3)
+    scorer = make_threshold_scorer("balanced_accuracy")
+    fast = tune_threshold(y, proba, scorer)
+    assert len(fast.thresholds) == MAX_CANDIDATES + 1
+    assert_same_search(fast, tune_threshold(y, proba, scorer_loop(scorer)))
+
+
+def test_a_stock_scorer_is_never_called_per_threshold(monkeypatch):
+    def refuse(self, X):
+        raise AssertionError("the stand-in classifier was asked to predict")
+
+    monkeypatch.setattr(_ThresholdedProba, "predict", refuse)
+    y, proba, weights = held_out_case("float_weights")
+    search = tune_threshold(y, proba, make_threshold_scorer("f1"), sample_weight=weights)
+    assert search.tuned and np.isfinite(search.gain_se)
+
+
+@pytest.mark.parametrize(
+    "scorer",
+    [
+        make_scorer(f1_score, labels=[1]),  # a keyword the counts do not model
+        make_scorer(precision_score, pos_label=1.0),  # equal to label 1, but a float
+        make_scorer(cohen_kappa_score),  # not a metric the counts cover
+    ],
+)
+def test_other_scorers_take_the_scorer_loop(scorer, monkeypatch):
+    predictions = []
+    predict = _ThresholdedProba.predict
+
+    @functools.wraps(predict)  # scikit-learn finds the response method by its name
+    def spy(self, X):
+        predictions.append(self.threshold)
+        return predict(self, X)
+
+    monkeypatch.setattr(_ThresholdedProba, "predict", spy)
+    y, proba, _ = held_out_case("ties")
+    search = tune_threshold(y, proba, scorer)
+    assert search.n_changed
+    assert predictions[: len(search.thresholds)] == list(search.thresholds)
+    assert len(predictions) == len(search.thresholds) + 2 * BOOTSTRAP_ROUNDS
+
+
+def test_a_custom_scorer_is_called_once_per_threshold_and_bootstrap_score():
+    calls = []
+    scorer = make_threshold_scorer("balanced_accuracy")
+
+    def custom(estimator, X, y, sample_weight=None):
+        calls.append(1)
+        return scorer(estimator, X, y, sample_weight=sample_weight)
+
+    y, proba, weights = held_out_case("integer_weights")
+    search = tune_threshold(y, proba, custom, sample_weight=weights)
+    assert search.n_changed and len(calls) == len(search.thresholds) + 2 * BOOTSTRAP_ROUNDS
+    assert_same_search(search, tune_threshold(y, proba, scorer, sample_weight=weights))
+
+
+def test_scorers_the_counts_cannot_reproduce_keep_their_errors():
+    y, proba, _ = held_out_case("ties")
+    with pytest.raises(ValueError, match="zero_division"):  # jaccard_score rejects NaN
+        tune_threshold(y, proba, make_scorer(jaccard_score, zero_division=np.nan))
+    with pytest.raises(ValueError, match="pos_label=2 is not a valid label"):
+        tune_threshold(y, proba, make_scorer(f1_score, pos_label=2))
+    assert counting_metric(make_scorer(f1_score, pos_label=2), (0, 1)) is None
+    assert counting_metric(make_threshold_scorer("roc_auc"), (0, 1)) is None
+
+
+def test_imbalance_scorers_score_the_stand_in_classifier():
+    # check_is_fitted asks for a fit method: the stand-in used to fail every imbalance scorer.
+    y, proba, _ = held_out_case("ties")
+    scorer = imbalance_scoring()["recall"]
+    slow = tune_threshold(y, proba, scorer_loop(scorer))
+    assert slow.tuned
+    assert_same_search(tune_threshold(y, proba, scorer), slow)

@@ -1,0 +1,203 @@
+"""The default fit, as users run it: ``SafeKerasClassifier()`` against scikit-learn's MLP pipelines.
+
+What is measured
+----------------
+The protocol of the default-path issue. Data: ``make_classification(n, d,
+weights=[0.93], flip_y=0.01, random_state=seed)``, a stratified 75 % to fit
+on and 25 % to score on, at 600 x 30, 3000 x 10, 20000 x 20 and 100000 x 20
+(``--sizes``). Contenders, each at its defaults as a new user would write it:
+
+* **safekeras**: ``SafeKerasClassifier(random_state=seed)``: early stopping on
+  its validation split, the tuned threshold (with ``threshold_cv="auto"``'s
+  internal fits when the split holds under 20 rows of a class), the ``"auto"``
+  preprocessing;
+* **MLP pipeline**: ``make_pipeline(StandardScaler(), MLPClassifier(
+  early_stopping=True, random_state=seed))``;
+* **tuned MLP pipeline**: the same inside ``TunedThresholdClassifierCV(...,
+  scoring="balanced_accuracy")``, scikit-learn's way to tune a threshold.
+
+In one process, per size: one warm-up fit per contender, then ``--repeats``
+(3) timed fits; the median is reported, with the balanced accuracy of the last
+fit on the held-out 25 %. The first safekeras fit of the process (a cold trace
+of its training function) is reported on its own line. TensorFlow's import is
+not timed. The targets are the issue's: safekeras at most 1.0x the MLP pipeline
+at 3000 x 10 and larger, and at most 1.0x the tuned MLP pipeline (and 5x the
+plain one) at 600 x 30.
+
+Run from the repository root::
+
+    python benchmarks/default_path.py                  # about 6 minutes on 2 cores
+    KERAS_BACKEND=jax python benchmarks/default_path.py
+    python benchmarks/default_path.py --quick          # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+
+from sklearn.datasets import make_classification
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import TunedThresholdClassifierCV, train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+try:
+    from benchmarks.overhead import prepare_keras, quiet_tensorflow_logger
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from overhead import prepare_keras, quiet_tensorflow_logger
+
+SIZES = [(600, 30), (3000, 10), (20000, 20), (100000, 20)]
+QUICK_SIZES = [(300, 10)]
+CONTENDERS = ("safekeras", "MLP pipeline", "tuned MLP pipeline")
+
+
+@dataclass
+class Result:
+    """One contender at one size: fit times, held-out balanced accuracy, what the fit did."""
+
+    seconds: list = field(default_factory=list)
+    balanced_accuracy: float = float("nan")
+    detail: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def make_contender(name: str, seed: int):
+    if name == "safekeras":
+        from safekeras import SafeKerasClassifier
+
+        return SafeKerasClassifier(random_state=seed)
+    mlp = make_pipeline(StandardScaler(), MLPClassifier(early_stopping=True, random_state=seed))
+    if name == "MLP pipeline":
+        return mlp
+    return TunedThresholdClassifierCV(mlp, scoring="balanced_accuracy", random_state=seed)
+
+
+def make_split(rows: int, features: int, seed: int):
+    X, y = make_classification(
+        n_samples=rows, n_features=features, weights=[0.93], flip_y=0.01, random_state=seed
+    )
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
+
+
+def _detail(fitted) -> str:
+    """What a safekeras fit did: epochs and the networks it trained."""
+    search = getattr(fitted, "threshold_search_", None)
+    networks = 1 + (search.n_folds if search is not None and search.n_folds else 0)
+    return f"{fitted.n_epochs_} epochs, {networks} network{'s' if networks > 1 else ''}"
+
+
+def measure(size, args) -> dict[str, Result]:
+    """Warm up each contender once at this size, then time ``args.repeats`` fits."""
+    X_train, X_test, y_train, y_test = make_split(*size, args.seed)
+    results = {}
+    for name in CONTENDERS:
+        # Warnings are recorded, not printed: the table says which ones the last fit gave.
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            make_contender(name, args.seed).fit(X_train, y_train)  # warm-up: not timed
+            result = Result()
+            for _ in range(args.repeats):
+                del record[:]
+                estimator = make_contender(name, args.seed)
+                started = time.perf_counter()
+                estimator.fit(X_train, y_train)
+                result.seconds.append(time.perf_counter() - started)
+        result.balanced_accuracy = balanced_accuracy_score(y_test, estimator.predict(X_test))
+        if name == "safekeras":
+            warned = sorted({item.category.__name__ for item in record})
+            result.detail = _detail(estimator) + "".join(f", {w}" for w in warned)
+        results[name] = result
+    return results
+
+
+def cold_first_fit(args) -> float:
+    """Seconds of the first safekeras fit in this process (it traces the training function)."""
+    X_train, _, y_train, _ = make_split(*args.sizes[0], args.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the timed fits of this size record them
+        started = time.perf_counter()
+        make_contender("safekeras", args.seed).fit(X_train, y_train)
+        return time.perf_counter() - started
+
+
+def target(size, ratio_plain: float, ratio_tuned: float) -> str:
+    """The issue's target for this size, and whether it is met."""
+    if size == (600, 30):
+        met = ratio_tuned <= 1.0 and ratio_plain <= 5.0
+        return f"<= 1.0x tuned and <= 5x plain: {'met' if met else 'not met'}"
+    if size[0] >= 3000:
+        return f"<= 1.0x plain: {'met' if ratio_plain <= 1.0 else 'not met'}"
+    return "(no target)"
+
+
+def row(size, results: dict[str, Result]) -> str:
+    ours, plain, tuned = (results[name] for name in CONTENDERS)
+    ratio_plain, ratio_tuned = ours.median / plain.median, ours.median / tuned.median
+    accuracies = " / ".join(f"{results[name].balanced_accuracy:.3f}" for name in CONTENDERS)
+    return (
+        f"| {size[0]}x{size[1]} | {ours.median:.3f} s ({ours.detail}) | {plain.median:.3f} s "
+        f"| {tuned.median:.3f} s | {ratio_plain:.2f}x / {ratio_tuned:.2f}x | {accuracies} "
+        f"| {target(size, ratio_plain, ratio_tuned)} |"
+    )
+
+
+def run(args) -> str:
+    import keras
+
+    cold = cold_first_fit(args)
+    lines = [
+        f"## Default fit, {keras.backend.backend()} backend",
+        "",
+        f"Median of {args.repeats} fits after one warm-up fit per contender; 75 % of the rows "
+        "fitted, balanced accuracy on the other 25 %.",
+        "",
+        "| data | `SafeKerasClassifier()` | MLP pipeline | tuned MLP pipeline "
+        "| ratio to MLP / to tuned MLP | balanced accuracy (safekeras / MLP / tuned MLP) "
+        "| target |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for size in args.sizes:
+        lines.append(row(size, measure(size, args)))
+        print(lines[-1], flush=True)
+    lines += ["", f"First safekeras fit in the process (cold trace): {cold:.2f} s."]
+    return "\n".join(lines)
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    return [tuple(int(part) for part in size.split("x")) for size in text.split(",")]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=parse_sizes, default=None, help="e.g. 600x30,3000x10")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="one small size, one repeat")
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = QUICK_SIZES if args.quick else SIZES
+    if args.quick:
+        args.repeats = 1
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    prepare_keras()
+    with quiet_tensorflow_logger():
+        report = run(args)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -215,8 +215,8 @@ class DiagnosisDisplay:
             xlim=(-0.03, 1.03),
             ylim=(-0.03, 1.08),
         )
-        # "best" keeps the legend off the marks; a fixed corner would hide the one at 0.5.
-        ax.legend(loc="best", fontsize="small")
+        # Below the panel: inside it, any corner (and "best") can cover a threshold's mark.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="small")
 
     def _plot_threshold(self, ax):
         thresholds = np.asarray(self.thresholds, dtype=np.float64)

@@ -243,6 +243,8 @@ def test_precision_recall_panel_names_the_label_the_chance_level_and_shows_both_
         assert "threshold 0.5" in legend and "threshold_ 0.1" in legend
         display.figure_.canvas.draw()
         box = ax.get_legend().get_window_extent()
+        # Below the frame, so no mark can sit under it, whatever the curve.
+        assert box.y1 <= ax.get_window_extent().y0, (box, ax.get_window_extent())
         for line in ax.get_lines():
             if line.get_label() not in ("threshold 0.5", "threshold_ 0.1"):
                 continue

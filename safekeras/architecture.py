@@ -15,7 +15,7 @@ import numpy as np
 from .exceptions import ModelSpecError
 from .targets import Head, TargetSpec
 
-__all__ = ["build_network", "inspect_head", "make_meta"]
+__all__ = ["build_network", "declared_input_width", "inspect_head", "make_meta"]
 
 _KNOWN_ACTIVATIONS = frozenset(
     {
@@ -143,7 +143,7 @@ def inspect_head(network, x_probe: np.ndarray) -> Head:
     try:
         outputs = network(x_probe, training=False)
     except Exception as exc:
-        expected = _declared_input_width(network)
+        expected = declared_input_width(network)
         detail = (
             f"the model expects {expected} input features"
             if expected is not None
@@ -264,9 +264,22 @@ def _activation_from_values(values: np.ndarray) -> str:
     return "linear"
 
 
-def _declared_input_width(network) -> int | None:
+def declared_input_width(network) -> int | None:
+    """The feature count a network's (2-d) input declares; None when it declares none.
+
+    Parameters
+    ----------
+    network : keras.Model
+        A built network.
+
+    Returns
+    -------
+    int or None
+        The last dimension of its first input, when that input is 2-d and the
+        dimension is known.
+    """
     try:
         shape = network.inputs[0].shape
-    except (AttributeError, IndexError, ValueError):
+    except (AttributeError, IndexError, ValueError, TypeError):
         return None
-    return shape[-1] if len(shape) == 2 else None
+    return int(shape[-1]) if len(shape) == 2 and shape[-1] is not None else None

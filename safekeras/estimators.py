@@ -249,6 +249,7 @@ class _SafeKerasBase(BaseEstimator):
                 encoded = self._encode_target(spec, output, y_part, target_transformer)
                 return encoded if encoded.dtype.kind == "i" else encoded.astype(dtype)
 
+            y_train_encoded = encode(y_train)  # trained on, then checked against
             validation = None
             if x_val is not None and not partial:
                 # Recorded even without early stopping: diagnose() reads over-fitting from it.
@@ -272,7 +273,7 @@ class _SafeKerasBase(BaseEstimator):
                     network,
                     engine=self.engine,
                     x=x_train,
-                    y=encode(y_train),
+                    y=y_train_encoded,
                     sample_weight=training.normalise_weights(w_train, dtype),
                     validation=validation,
                     early_stopping=self.early_stopping,
@@ -288,7 +289,7 @@ class _SafeKerasBase(BaseEstimator):
                     network, logits_activation=output.activation if output.logits else None
                 )
                 self._check_trained(
-                    fitted_network, output, x_train, encode(y_train), w_train, resume
+                    fitted_network, output, x_train, y_train_encoded, w_train, resume
                 )
                 decision_attributes = (
                     {}  # partial_fit never tunes: the threshold fitted before stays

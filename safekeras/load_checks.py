@@ -50,11 +50,11 @@ def check_network_fits(estimator, where: str) -> None:
         activation, loss), or, for the default MLP, if its layers are not those
         that the estimator's parameters build.
     """
-    from .architecture import inspect_head
+    from .architecture import declared_input_width, inspect_head
     from .targets import describe_loss, resolve_output
 
     network = estimator.model_
-    width = _declared_width(network)
+    width = declared_input_width(network)
     expected = _preprocessed_width(estimator)
     if width is None or (expected is not None and width != expected):
         raise PersistenceError(
@@ -85,14 +85,6 @@ def check_network_fits(estimator, where: str) -> None:
 def _loss_text(described) -> str:
     name, from_logits = described
     return f"{name or 'a custom loss'}{' from logits' if from_logits else ''}"
-
-
-def _declared_width(network) -> int | None:
-    try:
-        shape = network.inputs[0].shape
-    except (AttributeError, IndexError, ValueError, TypeError):
-        return None
-    return int(shape[-1]) if len(shape) == 2 and shape[-1] is not None else None
 
 
 def _preprocessed_width(estimator) -> int | None:

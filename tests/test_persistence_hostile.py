@@ -26,6 +26,7 @@ import zlib
 
 import numpy as np
 import pytest
+from file_edits import members_of
 from sklearn.datasets import make_classification
 
 from safekeras import SafeKerasClassifier
@@ -113,11 +114,6 @@ def raw_zip(entries, *, central=None):
         "<4s4H2LH", b"PK\x05\x06", 0, 0, len(records), len(records), len(directory), len(out), 0
     )
     return bytes(out + directory + end)
-
-
-def members_of(data):
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {info.filename: archive.read(info) for info in archive.infolist()}
 
 
 def honest(members, methods=None):

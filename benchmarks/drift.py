@@ -1,6 +1,6 @@
 """Drift checks at predict time: how often they cry wolf, what they catch, what they cost.
 
-``fit`` captures an :class:`safekeras.schema.InputSchema` of the raw training
+``fit`` captures an :class:`safekeras.data.schema.InputSchema` of the raw training
 features and every ``predict`` checks its batch against it (``on_drift="warn"``
 emits a :class:`safekeras.exceptions.DriftWarning`). This script measures the
 three things a user needs to trust that check.
@@ -259,7 +259,7 @@ class AlarmResult:
 
 
 def false_alarms(dataset: Dataset, args, rng: np.random.Generator) -> AlarmResult:
-    from safekeras.schema import InputSchema
+    from safekeras.data.schema import InputSchema
 
     result = None
     for _ in range(args.splits):
@@ -367,8 +367,8 @@ def fit_estimator(dataset: Dataset, X_train, y_train, args):
 
 
 def end_to_end(dataset: Dataset, args, rng: np.random.Generator) -> EndToEnd:
+    from safekeras.data.schema import InputSchema
     from safekeras.exceptions import DriftWarning
-    from safekeras.schema import InputSchema
 
     train, test = split(dataset.n_rows, rng)
     X_train = take(dataset.X, train)
@@ -552,7 +552,7 @@ class DetectionResult:
 
 
 def detect(scenario: Scenario, dataset: Dataset, args, rng: np.random.Generator) -> DetectionResult:
-    from safekeras.schema import InputSchema
+    from safekeras.data.schema import InputSchema
 
     result = DetectionResult(scenario)
     for _ in range(args.detect_splits):

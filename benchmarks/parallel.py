@@ -23,7 +23,7 @@ Runs (``--variants``, all by default):
 * **default**: the same, in a subprocess started with
   ``TF_NUM_INTRAOP_THREADS=0 TF_NUM_INTEROP_THREADS=0``, which the workers
   inherit: safekeras steps aside and TensorFlow sizes its pools from the whole
-  machine in every worker (the behaviour before ``safekeras.parallel``).
+  machine in every worker (the behaviour before ``safekeras.network.parallel``).
 
 Each parallel variant is timed **cold** (its worker processes are shut down
 first, so the call pays for starting them and importing TensorFlow in each)
@@ -236,7 +236,7 @@ def worker_pools(pause: float) -> dict:
     """What this worker runs with: run in each loky worker after the searches."""
     import tensorflow as tf
 
-    from safekeras.parallel import worker_thread_share
+    from safekeras.network.parallel import worker_thread_share
 
     time.sleep(pause)  # keep this worker busy, so that the next probe goes to another one
     tasks = "/proc/self/task"

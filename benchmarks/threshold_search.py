@@ -2,7 +2,7 @@
 
 What is measured
 ----------------
-``safekeras.thresholds.tune_threshold`` on ``--rows`` held-out rows (10 000)
+``safekeras.decision.thresholds.tune_threshold`` on ``--rows`` held-out rows (10 000)
 with about 5 % positives, whose probabilities come from two overlapping normal
 distributions rounded to 3 decimals (ties, as float32 network outputs have
 them). For each stock threshold metric a ``SafeKerasClassifier`` user passes as
@@ -36,8 +36,8 @@ import time
 import numpy as np
 from sklearn.metrics import make_scorer, matthews_corrcoef
 
-from safekeras.metrics import imbalance_scoring
-from safekeras.thresholds import make_threshold_scorer, tune_threshold
+from safekeras.decision.metrics import imbalance_scoring
+from safekeras.decision.thresholds import make_threshold_scorer, tune_threshold
 
 #: Scorer names as users pass them to ``threshold_scoring``.
 NAMED = ("balanced_accuracy", "f1", "precision", "recall", "accuracy", "jaccard", "f1_macro")

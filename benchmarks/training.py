@@ -62,7 +62,7 @@ differently. On TensorFlow every fit traces a new ``tf.function`` (the network
 and its variables are new), so every timed fit, the median included, pays the
 tracing. On JAX the epoch function is XLA-compiled for the architecture, batch
 size and number of training rows (static shapes), and safekeras's JAX engine
-keeps compiled epochs in a small cache (``safekeras.engine.jax_epochs``), so
+keeps compiled epochs in a small cache (``safekeras.network.engine.jax_epochs``), so
 later fits of the same network on as many rows in the same process reuse the
 program: the first fit at a size pays the compilation and the median does
 not. A user who fits once per process pays the first fit; cross-validation
@@ -82,7 +82,7 @@ Backends
 The Keras backend is fixed per process. The script runs the TensorFlow
 tables itself; when ``jax`` is importable it re-runs itself in a subprocess
 with ``KERAS_BACKEND=jax`` (``--backend jax``, same code path), where the
-compiled engine is ``safekeras.engine.jax_epochs.JaxEpochs``, and appends
+compiled engine is ``safekeras.network.engine.jax_epochs.JaxEpochs``, and appends
 that table. ``--backends tensorflow`` skips it.
 
 Targets (on the main size): on TensorFlow, safekeras compiled at most 0.25x

@@ -18,10 +18,10 @@ from ._version import __version__
 _EXPORTS = {
     "SafeKerasClassifier": "estimators",
     "SafeKerasRegressor": "estimators",
-    "Diagnosis": "diagnostics",
-    "Finding": "diagnostics",
-    "load": "persistence",
-    "skops_trusted_types": "trusted_types",
+    "Diagnosis": "inspection.diagnostics",
+    "Finding": "inspection.diagnostics",
+    "load": "deploy.persistence",
+    "skops_trusted_types": "deploy.trusted_types",
     **{
         name: "exceptions"
         for name in (
@@ -97,7 +97,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names eagerly
     from . import metrics
-    from .diagnostics import Diagnosis, Finding
+    from .deploy.persistence import load
+    from .deploy.trusted_types import skops_trusted_types
     from .estimators import SafeKerasClassifier, SafeKerasRegressor
     from .exceptions import (
         DiagnosisError,
@@ -120,5 +121,4 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names eagerly
         ValidationSplitWarning,
         VersionMismatchWarning,
     )
-    from .persistence import load
-    from .trusted_types import skops_trusted_types
+    from .inspection.diagnostics import Diagnosis, Finding

@@ -2,14 +2,14 @@
 
 This module orchestrates; the work lives in the modules it calls:
 
-1. validate ``X``, ``y`` and ``sample_weight`` (:mod:`~safekeras.targets`);
+1. validate ``X``, ``y`` and ``sample_weight`` (:mod:`~safekeras.data.targets`);
 2. hold out a (stratified) validation split for early stopping
-   (:mod:`~safekeras.training`);
+   (:mod:`~safekeras.network.training`);
 3. fit the preprocessor on the training split only
-   (:mod:`~safekeras.preprocessing`);
+   (:mod:`~safekeras.data.preprocessing`);
 4. build a fresh, seeded network and check its head against the target
-   (:mod:`~safekeras.architecture`, :mod:`~safekeras.targets`);
-5. train with early stopping (:mod:`~safekeras.training`);
+   (:mod:`~safekeras.network.architecture`, :mod:`~safekeras.data.targets`);
+5. train with early stopping (:mod:`~safekeras.network.training`);
 6. keep ``pipeline_ = Pipeline([("preprocess", ...), ("network", ...)])``,
    which is all that ``predict`` and ``predict_proba`` ever use.
 """
@@ -35,8 +35,17 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_array, validate_data
 
-from . import architecture, diagnostics, incremental, resampling, targets, thresholds, training
-from .engine import ENGINES
+from .data import resampling, targets
+from .data.preprocessing import (
+    as_pandas_frame,
+    fit_preprocessor,
+    is_dataframe,
+    one_hot_blocks,
+    resolve_preprocessor,
+)
+from .data.preprocessing_plan import PreprocessingPlan
+from .data.schema import InputSchema, check_representable
+from .decision import thresholds
 from .exceptions import (
     DriftError,
     DriftWarning,
@@ -49,18 +58,12 @@ from .exceptions import (
     TrainingError,
     external_stacklevel,
 )
-from .inference import as_numpy
-from .network import FittedNetwork, input_dtype, row_chunks
-from .parallel import limit_worker_threads
-from .preprocessing import (
-    as_pandas_frame,
-    fit_preprocessor,
-    is_dataframe,
-    one_hot_blocks,
-    resolve_preprocessor,
-)
-from .preprocessing_plan import PreprocessingPlan
-from .schema import InputSchema, check_representable
+from .inspection import diagnostics
+from .network import architecture, incremental, training
+from .network.engine import ENGINES
+from .network.fitted import FittedNetwork, input_dtype, row_chunks
+from .network.inference import as_numpy
+from .network.parallel import limit_worker_threads
 
 __all__ = ["SafeKerasClassifier", "SafeKerasRegressor"]
 
@@ -620,7 +623,7 @@ class _SafeKerasBase(BaseEstimator):
         )
 
     def _preprocessing_plan(self):
-        """The fast path of ``preprocessor_`` (see :mod:`safekeras.preprocessing_plan`), if any."""
+        """The fast path of ``preprocessor_`` (:mod:`safekeras.data.preprocessing_plan`), if any."""
         cached = self.__dict__.get("_plan_cache")
         if cached is None or cached[0] is not self.preprocessor_:
             plan = PreprocessingPlan.from_fitted(self.preprocessor_, self.input_schema_)
@@ -700,7 +703,7 @@ class _SafeKerasBase(BaseEstimator):
         estimator works too, but unpickling runs code: keep pickles for files
         you made yourself.
         """
-        from .persistence import save
+        from .deploy.persistence import save
 
         save(self, path)
 
@@ -722,7 +725,7 @@ class _SafeKerasBase(BaseEstimator):
         ExportError
             A part of the fitted pipeline has no Keras equivalent.
         """
-        from .export import to_keras
+        from .deploy.export import to_keras
 
         return to_keras(self)
 
@@ -771,7 +774,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         layer is an error that says how to fix it.
     preprocessor : "auto", "passthrough", None or transformer, default="auto"
         ``"auto"`` scales numeric columns and one-hot encodes categorical ones
-        (see :mod:`safekeras.preprocessing`), imputing missing values.
+        (see :mod:`safekeras.data.preprocessing`), imputing missing values.
         ``"passthrough"``/None feeds ``X`` as is (it must be numeric and
         finite). A scikit-learn transformer is cloned and fitted on the
         training split.

@@ -32,9 +32,9 @@ from safekeras import (
     TargetError,
     diagnostics,
 )
-from safekeras.diagnostics import Diagnosis, Finding
 from safekeras.exceptions import DiagnosisError
-from safekeras.plotting import DiagnosisDisplay
+from safekeras.inspection.diagnostics import Diagnosis, Finding
+from safekeras.inspection.plotting import DiagnosisDisplay
 
 pytestmark = pytest.mark.core
 

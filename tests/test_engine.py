@@ -23,7 +23,12 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
 from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
-from safekeras.engine import COMPILED_BACKENDS, compiled_obstacles, resolve_engine, tf_epochs
+from safekeras.network.engine import (
+    COMPILED_BACKENDS,
+    compiled_obstacles,
+    resolve_engine,
+    tf_epochs,
+)
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() not in COMPILED_BACKENDS,
@@ -406,7 +411,7 @@ JAX_SCRIPT = textwrap.dedent(
     from sklearn.datasets import load_breast_cancer
     from sklearn.metrics import balanced_accuracy_score
     from safekeras import SafeKerasClassifier
-    from safekeras.engine import jax_epochs
+    from safekeras.network.engine import jax_epochs
     assert keras.backend.backend() == "jax"
     X, y = load_breast_cancer(return_X_y=True)
     full_batch = dict(hidden_layer_sizes=(16,), dropout=0.0, l2=1e-3, batch_size=10_000,

@@ -19,7 +19,7 @@ from sklearn.inspection import partial_dependence, permutation_importance
 from sklearn.model_selection import train_test_split
 
 from safekeras import DriftWarning, SafeKerasClassifier
-from safekeras.schema import InputSchema
+from safekeras.data.schema import InputSchema
 
 pytestmark = pytest.mark.core
 

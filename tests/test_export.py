@@ -7,8 +7,9 @@ import pytest
 from sklearn.preprocessing import MinMaxScaler
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
-from safekeras.exceptions import ExportError, NotFittedError
-from safekeras.export import (
+from safekeras.data.preprocessing import MAX_CATEGORIES
+from safekeras.data.preprocessing_plan import CategoricalEncoding
+from safekeras.deploy.export import (
     NumericPreprocess,
     OneHotColumns,
     _input_name,
@@ -16,8 +17,7 @@ from safekeras.export import (
     keras_inputs,
     to_keras,
 )
-from safekeras.preprocessing import MAX_CATEGORIES
-from safekeras.preprocessing_plan import CategoricalEncoding
+from safekeras.exceptions import ExportError, NotFittedError
 
 pytestmark = pytest.mark.core
 

@@ -25,7 +25,7 @@ from safekeras import (
     TrainingError,
     load,
 )
-from safekeras.incremental import structure_of
+from safekeras.network.incremental import structure_of
 
 pytestmark = pytest.mark.core
 

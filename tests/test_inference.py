@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
-from safekeras import SafeKerasClassifier, inference
-from safekeras.inference import plan_forward
+from safekeras import SafeKerasClassifier
+from safekeras.network import inference
+from safekeras.network.inference import plan_forward
 
 pytestmark = pytest.mark.core
 

@@ -34,7 +34,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 
 from safekeras import DriftWarning, SafeKerasClassifier, SafeKerasRegressor
-from safekeras.persistence import model_to_bytes
+from safekeras.deploy.persistence import model_to_bytes
 
 pytestmark = pytest.mark.core
 

@@ -1,4 +1,4 @@
-"""``safekeras.load_checks``: a loaded network must fit the estimator saved beside it.
+"""``safekeras.deploy.load_checks``: a loaded network must fit the estimator saved beside it.
 
 Each file here passes every check of its own parts (allow-list, declared shapes, digests
 rewritten as an attacker would) and differs from a saved file only in ``model.keras``'s
@@ -16,8 +16,8 @@ from file_edits import members_of, with_members, zip_bytes
 from sklearn.datasets import make_classification, make_regression
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
+from safekeras.deploy.persistence import load
 from safekeras.exceptions import PersistenceError
-from safekeras.persistence import load
 
 pytestmark = pytest.mark.core
 

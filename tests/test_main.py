@@ -224,7 +224,7 @@ def test_confusion_matrix_counts_read_on_dark_and_light_cells():
 
 
 def test_precision_recall_panel_names_the_label_the_chance_level_and_shows_both_marks():
-    from safekeras.plotting import DiagnosisDisplay
+    from safekeras.inspection.plotting import DiagnosisDisplay
 
     rng = np.random.RandomState(0)
     y_true = rng.rand(400) < 0.05

@@ -1,4 +1,4 @@
-"""safekeras.metrics: every number is checked against the scikit-learn / imbalanced-learn
+"""safekeras.decision.metrics: every number is checked against the scikit-learn / imbalanced-learn
 function computed directly, for binary, multiclass, string, bool and weighted targets."""
 
 import dataclasses
@@ -44,9 +44,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, label_binarize
 from sklearn.svm import LinearSVC
 
-import safekeras.metrics
+import safekeras.decision.metrics
+from safekeras.decision.metrics import ImbalanceReport, imbalance_report, imbalance_scoring
 from safekeras.exceptions import TargetError
-from safekeras.metrics import ImbalanceReport, imbalance_report, imbalance_scoring
 
 SCORING_KEYS = {
     "balanced_accuracy",
@@ -497,7 +497,7 @@ def test_multiclass_brier_guard_on_old_sklearn(wine, monkeypatch):
         return brier_score_loss(y_true, y_proba, sample_weight=sample_weight, pos_label=pos_label)
 
     # scikit-learn < 1.7: brier_score_loss has no labels= and rejects multiclass.
-    monkeypatch.setattr(safekeras.metrics, "brier_score_loss", brier_without_labels)
+    monkeypatch.setattr(safekeras.decision.metrics, "brier_score_loss", brier_without_labels)
     report = imbalance_report(clf, X, y)
     assert report.brier_score is None
     assert "brier_score         n/a" in str(report)

@@ -1,6 +1,6 @@
 """Parallel search: TensorFlow's thread pools in worker processes, and the same results as serial.
 
-``safekeras.parallel.limit_worker_threads`` sizes TensorFlow's pools to a
+``safekeras.network.parallel.limit_worker_threads`` sizes TensorFlow's pools to a
 worker's ``OMP_NUM_THREADS`` share in joblib (loky) and Dask workers, and does
 nothing in the user's own process. These tests read the pools where the fits
 run: in the test process, in loky workers (``joblib.Parallel``,
@@ -27,7 +27,8 @@ from joblib.externals.loky import get_reusable_executor
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 
-from safekeras import SafeKerasClassifier, parallel
+from safekeras import SafeKerasClassifier
+from safekeras.network import parallel
 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 BASE = dict(

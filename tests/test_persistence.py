@@ -1,4 +1,4 @@
-"""``safekeras.persistence.save`` / ``load``: one safe file per fitted estimator.
+"""``safekeras.deploy.persistence.save`` / ``load``: one safe file per fitted estimator.
 
 Round trips (binary, DataFrame with categories, multiclass, regression, a fresh
 process), the manifest, atomic writes, foreign and damaged files, the skops
@@ -33,6 +33,7 @@ from sklearn.datasets import make_classification, make_regression
 
 import safekeras
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
+from safekeras.deploy.persistence import load, model_from_bytes, model_to_bytes, save
 from safekeras.exceptions import (
     NotFittedError,
     ParameterError,
@@ -40,7 +41,6 @@ from safekeras.exceptions import (
     UnsafeFileError,
     VersionMismatchWarning,
 )
-from safekeras.persistence import load, model_from_bytes, model_to_bytes, save
 
 pytestmark = pytest.mark.core
 
@@ -248,7 +248,7 @@ _FRESH_PROCESS = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from safekeras.persistence import load
+    from safekeras.deploy.persistence import load
 
     est = load(sys.argv[1])
     np.save(sys.argv[3], est.predict_proba(np.load(sys.argv[2])))

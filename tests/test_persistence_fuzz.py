@@ -23,7 +23,7 @@ EXAMPLES_PER_KIND = 167  # x 6 kinds: ~1000 in the suite
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from safekeras.persistence import load
+    from safekeras.deploy.persistence import load
 
     data, other, X = fuzz.make_files(0)
     path = tmp_path_factory.mktemp("fuzz") / "variant.safekeras"

@@ -30,8 +30,8 @@ from file_edits import members_of
 from sklearn.datasets import make_classification
 
 from safekeras import SafeKerasClassifier
+from safekeras.deploy.persistence import load, model_from_bytes
 from safekeras.exceptions import PersistenceError, UnsafeFileError
-from safekeras.persistence import load, model_from_bytes
 
 pytestmark = pytest.mark.core
 
@@ -471,7 +471,7 @@ CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     from safekeras.exceptions import PersistenceError
-    from safekeras.persistence import load
+    from safekeras.deploy.persistence import load
 
     legit, *crafted = sys.argv[1:]
     for _ in range(2):  # imports, Keras's and TensorFlow's caches: the legitimate load's cost

@@ -7,7 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler
 
 from safekeras import DriftWarning, InputError, InputTypeError, SafeKerasClassifier
-from safekeras.preprocessing import (
+from safekeras.data.preprocessing import (
     fit_preprocessor,
     make_auto_preprocessor,
     split_columns,

@@ -12,10 +12,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
-from safekeras.network import PREDICT_CHUNK
-from safekeras.preprocessing import MAX_CATEGORIES, fit_preprocessor, make_auto_preprocessor
-from safekeras.preprocessing_plan import PreprocessingPlan
-from safekeras.schema import InputSchema
+from safekeras.data.preprocessing import MAX_CATEGORIES, fit_preprocessor, make_auto_preprocessor
+from safekeras.data.preprocessing_plan import PreprocessingPlan
+from safekeras.data.schema import InputSchema
+from safekeras.network.fitted import PREDICT_CHUNK
 
 pytestmark = pytest.mark.core
 

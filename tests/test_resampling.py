@@ -13,9 +13,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.class_weight import compute_class_weight
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
+from safekeras.data.preprocessing import make_auto_preprocessor, one_hot_blocks
+from safekeras.data.resampling import OneHotLayout, class_weights, resample
 from safekeras.exceptions import InputError, SafeKerasWarning, TargetError
-from safekeras.preprocessing import make_auto_preprocessor, one_hot_blocks
-from safekeras.resampling import OneHotLayout, class_weights, resample
 
 pytestmark = pytest.mark.core
 

@@ -17,8 +17,8 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor, TrainingError
-from safekeras.engine import COMPILED_BACKENDS
-from safekeras.training import OUTCOME_ROWS, check_training_outcome
+from safekeras.network.engine import COMPILED_BACKENDS
+from safekeras.network.training import OUTCOME_ROWS, check_training_outcome
 
 pytestmark = pytest.mark.core
 

@@ -16,7 +16,7 @@ from safekeras import (
     SafeKerasClassifier,
     SafeKerasRegressor,
 )
-from safekeras.schema import MIN_ROWS_FOR_SHARE, MIN_ROWS_FOR_SPREAD, InputSchema
+from safekeras.data.schema import MIN_ROWS_FOR_SHARE, MIN_ROWS_FOR_SPREAD, InputSchema
 
 pytestmark = pytest.mark.core
 

@@ -5,14 +5,14 @@ import pytest
 from sklearn.exceptions import DataConversionWarning
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor, TargetError
-from safekeras.exceptions import ModelSpecError
-from safekeras.targets import (
+from safekeras.data.targets import (
     Head,
     classification_target,
     describe_loss,
     regression_target,
     resolve_output,
 )
+from safekeras.exceptions import ModelSpecError
 
 pytestmark = pytest.mark.core
 

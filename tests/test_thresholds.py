@@ -32,11 +32,9 @@ from sklearn.model_selection import (
 from sklearn.utils.estimator_checks import check_class_weight_classifiers
 
 from safekeras import SafeKerasClassifier
-from safekeras.estimators import ParameterError
-from safekeras.exceptions import InputError, ThresholdWarning
-from safekeras.metrics import imbalance_scoring
-from safekeras.threshold_counts import counting_metric
-from safekeras.thresholds import (
+from safekeras.decision.metrics import imbalance_scoring
+from safekeras.decision.threshold_counts import counting_metric
+from safekeras.decision.thresholds import (
     BOOTSTRAP_ROUNDS,
     DEFAULT_THRESHOLD,
     MAX_CANDIDATES,
@@ -50,6 +48,8 @@ from safekeras.thresholds import (
     tune_threshold,
     warn_if_unreliable,
 )
+from safekeras.estimators import ParameterError
+from safekeras.exceptions import InputError, ThresholdWarning
 
 pytestmark = pytest.mark.core
 

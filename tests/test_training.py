@@ -15,7 +15,7 @@ from safekeras import (
     TrainingError,
     ValidationSplitWarning,
 )
-from safekeras.training import ValidationSplit, make_optimizer, normalise_weights
+from safekeras.network.training import ValidationSplit, make_optimizer, normalise_weights
 
 pytestmark = pytest.mark.core
 

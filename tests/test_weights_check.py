@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from safekeras import SafeKerasClassifier
+from safekeras.deploy.persistence import save
+from safekeras.deploy.weights_check import check_keras_archive
 from safekeras.exceptions import PersistenceError, UnsafeFileError
-from safekeras.persistence import save
-from safekeras.weights_check import check_keras_archive
 
 pytestmark = pytest.mark.core
 
@@ -335,7 +335,7 @@ def test_check_costs_little_memory_and_time_on_crafted_files(mlp, tmp_path):
         f"""
         import json, pathlib, resource, time
         from safekeras.exceptions import UnsafeFileError
-        from safekeras.weights_check import check_keras_archive
+        from safekeras.deploy.weights_check import check_keras_archive
         folder = pathlib.Path({str(tmp_path)!r})
         config = json.loads((folder / "config.json").read_text())
         plain = json.loads((folder / "config.json").read_text())

@@ -68,7 +68,7 @@ import inspect
 import pkgutil
 from dataclasses import dataclass
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 __all__ = [
     "Problem",
@@ -455,7 +455,11 @@ def skops_problems(untrusted: list, trusted: frozenset, where: str) -> list:
 @functools.lru_cache(maxsize=1)
 def _skops_allow_list() -> frozenset:
     """Types a fitted safekeras estimator holds that skops does not trust by default."""
-    from . import diagnostics, estimators, network, preprocessing, schema, targets, thresholds
+    from .. import estimators
+    from ..data import preprocessing, schema, targets
+    from ..decision import thresholds
+    from ..inspection import diagnostics
+    from ..network import fitted as network
 
     safekeras_types = (
         estimators.SafeKerasClassifier,

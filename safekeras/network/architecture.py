@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .exceptions import ModelSpecError
-from .targets import Head, TargetSpec
+from ..data.targets import Head, TargetSpec
+from ..exceptions import ModelSpecError
 
 __all__ = ["build_network", "declared_input_width", "inspect_head", "make_meta"]
 

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.class_weight import compute_class_weight
 
-from .exceptions import InputError, SafeKerasWarning, TargetError, external_stacklevel
+from ..exceptions import InputError, SafeKerasWarning, TargetError, external_stacklevel
 
 __all__ = ["OneHotLayout", "class_weights", "resample"]
 

@@ -1,8 +1,8 @@
 """The epoch loop of the compiled engine: history, early stopping, callbacks.
 
 The per-epoch work is delegated to a backend's epoch runner
-(:class:`~safekeras.engine.tf_epochs.TensorFlowEpochs` or
-:class:`~safekeras.engine.jax_epochs.JaxEpochs`); everything that happens
+(:class:`~safekeras.network.engine.tf_epochs.TensorFlowEpochs` or
+:class:`~safekeras.network.engine.jax_epochs.JaxEpochs`); everything that happens
 *between* epochs lives here, once for both backends, and follows
 ``model.fit`` with ``keras.callbacks.EarlyStopping(monitor="val_loss",
 restore_best_weights=True)``:

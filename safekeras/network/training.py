@@ -1,11 +1,11 @@
 """Training: the early-stopping validation split, optimisation and its history.
 
-The epochs themselves are run by an engine (:mod:`safekeras.engine`).
+The epochs themselves are run by an engine (:mod:`safekeras.network.engine`).
 Randomness is local. The validation split uses a numpy ``RandomState`` built
 from the estimator's seed; per-epoch shuffling is seeded explicitly (a
 stateless shuffle in the compiled engine, a ``tf.data`` shuffle with an
 operation seed under ``model.fit``); the network's initialisers and dropout
-layers were seeded when it was built (see :mod:`safekeras.architecture`). Nothing calls
+layers were seeded when it was built (see :mod:`safekeras.network.architecture`). Nothing calls
 ``keras.utils.set_random_seed`` or ``tf.random.set_seed``, so no global
 random state, determinism flag or float precision is changed by a fit.
 """
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
+from ..exceptions import InputError, TrainingError, ValidationSplitWarning, external_stacklevel
 from .engine import DIVERGENCE_FIXES, TrainingResult, resolve_engine
 from .engine.keras_fit import fit_with_keras
 from .engine.loop import run_epochs
-from .exceptions import InputError, TrainingError, ValidationSplitWarning, external_stacklevel
 
 __all__ = [
     "TrainingResult",
@@ -184,7 +184,7 @@ def train(
     network : keras.Model
         Compiled network.
     engine : {"auto", "compiled", "keras"}
-        Which engine trains it (see :mod:`safekeras.engine`).
+        Which engine trains it (see :mod:`safekeras.network.engine`).
     x, y : ndarray
         Training split (preprocessed and encoded).
     sample_weight : ndarray or None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..deploy.persistence import model_from_bytes, model_to_bytes
 from .inference import plan_forward
 from .parallel import limit_worker_threads
-from .persistence import model_from_bytes, model_to_bytes
 
 __all__ = ["PREDICT_CHUNK", "FittedNetwork", "input_dtype", "row_chunks"]
 

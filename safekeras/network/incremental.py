@@ -18,7 +18,7 @@ from numbers import Real
 
 import numpy as np
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 from .inference import as_numpy
 
 __all__ = ["check_same_structure", "structure_of", "training_checkpoint"]

@@ -29,7 +29,7 @@ import io
 import math
 import re
 
-from .exceptions import PersistenceError, UnsafeFileError
+from ..exceptions import PersistenceError, UnsafeFileError
 
 __all__ = ["check_keras_archive"]
 

@@ -12,7 +12,7 @@ at load, with :class:`~safekeras.exceptions.PersistenceError`, once the
 estimator and its network are both loaded and before either is returned.
 
 It runs the checks ``fit`` runs on a network (the head against the target,
-see :func:`safekeras.targets.resolve_output`) and, for the default MLP, compares
+see :func:`safekeras.data.targets.resolve_output`) and, for the default MLP, compares
 the network with the one the estimator's parameters build, layer by layer.
 """
 
@@ -23,7 +23,7 @@ import json
 
 import numpy as np
 
-from .exceptions import ModelSpecError, PersistenceError
+from ..exceptions import ModelSpecError, PersistenceError
 
 __all__ = ["check_network_fits"]
 
@@ -50,8 +50,8 @@ def check_network_fits(estimator, where: str) -> None:
         activation, loss), or, for the default MLP, if its layers are not those
         that the estimator's parameters build.
     """
-    from .architecture import declared_input_width, inspect_head
-    from .targets import describe_loss, resolve_output
+    from ..data.targets import describe_loss, resolve_output
+    from ..network.architecture import declared_input_width, inspect_head
 
     network = estimator.model_
     width = declared_input_width(network)

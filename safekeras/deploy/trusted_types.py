@@ -58,7 +58,7 @@ def skops_trusted_types(estimator=None) -> list[str]:
     names = set(_skops_allow_list())
     if estimator is not None:
         if not hasattr(estimator, "get_params"):
-            from .exceptions import ParameterError
+            from ..exceptions import ParameterError
 
             raise ParameterError(
                 "estimator must be a SafeKerasClassifier or SafeKerasRegressor (or None for "

@@ -28,7 +28,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array
 
-from .exceptions import ModelSpecError, TargetError, external_stacklevel
+from ..exceptions import ModelSpecError, TargetError, external_stacklevel
 
 __all__ = [
     "Head",

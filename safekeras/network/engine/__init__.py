@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..exceptions import ParameterError, TrainingError
+from ...exceptions import ParameterError, TrainingError
 
 __all__ = [
     "COMPILED_BACKENDS",

@@ -23,7 +23,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from .exceptions import MissingDependencyError
+from ..exceptions import MissingDependencyError
 
 __all__ = [
     "MAX_CATEGORIES",

@@ -3,7 +3,7 @@
 A fitted :class:`~sklearn.compose.ColumnTransformer` costs about 0.4 ms per
 ``transform`` on one numeric row and 1.5 ms on a one-row DataFrame, whatever
 the work: column selection, validation and ``set_output`` machinery run on
-every call. The ``"auto"`` preprocessor (see :mod:`safekeras.preprocessing`)
+every call. The ``"auto"`` preprocessor (see :mod:`safekeras.data.preprocessing`)
 only ever does four things, so :class:`PreprocessingPlan` keeps their fitted
 numbers and does them on the batch :meth:`InputSchema.decode
 <safekeras.schema.InputSchema.decode>` has already read:

@@ -1,0 +1,612 @@
+"""A fitted estimator as one Keras model, preprocessing included, for serving without scikit-learn.
+
+:func:`to_keras` (also ``estimator.to_keras()``) builds a :class:`keras.Model`
+that takes the *raw* features and returns what ``predict_proba`` returns (a
+regressor: ``predict``) to about 1e-7: the preprocessing computes exactly what
+the estimator computes, in float64, and the network runs in its own dtype. It
+is built from:
+
+1. the fitted ``"auto"`` preprocessing as layers: median imputation and
+   standardisation of numeric columns (:class:`NumericPreprocess`, in float64,
+   so that raw values such as 1.7e9 keep their precision), the one-hot encoding
+   of categorical columns (:class:`keras.layers.StringLookup`, then
+   :class:`OneHotColumns` for the infrequent and unknown categories), joined by
+   :class:`keras.layers.Concatenate`;
+2. a *copy* of the trained network (``keras.models.clone_model`` with the same
+   weights): training or editing the exported model never changes the
+   estimator;
+3. the output mapping: the output activation of a network trained on logits,
+   then :class:`ClassProbabilities` (binary: the two columns ``[1 - p, p]``) or
+   :class:`TargetUnscale` (the regressor's target standardisation undone).
+
+Inputs
+------
+* Fitted on numeric data only (an array, or a DataFrame whose columns are all
+  numeric): one float64 input named ``"features"`` of shape
+  ``(n_samples, n_features_in_)``, the columns in training order; a missing
+  value is NaN. Keras's ``model.predict``/``fit``/``evaluate`` cast float64
+  arrays to ``floatx`` (float32) first, which rounds large raw values (1.7e9
+  to a multiple of 128); ``model.predict_on_batch``, ``model(x)``, a
+  ``tf.data.Dataset`` and the SavedModel's ``serve`` keep float64. On JAX,
+  float64 needs ``jax_enable_x64`` (``JAX_ENABLE_X64=1``): without it JAX
+  computes the float64 layers in float32, which rounds large raw values too.
+* Fitted with categorical columns: a dict of inputs, one per raw column, each
+  of shape ``(n_samples, 1)``: float64 for numeric columns (NaN when missing),
+  string for categorical ones (TensorFlow backend only). A categorical value is
+  passed as ``str(value)``, as the estimator reads it (``3`` is ``"3"``,
+  ``True`` is ``"True"``), and a missing one as the empty string ``""``, which
+  takes the training fill value as NaN does in ``predict_proba`` (unless ``""``
+  was a training category of that column: then it stays that category). Inputs are
+  named after the columns (``feature_names_in_``; ``x0``, ``x1``, ... for an
+  array), with characters other than letters, digits, ``_``, ``.`` and ``-``
+  replaced by ``_`` (SavedModel signatures allow no others).
+
+:func:`keras_inputs` turns a DataFrame or array into exactly these inputs.
+
+The custom layers are registered with Keras under the package ``"safekeras"``:
+``import safekeras.export`` before ``keras.saving.load_model`` (safe mode
+stays on). A SavedModel written by ``model.export(path)`` needs TensorFlow
+only.
+
+What cannot be exported (:class:`~safekeras.exceptions.ExportError`): a
+``preprocessor`` other than ``"auto"``, ``"passthrough"`` or None (an
+arbitrary scikit-learn transformer has no Keras equivalent), string inputs on
+a backend other than TensorFlow, and a network that ``keras.models.clone_model``
+cannot copy exactly (e.g. a subclassed model without ``get_config``). The
+exported model does not run the estimator's input checks or drift checks, and
+returns probabilities, not labels: ``predict`` is the probability of
+``pos_label_`` compared with ``threshold_`` (binary), each label's
+probability compared with ``threshold_`` (multilabel), or the argmax
+(multiclass).
+"""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = [
+    "Cast",
+    "ClassProbabilities",
+    "NumericPreprocess",
+    "OneHotColumns",
+    "TargetUnscale",
+    "keras_inputs",
+    "to_keras",
+]
+
+#: Name of the single input of a model fitted on numeric data only.
+FEATURES = "features"
+#: What a missing categorical value is passed as.
+MISSING_CATEGORY = ""
+# Names a SavedModel signature and a Keras layer both accept.
+_VALID_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-]*\Z")
+_INVALID_CHARACTERS = re.compile(r"[^A-Za-z0-9_.\-]")
+# Rows of the probe that checks the network's copy against the original.
+_PROBE_ROWS = 4
+
+
+# -- layers -----------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class NumericPreprocess(keras.layers.Layer):
+    """Median imputation then standardisation, in float64: ``(fill(x) - mean) / scale``.
+
+    The numbers are held as non-trainable weights: TensorFlow's graph optimiser
+    turns a division by a constant into a multiplication by its reciprocal,
+    one rounding off from what scikit-learn computes; by a weight it does not.
+
+    Parameters
+    ----------
+    fill, mean, scale : sequence of float
+        Per column: the value a NaN takes, and the standardisation.
+    positions : sequence of int or None, default=None
+        Input columns to read, in output order; None reads them all in order.
+    """
+
+    def __init__(self, fill, mean, scale, positions=None, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.fill = [float(v) for v in fill]
+        self.mean = [float(v) for v in mean]
+        self.scale = [float(v) for v in scale]
+        self.positions = None if positions is None else [int(p) for p in positions]
+        if not len(self.fill) == len(self.mean) == len(self.scale):
+            raise ValueError("fill, mean and scale must have one value per column.")
+
+    def build(self, input_shape):
+        self.fill_weight = _constant_weight(self, "fill", self.fill)
+        self.mean_weight = _constant_weight(self, "mean", self.mean)
+        self.scale_weight = _constant_weight(self, "scale", self.scale)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.positions is not None:
+            x = ops.take(x, np.asarray(self.positions, dtype=np.int32), axis=1)
+        # Same operations in the same order as SimpleImputer then StandardScaler. The fill is
+        # read as a tensor: JAX's where takes no Keras variable while the layer is traced.
+        x = ops.where(ops.isnan(x), ops.convert_to_tensor(self.fill_weight), x)
+        return (x - self.mean_weight) / self.scale_weight
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(fill=self.fill, mean=self.mean, scale=self.scale, positions=self.positions)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class OneHotColumns(keras.layers.Layer):
+    """One-hot block of a categorical column from its ``StringLookup`` indices.
+
+    Parameters
+    ----------
+    table : sequence of int
+        Output column of each lookup index (index 0: unknown values); ``width``
+        means no column (the row of the block stays all zeros).
+    width : int
+        Columns of the block.
+    """
+
+    def __init__(self, table, width, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.table = [int(v) for v in table]
+        self.width = int(width)
+        if any(not 0 <= v <= self.width for v in self.table):
+            raise ValueError(f"table entries must lie in [0, {self.width}].")
+
+    def call(self, indices):
+        table = ops.convert_to_tensor(np.asarray(self.table, dtype=np.int32))
+        columns = ops.take(table, ops.reshape(ops.cast(indices, "int32"), (-1,)))
+        # One spare column for "no column", dropped: all zeros on every backend.
+        one_hot = ops.one_hot(columns, self.width + 1, dtype=self.compute_dtype)
+        return one_hot[:, : self.width]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(table=self.table, width=self.width)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class Cast(keras.layers.Layer):
+    """Casts its input to ``target_dtype`` (no autocasting on the way in)."""
+
+    def __init__(self, target_dtype, **kwargs):
+        super().__init__(**kwargs)
+        self.target_dtype = str(target_dtype)
+        self.autocast = False
+
+    def call(self, inputs):
+        return ops.cast(inputs, self.target_dtype)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype=self.target_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(target_dtype=self.target_dtype)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class ClassProbabilities(keras.layers.Layer):
+    """Network outputs as ``predict_proba`` columns.
+
+    Parameters
+    ----------
+    mode : {"binary", "normalize"}
+        ``"binary"``: a single probability ``p`` becomes ``[1 - p, p]``;
+        ``"normalize"``: each row divided by its sum (multiclass).
+    """
+
+    def __init__(self, mode, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        if mode not in ("binary", "normalize"):
+            raise ValueError(f"mode must be 'binary' or 'normalize'; got {mode!r}.")
+        self.mode = mode
+
+    def call(self, inputs):
+        p = ops.cast(inputs, self.compute_dtype)
+        if self.mode == "binary":
+            return ops.concatenate([1.0 - p, p], axis=-1)
+        return p / ops.sum(p, axis=-1, keepdims=True)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mode=self.mode)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class TargetUnscale(keras.layers.Layer):
+    """The regressor's target standardisation undone, in float64: ``y * scale + mean``.
+
+    ``mean`` and ``scale`` are held as non-trainable weights, as in
+    :class:`NumericPreprocess`.
+    """
+
+    def __init__(self, mean, scale, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in mean]
+        self.scale = [float(v) for v in scale]
+
+    def build(self, input_shape):
+        self.mean_weight = _constant_weight(self, "mean", self.mean)
+        self.scale_weight = _constant_weight(self, "scale", self.scale)
+
+    def call(self, inputs):
+        y = ops.cast(inputs, self.compute_dtype)
+        # StandardScaler.inverse_transform: X *= scale_, then X += mean_.
+        return y * self.scale_weight + self.mean_weight
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mean=self.mean, scale=self.scale)
+        return config
+
+
+def _constant_weight(layer, name, values):
+    """A non-trainable weight of ``layer`` holding ``values``."""
+    weight = layer.add_weight(
+        shape=(len(values),),
+        dtype=layer.variable_dtype,
+        initializer="zeros",
+        trainable=False,
+        name=name,
+    )
+    weight.assign(np.asarray(values, dtype=layer.variable_dtype))
+    return weight
+
+
+# -- export -----------------------------------------------------------------------
+
+
+def to_keras(estimator):
+    """One Keras model computing ``predict_proba`` (``predict``) of ``estimator`` from raw input.
+
+    See the module docstring for the inputs and outputs. String inputs
+    (categorical columns) need the TensorFlow backend.
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        A fitted estimator with ``preprocessor="auto"``, ``"passthrough"`` or
+        None.
+
+    Returns
+    -------
+    keras.Model
+        Outputs of shape ``(n_samples, n_classes)`` (probabilities in
+        ``classes_`` order, two columns for a binary target) or
+        ``(n_samples, n_targets)`` (a regressor, also ``(n_samples, 1)`` for
+        one target where ``predict`` returns ``(n_samples,)``), float64.
+
+    Raises
+    ------
+    NotFittedError
+        The estimator is not fitted.
+    ExportError
+        A part of the fitted pipeline has no Keras equivalent.
+
+    Notes
+    -----
+    The model has been called once (on a row of missing values), as Keras's
+    ``model.export(path, format="onnx")`` requires; the call changes nothing
+    in it. With numeric inputs only, that export runs in ONNX Runtime. With
+    categorical columns it keeps TensorFlow lookup tables that ONNX Runtime
+    refuses: export a SavedModel (``model.export(path)``) and convert it with
+    ``python -m tf2onnx.convert --saved-model path --output model.onnx``.
+    """
+    from ..exceptions import ExportError, NotFittedError
+
+    if not (hasattr(estimator, "__sklearn_is_fitted__") and estimator.__sklearn_is_fitted__()):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' before "
+            "to_keras()."
+        )
+    plan = estimator._preprocessing_plan()
+    if estimator.preprocessor_ is not None and plan is None:
+        raise ExportError(
+            f"The fitted preprocessor ({type(estimator.preprocessor_).__name__}) cannot be "
+            "exported: only the 'auto' preprocessor (imputation, scaling, one-hot encoding) has "
+            "a Keras equivalent. Use preprocessor='auto' or None, or export the network alone "
+            "with est.model_ and run the preprocessor with scikit-learn."
+        )
+    network = estimator.model_
+    names = _Names()
+    if plan is None or not plan.categorical:
+        inputs = keras.Input(
+            (estimator.n_features_in_,), dtype="float64", name=names.take(FEATURES)
+        )
+        features = inputs
+        if plan is not None:
+            identity = list(plan.numeric_positions) == list(range(estimator.n_features_in_))
+            features = NumericPreprocess(
+                plan.fill,
+                plan.mean,
+                plan.scale,
+                positions=None if identity else plan.numeric_positions,
+                name=names.take("numeric_preprocess"),
+            )(features)
+    else:
+        if keras.backend.backend() != "tensorflow":
+            raise ExportError(
+                "The estimator has categorical columns, whose export takes string inputs; "
+                f"Keras string tensors need the TensorFlow backend (this is "
+                f"{keras.backend.backend()!r}). Set KERAS_BACKEND=tensorflow before importing "
+                "keras, or encode the categories as numbers before fitting."
+            )
+        inputs, features = _mixed_inputs(estimator, plan, names)
+    network_name = names.take(network.name)
+    copy = _copy_network(network, network_name, ExportError)
+    x = Cast(_input_dtype(network), name=names.take("cast_features"))(features)
+    outputs = Cast("float64", name=names.take("cast_outputs"))(copy(x))
+    activation = estimator.pipeline_.named_steps["network"].logits_activation
+    if activation is not None:
+        outputs = keras.layers.Activation(
+            activation, dtype="float64", name=names.take(f"{activation}_of_logits")
+        )(outputs)
+    outputs = _output_mapping(estimator, outputs, names)
+    model = keras.Model(inputs, outputs, name=f"exported_{type(estimator).__name__}")
+    _copy_weights(network, copy, features.shape[-1], ExportError)
+    _call_once(model)
+    return model
+
+
+def keras_inputs(model, X):
+    """``X`` as the inputs of an exported model: an array or a dict of columns.
+
+    Numeric columns become float64 arrays with NaN where missing (``None``,
+    ``pandas.NA``); categorical ones become string tensors of ``str(value)``,
+    ``""`` where missing (``tf.string`` tensors, because Keras's ``predict``
+    and ``fit`` refuse numpy string arrays); each of shape ``(n_samples, 1)``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model returned by :func:`to_keras` (or loaded from one).
+    X : DataFrame or array of shape (n_samples, n_features)
+        Raw features, as given to the estimator's ``predict_proba``.
+
+    Returns
+    -------
+    ndarray or dict of ndarray
+    """
+    if not isinstance(model.input, dict):
+        return _as_float64(X)
+    columns = _columns_by_name(X)
+    inputs = {}
+    for tensor in model.inputs:
+        if tensor.name not in columns:
+            from ..exceptions import InputError
+
+            raise InputError(
+                f"X has no column for the model input {tensor.name!r}; the model takes "
+                f"{[t.name for t in model.inputs]}."
+            )
+        column = columns[tensor.name]
+        if tensor.dtype == "string":
+            import tensorflow as tf  # string inputs exist on the TensorFlow backend only
+
+            inputs[tensor.name] = tf.constant(_as_strings(column))
+        else:
+            inputs[tensor.name] = _as_float64(column)
+    return inputs
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+class _Names:
+    """Unique layer names: a name already taken gets a numbered suffix."""
+
+    def __init__(self):
+        self.taken = set()
+
+    def take(self, name: str) -> str:
+        candidate, k = name, 1
+        while candidate in self.taken:
+            k += 1
+            candidate = f"{name}_{k}"
+        self.taken.add(candidate)
+        return candidate
+
+
+def _input_name(column) -> str:
+    """A column's name as a Keras input and SavedModel signature accept it."""
+    name = str(column)
+    if _VALID_NAME.match(name):
+        return name
+    name = _INVALID_CHARACTERS.sub("_", name)
+    return name if _VALID_NAME.match(name) else f"x{name}"
+
+
+def _raw_column_names(n_columns, feature_names) -> list:
+    if feature_names is None:
+        return [f"x{j}" for j in range(n_columns)]
+    return [str(name) for name in feature_names]
+
+
+def _mixed_inputs(estimator, plan, names):
+    """The dict of per-column inputs and the preprocessed features (float64)."""
+    schema = estimator.input_schema_
+    raw = _raw_column_names(len(schema.columns), getattr(estimator, "feature_names_in_", None))
+    input_names = [names.take(_input_name(name)) for name in raw]
+    kinds = [profile.kind for profile in schema.columns]
+    inputs = {
+        name: keras.Input((1,), dtype="float64" if kind == "numeric" else "string", name=name)
+        for name, kind in zip(input_names, kinds, strict=True)
+    }
+    blocks = []
+    if plan.numeric_positions:
+        numeric = [inputs[input_names[p]] for p in plan.numeric_positions]
+        if len(numeric) > 1:
+            numeric = keras.layers.Concatenate(dtype="float64", name=names.take("numeric_columns"))(
+                numeric
+            )
+        else:
+            numeric = numeric[0]
+        blocks.append(
+            NumericPreprocess(
+                plan.fill, plan.mean, plan.scale, name=names.take("numeric_preprocess")
+            )(numeric)
+        )
+    for encoding in plan.categorical:
+        name = input_names[encoding.position]
+        vocabulary, table = _lookup_table(encoding)
+        lookup = keras.layers.StringLookup(
+            vocabulary=vocabulary,
+            num_oov_indices=1,
+            oov_token=_unused_token(vocabulary),
+            mask_token=None,
+            output_mode="int",
+            name=names.take(f"{name}_lookup"),
+        )
+        blocks.append(
+            OneHotColumns(table, encoding.width, name=names.take(f"{name}_one_hot"))(
+                lookup(inputs[name])
+            )
+        )
+    if len(blocks) == 1:
+        return inputs, blocks[0]
+    return inputs, keras.layers.Concatenate(dtype="float64", name=names.take("features"))(blocks)
+
+
+def _lookup_table(encoding):
+    """StringLookup vocabulary of a categorical column, and each index's output column.
+
+    Index 0 is an unknown value: the infrequent column, or none (``width``).
+    The empty string stands for a missing value and takes the fill's column,
+    unless it was a training category itself.
+    """
+    none = encoding.width
+    default = none if encoding.default_column is None else encoding.default_column
+    column = {category: j for j, category in enumerate(encoding.categories)}
+    column.update(dict.fromkeys(encoding.infrequent, default))
+    vocabulary = list(column)
+    table = [default, *column.values()]
+    if MISSING_CATEGORY not in column:
+        vocabulary.append(MISSING_CATEGORY)
+        table.append(column.get(encoding.fill, default))
+    return vocabulary, table
+
+
+def _unused_token(vocabulary) -> str:
+    token = "[UNK]"
+    while token in vocabulary:
+        token = f"[{token}]"
+    return token
+
+
+def _input_dtype(model) -> str:
+    try:
+        return str(model.inputs[0].dtype)
+    except (AttributeError, IndexError, ValueError):
+        return "float32"
+
+
+def _copy_network(network, name, error):
+    """A copy of the network's architecture (weights set once it is built)."""
+    try:
+        copy = keras.models.clone_model(network)
+    except Exception as exc:
+        raise error(
+            f"The network ({type(network).__name__} {network.name!r}) cannot be copied with "
+            f"keras.models.clone_model: {exc}. Give a subclassed model get_config/from_config, "
+            "or export the network alone with est.model_ and run the preprocessing yourself."
+        ) from exc
+    copy.name = name
+    return copy
+
+
+def _copy_weights(network, copy, width, error):
+    """Give the built copy the network's weights and check that it computes the same."""
+    try:
+        copy.set_weights(network.get_weights())
+    except Exception as exc:
+        raise error(
+            f"The copy of the network ({network.name!r}) does not hold the same weights as the "
+            f"original: {exc}. Export the network alone with est.model_."
+        ) from exc
+    probe = np.random.default_rng(0).standard_normal((_PROBE_ROWS, width))
+    probe = probe.astype(_input_dtype(network))
+    expected = keras.ops.convert_to_numpy(network(probe, training=False))
+    got = keras.ops.convert_to_numpy(copy(probe, training=False))
+    if not np.allclose(got, expected, rtol=1e-5, atol=1e-6, equal_nan=True):
+        raise error(
+            f"The copy of the network ({network.name!r}) made by keras.models.clone_model "
+            "computes other outputs than the original (a layer whose get_config misses part "
+            "of its state?). Export the network alone with est.model_."
+        )
+
+
+def _call_once(model) -> None:
+    """Call ``model`` on one row of missing values, so that Keras counts it as called.
+
+    ``model.export(format="onnx")`` refuses a model that was never called
+    ("The model provided has never called"), although a functional model is
+    built. Calling it computes nothing it keeps: the outputs and weights stay
+    as they are. Every value is passed as a NumPy array (Keras refuses a dict
+    mixing tensors and arrays).
+    """
+    if isinstance(model.input, dict):
+        probe = {
+            tensor.name: np.array([[MISSING_CATEGORY]])
+            if tensor.dtype == "string"
+            else np.full((1, 1), np.nan)
+            for tensor in model.inputs
+        }
+    else:
+        probe = np.full((1, model.inputs[0].shape[-1]), np.nan)
+    model(probe, training=False)
+
+
+def _output_mapping(estimator, outputs, names):
+    target_type = estimator.target_type_
+    if target_type in ("continuous", "continuous-multioutput"):
+        scaler = estimator.target_scaler_
+        width = outputs.shape[-1]
+        mean = scaler.mean_ if scaler.with_mean else np.zeros(width)
+        scale = scaler.scale_ if scaler.with_std and scaler.scale_ is not None else np.ones(width)
+        return TargetUnscale(mean, scale, name=names.take("target_unscale"))(outputs)
+    if target_type == "multilabel-indicator":
+        return outputs
+    mode = "binary" if target_type == "binary" and outputs.shape[-1] == 1 else "normalize"
+    return ClassProbabilities(mode, name=names.take("probabilities"))(outputs)
+
+
+def _columns_by_name(X) -> dict:
+    """Each column of ``X`` under the name its model input has."""
+    from ..data.preprocessing import is_dataframe
+
+    if is_dataframe(X):
+        raw = list(X.columns) if all(isinstance(c, str) for c in X.columns) else None
+        keys = _raw_column_names(X.shape[1], raw)
+        names = _Names()
+        return {names.take(_input_name(k)): X.iloc[:, [j]] for j, k in enumerate(keys)}
+    X = np.asarray(X)
+    return {f"x{j}": X[:, [j]] for j in range(X.shape[1])}
+
+
+def _as_float64(X) -> np.ndarray:
+    """Numeric columns as the estimator reads them (missing values as NaN)."""
+    from ..data.preprocessing import _as_float
+
+    return _as_float(X)
+
+
+def _as_strings(X) -> np.ndarray:
+    """Categorical columns as the estimator reads them, MISSING_CATEGORY where missing."""
+    from ..data.preprocessing import as_categories
+
+    values = as_categories(X)  # strings, NaN where missing
+    missing = np.array([not isinstance(v, str) for v in values.ravel()], dtype=bool)
+    values[missing.reshape(values.shape)] = MISSING_CATEGORY
+    return values.astype(str)

@@ -18,8 +18,8 @@ from ._version import __version__
 _EXPORTS = {
     "SafeKerasClassifier": "estimators",
     "SafeKerasRegressor": "estimators",
-    "Diagnosis": "inspection.diagnostics",
-    "Finding": "inspection.diagnostics",
+    "Diagnosis": "inspection.report",
+    "Finding": "inspection.report",
     "load": "deploy.persistence",
     "skops_trusted_types": "deploy.trusted_types",
     **{
@@ -121,4 +121,4 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names eagerly
         ValidationSplitWarning,
         VersionMismatchWarning,
     )
-    from .inspection.diagnostics import Diagnosis, Finding
+    from .inspection.report import Diagnosis, Finding

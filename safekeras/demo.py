@@ -241,68 +241,18 @@ def _inverted_labels(settings: _Settings) -> PitfallResult:
 
 def _threshold_and_accuracy(settings: _Settings) -> PitfallResult:
     """Threshold and accuracy on imbalanced data: 5 % positives."""
-    from sklearn.datasets import make_classification
-    from sklearn.metrics import (
-        accuracy_score,
-        balanced_accuracy_score,
-        confusion_matrix,
-        recall_score,
-    )
-    from sklearn.preprocessing import StandardScaler
+    from safekeras import SafeKerasClassifier
 
-    from safekeras import SafeKerasClassifier, ThresholdWarning
-
-    X, y = make_classification(
-        n_samples=1500 if settings.fast else 4000,
-        n_features=20,
-        n_informative=6,
-        weights=[0.95],
-        class_sep=0.8,
-        flip_y=0.01,
-        random_state=settings.seed,
-    )
+    X, y = _imbalanced_data(settings)
     train, test = _split(y, settings)
-    scaler = StandardScaler().fit(X[train])
-    network = _raw_network(X.shape[1], 1, "sigmoid", settings.seed)
-    network.compile(optimizer="adam", loss="binary_crossentropy")
-    network.fit(scaler.transform(X[train]), y[train], epochs=_raw_epochs(settings, 30), **_FIT)
-    naive_pred = (_predict(network, scaler.transform(X[test]))[:, 0] > 0.5).astype(int)
-
+    naive_pred = _raw_keras_at_one_half(X[train], y[train], X[test], settings)
     clf = SafeKerasClassifier(epochs=settings.epochs, random_state=settings.seed)
-    with warnings.catch_warnings(record=True) as caught:
-        # fit says when the tuned threshold moves many predictions: part of the story told
-        # in the table, rather than a warning between the progress lines.
-        warnings.simplefilter("always", ThresholdWarning)
-        clf.fit(X[train], y[train])
-    moved = [w for w in caught if issubclass(w.category, ThresholdWarning)]
-    for other in (w for w in caught if not issubclass(w.category, ThresholdWarning)):
-        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    moved = _fit_recording_threshold_warnings(clf, X[train], y[train])
     safe_pred = clf.predict(X[test])
-
-    def scores(pred):
-        return (
-            accuracy_score(y[test], pred),
-            balanced_accuracy_score(y[test], pred),
-            recall_score(y[test], pred),
-        )
-
-    naive, safe = scores(naive_pred), scores(safe_pred)
+    naive, safe = _imbalance_scores(y[test], naive_pred), _imbalance_scores(y[test], safe_pred)
     plots = []
     if settings.out is not None:
-        plots.append(
-            _confusion_plot(
-                settings.out / "threshold_confusion_matrices.png",
-                {
-                    "raw Keras, threshold 0.5": confusion_matrix(y[test], naive_pred),
-                    f"safekeras, threshold {clf.threshold_:.2f}": confusion_matrix(
-                        y[test], safe_pred
-                    ),
-                },
-            )
-        )
-        plots.append(
-            _diagnosis_plot(settings.out / "threshold_diagnosis.png", clf, X[test], y[test])
-        )
+        plots = _threshold_plots(settings.out, clf, X[test], y[test], naive_pred, safe_pred)
     return PitfallResult(
         pitfall="threshold and accuracy",
         naive=(
@@ -317,6 +267,72 @@ def _threshold_and_accuracy(settings: _Settings) -> PitfallResult:
         prevented=safe[1] > naive[1] and safe[2] > naive[2],
         plots=plots,
     )
+
+
+def _imbalanced_data(settings: _Settings):
+    """A binary problem with 5 % positives, some label noise and modest separation."""
+    from sklearn.datasets import make_classification
+
+    return make_classification(
+        n_samples=1500 if settings.fast else 4000,
+        n_features=20,
+        n_informative=6,
+        weights=[0.95],
+        class_sep=0.8,
+        flip_y=0.01,
+        random_state=settings.seed,
+    )
+
+
+def _raw_keras_at_one_half(X_train, y_train, X_test, settings: _Settings) -> np.ndarray:
+    """The tutorial's labels for ``X_test``: a scaled sigmoid network thresholded at 0.5."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X_train)
+    network = _raw_network(X_train.shape[1], 1, "sigmoid", settings.seed)
+    network.compile(optimizer="adam", loss="binary_crossentropy")
+    network.fit(scaler.transform(X_train), y_train, epochs=_raw_epochs(settings, 30), **_FIT)
+    return (_predict(network, scaler.transform(X_test))[:, 0] > 0.5).astype(int)
+
+
+def _fit_recording_threshold_warnings(clf, X, y) -> list:
+    """Fit ``clf``; return its ThresholdWarnings and re-emit every other warning."""
+    from safekeras import ThresholdWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        # fit says when the tuned threshold moves many predictions: part of the story told
+        # in the table, rather than a warning between the progress lines.
+        warnings.simplefilter("always", ThresholdWarning)
+        clf.fit(X, y)
+    moved = [w for w in caught if issubclass(w.category, ThresholdWarning)]
+    for other in (w for w in caught if not issubclass(w.category, ThresholdWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    return moved
+
+
+def _imbalance_scores(y_true, pred) -> tuple[float, float, float]:
+    """Accuracy, balanced accuracy and recall of the positive class."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
+
+    return (
+        accuracy_score(y_true, pred),
+        balanced_accuracy_score(y_true, pred),
+        recall_score(y_true, pred),
+    )
+
+
+def _threshold_plots(out: Path, clf, X_test, y_test, naive_pred, safe_pred) -> list[Path]:
+    """The two confusion matrices side by side, and the fitted classifier's diagnosis."""
+    from sklearn.metrics import confusion_matrix
+
+    matrices = {
+        "raw Keras, threshold 0.5": confusion_matrix(y_test, naive_pred),
+        f"safekeras, threshold {clf.threshold_:.2f}": confusion_matrix(y_test, safe_pred),
+    }
+    return [
+        _confusion_plot(out / "threshold_confusion_matrices.png", matrices),
+        _diagnosis_plot(out / "threshold_diagnosis.png", clf, X_test, y_test),
+    ]
 
 
 def _over_and_underfitting(settings: _Settings) -> PitfallResult:

@@ -1,7 +1,8 @@
 """Export a fitted estimator as one Keras model (public path).
 
-Implemented in :mod:`safekeras.deploy.export`. Importing this module registers
-the export layers with Keras, so ``keras.saving.load_model`` (safe mode on) can
+Implemented in :mod:`safekeras.deploy.export`, the layers in
+:mod:`safekeras.deploy.export_layers`. Importing this module registers the
+export layers with Keras, so ``keras.saving.load_model`` (safe mode on) can
 read an exported ``.keras`` file.
 """
 

@@ -77,11 +77,8 @@ Examples
 
 from __future__ import annotations
 
-from .decision.metrics import (
-    ImbalanceReport,
-    imbalance_report,
-    imbalance_scoring,
-)
+from .decision.imbalance_report import ImbalanceReport, imbalance_report
+from .decision.metrics import imbalance_scoring
 
 __all__ = [
     "ImbalanceReport",

@@ -1,7 +1,8 @@
 """Save and load fitted estimators safely (public path).
 
-Implemented in :mod:`safekeras.deploy.persistence`, which documents the file
-format and every check :func:`load` makes before it deserialises anything.
+Implemented in the modules :mod:`safekeras.deploy.persistence` gathers; it
+documents the file format and every check :func:`load` makes before it
+deserialises anything.
 """
 
 from __future__ import annotations

@@ -1,17 +1,14 @@
 """The fitted input schema and the predict-time drift report (public path).
 
-Implemented in :mod:`safekeras.data.schema`; :attr:`SafeKerasClassifier.input_schema_`
-holds an :class:`InputSchema`.
+Implemented in :mod:`safekeras.data.schema` (the schema and its column
+profiles) and :mod:`safekeras.data.drift` (the report and its findings);
+:attr:`SafeKerasClassifier.input_schema_` holds an :class:`InputSchema`.
 """
 
 from __future__ import annotations
 
-from .data.schema import (
-    ColumnProfile,
-    DriftFinding,
-    DriftReport,
-    InputSchema,
-)
+from .data.drift import DriftFinding, DriftReport
+from .data.schema import ColumnProfile, InputSchema
 
 __all__ = [
     "ColumnProfile",

@@ -33,8 +33,8 @@ from safekeras import (
     diagnostics,
 )
 from safekeras.exceptions import DiagnosisError
-from safekeras.inspection.diagnostics import Diagnosis, Finding
 from safekeras.inspection.plotting import DiagnosisDisplay
+from safekeras.inspection.report import Diagnosis, Finding
 
 pytestmark = pytest.mark.core
 

@@ -45,7 +45,8 @@ from sklearn.preprocessing import StandardScaler, label_binarize
 from sklearn.svm import LinearSVC
 
 import safekeras.decision.metrics
-from safekeras.decision.metrics import ImbalanceReport, imbalance_report, imbalance_scoring
+from safekeras.decision.imbalance_report import ImbalanceReport, imbalance_report
+from safekeras.decision.metrics import imbalance_scoring
 from safekeras.exceptions import TargetError
 
 SCORING_KEYS = {

@@ -9,12 +9,14 @@ Networks are tiny so the module runs in well under a minute.
 """
 
 import base64
+import importlib
 import io
 import json
 import marshal
 import os
 import pathlib
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -34,6 +36,7 @@ from sklearn.datasets import make_classification, make_regression
 import safekeras
 from safekeras import SafeKerasClassifier, SafeKerasRegressor
 from safekeras.deploy.persistence import load, model_from_bytes, model_to_bytes, save
+from safekeras.deploy.type_names import LEGACY_TYPES, SAFEKERAS_TYPES, qualified_name
 from safekeras.exceptions import (
     NotFittedError,
     ParameterError,
@@ -73,6 +76,10 @@ class ScaleLayer(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="sktest")
 def scaled_tanh(x):
     return 2.0 * keras.ops.tanh(x)
+
+
+class LabelledClassifier(SafeKerasClassifier):
+    """A user's subclass of a safekeras estimator."""
 
 
 class HalfScaler(TransformerMixin, BaseEstimator):
@@ -299,7 +306,7 @@ def test_manifest_and_members(binary, binary_data, saved, tmp_path):
     assert names == ["manifest.json", "model.keras", "estimator.skops"]
     assert manifest["format"] == "safekeras.estimator"
     assert manifest["format_version"] == 1
-    assert manifest["estimator"] == "safekeras.estimators.SafeKerasClassifier"
+    assert manifest["estimator"] == "safekeras.estimators.classifier.SafeKerasClassifier"
     assert manifest["backend"] == keras.backend.backend()
     versions = manifest["versions"]
     assert versions["safekeras"] == safekeras.__version__
@@ -506,10 +513,76 @@ def test_payload_with_its_own_network_is_refused(binary, saved, tmp_path):
 
 def test_mismatched_estimator_class_is_refused(saved, tmp_path):
     manifest = json.loads(members_of(saved)["manifest.json"])
-    manifest["estimator"] = "safekeras.estimators.SafeKerasRegressor"
+    manifest["estimator"] = "safekeras.estimators.regressor.SafeKerasRegressor"
     path = write(tmp_path, with_members(saved, {"manifest.json": json.dumps(manifest)}))
     with pytest.raises(PersistenceError, match="inconsistent"):
         load(path)
+
+
+# -- the safekeras types, by name ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SAFEKERAS_TYPES)
+def test_type_name_is_where_the_object_is_defined(name):
+    module, _, attribute = name.rpartition(".")
+    obj = getattr(importlib.import_module(module), attribute)
+    assert qualified_name(obj) == name  # defined there, not re-exported from elsewhere
+    assert name not in LEGACY_TYPES
+
+
+def test_type_names_are_the_safekeras_types_payloads_hold(frame, regressor, tmp_path):
+    # The categorical classifier (threshold search, as_categories) and the regressor together.
+    held = set()
+    for est in (frame, regressor):
+        path = tmp_path / "est.safekeras"
+        save(est, path)
+        payload = members_of(path.read_bytes())["estimator.skops"]
+        held |= {
+            n for n in skops.io.get_untrusted_types(data=payload) if n.startswith("safekeras.")
+        }
+    assert held == set(SAFEKERAS_TYPES)
+
+
+def test_subclass_of_an_estimator_saves_and_loads_when_trusted(binary_data, tmp_path):
+    est = _fit(LabelledClassifier(**FAST), *binary_data)
+    path = tmp_path / "subclass.safekeras"
+    save(est, path)
+    name = qualified_name(LabelledClassifier)
+    with pytest.raises(UnsafeFileError, match=re.escape(name)):
+        load(path)
+    loaded = load(path, trusted=[name])
+    assert type(loaded) is LabelledClassifier
+    np.testing.assert_array_equal(
+        loaded.predict_proba(binary_data[0]), est.predict_proba(binary_data[0])
+    )
+
+
+def _with_legacy_paths(saved):
+    """``saved`` as a development build wrote it before the layout changed (old module paths)."""
+    payload = members_of(members_of(saved)["estimator.skops"])
+    schema = payload["schema.json"].decode("utf-8")
+    for new, old in [
+        ('"safekeras.estimators.classifier"', '"safekeras.estimators"'),
+        ('"safekeras.network.fitted"', '"safekeras.network"'),
+    ]:
+        assert new in schema
+        schema = schema.replace(new, old)
+    payload["schema.json"] = schema.encode("utf-8")
+    return with_members(saved, {"estimator.skops": zip_bytes(payload)})
+
+
+def test_file_naming_legacy_module_paths_asks_for_a_new_save(saved, tmp_path, tripwires):
+    path = write(tmp_path, _with_legacy_paths(saved))
+    legacy = ["safekeras.estimators.SafeKerasClassifier", "safekeras.network.FittedNetwork"]
+    pattern = r"development build of safekeras before the module layout changed.*Re-fit"
+    with pytest.raises(PersistenceError, match=pattern) as refused:
+        load(path)
+    assert not isinstance(refused.value, UnsafeFileError)
+    assert all(name in str(refused.value) for name in legacy)
+    assert "trusted=" not in str(refused.value)  # nothing to trust: the types moved
+    with pytest.raises(PersistenceError, match=pattern):
+        load(path, trusted=legacy)
+    assert tripwires == []
 
 
 # -- malicious model.keras members -----------------------------------------------------------

@@ -16,7 +16,8 @@ from safekeras import (
     SafeKerasClassifier,
     SafeKerasRegressor,
 )
-from safekeras.data.schema import MIN_ROWS_FOR_SHARE, MIN_ROWS_FOR_SPREAD, InputSchema
+from safekeras.data.drift import MIN_ROWS_FOR_SHARE, MIN_ROWS_FOR_SPREAD
+from safekeras.data.schema import InputSchema
 
 pytestmark = pytest.mark.core
 

@@ -48,8 +48,7 @@ from safekeras.decision.thresholds import (
     tune_threshold,
     warn_if_unreliable,
 )
-from safekeras.estimators import ParameterError
-from safekeras.exceptions import InputError, ThresholdWarning
+from safekeras.exceptions import InputError, ParameterError, ThresholdWarning
 
 pytestmark = pytest.mark.core
 

@@ -35,6 +35,7 @@ __all__ = [
     "one_hot_blocks",
     "resolve_preprocessor",
     "strings_or_nan",
+    "take_rows",
     "weighted_median",
 ]
 
@@ -45,6 +46,13 @@ MAX_CATEGORIES = 50
 def is_dataframe(X) -> bool:
     """True for pandas-like frames (columns with their own dtypes)."""
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
+
+
+def take_rows(X, indices):
+    """The rows ``indices`` of an array or a frame (by position)."""
+    if is_dataframe(X):
+        return X.iloc[indices]
+    return X[indices]
 
 
 def as_pandas_frame(X):

@@ -25,9 +25,129 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.class_weight import compute_class_weight
 
-from ..exceptions import InputError, SafeKerasWarning, TargetError, external_stacklevel
+from ..exceptions import (
+    InputError,
+    ParameterError,
+    SafeKerasWarning,
+    TargetError,
+    external_stacklevel,
+)
+from . import targets
+from .input_validation import unequal_or_none
+from .preprocessing import one_hot_blocks
 
-__all__ = ["OneHotLayout", "class_weights", "resample"]
+__all__ = [
+    "OneHotLayout",
+    "check_chunk_class_weight",
+    "check_rebalancing_applies",
+    "class_counts",
+    "class_weights",
+    "encode_resampled",
+    "rebalance",
+    "resample",
+]
+
+
+def check_chunk_class_weight(class_weight) -> None:
+    """ParameterError for ``class_weight="balanced"`` in ``partial_fit``, which sees one chunk."""
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        raise ParameterError(
+            "class_weight='balanced' is not supported by partial_fit: each call sees one "
+            "chunk, whose class counts are not those of the data. Compute the weights once, "
+            "e.g. dict(zip(classes, sklearn.utils.class_weight.compute_class_weight("
+            "'balanced', classes=classes, y=y_all))), and pass them as class_weight."
+        )
+
+
+def check_rebalancing_applies(spec, sampler, class_weight) -> None:
+    """TargetError when ``sampler`` or ``class_weight`` is set for a multilabel target."""
+    if spec.target_type != "multilabel-indicator":
+        return
+    if sampler is not None:
+        raise TargetError(
+            f"sampler={type(sampler).__name__} cannot resample {spec.describe()}: "
+            "imbalanced-learn samplers take one label per row. Use sample_weight, or "
+            "fit one binary SafeKerasClassifier per label."
+        )
+    if class_weight is not None:
+        raise TargetError(
+            f"class_weight applies to binary and multiclass targets, not to "
+            f"{spec.describe()}. Weight rows with sample_weight instead, e.g. "
+            "sklearn.utils.class_weight.compute_sample_weight('balanced', Y)."
+        )
+
+
+def rebalance(
+    spec, x_train, y_train, w_train, y_val, w_val, *, sampler, class_weight, one_hot_from, seeds
+):
+    """The training split resampled, and the weights training and validation then use.
+
+    Parameters
+    ----------
+    spec : TargetSpec
+        The fitted target (binary or multiclass when rebalancing is asked for).
+    x_train, y_train, w_train : ndarray
+        The preprocessed training rows, their encoded labels and weights.
+    y_val, w_val : ndarray or None
+        The validation split's encoded labels and weights (None: no split).
+    sampler, class_weight
+        The estimator's parameters (None: no resampling, no class weights).
+    one_hot_from : transformer or None
+        The fitted "auto" preprocessor, whose one-hot blocks SMOTENC/SMOTEN
+        resample as one categorical column each; None for any other.
+    seeds : iterator of int
+        The fit's seed stream; one seed is drawn when ``sampler`` is set.
+
+    Returns
+    -------
+    x_train, y_train, w_train, w_val
+        The validation rows are never resampled; only their weights change,
+        with ``class_weight``.
+    """
+    if sampler is not None:
+        layout = None
+        if one_hot_from is not None:
+            blocks, names = one_hot_blocks(one_hot_from)
+            layout = OneHotLayout(x_train.shape[1], blocks, names)
+        x_train, y_labels, w_resampled = resample(
+            sampler,
+            x_train,
+            spec.classes[y_train],
+            unequal_or_none(w_train),
+            seed=next(seeds),
+            layout=layout,
+        )
+        y_train = encode_resampled(spec.classes, y_labels, type(sampler).__name__)
+        w_train = np.ones(len(y_train)) if w_resampled is None else w_resampled
+        targets.check_classes_present(spec, y_train, f"after {type(sampler).__name__}")
+    per_class = class_weights(class_weight, spec.classes, y_train)
+    if per_class is not None:
+        w_train = w_train * per_class[y_train]
+        if w_val is not None:
+            # The validation loss measures what training optimises.
+            w_val = w_val * per_class[y_val]
+    return x_train, y_train, w_train, w_val
+
+
+def encode_resampled(classes: np.ndarray, y_labels: np.ndarray, sampler_name: str) -> np.ndarray:
+    """Labels returned by a sampler as indices into ``classes``."""
+    encoded = np.searchsorted(classes, y_labels)
+    known = classes[np.minimum(encoded, len(classes) - 1)] == y_labels
+    if not np.all(known):
+        raise TargetError(
+            f"sampler {sampler_name} returned labels that are not among the classes "
+            f"{classes.tolist()}; a sampler must only keep, repeat or synthesise rows of "
+            "existing classes."
+        )
+    return encoded
+
+
+def class_counts(spec, y_encoded) -> list[int]:
+    """Rows of each class (binary), or of each label's positives and negatives (multilabel)."""
+    if spec.target_type == "multilabel-indicator":
+        positives = y_encoded.sum(axis=0)
+        return [*positives.tolist(), *(len(y_encoded) - positives).tolist()]
+    return np.bincount(y_encoded, minlength=spec.n_classes).tolist()
 
 
 def class_weights(class_weight, classes: np.ndarray, y_train: np.ndarray) -> np.ndarray | None:

@@ -1,9 +1,10 @@
 """Deciding what a safekeras file may make the loader deserialise.
 
 :func:`safekeras.persistence.load` assumes a file may come from an attacker.
-:mod:`safekeras.persistence` reads the file's parts (checking the container,
-the manifest and that no part is HDF5); this module decides, by name alone,
-whether deserialising them could run code, and explains a refusal.
+:mod:`safekeras.deploy.container` and :mod:`safekeras.deploy.network_bytes`
+read the file's parts (checking the container, the manifest and that no part
+is HDF5); this module decides, by name alone, whether deserialising them could
+run code, and explains a refusal.
 
 Threat model
 ------------
@@ -36,8 +37,8 @@ importing or calling anything the file names:
   are.
 * CVE-2025-9905: Keras ignores ``safe_mode`` for HDF5 models. HDF5 data (the
   ``\\x89HDF`` signature, or an ``.h5`` member other than a ``.keras``
-  archive's weights) is refused by :mod:`safekeras.persistence` when it reads
-  the file, and by :func:`~safekeras.persistence.model_from_bytes`.
+  archive's weights) is refused by :mod:`safekeras.deploy.archive` when the
+  file is read, and by :func:`~safekeras.deploy.network_bytes.model_from_bytes`.
 * Keras older than :data:`~safekeras.persistence.MIN_KERAS_VERSION` lacks those
   fixes: :func:`~safekeras.persistence.load` refuses to run under it.
 
@@ -45,9 +46,12 @@ The skops payload is checked, from the type names
 :func:`skops.io.get_untrusted_types` lists, against the types a fitted
 safekeras estimator contains (safekeras's own classes, the scikit-learn parts
 skops trusts, the functions of the ``"auto"`` preprocessor, NumPy dtypes,
-imbalanced-learn samplers) plus ``trusted=``.
+imbalanced-learn samplers, all named in :mod:`safekeras.deploy.type_names`)
+plus ``trusted=``. A type under a module path of the layout before the stage
+packages is refused with :class:`~safekeras.exceptions.PersistenceError`
+asking for a new save, not offered to ``trusted=``.
 
-Before any of this, :mod:`safekeras.persistence` reads the file, each
+Before any of this, :mod:`safekeras.deploy.archive` reads the file, each
 ``.keras`` member and the skops payload within bounds decided from the zip's
 central directory (stored and deflated members only, no encryption flags, no
 duplicated or overlapping members, caps per member and for the whole load), so
@@ -69,6 +73,7 @@ import pkgutil
 from dataclasses import dataclass
 
 from ..exceptions import ParameterError
+from .type_names import LEGACY_TYPES, SAFEKERAS_TYPES, qualified_name
 
 __all__ = [
     "Problem",
@@ -445,38 +450,20 @@ def skops_problems(untrusted: list, trusted: frozenset, where: str) -> list:
     """Problems for the ``untrusted`` skops types that neither safekeras nor ``trusted`` allows."""
     allowed = _skops_allow_list()
     imblearn = _imblearn_types() if any(n.startswith("imblearn.") for n in untrusted) else set()
+    # A name of the old layout is not an unknown type: load refuses it with its own message.
     return [
         Problem(name, "a type outside safekeras's allow-list", True, where)
         for name in untrusted
-        if name not in allowed and name not in imblearn and name not in trusted
+        if name not in allowed
+        and name not in imblearn
+        and name not in trusted
+        and name not in LEGACY_TYPES
     ]
 
 
-@functools.lru_cache(maxsize=1)
 def _skops_allow_list() -> frozenset:
     """Types a fitted safekeras estimator holds that skops does not trust by default."""
-    from .. import estimators
-    from ..data import preprocessing, schema, targets
-    from ..decision import thresholds
-    from ..inspection import diagnostics
-    from ..network import fitted as network
-
-    safekeras_types = (
-        estimators.SafeKerasClassifier,
-        estimators.SafeKerasRegressor,
-        network.FittedNetwork,
-        schema.InputSchema,
-        schema.ColumnProfile,
-        targets.TargetSpec,
-        diagnostics.TrainingProfile,
-        thresholds.ThresholdSearch,
-        # The "auto" preprocessor's FunctionTransformer functions.
-        preprocessing._as_float,
-        preprocessing.as_categories,
-    )
-    return frozenset(
-        {qualified_name(obj) for obj in safekeras_types} | {"numpy.dtype", "builtins.frozenset"}
-    )
+    return frozenset(SAFEKERAS_TYPES) | {"numpy.dtype", "builtins.frozenset"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -493,8 +480,3 @@ def _imblearn_types() -> frozenset:
             if inspect.isclass(obj) and name != "FunctionSampler":
                 names.add(qualified_name(obj))
     return frozenset(names)
-
-
-def qualified_name(obj) -> str:
-    """``"module.QualName"``: how skops and the allow-lists name a class or function."""
-    return f"{obj.__module__}.{obj.__qualname__}"

@@ -43,7 +43,8 @@ Inputs
 
 :func:`keras_inputs` turns a DataFrame or array into exactly these inputs.
 
-The custom layers are registered with Keras under the package ``"safekeras"``:
+The custom layers (:mod:`safekeras.deploy.export_layers`) are registered with
+Keras under the package ``"safekeras"``:
 ``import safekeras.export`` before ``keras.saving.load_model`` (safe mode
 stays on). A SavedModel written by ``model.export(path)`` needs TensorFlow
 only.
@@ -66,7 +67,15 @@ import re
 
 import keras
 import numpy as np
-from keras import ops
+
+from ..network.fitted import input_dtype
+from .export_layers import (
+    Cast,
+    ClassProbabilities,
+    NumericPreprocess,
+    OneHotColumns,
+    TargetUnscale,
+)
 
 __all__ = [
     "Cast",
@@ -87,182 +96,6 @@ _VALID_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-]*\Z")
 _INVALID_CHARACTERS = re.compile(r"[^A-Za-z0-9_.\-]")
 # Rows of the probe that checks the network's copy against the original.
 _PROBE_ROWS = 4
-
-
-# -- layers -----------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="safekeras")
-class NumericPreprocess(keras.layers.Layer):
-    """Median imputation then standardisation, in float64: ``(fill(x) - mean) / scale``.
-
-    The numbers are held as non-trainable weights: TensorFlow's graph optimiser
-    turns a division by a constant into a multiplication by its reciprocal,
-    one rounding off from what scikit-learn computes; by a weight it does not.
-
-    Parameters
-    ----------
-    fill, mean, scale : sequence of float
-        Per column: the value a NaN takes, and the standardisation.
-    positions : sequence of int or None, default=None
-        Input columns to read, in output order; None reads them all in order.
-    """
-
-    def __init__(self, fill, mean, scale, positions=None, **kwargs):
-        kwargs.setdefault("dtype", "float64")
-        super().__init__(**kwargs)
-        self.fill = [float(v) for v in fill]
-        self.mean = [float(v) for v in mean]
-        self.scale = [float(v) for v in scale]
-        self.positions = None if positions is None else [int(p) for p in positions]
-        if not len(self.fill) == len(self.mean) == len(self.scale):
-            raise ValueError("fill, mean and scale must have one value per column.")
-
-    def build(self, input_shape):
-        self.fill_weight = _constant_weight(self, "fill", self.fill)
-        self.mean_weight = _constant_weight(self, "mean", self.mean)
-        self.scale_weight = _constant_weight(self, "scale", self.scale)
-
-    def call(self, inputs):
-        x = ops.cast(inputs, self.compute_dtype)
-        if self.positions is not None:
-            x = ops.take(x, np.asarray(self.positions, dtype=np.int32), axis=1)
-        # Same operations in the same order as SimpleImputer then StandardScaler. The fill is
-        # read as a tensor: JAX's where takes no Keras variable while the layer is traced.
-        x = ops.where(ops.isnan(x), ops.convert_to_tensor(self.fill_weight), x)
-        return (x - self.mean_weight) / self.scale_weight
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(fill=self.fill, mean=self.mean, scale=self.scale, positions=self.positions)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="safekeras")
-class OneHotColumns(keras.layers.Layer):
-    """One-hot block of a categorical column from its ``StringLookup`` indices.
-
-    Parameters
-    ----------
-    table : sequence of int
-        Output column of each lookup index (index 0: unknown values); ``width``
-        means no column (the row of the block stays all zeros).
-    width : int
-        Columns of the block.
-    """
-
-    def __init__(self, table, width, **kwargs):
-        kwargs.setdefault("dtype", "float64")
-        super().__init__(**kwargs)
-        self.table = [int(v) for v in table]
-        self.width = int(width)
-        if any(not 0 <= v <= self.width for v in self.table):
-            raise ValueError(f"table entries must lie in [0, {self.width}].")
-
-    def call(self, indices):
-        table = ops.convert_to_tensor(np.asarray(self.table, dtype=np.int32))
-        columns = ops.take(table, ops.reshape(ops.cast(indices, "int32"), (-1,)))
-        # One spare column for "no column", dropped: all zeros on every backend.
-        one_hot = ops.one_hot(columns, self.width + 1, dtype=self.compute_dtype)
-        return one_hot[:, : self.width]
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(table=self.table, width=self.width)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="safekeras")
-class Cast(keras.layers.Layer):
-    """Casts its input to ``target_dtype`` (no autocasting on the way in)."""
-
-    def __init__(self, target_dtype, **kwargs):
-        super().__init__(**kwargs)
-        self.target_dtype = str(target_dtype)
-        self.autocast = False
-
-    def call(self, inputs):
-        return ops.cast(inputs, self.target_dtype)
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor(inputs.shape, dtype=self.target_dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(target_dtype=self.target_dtype)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="safekeras")
-class ClassProbabilities(keras.layers.Layer):
-    """Network outputs as ``predict_proba`` columns.
-
-    Parameters
-    ----------
-    mode : {"binary", "normalize"}
-        ``"binary"``: a single probability ``p`` becomes ``[1 - p, p]``;
-        ``"normalize"``: each row divided by its sum (multiclass).
-    """
-
-    def __init__(self, mode, **kwargs):
-        kwargs.setdefault("dtype", "float64")
-        super().__init__(**kwargs)
-        if mode not in ("binary", "normalize"):
-            raise ValueError(f"mode must be 'binary' or 'normalize'; got {mode!r}.")
-        self.mode = mode
-
-    def call(self, inputs):
-        p = ops.cast(inputs, self.compute_dtype)
-        if self.mode == "binary":
-            return ops.concatenate([1.0 - p, p], axis=-1)
-        return p / ops.sum(p, axis=-1, keepdims=True)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(mode=self.mode)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="safekeras")
-class TargetUnscale(keras.layers.Layer):
-    """The regressor's target standardisation undone, in float64: ``y * scale + mean``.
-
-    ``mean`` and ``scale`` are held as non-trainable weights, as in
-    :class:`NumericPreprocess`.
-    """
-
-    def __init__(self, mean, scale, **kwargs):
-        kwargs.setdefault("dtype", "float64")
-        super().__init__(**kwargs)
-        self.mean = [float(v) for v in mean]
-        self.scale = [float(v) for v in scale]
-
-    def build(self, input_shape):
-        self.mean_weight = _constant_weight(self, "mean", self.mean)
-        self.scale_weight = _constant_weight(self, "scale", self.scale)
-
-    def call(self, inputs):
-        y = ops.cast(inputs, self.compute_dtype)
-        # StandardScaler.inverse_transform: X *= scale_, then X += mean_.
-        return y * self.scale_weight + self.mean_weight
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(mean=self.mean, scale=self.scale)
-        return config
-
-
-def _constant_weight(layer, name, values):
-    """A non-trainable weight of ``layer`` holding ``values``."""
-    weight = layer.add_weight(
-        shape=(len(values),),
-        dtype=layer.variable_dtype,
-        initializer="zeros",
-        trainable=False,
-        name=name,
-    )
-    weight.assign(np.asarray(values, dtype=layer.variable_dtype))
-    return weight
 
 
 # -- export -----------------------------------------------------------------------
@@ -346,7 +179,7 @@ def to_keras(estimator):
         inputs, features = _mixed_inputs(estimator, plan, names)
     network_name = names.take(network.name)
     copy = _copy_network(network, network_name, ExportError)
-    x = Cast(_input_dtype(network), name=names.take("cast_features"))(features)
+    x = Cast(input_dtype(network), name=names.take("cast_features"))(features)
     outputs = Cast("float64", name=names.take("cast_outputs"))(copy(x))
     activation = estimator.pipeline_.named_steps["network"].logits_activation
     if activation is not None:
@@ -505,13 +338,6 @@ def _unused_token(vocabulary) -> str:
     return token
 
 
-def _input_dtype(model) -> str:
-    try:
-        return str(model.inputs[0].dtype)
-    except (AttributeError, IndexError, ValueError):
-        return "float32"
-
-
 def _copy_network(network, name, error):
     """A copy of the network's architecture (weights set once it is built)."""
     try:
@@ -536,7 +362,7 @@ def _copy_weights(network, copy, width, error):
             f"original: {exc}. Export the network alone with est.model_."
         ) from exc
     probe = np.random.default_rng(0).standard_normal((_PROBE_ROWS, width))
-    probe = probe.astype(_input_dtype(network))
+    probe = probe.astype(input_dtype(network))
     expected = keras.ops.convert_to_numpy(network(probe, training=False))
     got = keras.ops.convert_to_numpy(copy(probe, training=False))
     if not np.allclose(got, expected, rtol=1e-5, atol=1e-6, equal_nan=True):

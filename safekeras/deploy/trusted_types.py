@@ -50,10 +50,11 @@ def skops_trusted_types(estimator=None) -> list[str]:
     Examples
     --------
     >>> from safekeras import skops_trusted_types
-    >>> "safekeras.estimators.SafeKerasClassifier" in skops_trusted_types()
+    >>> "safekeras.estimators.classifier.SafeKerasClassifier" in skops_trusted_types()
     True
     """
-    from .allowlist import _imblearn_types, _skops_allow_list, qualified_name
+    from .allowlist import _imblearn_types, _skops_allow_list
+    from .type_names import qualified_name
 
     names = set(_skops_allow_list())
     if estimator is not None:

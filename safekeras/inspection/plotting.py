@@ -1,7 +1,10 @@
 """Plots of a :class:`~safekeras.diagnostics.Diagnosis`, in scikit-learn's display style.
 
 matplotlib is an optional dependency (``pip install "safekeras[plot]"``); it is
-imported only when something is drawn.
+imported only when something is drawn. This module reads what ``diagnose()`` measures
+(:mod:`~safekeras.inspection.measure`, :mod:`~safekeras.inspection.summary`) and never
+imports :mod:`~safekeras.inspection.report`, whose :meth:`~safekeras.Diagnosis.plot`
+imports it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import DiagnosisError, MissingDependencyError
+from .measure import _gather
+from .summary import _curves
 
 __all__ = ["DiagnosisDisplay"]
 
@@ -17,7 +22,7 @@ class DiagnosisDisplay:
     """Learning curves, precision-recall curve and threshold scores of a fitted estimator.
 
     Follows scikit-learn's display conventions: build it with
-    :meth:`from_estimator` (or :meth:`Diagnosis.plot`), which draws it, or
+    :meth:`from_estimator` (or :meth:`safekeras.Diagnosis.plot`), which draws it, or
     from the data and call :meth:`plot`. Panels without data are left out
     (see :attr:`panels`):
 
@@ -97,13 +102,16 @@ class DiagnosisDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, X=None, y=None, *, axes=None) -> DiagnosisDisplay:
-        """Diagnose ``estimator`` (see :func:`diagnose`) and draw the result.
+        """Measure ``estimator`` as :func:`~safekeras.diagnostics.diagnose` does and draw it.
+
+        The same display as ``diagnose(estimator, X, y).plot(axes=axes)``, with the
+        same errors.
 
         Parameters
         ----------
         estimator : fitted SafeKerasClassifier or SafeKerasRegressor
         X, y : array-like, default=None
-            As for :func:`diagnose`; with both, a binary classifier's
+            As for :func:`~safekeras.diagnostics.diagnose`; with both, a binary classifier's
             precision-recall and threshold panels use them.
         axes : sequence of matplotlib Axes, default=None
             One per panel; None makes a new figure.
@@ -112,9 +120,9 @@ class DiagnosisDisplay:
         -------
         DiagnosisDisplay
         """
-        from .diagnostics import diagnose
-
-        return diagnose(estimator, X, y).plot(axes=axes)
+        # The display needs only the measurements, not the findings: building it from them
+        # keeps this module below the report, whose plot() imports it (no import circle).
+        return cls(**_curves(_gather(estimator, X, y))).plot(axes=axes)
 
     @property
     def panels(self) -> tuple:

@@ -9,13 +9,22 @@ Keras, TensorFlow or Python random state is read or written.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from numbers import Integral
 
 import numpy as np
 
 from ..data.targets import Head, TargetSpec
-from ..exceptions import ModelSpecError
+from ..exceptions import ModelSpecError, ParameterError
 
-__all__ = ["build_network", "declared_input_width", "inspect_head", "make_meta"]
+__all__ = [
+    "build_network",
+    "check_layer_sizes",
+    "declared_input_width",
+    "inspect_head",
+    "layer_sizes",
+    "make_meta",
+    "seed_stream",
+]
 
 _KNOWN_ACTIVATIONS = frozenset(
     {
@@ -283,3 +292,28 @@ def declared_input_width(network) -> int | None:
     except (AttributeError, IndexError, ValueError, TypeError):
         return None
     return int(shape[-1]) if len(shape) == 2 and shape[-1] is not None else None
+
+
+def check_layer_sizes(hidden_layer_sizes) -> None:
+    """ParameterError unless ``hidden_layer_sizes`` is a positive int or a sequence of them."""
+    sizes = hidden_layer_sizes
+    if isinstance(sizes, Integral):
+        sizes = [sizes]
+    if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ParameterError(
+            "hidden_layer_sizes must be a positive integer or a sequence of positive integers "
+            f"(units per hidden layer), e.g. 16 or (64, 32); got {hidden_layer_sizes!r}."
+        )
+
+
+def layer_sizes(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a sequence: an int (or NumPy integer) is one layer."""
+    if isinstance(hidden_layer_sizes, Integral):
+        return (int(hidden_layer_sizes),)
+    return hidden_layer_sizes
+
+
+def seed_stream(rng) -> Iterator[int]:
+    """Endless stream of 31-bit seeds drawn from a local RandomState."""
+    while True:
+        yield int(rng.randint(0, 2**31 - 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..deploy.persistence import model_from_bytes, model_to_bytes
+from ..deploy.network_bytes import model_from_bytes, model_to_bytes
 from .inference import plan_forward
 from .parallel import limit_worker_threads
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
+from ..data.input_validation import unequal_or_none
 from ..exceptions import InputError, TrainingError, ValidationSplitWarning, external_stacklevel
 from .engine import DIVERGENCE_FIXES, TrainingResult, resolve_engine
 from .engine.keras_fit import fit_with_keras
@@ -32,8 +33,9 @@ __all__ = [
     "loss_in_dtype",
     "make_optimizer",
     "normalise_weights",
+    "prior_loss",
+    "split_rows",
     "train",
-    "unequal_or_none",
 ]
 
 
@@ -87,6 +89,23 @@ class ValidationSplit:
         return next(splitter.split(X_dummy))
 
 
+def split_rows(spec, y_encoded, kept, rng, *, fraction: float, holdout: bool):
+    """Train/validation indices into the original rows (zero weights excluded).
+
+    ``kept`` are the rows with a positive weight; without ``holdout`` all of
+    them train and there is no validation split. Binary and multiclass
+    targets are split stratified (see :class:`ValidationSplit`).
+    """
+    if not holdout:
+        return kept, None
+    labels = None
+    if spec.target_type in ("binary", "multiclass"):
+        labels = y_encoded[kept]
+    splitter = ValidationSplit(fraction, stratify=labels is not None)
+    train_pos, val_pos = splitter.split(len(kept), labels, rng)
+    return kept[np.sort(train_pos)], kept[np.sort(val_pos)]
+
+
 def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray | None:
     """Rescale weights to mean 1, in the network's dtype; None when they are all equal.
 
@@ -98,13 +117,6 @@ def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray 
     if unequal_or_none(sample_weight) is None:
         return None
     return (sample_weight * (len(sample_weight) / sample_weight.sum())).astype(dtype)
-
-
-def unequal_or_none(sample_weight: np.ndarray) -> np.ndarray | None:
-    """The weights, or None when they are all equal (which is the same as no weights)."""
-    if np.all(sample_weight == sample_weight[0]):
-        return None
-    return sample_weight
 
 
 def make_optimizer(optimizer, learning_rate):
@@ -436,16 +448,45 @@ def _reference_losses(targets, weights, activation: str, eps: float) -> tuple[fl
     heavily imbalanced or constant chunk of rows would have a baseline near 0,
     and any loss would look "far above" it.
     """
+    baseline = prior_loss(targets, weights, activation, eps)
+    if activation == "linear":
+        uninformed = max(_weighted_mean(np.mean(targets**2, axis=1), weights), 1.0)
+    else:
+        uninformed = math.log(targets.shape[1] if activation == "softmax" else 2.0)
+    return baseline, max(baseline, uninformed)
+
+
+def prior_loss(targets, weights, activation: str, eps: float) -> float:
+    """Loss of predicting the rows' (weighted) class frequencies, or their mean, for every row.
+
+    What a network that learnt nothing from the inputs reaches: the training
+    outcome check compares the trained loss with it, and ``diagnose()`` reports it
+    as the baseline loss (:func:`safekeras.inspection.profile.baseline_loss`).
+
+    Parameters
+    ----------
+    targets : ndarray of shape (n_rows, n_outputs)
+        The encoded target as a float matrix shaped like the network's outputs
+        (one-hot for softmax, see :func:`_target_matrix`).
+    weights : ndarray of shape (n_rows,)
+        Row weights (any positive scale).
+    activation : {"sigmoid", "softmax", "linear"}
+        The output activation: cross-entropy for the first two, mean squared
+        error for "linear".
+    eps : float
+        Probabilities are clipped this far from 0 and 1, as Keras clips them.
+
+    Returns
+    -------
+    float
+        The weighted mean of the per-row loss.
+    """
     centre = np.average(targets, axis=0, weights=weights)
     if activation == "linear":
-        baseline = _weighted_mean(np.mean((targets - centre) ** 2, axis=1), weights)
-        uninformed = max(_weighted_mean(np.mean(targets**2, axis=1), weights), 1.0)
-        return baseline, max(baseline, uninformed)
+        return _weighted_mean(np.mean((targets - centre) ** 2, axis=1), weights)
     constant = np.broadcast_to(centre, targets.shape)
     log_p = _log_probabilities(constant, activation, False, eps)
-    baseline = _weighted_mean(_cross_entropy(log_p, targets, activation), weights)
-    uninformed = math.log(targets.shape[1] if activation == "softmax" else 2.0)
-    return baseline, max(baseline, uninformed)
+    return _weighted_mean(_cross_entropy(log_p, targets, activation), weights)
 
 
 def _weighted_mean(values, weights) -> float:

@@ -18,14 +18,14 @@ Two engines train the same network to the same optimum:
 
 :func:`resolve_engine` turns the estimator's ``engine`` parameter into one of
 the two; ``"auto"`` picks ``"compiled"`` whenever it can train the network.
+Both return a :class:`TrainingResult` and stop on a diverging loss with
+:func:`check_finite_logs`, both in :mod:`.result` (re-exported here).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-from ...exceptions import ParameterError, TrainingError
+from ...exceptions import ParameterError
+from .result import DIVERGENCE_FIXES, TrainingResult, check_finite_logs
 
 __all__ = [
     "COMPILED_BACKENDS",
@@ -38,11 +38,6 @@ __all__ = [
 ]
 
 ENGINES = ("auto", "compiled", "keras")
-# What to change when training diverges or saturates (shared by every such error).
-DIVERGENCE_FIXES = (
-    "Lower learning_rate, check the inputs for extreme values (use preprocessor='auto' "
-    "to scale them), or add l2 regularisation."
-)
 # Backends with a compiled epoch function; others (torch) train with model.fit.
 COMPILED_BACKENDS = ("tensorflow", "jax")
 # Callback hooks that only model.fit calls: the compiled engine runs whole
@@ -57,30 +52,6 @@ _PER_BATCH_HOOKS = (
     "on_test_batch_begin",
     "on_test_batch_end",
 )
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """What a training run leaves behind.
-
-    Attributes
-    ----------
-    history : dict of str to list of float
-        ``"loss"`` (and ``"val_loss"`` with a validation split) per epoch,
-        as ``model.fit``'s ``History`` records them.
-    best_epoch : int
-        1-based epoch whose weights the network holds (the last epoch
-        without validation).
-    epochs_run : int
-        Epochs trained before stopping.
-    engine : {"compiled", "keras"}
-        The engine that trained the network.
-    """
-
-    history: dict
-    best_epoch: int
-    epochs_run: int
-    engine: str
 
 
 def resolve_engine(engine: str, network, callbacks) -> str:
@@ -150,21 +121,3 @@ def _per_batch_hooks(callback) -> list[str]:
         for hook in _PER_BATCH_HOOKS
         if hook in vars(callback) or getattr(type(callback), hook) is not getattr(base, hook)
     ]
-
-
-def check_finite_logs(logs: dict, epoch: int) -> None:
-    """Raise :class:`TrainingError` when a loss in ``logs`` is NaN or infinite.
-
-    Parameters
-    ----------
-    logs : dict of str to float
-        ``"loss"`` and optionally ``"val_loss"`` of one epoch.
-    epoch : int
-        0-based epoch the logs belong to.
-    """
-    for key in ("loss", "val_loss"):
-        value = logs.get(key)
-        if value is not None and not math.isfinite(value):
-            raise TrainingError(
-                f"Training diverged: {key} became {value} at epoch {epoch + 1}. " + DIVERGENCE_FIXES
-            )

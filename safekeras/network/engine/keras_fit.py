@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import TrainingResult, check_finite_logs
+from .result import TrainingResult, check_finite_logs
 
 __all__ = ["fit_with_keras"]
 

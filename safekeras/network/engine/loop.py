@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 
-from . import TrainingResult, check_finite_logs
+from .result import TrainingResult, check_finite_logs
 
 __all__ = ["run_epochs"]
 

@@ -1,0 +1,203 @@
+"""Fitting the classifier's decision threshold inside ``fit``.
+
+:func:`decision_plan` decides where ``threshold="auto"`` gets held-out
+probabilities: the validation split, or out-of-fold predictions of internal
+fits (:func:`cross_validated_thresholds`). :func:`fit_decision` then gives
+``threshold_`` and ``threshold_search_``: fixed, or tuned by
+:mod:`~safekeras.decision.thresholds` on probabilities the network did not
+train on.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils import check_random_state
+
+from ..data.input_validation import unequal_or_none
+from ..data.preprocessing import take_rows
+from ..data.resampling import class_counts
+from ..exceptions import InputError, ParameterError, TargetError
+from ..network.architecture import seed_stream
+from . import thresholds
+from .rule import positive_index, proba_from_outputs
+
+__all__ = [
+    "check_threshold_applies",
+    "cross_validated_thresholds",
+    "decision_plan",
+    "fit_decision",
+    "is_auto",
+    "resolve_pos_label",
+    "search_thresholds",
+]
+
+
+def is_auto(value) -> bool:
+    """Whether a parameter is the string ``"auto"`` (never an array compared to it)."""
+    return isinstance(value, str) and value == "auto"
+
+
+def check_threshold_applies(spec, threshold) -> None:
+    """InputError when a fixed ``threshold`` is given for a multiclass target."""
+    if spec.target_type == "multiclass":
+        if not is_auto(threshold) and threshold is not None:
+            raise InputError(
+                f"threshold={threshold} applies to binary and multilabel targets, "
+                f"but y is {spec.describe()}, which predicts the most probable class. "
+                "Leave threshold='auto' (or None)."
+            )
+
+
+def decision_plan(
+    estimator, spec, y_kept, partial=False, resume=False
+) -> tuple[str | None, object]:
+    """How the decision rule is fitted: ("validation" | "cv" | None, the CV to use).
+
+    Reads ``estimator``'s ``threshold``, ``threshold_scoring``,
+    ``threshold_cv``, ``class_weight``, ``sampler`` and
+    ``validation_fraction``; ``y_kept`` are the encoded targets of the rows
+    with a positive weight.
+    """
+    if spec.target_type == "multiclass" or not is_auto(estimator.threshold) or partial:
+        return None, None
+    scoring = estimator.threshold_scoring
+    if thresholds.costs_stated(estimator.class_weight, estimator.sampler, scoring):
+        return None, None  # 0.5 is the decision the stated costs ask for
+    try:
+        thresholds.make_threshold_scorer(scoring)
+    except ValueError as exc:
+        raise ParameterError(
+            f"threshold_scoring={scoring!r} is not a scikit-learn scorer: {exc}"
+        ) from exc
+    if estimator.threshold_cv is None or resume:
+        # Cross-validated tuning refits from scratch; a warm start tunes on its split.
+        return "validation", None
+    if not is_auto(estimator.threshold_cv):
+        return "cv", estimator.threshold_cv
+    folds = thresholds.auto_cv_folds(class_counts(spec, y_kept), estimator.validation_fraction)
+    return ("validation", None) if folds is None else ("cv", folds)
+
+
+def fit_decision(estimator, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
+    """``threshold_`` (fixed, or tuned on held-out probabilities) and its search.
+
+    ``plan`` is :func:`decision_plan`'s: None fixes the threshold, "validation"
+    tunes it on ``network``'s probabilities of the validation rows, "cv" uses
+    ``held_out_searches`` (from :func:`cross_validated_thresholds`).
+    """
+    if spec.target_type == "multiclass":
+        return {"threshold_": None, "threshold_search_": None}
+    if plan is None:
+        tuned_or_none = estimator.threshold is None or is_auto(estimator.threshold)
+        fixed = thresholds.DEFAULT_THRESHOLD if tuned_or_none else estimator.threshold
+        threshold = float(fixed)
+        if spec.target_type == "multilabel-indicator":
+            threshold = np.full(spec.n_classes, threshold)
+        return {"threshold_": threshold, "threshold_search_": None}
+    if plan == "validation":
+        proba = proba_from_outputs(spec.target_type, network.predict(x_val))
+        searches = search_thresholds(estimator, spec, proba, y_val, unequal_or_none(w_val))
+    else:
+        searches = held_out_searches
+    scoring = estimator.threshold_scoring
+    thresholds.warn_if_unreliable(
+        searches, scoring if isinstance(scoring, str) else "threshold_scoring"
+    )
+    if spec.target_type == "binary":
+        search = searches[None]
+        return {"threshold_": search.threshold, "threshold_search_": search}
+    ordered = [searches[label] for label in range(spec.n_classes)]
+    return {
+        "threshold_": np.array([search.threshold for search in ordered]),
+        "threshold_search_": ordered,
+    }
+
+
+def search_thresholds(estimator, spec, proba, y_encoded, sample_weight, n_folds=0) -> dict:
+    """One :class:`~safekeras.thresholds.ThresholdSearch` per binary decision.
+
+    Keyed by None for a binary target, by label index for a multilabel one;
+    each maximises ``estimator.threshold_scoring``.
+    """
+    scorer = thresholds.make_threshold_scorer(estimator.threshold_scoring)
+    if spec.target_type == "binary":
+        positive = positive_index(spec.classes, resolve_pos_label(estimator, spec.classes))
+        labels = thresholds.scorer_labels(estimator.threshold_scoring, spec.classes, positive)
+        search = thresholds.tune_threshold(
+            y_encoded == positive,
+            proba[:, positive],
+            scorer,
+            sample_weight=sample_weight,
+            labels=labels,
+            n_folds=n_folds,
+        )
+        return {None: search}
+    return {
+        label: thresholds.tune_threshold(
+            y_encoded[:, label] == 1,
+            proba[:, label],
+            scorer,
+            sample_weight=sample_weight,
+            n_folds=n_folds,
+        )
+        for label in range(spec.n_classes)
+    }
+
+
+def cross_validated_thresholds(estimator, X, spec, y_encoded, weights, kept, splitter, seed):
+    """Thresholds tuned on out-of-fold probabilities of ``splitter``'s internal fits.
+
+    Each fold fits a clone of ``estimator`` (threshold 0.5, no inner CV, no
+    drift checks) on the rows ``kept`` of ``X`` outside the fold.
+    """
+    y_kept = y_encoded[kept]
+    y_labels = spec.classes[y_kept] if spec.target_type == "binary" else y_kept
+    if isinstance(splitter, Integral):
+        kind = StratifiedKFold if spec.target_type == "binary" else KFold
+        splitter = kind(n_splits=splitter, shuffle=True, random_state=seed)
+    w_kept = unequal_or_none(weights[kept])
+    # The held-out folds come from the training data: drift checks would only cry wolf.
+    inner = clone(estimator).set_params(
+        threshold=thresholds.DEFAULT_THRESHOLD, threshold_cv=None, on_drift="ignore"
+    )
+    fold_seeds = seed_stream(check_random_state(seed))
+    proba = np.zeros((len(kept), spec.n_classes))
+    covered = np.zeros(len(kept), dtype=bool)
+    try:
+        folds = list(splitter.split(np.zeros((len(kept), 1)), y_labels))
+    except ValueError as exc:
+        raise InputError(f"threshold_cv={splitter!r} cannot split y: {exc}") from exc
+    for train, test in folds:
+        fold = clone(inner).set_params(random_state=next(fold_seeds))
+        fold.fit(
+            take_rows(X, kept[train]),
+            y_labels[train],
+            sample_weight=None if w_kept is None else w_kept[train],
+        )
+        proba[test] = fold.predict_proba(take_rows(X, kept[test]))
+        covered[test] = True
+    return search_thresholds(
+        estimator,
+        spec,
+        proba[covered],
+        y_kept[covered],
+        None if w_kept is None else w_kept[covered],
+        n_folds=len(folds),
+    )
+
+
+def resolve_pos_label(estimator, classes):
+    """The class ``estimator.pos_label`` names (None: ``classes[1]``)."""
+    if estimator.pos_label is None:
+        return classes[1]
+    matches = [c for c in classes if c == estimator.pos_label]
+    if not matches:
+        raise TargetError(
+            f"pos_label={estimator.pos_label!r} is not one of the classes {classes.tolist()}. "
+            "Pass one of them, or None for the last class in sorted order."
+        )
+    return matches[0]

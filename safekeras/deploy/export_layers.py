@@ -1,0 +1,196 @@
+"""The Keras layers of an exported model, registered under the package ``"safekeras"``.
+
+:func:`~safekeras.deploy.export.to_keras` builds an exported model from these
+layers and Keras's own. They are registered with
+``keras.saving.register_keras_serializable`` when this module is imported, which
+importing :mod:`safekeras.export` does, so ``keras.saving.load_model`` (safe
+mode on) reads an exported ``.keras`` file. They use only ``keras.ops`` and
+implement ``get_config``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = [
+    "Cast",
+    "ClassProbabilities",
+    "NumericPreprocess",
+    "OneHotColumns",
+    "TargetUnscale",
+]
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class NumericPreprocess(keras.layers.Layer):
+    """Median imputation then standardisation, in float64: ``(fill(x) - mean) / scale``.
+
+    The numbers are held as non-trainable weights: TensorFlow's graph optimiser
+    turns a division by a constant into a multiplication by its reciprocal,
+    one rounding off from what scikit-learn computes; by a weight it does not.
+
+    Parameters
+    ----------
+    fill, mean, scale : sequence of float
+        Per column: the value a NaN takes, and the standardisation.
+    positions : sequence of int or None, default=None
+        Input columns to read, in output order; None reads them all in order.
+    """
+
+    def __init__(self, fill, mean, scale, positions=None, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.fill = [float(v) for v in fill]
+        self.mean = [float(v) for v in mean]
+        self.scale = [float(v) for v in scale]
+        self.positions = None if positions is None else [int(p) for p in positions]
+        if not len(self.fill) == len(self.mean) == len(self.scale):
+            raise ValueError("fill, mean and scale must have one value per column.")
+
+    def build(self, input_shape):
+        self.fill_weight = _constant_weight(self, "fill", self.fill)
+        self.mean_weight = _constant_weight(self, "mean", self.mean)
+        self.scale_weight = _constant_weight(self, "scale", self.scale)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.positions is not None:
+            x = ops.take(x, np.asarray(self.positions, dtype=np.int32), axis=1)
+        # Same operations in the same order as SimpleImputer then StandardScaler. The fill is
+        # read as a tensor: JAX's where takes no Keras variable while the layer is traced.
+        x = ops.where(ops.isnan(x), ops.convert_to_tensor(self.fill_weight), x)
+        return (x - self.mean_weight) / self.scale_weight
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(fill=self.fill, mean=self.mean, scale=self.scale, positions=self.positions)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class OneHotColumns(keras.layers.Layer):
+    """One-hot block of a categorical column from its ``StringLookup`` indices.
+
+    Parameters
+    ----------
+    table : sequence of int
+        Output column of each lookup index (index 0: unknown values); ``width``
+        means no column (the row of the block stays all zeros).
+    width : int
+        Columns of the block.
+    """
+
+    def __init__(self, table, width, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.table = [int(v) for v in table]
+        self.width = int(width)
+        if any(not 0 <= v <= self.width for v in self.table):
+            raise ValueError(f"table entries must lie in [0, {self.width}].")
+
+    def call(self, indices):
+        table = ops.convert_to_tensor(np.asarray(self.table, dtype=np.int32))
+        columns = ops.take(table, ops.reshape(ops.cast(indices, "int32"), (-1,)))
+        # One spare column for "no column", dropped: all zeros on every backend.
+        one_hot = ops.one_hot(columns, self.width + 1, dtype=self.compute_dtype)
+        return one_hot[:, : self.width]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(table=self.table, width=self.width)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class Cast(keras.layers.Layer):
+    """Casts its input to ``target_dtype`` (no autocasting on the way in)."""
+
+    def __init__(self, target_dtype, **kwargs):
+        super().__init__(**kwargs)
+        self.target_dtype = str(target_dtype)
+        self.autocast = False
+
+    def call(self, inputs):
+        return ops.cast(inputs, self.target_dtype)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype=self.target_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(target_dtype=self.target_dtype)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class ClassProbabilities(keras.layers.Layer):
+    """Network outputs as ``predict_proba`` columns.
+
+    Parameters
+    ----------
+    mode : {"binary", "normalize"}
+        ``"binary"``: a single probability ``p`` becomes ``[1 - p, p]``;
+        ``"normalize"``: each row divided by its sum (multiclass).
+    """
+
+    def __init__(self, mode, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        if mode not in ("binary", "normalize"):
+            raise ValueError(f"mode must be 'binary' or 'normalize'; got {mode!r}.")
+        self.mode = mode
+
+    def call(self, inputs):
+        p = ops.cast(inputs, self.compute_dtype)
+        if self.mode == "binary":
+            return ops.concatenate([1.0 - p, p], axis=-1)
+        return p / ops.sum(p, axis=-1, keepdims=True)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mode=self.mode)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class TargetUnscale(keras.layers.Layer):
+    """The regressor's target standardisation undone, in float64: ``y * scale + mean``.
+
+    ``mean`` and ``scale`` are held as non-trainable weights, as in
+    :class:`NumericPreprocess`.
+    """
+
+    def __init__(self, mean, scale, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in mean]
+        self.scale = [float(v) for v in scale]
+
+    def build(self, input_shape):
+        self.mean_weight = _constant_weight(self, "mean", self.mean)
+        self.scale_weight = _constant_weight(self, "scale", self.scale)
+
+    def call(self, inputs):
+        y = ops.cast(inputs, self.compute_dtype)
+        # StandardScaler.inverse_transform: X *= scale_, then X += mean_.
+        return y * self.scale_weight + self.mean_weight
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mean=self.mean, scale=self.scale)
+        return config
+
+
+def _constant_weight(layer, name, values):
+    """A non-trainable weight of ``layer`` holding ``values``."""
+    weight = layer.add_weight(
+        shape=(len(values),),
+        dtype=layer.variable_dtype,
+        initializer="zeros",
+        trainable=False,
+        name=name,
+    )
+    weight.assign(np.asarray(values, dtype=layer.variable_dtype))
+    return weight

@@ -1,0 +1,557 @@
+"""``_SafeKerasBase``: the fit and predict steps both estimators share.
+
+``fit`` is a sequence of steps, each a call into the stage that owns it:
+
+1. read and validate ``X``, ``y`` and ``sample_weight``
+   (:mod:`~safekeras.data.input_validation`, :mod:`~safekeras.data.targets`);
+2. plan the decision threshold (:mod:`~safekeras.decision.threshold_fitting`);
+3. hold out a (stratified) validation split (:mod:`~safekeras.network.training`);
+4. fit the preprocessor on the training split only
+   (:mod:`~safekeras.data.preprocessing`) and the target scaling;
+5. rebalance the training split (:mod:`~safekeras.data.resampling`);
+6. build a fresh, seeded network and check its head against the target
+   (:mod:`~safekeras.network.architecture`, :mod:`~safekeras.data.targets`);
+7. train with early stopping and check the outcome
+   (:mod:`~safekeras.network.training`);
+8. fit the decision threshold, then record the fitted attributes, among them
+   ``pipeline_ = Pipeline([("preprocess", ...), ("network", ...)])``, which is
+   all that ``predict`` and ``predict_proba`` ever use.
+
+Everything runs inside :func:`~safekeras.estimators.fit_state.fit_transaction`:
+a fit that raises leaves the estimator exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
+from sklearn.utils.validation import _num_samples
+
+from ..data import input_validation, targets
+from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
+from ..data.schema import InputSchema
+from ..exceptions import ParameterError, TargetError
+from ..inspection.profile import training_profile
+from ..network import architecture, checks, incremental, training
+from ..network.engine import ENGINES
+from ..network.fitted import FittedNetwork, input_dtype
+from ..network.parallel import limit_worker_threads
+from .fit_state import FitData, Rows, fit_transaction
+from .predicting import _PredictMixin
+
+# Rows of the training split used to check the network's input width and head.
+_PROBE_ROWS = 16
+
+
+class _SafeKerasBase(_PredictMixin, BaseEstimator):
+    """Shared fit orchestration; subclasses supply the target-specific parts."""
+
+    _parameter_constraints: dict = {
+        "model": [None, callable],
+        # An int is one hidden layer, as in MLPClassifier (Optuna's suggest_int gives one).
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [str, callable],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "add_head": ["boolean"],
+        "preprocessor": [
+            StrOptions({"auto", "passthrough"}),
+            None,
+            HasMethods(["fit", "transform"]),
+        ],
+        "loss": [str, callable],
+        "optimizer": [str, HasMethods(["get_config"])],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "callbacks": [None, list],
+        "warm_start": ["boolean"],
+        "engine": [StrOptions(set(ENGINES))],
+        "on_drift": [StrOptions({"warn", "raise", "ignore"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        hidden_layer_sizes=(64, 32),
+        activation="relu",
+        dropout=0.1,
+        l2=1e-4,
+        add_head=False,
+        preprocessor="auto",
+        loss="auto",
+        optimizer="adam",
+        learning_rate=None,
+        batch_size=256,
+        epochs=200,
+        early_stopping=True,
+        validation_fraction=0.15,
+        patience=10,
+        callbacks=None,
+        warm_start=False,
+        engine="auto",
+        on_drift="warn",
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.l2 = l2
+        self.add_head = add_head
+        self.preprocessor = preprocessor
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.engine = engine
+        self.on_drift = on_drift
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- scikit-learn protocol -------------------------------------------------
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "pipeline_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        auto = isinstance(self.preprocessor, str) and self.preprocessor == "auto"
+        tags.input_tags.allow_nan = auto
+        tags.input_tags.string = auto
+        tags.input_tags.categorical = auto
+        tags.input_tags.sparse = False
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _validate_params(self):
+        try:
+            super()._validate_params()
+        except InvalidParameterError as exc:
+            raise ParameterError(str(exc)) from exc
+
+    def __getstate__(self):
+        # A copy: on Python >= 3.11 the base implementation returns the live __dict__.
+        state = dict(super().__getstate__())
+        # The network is pickled once, inside pipeline_; model_ points back to it.
+        state.pop("model_", None)
+        state.pop("_plan_cache", None)  # rebuilt on first use
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "pipeline_" in self.__dict__:
+            self.model_ = self.pipeline_.named_steps["network"].model_
+            self._preprocessing_plan()
+
+    # -- fitting ---------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight, *, partial=False, classes=None):
+        """Fit from scratch, or continue training the fitted network.
+
+        Training continues (the preprocessing, target and schema fitted before
+        are kept, the network's weights are the starting point) for
+        ``partial_fit`` and for ``fit`` with ``warm_start=True`` once fitted.
+        ``partial`` trains one pass over the rows without a validation split.
+        """
+        limit_worker_threads()  # in a search's worker process, before TensorFlow starts
+        architecture.check_layer_sizes(self.hidden_layer_sizes)
+        resume = self.__sklearn_is_fitted__() and (partial or self.warm_start)
+        how = "partial_fit" if partial else "warm_start=True"
+        with fit_transaction(self):
+            if resume:
+                incremental.check_same_structure(self, self._structure_, how)
+            data = self._read_validated(
+                X, y, sample_weight, classes, partial=partial, how=how if resume else None
+            )
+            rng = check_random_state(self.random_state)
+            seeds = architecture.seed_stream(rng)
+            plan = self._plan_decision(data, partial, resume, seeds)
+            holdout = not partial and (self.early_stopping or plan[0] == "validation")
+            train_idx, val_idx = self._split(data.spec, data.y_encoded, data.kept, rng, holdout)
+            preprocessor, rows = self._training_rows(data, train_idx, val_idx, resume)
+            target_transformer = self._target_transformer(data.spec, rows, resume)
+            rows = self._rebalanced(data.spec, rows, preprocessor, seeds)
+            network = self.model_ if resume else self._build_network(data.spec, rows.x_train, seeds)
+            rows = self._in_network_dtype(data, preprocessor, network, rows, resume)
+            output = self._checked_output(data.spec, network, rows.x_train)
+            y_train, validation = self._encoded_targets(
+                data.spec, output, rows, target_transformer, input_dtype(network), partial
+            )
+            checkpoint = (
+                incremental.training_checkpoint(network) if resume else contextlib.nullcontext()
+            )
+            with checkpoint:
+                result = self._train(
+                    network, output, rows, y_train, validation, partial, resume, seeds
+                )
+                fitted_network = self._checked_network(network, output, rows, y_train, resume)
+                decision_attributes = (
+                    {}  # partial_fit never tunes: the threshold fitted before stays
+                    if partial and resume
+                    else self._decided(data.spec, plan, fitted_network, rows)
+                )
+            self._record_network(
+                data, preprocessor, network, fitted_network, result, partial and resume
+            )
+            self._record_target(
+                data, output, rows, val_idx, target_transformer, decision_attributes
+            )
+        return self
+
+    def _read_validated(self, X, y, sample_weight, classes, *, partial: bool, how: str | None):
+        """The data, schema, target and weights of a fit, checked before any network trains."""
+        resume = how is not None
+        X, input_schema, spec, y_encoded, target_attributes = self._read_data(
+            X, y, classes, partial=partial, how=how
+        )
+        # Before any network is trained (threshold_cv's folds included) when the dtype is known.
+        declared_dtype = self._declared_dtype(resume)
+        self._check_raw_numbers(input_schema, X, declared_dtype, resume)
+        weights = input_validation.validated_weights(sample_weight, X)
+        kept = np.flatnonzero(weights > 0)
+        if not partial:  # a chunk of the data may hold a single class
+            self._check_kept_targets(spec, y_encoded[kept])
+        return FitData(
+            X, input_schema, spec, y_encoded, target_attributes, declared_dtype, weights, kept
+        )
+
+    def _read_data(self, X, y, classes, *, partial: bool, how: str | None):
+        """Validated ``X``, its schema, the target spec, encoded ``y`` and target attributes.
+
+        A continued fit (``how`` names it: "partial_fit", "warm_start=True")
+        checks ``X`` against the fitted schema and encodes ``y`` with the
+        fitted target; a first fit (``how=None``) profiles and encodes both.
+        """
+        resume = how is not None
+        X = self._validate_features(X, y=y, reset=not resume)
+        n_samples = _num_samples(X)
+        if _num_samples(y) != n_samples:
+            raise TargetError(
+                "Found input variables with inconsistent numbers of samples: X has "
+                f"{n_samples} rows but y has {_num_samples(y)}. Pass one label per row."
+            )
+        if resume:
+            self.input_schema_.check(X, drift=False)  # the columns fit saw, as fit saw them
+            y_encoded = self._continued_target(self._target_spec_, y, classes, how)
+            return X, self.input_schema_, self._target_spec_, y_encoded, {}
+        input_schema = InputSchema.from_training(
+            X,
+            numeric_only=self._input_mode() == "numeric",
+            feature_names=getattr(self, "feature_names_in_", None),
+        )
+        spec, y_encoded = self._first_target(y, classes, partial)
+        return X, input_schema, spec, y_encoded, self._target_attributes(spec)
+
+    def _plan_decision(self, data: FitData, partial: bool, resume: bool, seeds):
+        """The decision plan, and the threshold searches of internal folds when it is "cv"."""
+        y_kept = data.y_encoded[data.kept]
+        decision, threshold_cv = self._decision_plan(data.spec, y_kept, partial, resume)
+        held_out_searches = None
+        if decision == "cv":
+            held_out_searches = self._cross_validated_thresholds(
+                data.X,
+                data.spec,
+                data.y_encoded,
+                data.weights,
+                data.kept,
+                threshold_cv,
+                next(seeds),
+            )
+        return decision, held_out_searches
+
+    def _split(self, spec, y_encoded, kept, rng, holdout: bool):
+        """Train/validation indices into the original rows (zero weights excluded)."""
+        return training.split_rows(
+            spec, y_encoded, kept, rng, fraction=self.validation_fraction, holdout=holdout
+        )
+
+    def _training_rows(self, data: FitData, train_idx, val_idx, resume: bool):
+        """The preprocessor (fitted on the training rows, or kept) and the rows it gives."""
+        weights, y_encoded = data.weights, data.y_encoded
+        preprocessor, x_train, x_val = self._preprocess(
+            data.X, train_idx, val_idx, resume, weights[train_idx]
+        )
+        w_val = None if val_idx is None else weights[val_idx]
+        rows = Rows(
+            x_train=x_train,
+            y_train=y_encoded[train_idx],
+            w_train=weights[train_idx],
+            x_val=x_val,
+            y_val=None if val_idx is None else y_encoded[val_idx],
+            w_val=w_val,
+            w_val_fit=w_val,
+        )
+        return preprocessor, rows
+
+    def _preprocess(self, X, train_idx, val_idx, resume: bool, w_train=None):
+        """The preprocessor (fitted on the weighted training rows, or kept), the network input."""
+        X_train = take_rows(X, train_idx)
+        if resume:
+            preprocessor = self.preprocessor_  # frozen: the network learnt its scale
+            x_train = X_train if preprocessor is None else preprocessor.transform(X_train)
+        else:
+            preprocessor = resolve_preprocessor(self.preprocessor, X_train)
+            x_train = (
+                X_train
+                if preprocessor is None
+                else fit_preprocessor(preprocessor, X_train, w_train)
+            )
+        x_val = None
+        if val_idx is not None:
+            X_val = take_rows(X, val_idx)
+            x_val = checks.as_network_input(
+                X_val if preprocessor is None else preprocessor.transform(X_val)
+            )
+        return preprocessor, checks.as_network_input(x_train), x_val
+
+    def _target_transformer(self, spec, rows: Rows, resume: bool):
+        """The target scaling: fitted on the training rows, or the one a continued fit keeps."""
+        if resume:
+            return getattr(self, "target_scaler_", None)
+        return self._fit_target_transformer(spec, rows.y_train, rows.w_train)
+
+    def _rebalanced(self, spec, rows: Rows, preprocessor, seeds) -> Rows:
+        """``rows`` with the training split rebalanced (see ``_rebalance``)."""
+        x_train, y_train, w_train, w_val_fit = self._rebalance(
+            spec,
+            rows.x_train,
+            rows.y_train,
+            rows.w_train,
+            rows.y_val,
+            rows.w_val,
+            preprocessor,
+            seeds,
+        )
+        return replace(rows, x_train=x_train, y_train=y_train, w_train=w_train, w_val_fit=w_val_fit)
+
+    def _build_network(self, spec, x_train, seeds):
+        """A fresh, seeded network for ``spec`` and ``x_train``'s width."""
+        return architecture.build_network(
+            self.model,
+            meta=architecture.make_meta(spec, x_train.shape[1]),
+            spec=spec,
+            hidden_layer_sizes=architecture.layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+            dropout=self.dropout,
+            l2=self.l2,
+            add_head=self.add_head,
+            seeds=seeds,
+        )
+
+    def _in_network_dtype(self, data: FitData, preprocessor, network, rows: Rows, resume):
+        """``rows``' features cast to the network's dtype, once checked to fit in it."""
+        dtype = input_dtype(network)
+        if data.declared_dtype is None:  # a callable built the network: its dtype is known now
+            self._check_raw_numbers(data.input_schema, data.X, dtype, resume)
+        checks.check_network_input(data.input_schema, preprocessor, dtype, rows.x_train, rows.x_val)
+        x_val = None if rows.x_val is None else rows.x_val.astype(dtype, copy=False)
+        return replace(rows, x_train=rows.x_train.astype(dtype, copy=False), x_val=x_val)
+
+    def _checked_output(self, spec, network, x_train):
+        """How the network's head is trained and read, checked against the target."""
+        if self.model is None:  # the default MLP's head is right by construction
+            head = targets.Head(units=spec.n_outputs, activation=spec.activation)
+        else:
+            head = architecture.inspect_head(network, x_train[:_PROBE_ROWS])
+        return targets.resolve_output(spec, head, self.loss)
+
+    def _encoded_targets(self, spec, output, rows: Rows, transformer, dtype, partial: bool):
+        """The training target as the network learns it, and the validation data (or None)."""
+
+        def encode(y_part):
+            encoded = self._encode_target(spec, output, y_part, transformer)
+            return encoded if encoded.dtype.kind == "i" else encoded.astype(dtype)
+
+        y_train = encode(rows.y_train)  # trained on, then checked against
+        validation = None
+        if rows.x_val is not None and not partial:
+            # Recorded even without early stopping: diagnose() reads over-fitting from it.
+            val_weights = training.normalise_weights(rows.w_val_fit, dtype)
+            validation = (rows.x_val, encode(rows.y_val), val_weights)
+        return y_train, validation
+
+    def _train(self, network, output, rows: Rows, y_train, validation, partial, resume, seeds):
+        """Compile ``network`` (unless partial_fit continues) and train it on ``rows``."""
+        shuffle_seed = next(seeds)
+        if partial and resume:  # a new shuffle for each chunk, reproducibly
+            shuffle_seed = (shuffle_seed + self.n_epochs_) % (2**31 - 1)
+        dtype = input_dtype(network)
+        # partial_fit keeps the optimizer (its moments) from call to call; a warm
+        # start begins a new optimisation from the fitted weights, as sklearn's do.
+        if not (partial and resume and getattr(network, "compiled", False)):
+            network.compile(
+                optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
+                loss=training.loss_in_dtype(output.loss, dtype),
+            )
+        return training.train(
+            network,
+            engine=self.engine,
+            x=rows.x_train,
+            y=y_train,
+            sample_weight=training.normalise_weights(rows.w_train, dtype),
+            validation=validation,
+            early_stopping=self.early_stopping,
+            epochs=1 if partial else self.epochs,
+            batch_size=self.batch_size,
+            patience=self.patience,
+            callbacks=self.callbacks,
+            shuffle_seed=shuffle_seed,
+            verbose=self.verbose,
+        )
+
+    def _checked_network(self, network, output, rows: Rows, y_train, resume: bool):
+        """The trained ``network`` as the pipeline's step, once checked to have learnt."""
+        fitted_network = FittedNetwork.from_trained(
+            network, logits_activation=output.activation if output.logits else None
+        )
+        self._check_trained(fitted_network, output, rows.x_train, y_train, rows.w_train, resume)
+        return fitted_network
+
+    def _decided(self, spec, plan, fitted_network, rows: Rows) -> dict:
+        """The decision rule's fitted attributes, for ``_plan_decision``'s ``plan``."""
+        decision, held_out_searches = plan
+        return self._fit_decision(
+            spec, decision, fitted_network, rows.x_val, rows.y_val, rows.w_val, held_out_searches
+        )
+
+    def _check_trained(self, fitted_network, output, x_train, y_train, w_train, resume: bool):
+        """Raise :class:`TrainingError` when training left the network worse than a constant.
+
+        Runs inside the fit transaction (and a continued fit's checkpoint), so a
+        fit that fails here keeps the previous fit. ``y_train`` is encoded as the
+        network was trained on it (see ``_encode_target``).
+        """
+        network = fitted_network.model_
+        # The loss of a logits head is measured on the logits, as it was trained.
+        raw = FittedNetwork.from_trained(network) if output.logits else fitted_network
+        training.check_training_outcome(
+            raw.predict,
+            x_train,
+            y_train,
+            training.normalise_weights(w_train, "float64"),
+            activation=output.activation,
+            logits=output.logits,
+            dtype=getattr(network, "compute_dtype", None) or input_dtype(network),
+            continued=resume,
+        )
+
+    def _record_network(self, data, preprocessor, network, fitted_network, result, appended):
+        """Record the fitted pipeline and how training went (``appended``: a partial_fit chunk)."""
+        history, epochs_run, best_epoch = result.history, result.epochs_run, result.best_epoch
+        if appended:  # one entry per call: the learning curve over the chunks
+            history = {"loss": [*self.history_["loss"], *history["loss"]]}
+            epochs_run = best_epoch = self.n_epochs_ + result.epochs_run
+        self.input_schema_ = data.input_schema
+        self.preprocessor_ = preprocessor
+        self.model_ = network
+        self.pipeline_ = Pipeline(
+            [
+                ("preprocess", preprocessor if preprocessor is not None else "passthrough"),
+                ("network", fitted_network),
+            ]
+        )
+        self._preprocessing_plan()  # planned now: predict never changes the estimator
+        self.target_type_ = data.spec.target_type
+        self.n_outputs_ = data.spec.n_outputs if data.spec.y_ndim == 2 else 1
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.n_epochs_ = epochs_run
+        self.engine_ = result.engine
+
+    def _record_target(self, data, output, rows, val_idx, target_transformer, decision_attributes):
+        """Record the loss, the target, the training profile and the decision attributes."""
+        spec = data.spec
+        self.loss_ = output.loss
+        self._target_spec_ = spec
+        self._structure_ = incremental.structure_of(self)
+        self._training_profile_ = training_profile(
+            spec,
+            data.y_encoded[data.kept],
+            rows.y_train,
+            rows.w_train,
+            n_validation=0 if val_idx is None else len(val_idx),
+            loss=output.loss,
+        )
+        for name, value in {**data.target_attributes, **decision_attributes}.items():
+            setattr(self, name, value)
+        if target_transformer is not None:
+            self.target_scaler_ = target_transformer
+
+    def _fit_target_transformer(self, spec, y_train, w_train):
+        return None
+
+    def _first_target(self, y, classes, partial: bool):
+        """``(spec, y_encoded)`` of the first fit (``classes``: partial_fit's argument)."""
+        return self._target_spec(y)
+
+    def _continued_target(self, spec, y, classes, how: str) -> np.ndarray:
+        """``y`` encoded for the fitted ``spec``, when training continues."""
+        return targets.encode_known_target(spec, y, how)
+
+    # Hooks for the classifier's class rebalancing and decision threshold.
+
+    def _decision_plan(
+        self, spec, y_kept, partial=False, resume=False
+    ) -> tuple[str | None, object]:
+        """How the decision rule is fitted: ("validation" | "cv" | None, the CV to use)."""
+        return None, None
+
+    def _rebalance(self, spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds):
+        """Training split after resampling, and the weights training and validation use."""
+        return x_train, y_train, w_train, w_val
+
+    def _fit_decision(self, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
+        return {}
+
+    def _declared_dtype(self, resume: bool) -> str | None:
+        """The network's input dtype if known before it is built (None: a callable builds it)."""
+        if resume:
+            return input_dtype(self.model_)
+        if self.model is None:
+            import keras
+
+            return keras.config.floatx()  # the default MLP's dtype
+        return input_dtype(self.model) if hasattr(self.model, "inputs") else None
+
+    def _check_raw_numbers(self, schema, X, dtype, resume: bool) -> None:
+        """InputError naming the raw numeric columns with numbers ``dtype`` cannot hold."""
+        if dtype is None or not self._feeds_raw_numbers():
+            return
+        # A first fit's schema was profiled on X (its range says all); a continued fit's was not.
+        schema.check_representable(dtype, schema.decode(X) if resume else None)
+
+    def _feeds_raw_numbers(self) -> bool:
+        """Whether the raw numbers reach the network as they are or linearly scaled.
+
+        True for "auto" and "passthrough"; a custom transformer may map a huge
+        raw value anywhere (a log), so only its output is checked.
+        """
+        return self.preprocessor is None or isinstance(self.preprocessor, str)

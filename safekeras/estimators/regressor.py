@@ -1,0 +1,157 @@
+"""``SafeKerasRegressor``: a Keras network as a scikit-learn regressor.
+
+The fit and predict steps are the shared ones of
+:class:`~safekeras.estimators.base._SafeKerasBase`; this class adds the
+continuous target (:mod:`~safekeras.data.targets`), standardised in ``fit``
+and un-standardised by ``predict``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.preprocessing import StandardScaler
+
+from ..data import targets
+from .base import _SafeKerasBase
+
+__all__ = ["SafeKerasRegressor"]
+
+
+class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
+    """A Keras network as a scikit-learn regressor, fitted as one safe pipeline.
+
+    Like :class:`SafeKerasClassifier`, with a linear output of one unit per
+    target and a target standardised inside ``fit`` (and un-standardised by
+    ``predict``), so the loss sees targets of unit scale whatever their units.
+
+    Parameters
+    ----------
+    model, hidden_layer_sizes, activation, dropout, l2, add_head, preprocessor
+        As in :class:`SafeKerasClassifier`.
+    loss : "auto", str or keras loss, default="auto"
+        ``"auto"`` is mean squared error on the standardised target. A
+        classification loss is an error.
+    optimizer, learning_rate, batch_size, epochs, early_stopping, \
+validation_fraction, patience, callbacks, warm_start, engine, on_drift, random_state, verbose
+        As in :class:`SafeKerasClassifier`; the validation split is a plain
+        shuffled split. A warm start keeps ``target_scaler_``.
+
+    Attributes
+    ----------
+    n_features_in_, feature_names_in_, input_schema_, preprocessor_, model_, \
+pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
+        As in :class:`SafeKerasClassifier`.
+    target_type_ : str
+        ``"continuous"`` or ``"continuous-multioutput"``.
+    n_outputs_ : int
+        Number of targets.
+    target_scaler_ : sklearn.preprocessing.StandardScaler
+        The target standardisation fitted on the training split.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from safekeras import SafeKerasRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = SafeKerasRegressor(epochs=20, random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the preprocessing, the target scaling and the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; zero-weight rows are ignored, the rest
+            rescaled to mean 1. Never modified.
+
+        Returns
+        -------
+        self : SafeKerasRegressor
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train the network one pass over ``(X, y)``, continuing from the last call.
+
+        The first call fits the preprocessing and the target scaling on its
+        rows and builds the network; later calls keep both frozen (make the
+        first chunk representative), keep the optimizer's state and train one
+        epoch on the new rows, without a validation split or early stopping.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A chunk of the features, with the columns of the first call.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Its targets, shaped as in the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk's rows. Never modified.
+
+        Returns
+        -------
+        self : SafeKerasRegressor
+        """
+        return self._fit(X, y, sample_weight, partial=True)
+
+    def _target_spec(self, y):
+        return targets.regression_target(y)
+
+    def _check_kept_targets(self, spec, y_kept):
+        return None
+
+    def _fit_target_transformer(self, spec, y_train, w_train):
+        return StandardScaler().fit(y_train, sample_weight=w_train)
+
+    def _target_attributes(self, spec) -> dict:
+        return {}
+
+    def _encode_target(self, spec, output, y, transformer):
+        return transformer.transform(y)
+
+    def predict(self, X) -> np.ndarray:
+        """Predict targets in the units of ``y``, shaped like the ``y`` given to ``fit``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Raw features, prepared as the rows given to ``fit`` were: the
+            fitted preprocessing (``preprocessor_``) is applied here.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            1-d when ``fit`` got a 1-d ``y``, else one column per target. The
+            network predicts the standardised target; ``predict`` undoes the
+            standardisation fitted in ``fit`` (``target_scaler_``), so the
+            values are in the units of ``y``.
+
+        Raises
+        ------
+        NotFittedError
+            If the estimator has not been fitted.
+        InputError
+            If ``X`` cannot be predicted from: other columns or another number
+            of columns than in ``fit``, no rows, values of the wrong kind
+            (strings in a numeric column, infinite values).
+        InputTypeError
+            If ``X`` is a sparse matrix.
+        DriftError
+            With ``on_drift="raise"``, if ``X`` does not look like the training
+            data (see ``on_drift``); with ``"warn"``, the default, a
+            :class:`~safekeras.DriftWarning` is emitted instead.
+        """
+        outputs = self._finite_predictions(self._network_outputs(X), "outputs")
+        with np.errstate(over="ignore"):  # reported by _finite_predictions
+            predictions = self.target_scaler_.inverse_transform(outputs)
+        predictions = self._finite_predictions(predictions, "predictions")
+        if self._target_spec_.y_ndim == 1:
+            return predictions.ravel()
+        return predictions

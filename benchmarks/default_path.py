@@ -33,24 +33,28 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/default_path.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.default_path`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
 import argparse
 import statistics
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 
-from sklearn.datasets import make_classification
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import TunedThresholdClassifierCV, train_test_split
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-try:
-    from benchmarks.overhead import prepare_keras, quiet_tensorflow_logger
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from overhead import prepare_keras, quiet_tensorflow_logger
+from benchmarks.contenders import make_default_path_contender
+from benchmarks.datasets import make_default_path_split
+from benchmarks.report import prepare_keras, quiet_tensorflow_logger
 
 SIZES = [(600, 30), (3000, 10), (20000, 20), (100000, 20)]
 QUICK_SIZES = [(300, 10)]
@@ -70,24 +74,6 @@ class Result:
         return statistics.median(self.seconds)
 
 
-def make_contender(name: str, seed: int):
-    if name == "safekeras":
-        from safekeras import SafeKerasClassifier
-
-        return SafeKerasClassifier(random_state=seed)
-    mlp = make_pipeline(StandardScaler(), MLPClassifier(early_stopping=True, random_state=seed))
-    if name == "MLP pipeline":
-        return mlp
-    return TunedThresholdClassifierCV(mlp, scoring="balanced_accuracy", random_state=seed)
-
-
-def make_split(rows: int, features: int, seed: int):
-    X, y = make_classification(
-        n_samples=rows, n_features=features, weights=[0.93], flip_y=0.01, random_state=seed
-    )
-    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
-
-
 def _detail(fitted) -> str:
     """What a safekeras fit did: epochs and the networks it trained."""
     search = getattr(fitted, "threshold_search_", None)
@@ -97,17 +83,17 @@ def _detail(fitted) -> str:
 
 def measure(size, args) -> dict[str, Result]:
     """Warm up each contender once at this size, then time ``args.repeats`` fits."""
-    X_train, X_test, y_train, y_test = make_split(*size, args.seed)
+    X_train, X_test, y_train, y_test = make_default_path_split(*size, args.seed)
     results = {}
     for name in CONTENDERS:
         # Warnings are recorded, not printed: the table says which ones the last fit gave.
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
-            make_contender(name, args.seed).fit(X_train, y_train)  # warm-up: not timed
+            make_default_path_contender(name, args.seed).fit(X_train, y_train)  # warm-up: not timed
             result = Result()
             for _ in range(args.repeats):
                 del record[:]
-                estimator = make_contender(name, args.seed)
+                estimator = make_default_path_contender(name, args.seed)
                 started = time.perf_counter()
                 estimator.fit(X_train, y_train)
                 result.seconds.append(time.perf_counter() - started)
@@ -121,11 +107,11 @@ def measure(size, args) -> dict[str, Result]:
 
 def cold_first_fit(args) -> float:
     """Seconds of the first safekeras fit in this process (it traces the training function)."""
-    X_train, _, y_train, _ = make_split(*args.sizes[0], args.seed)
+    X_train, _, y_train, _ = make_default_path_split(*args.sizes[0], args.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the timed fits of this size record them
         started = time.perf_counter()
-        make_contender("safekeras", args.seed).fit(X_train, y_train)
+        make_default_path_contender("safekeras", args.seed).fit(X_train, y_train)
         return time.perf_counter() - started
 
 

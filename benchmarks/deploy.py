@@ -14,7 +14,7 @@ The models (one set per input kind, fitted once per Keras backend):
   threshold=0.5, random_state=0).fit(X, y)`` with the default ``"auto"``
   preprocessor and network (``Dense(64, relu) -> Dropout(0.1) -> Dense(32,
   relu) -> Dropout(0.1) -> Dense(1, sigmoid)``, L2 ``1e-4``).
-* **raw Keras**: the same network built by hand (``overhead.build_raw_model``),
+* **raw Keras**: the same network built by hand (``contenders.build_raw_model``),
   compiled with Adam and ``binary_crossentropy`` and trained with
   ``model.fit(x, y, batch_size=256, epochs=E)`` on the user's own
   preprocessing: ``StandardScaler`` for numeric data,
@@ -23,7 +23,7 @@ The models (one set per input kind, fitted once per Keras backend):
 * **MLPClassifier**: ``make_pipeline(<the same preprocessing>,
   MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=E, random_state=0))``.
 
-Data: ``make_classification(--rows, 20)`` (``overhead.make_data``); the
+Data: ``make_classification(--rows, 20)`` (``datasets.make_data``); the
 DataFrame has the first 19 of those columns (``x0`` to ``x18``) and a string
 column ``region`` with four categories (``north``, ``south``, ``east``,
 ``west``), drawn at random with a bias towards the row's class, so that it
@@ -38,7 +38,7 @@ carries signal.
    own transform is inside both timings; the MLP pipeline's ``predict_proba``
    (the third reference) and ``predict``. Each function is called 5 times
    before timing (the first call traces or compiles the predict function),
-   then all are called round-robin (``overhead.time_calls``) so that
+   then all are called round-robin (``report.time_calls``) so that
    background load hits every contender alike. Targets: safekeras
    ``predict_proba`` at most 1 ms on the numpy row and at most 3 ms on the
    DataFrame row.
@@ -122,65 +122,70 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
-import gc
-import importlib.util
-import json
-import os
-import pickle
-import statistics
-import subprocess
 import sys
-import tempfile
+from pathlib import Path
+
+# Run as `python benchmarks/deploy.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.deploy`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
+import argparse
+import statistics
 import time
-import warnings
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-try:
-    from benchmarks.overhead import (
-        BATCH_SIZE,
-        SEED,
-        build_raw_model,
-        describe_environment,
-        finish_report,
-        fit_raw,
-        format_seconds,
-        make_data,
-        prepare_keras,
-        quiet_tensorflow_logger,
-        time_calls,
-    )
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from overhead import (
-        BATCH_SIZE,
-        SEED,
-        build_raw_model,
-        describe_environment,
-        finish_report,
-        fit_raw,
-        format_seconds,
-        make_data,
-        prepare_keras,
-        quiet_tensorflow_logger,
-        time_calls,
-    )
+from benchmarks.backends import (
+    TITLES,
+    add_backend_arguments,
+    backend_versions,
+    parse_backend_list,
+    rerun_with_jax,
+    write_fragment,
+)
+from benchmarks.datasets import SEED, make_data
+from benchmarks.deploy_imports import (
+    IMPORT_SAFEKERAS,
+    format_import_table,
+    import_statements,
+    time_imports,
+)
+from benchmarks.deploy_memory import (
+    GRID_FOLDS,
+    GRID_REFERENCE,
+    MEMORY_CASES,
+    MemoryResult,
+    format_memory_table,
+    measure_all_memory,
+    memory_worker,
+)
+from benchmarks.deploy_models import (
+    FEATURES,
+    MLP_PROBA,
+    RAW_ON_BATCH,
+    RAW_PREDICT,
+    SK_PROBA,
+    fit_models,
+    take_rows,
+    time_predicts,
+)
+from benchmarks.deploy_pickle import ROUND_TRIP_ROWS, format_pickle_table, time_pickling
+from benchmarks.report import (
+    describe_environment,
+    finish_report,
+    format_ratio,
+    format_seconds,
+    prepare_keras,
+    progress,
+    quiet_tensorflow_logger,
+)
 
-BACKENDS = ("tensorflow", "jax")
-TITLES = {"tensorflow": "TensorFlow", "jax": "JAX"}
-FEATURES = 20
-HIDDEN_LAYER_SIZES = (64, 32)
 REGIONS = ("north", "south", "east", "west")
 WARMUP_CALLS = 5  # predict calls per contender before timing
-ROUND_TRIP_ROWS = 100
 
 FULL = {
     "rows": 5_000,
@@ -222,13 +227,6 @@ OPTION_HELP = {
     "import_repeats": "fresh processes per import statement; median (5)",
 }
 
-# Contender names (table rows).
-SK_PROBA = "safekeras `predict_proba`"
-SK_PREDICT = "safekeras `predict`"
-RAW_PREDICT = "raw `model.predict` (+ transform)"
-RAW_ON_BATCH = "raw `model.predict_on_batch` (+ transform)"
-MLP_PROBA = "`MLPClassifier` pipeline `predict_proba`"
-MLP_PREDICT = "`MLPClassifier` pipeline `predict`"
 PREDICT_REFERENCES = {
     "vs raw `model.predict`": RAW_PREDICT,
     "vs raw `predict_on_batch`": RAW_ON_BATCH,
@@ -242,12 +240,6 @@ MANY_ROWS_TARGET = 2.0  # safekeras predict_proba / MLP pipeline predict_proba
 MEMORY_TARGET = 0.5  # MB per fit, safekeras refit and grid search
 IMPORT_TARGET = 0.5  # seconds, `import safekeras`
 
-# Memory grid: candidates in this order, as many as --refits / 2 (2 folds each).
-GRID_ARCHITECTURES = ((16,), (32,), (64,), (32, 16), (64, 32))
-GRID_LEARNING_RATES = (1e-3, 1e-2)
-GRID_FOLDS = 2
-WARMUP_ARCHITECTURE = (8,)
-
 
 # -- setup ---------------------------------------------------------------------
 
@@ -259,24 +251,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     for key, text in OPTION_HELP.items():
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, help=text)
-    parser.add_argument(
-        "--backends",
-        default=",".join(BACKENDS),
-        help="Keras backends to report, comma-separated (tensorflow,jax); jax runs in a "
-        "subprocess and is skipped when not installed",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="tensorflow",
-        help="Keras backend of this process (tensorflow); the script sets it for its subprocesses",
+    add_backend_arguments(
+        parser,
+        "Keras backend of this process (tensorflow); the script sets it for its subprocesses",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes, few calls")
     parser.add_argument(
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
     )
-    # Internal: the JAX subprocess writes its sections here instead of a whole report.
-    parser.add_argument("--fragment", metavar="PATH", help=argparse.SUPPRESS)
     # Internal: one memory measurement, written as JSON to --worker-output.
     parser.add_argument("--memory-worker", choices=tuple(MEMORY_CASES), help=argparse.SUPPRESS)
     parser.add_argument("--worker-output", metavar="PATH", help=argparse.SUPPRESS)
@@ -293,15 +275,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--refits must be at least {2 * GRID_FOLDS}")
     if args.rows < 50 or args.memory_rows < 50:
         parser.error("--rows and --memory-rows: at least 50")
-    args.backend_list = [name.strip() for name in args.backends.split(",") if name.strip()]
-    unknown = set(args.backend_list) - set(BACKENDS)
-    if unknown or not args.backend_list:
-        parser.error(f"--backends: choose from {', '.join(BACKENDS)}")
+    parse_backend_list(parser, args)
     return args
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def make_frame(X: np.ndarray, y: np.ndarray):
@@ -316,483 +291,7 @@ def make_frame(X: np.ndarray, y: np.ndarray):
     return frame
 
 
-def user_preprocessing(kind: str):
-    """What a careful user scales (and encodes) their inputs with."""
-    if kind == "numpy":
-        return StandardScaler()
-    return ColumnTransformer(
-        [
-            ("numbers", StandardScaler(), [f"x{i}" for i in range(FEATURES - 1)]),
-            ("region", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["region"]),
-        ]
-    )
-
-
-def safekeras_estimator(epochs: int, **params):
-    from safekeras import SafeKerasClassifier
-
-    return SafeKerasClassifier(
-        epochs=epochs,
-        early_stopping=False,
-        threshold=0.5,  # fixed: no validation split for threshold tuning
-        random_state=SEED,
-        **params,
-    )
-
-
-# -- the fitted models ---------------------------------------------------------
-
-
-@dataclass
-class Fitted:
-    """One input kind's fitted contenders and the data they were fitted on."""
-
-    kind: str
-    X: object  # numpy array or DataFrame
-    safekeras: object
-    preprocessing: object
-    model: object
-    mlp: object
-
-
-def fit_models(kind: str, X, y, epochs: int) -> Fitted:
-    safekeras = safekeras_estimator(epochs).fit(X, y)
-    preprocessing = user_preprocessing(kind)
-    x = preprocessing.fit_transform(X)
-    model = build_raw_model(x.shape[1])
-    model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
-    mlp = make_pipeline(
-        user_preprocessing(kind),
-        MLPClassifier(hidden_layer_sizes=HIDDEN_LAYER_SIZES, max_iter=epochs, random_state=SEED),
-    )
-    with warnings.catch_warnings():
-        # max_iter is small on purpose; the warning says nothing here.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        mlp.fit(X, y)
-    return Fitted(kind, X, safekeras, preprocessing, model, mlp)
-
-
-def predict_calls(fitted: Fitted, X_rows) -> dict[str, Callable[[], object]]:
-    est, prep, model, mlp = fitted.safekeras, fitted.preprocessing, fitted.model, fitted.mlp
-    return {
-        SK_PROBA: lambda: est.predict_proba(X_rows),
-        SK_PREDICT: lambda: est.predict(X_rows),
-        RAW_PREDICT: lambda: model.predict(prep.transform(X_rows), verbose=0),
-        RAW_ON_BATCH: lambda: model.predict_on_batch(prep.transform(X_rows)),
-        MLP_PROBA: lambda: mlp.predict_proba(X_rows),
-        MLP_PREDICT: lambda: mlp.predict(X_rows),
-    }
-
-
-def take_rows(X, rows: int):
-    """The first ``rows`` rows of ``X``, tiled when ``X`` has fewer."""
-    index = np.resize(np.arange(len(X)), rows)
-    return X.iloc[index].reset_index(drop=True) if hasattr(X, "iloc") else X[index]
-
-
-def time_predicts(fitted: Fitted, X_rows, n_calls: int, warmups: int) -> dict[str, float]:
-    calls = predict_calls(fitted, X_rows)
-    for _ in range(warmups):
-        for function in calls.values():
-            function()
-    return time_calls(calls, n_calls)
-
-
-# -- pickling ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Persister:
-    """One way of saving a fitted model and loading it back.
-
-    ``dump(obj, folder)`` returns the serialised form: ``bytes``, or the path
-    of the file it wrote inside ``folder``; ``load`` takes that back.
-    """
-
-    subject: str  # which fitted model: "safekeras", "raw" or "mlp"
-    dump: Callable[[object, str], bytes | str]
-    load: Callable[[bytes | str], object]
-
-
-def _joblib_dump(obj, folder: str) -> str:
-    import joblib
-
-    path = os.path.join(folder, "model.joblib")
-    joblib.dump(obj, path)
-    return path
-
-
-def _joblib_load(path: str):
-    import joblib
-
-    return joblib.load(path)
-
-
-def _keras_save(model, folder: str) -> str:
-    path = os.path.join(folder, "x.keras")
-    model.save(path)
-    return path
-
-
-def _keras_load(path: str):
-    import keras
-
-    return keras.saving.load_model(path)
-
-
-def _safekeras_save(estimator, folder: str) -> str:
-    path = os.path.join(folder, "x.safekeras")
-    estimator.save(path)
-    return path
-
-
-def _safekeras_load(path: str):
-    import safekeras
-
-    return safekeras.load(path)
-
-
-def _cloudpickle_dumps(obj, folder: str) -> bytes:
-    import cloudpickle
-
-    return cloudpickle.dumps(obj)
-
-
-def _cloudpickle_loads(data: bytes):
-    import cloudpickle
-
-    return cloudpickle.loads(data)
-
-
-def _pickle_dumps(obj, folder: str) -> bytes:
-    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-RAW_SAVE = "raw Keras `model.save` / `keras.saving.load_model`"
-MLP_PICKLE = "`MLPClassifier` pipeline, `pickle`"
-# Adding a contender is one entry here.
-PERSISTERS: dict[str, Persister] = {
-    "safekeras `est.save` / `safekeras.load` (file)": Persister(
-        "safekeras", _safekeras_save, _safekeras_load
-    ),
-    "safekeras, `pickle`": Persister("safekeras", _pickle_dumps, pickle.loads),
-    "safekeras, `joblib` (file)": Persister("safekeras", _joblib_dump, _joblib_load),
-    "safekeras, `cloudpickle`": Persister("safekeras", _cloudpickle_dumps, _cloudpickle_loads),
-    RAW_SAVE: Persister("raw", _keras_save, _keras_load),
-    MLP_PICKLE: Persister("mlp", _pickle_dumps, pickle.loads),
-}
-
-
-def artifact_size(artifact: bytes | str) -> int:
-    return len(artifact) if isinstance(artifact, bytes) else os.path.getsize(artifact)
-
-
-@dataclass(frozen=True)
-class PickleResult:
-    name: str
-    size: int
-    dumps: float
-    loads: float
-    change: float  # largest |predict_proba difference| after the round trip
-
-
-def time_pickling(fitted: Fitted, repeats: int) -> list[PickleResult]:
-    X_check = fitted.X[:ROUND_TRIP_ROWS]
-    x_check = fitted.preprocessing.transform(X_check)
-    subjects = {"safekeras": fitted.safekeras, "raw": fitted.model, "mlp": fitted.mlp}
-    positive = {
-        "safekeras": lambda m: m.predict_proba(X_check)[:, 1],
-        "raw": lambda m: np.asarray(m.predict_on_batch(x_check)).ravel(),
-        "mlp": lambda m: m.predict_proba(X_check)[:, 1],
-    }
-    with tempfile.TemporaryDirectory(prefix="safekeras-deploy-") as root:
-        folders, artifacts = {}, {}
-        for index, (name, persister) in enumerate(PERSISTERS.items()):
-            folders[name] = os.path.join(root, str(index))
-            os.mkdir(folders[name])
-            artifacts[name] = persister.dump(subjects[persister.subject], folders[name])
-        dumps = {
-            name: (lambda p=p, name=name: p.dump(subjects[p.subject], folders[name]))
-            for name, p in PERSISTERS.items()
-        }
-        loads = {
-            name: (lambda p=p, name=name: p.load(artifacts[name])) for name, p in PERSISTERS.items()
-        }
-        dump_seconds = time_calls(dumps, repeats)
-        load_seconds = time_calls(loads, repeats)
-        results = []
-        for name, persister in PERSISTERS.items():
-            original = positive[persister.subject](subjects[persister.subject])
-            restored = positive[persister.subject](persister.load(artifacts[name]))
-            results.append(
-                PickleResult(
-                    name,
-                    artifact_size(artifacts[name]),
-                    dump_seconds[name],
-                    load_seconds[name],
-                    float(np.max(np.abs(original - restored))),
-                )
-            )
-    return results
-
-
-# -- memory --------------------------------------------------------------------
-
-
-def rss_mb() -> float:
-    """Resident set size of this process after a full garbage collection, in MB."""
-    gc.collect()
-    with open("/proc/self/statm", encoding="ascii") as handle:
-        resident_pages = int(handle.read().split()[1])
-    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def memory_refit(X, y, args, reading: Callable[[], None]) -> None:
-    estimator = safekeras_estimator(args.memory_epochs)
-    for _ in range(args.memory_warmups):
-        estimator.fit(X, y)
-    reading()
-    for _ in range(args.refits):
-        estimator.fit(X, y)
-        reading()
-
-
-def grid_candidates(n: int) -> list[dict]:
-    pairs = [(h, lr) for h in GRID_ARCHITECTURES for lr in GRID_LEARNING_RATES]
-    pairs = (pairs * (n // len(pairs) + 1))[:n]
-    return [{"hidden_layer_sizes": [h], "learning_rate": [lr]} for h, lr in pairs]
-
-
-def memory_grid(X, y, args, reading: Callable[[], None]) -> None:
-    from sklearn.model_selection import GridSearchCV
-
-    def scoring(estimator, X_test, y_test):
-        reading()  # after each fit, with the fitted candidate still alive
-        return estimator.score(X_test, y_test)
-
-    if args.memory_warmups:
-        GridSearchCV(
-            safekeras_estimator(args.memory_epochs, hidden_layer_sizes=WARMUP_ARCHITECTURE),
-            {"learning_rate": [1e-3]},
-            cv=max(2, args.memory_warmups),
-            refit=False,
-            error_score="raise",
-        ).fit(X, y)
-    reading()
-    search = GridSearchCV(
-        safekeras_estimator(args.memory_epochs),
-        grid_candidates(args.refits // GRID_FOLDS),
-        cv=GRID_FOLDS,
-        scoring=scoring,
-        n_jobs=1,
-        refit=False,
-        error_score="raise",
-    )
-    search.fit(X, y)
-
-
-def memory_raw(X, y, args, reading: Callable[[], None], clear: bool = False) -> None:
-    import keras
-
-    def fit_one():
-        fitted = fit_raw(X, y, args.memory_epochs)  # StandardScaler, build, compile, fit
-        if clear:
-            keras.backend.clear_session()
-        return fitted
-
-    for _ in range(args.memory_warmups):
-        fit_one()
-    reading()
-    for _ in range(args.refits):
-        fitted = fit_one()  # the previous model is dropped, as in a user's loop
-        reading()
-        del fitted
-
-
-def memory_raw_grid(X, y, args, reading: Callable[[], None]) -> None:
-    """Raw Keras over the grid's candidates and folds: what (b) is to be compared with."""
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.preprocessing import StandardScaler
-
-    for _ in range(args.memory_warmups):
-        fit_raw(X, y, args.memory_epochs)
-    reading()
-    folds = list(StratifiedKFold(GRID_FOLDS).split(X, y))
-    for candidate in grid_candidates(args.refits // GRID_FOLDS):
-        for train, _ in folds:
-            x = StandardScaler().fit_transform(X[train])
-            model = build_raw_model(
-                x.shape[1],
-                hidden_layer_sizes=candidate["hidden_layer_sizes"][0],
-                learning_rate=candidate["learning_rate"][0],
-            )
-            model.fit(x, y[train], epochs=args.memory_epochs, batch_size=BATCH_SIZE, verbose=0)
-            reading()
-            del model
-
-
-@dataclass(frozen=True)
-class MemoryCase:
-    label: str
-    measure: Callable  # (X, y, args, reading) -> None
-
-
-MEMORY_CASES = {
-    "refit": MemoryCase("(a) safekeras: refit one `SafeKerasClassifier`", memory_refit),
-    "grid": MemoryCase("(b) safekeras: `GridSearchCV`, cv=2, refit=False", memory_grid),
-    "raw": MemoryCase("(c) raw Keras: build, compile, fit a new model", memory_raw),
-    "raw_clear": MemoryCase(
-        "(d) raw Keras + `clear_session()` after each fit",
-        lambda X, y, args, reading: memory_raw(X, y, args, reading, clear=True),
-    ),
-    "raw_grid": MemoryCase(
-        "(e) raw Keras over the grid's candidates and folds (the reference of (b))",
-        memory_raw_grid,
-    ),
-}
-MEMORY_REFERENCE = "raw"
-GRID_REFERENCE = "raw_grid"
-
-
-def memory_worker(args) -> None:
-    """One memory measurement in this (fresh) process; readings in MB to ``--worker-output``."""
-    X, y = make_data(args.memory_rows, FEATURES)
-    readings: list[float] = []
-    started = time.perf_counter()
-    with quiet_tensorflow_logger():
-        MEMORY_CASES[args.memory_worker].measure(X, y, args, lambda: readings.append(rss_mb()))
-    with open(args.worker_output, "w", encoding="utf-8") as handle:
-        json.dump({"readings": readings, "seconds": time.perf_counter() - started}, handle)
-
-
-@dataclass(frozen=True)
-class MemoryResult:
-    label: str
-    readings: list[float]  # MB: the baseline, then one per fit
-    error: str | None = None
-
-    @property
-    def fits(self) -> int:
-        return len(self.readings) - 1
-
-    @property
-    def growth(self) -> float:
-        return self.readings[-1] - self.readings[0]
-
-    @property
-    def per_fit(self) -> float:
-        return self.growth / self.fits
-
-    @property
-    def per_fit_second_half(self) -> float:
-        half = self.fits // 2
-        return (self.readings[-1] - self.readings[half]) / (self.fits - half)
-
-
-def measure_memory(kind: str, backend: str, args) -> MemoryResult:
-    """Run one memory measurement in a fresh process with the given Keras backend."""
-    options = ["--refits", "--memory-rows", "--memory-epochs", "--memory-warmups"]
-    label = MEMORY_CASES[kind].label
-    with tempfile.TemporaryDirectory(prefix="safekeras-deploy-") as folder:
-        output = os.path.join(folder, "memory.json")
-        command = [sys.executable, os.path.abspath(__file__), "--backend", backend]
-        for option in options:
-            command += [option, str(getattr(args, option[2:].replace("-", "_")))]
-        command += ["--memory-worker", kind, "--worker-output", output]
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if completed.returncode != 0 or not os.path.exists(output):
-            tail = " / ".join(completed.stderr.strip().splitlines()[-5:])
-            return MemoryResult(label, [], f"exit status {completed.returncode}: {tail}")
-        with open(output, encoding="utf-8") as handle:
-            result = json.load(handle)
-    progress(f"  memory {kind}: {result['seconds']:.1f} s of fits")
-    return MemoryResult(label, result["readings"])
-
-
-def measure_all_memory(args) -> dict[str, MemoryResult]:
-    """Every memory case, each in its own process, as many at once as there are usable CPUs.
-
-    Running them side by side changes their speed, not their memory: each
-    process reads only its own RSS, and nothing here is timed.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    with ThreadPoolExecutor(max_workers=max(1, min(usable, len(MEMORY_CASES)))) as pool:
-        futures = {kind: pool.submit(measure_memory, kind, backend, args) for kind in MEMORY_CASES}
-        return {kind: future.result() for kind, future in futures.items()}
-
-
-# -- import time ---------------------------------------------------------------
-
-IMPORT_PROBE = """\
-import sys, time
-before = set(sys.modules)
-start = time.perf_counter()
-{statement}
-seconds = time.perf_counter() - start
-print(seconds, len(set(sys.modules) - before), int("sklearn" in sys.modules),
-      int("tensorflow" in sys.modules))
-"""
-IMPORT_SAFEKERAS = "`import safekeras`"
-IMPORT_SKLEARN = "`import sklearn.neural_network`"
-
-
-def import_statements(backends: list[str]) -> dict[str, tuple[str, str]]:
-    """Row label -> (statement, KERAS_BACKEND of its process)."""
-    statements = {
-        IMPORT_SAFEKERAS: ("import safekeras", "tensorflow"),
-        "`from safekeras import SafeKerasClassifier`": (
-            "from safekeras import SafeKerasClassifier",
-            "tensorflow",
-        ),
-        IMPORT_SKLEARN: ("import sklearn.neural_network", "tensorflow"),
-        "`import keras` (TensorFlow backend)": ("import keras", "tensorflow"),
-        "`import tensorflow`": ("import tensorflow", "tensorflow"),
-    }
-    if "jax" in backends and importlib.util.find_spec("jax") is not None:
-        statements["`import keras` (JAX backend)"] = ("import keras", "jax")
-    return statements
-
-
-@dataclass
-class ImportResult:
-    seconds: list[float]
-    modules: int = 0
-    sklearn: bool = False
-    tensorflow: bool = False
-
-
-def time_imports(statements: dict[str, tuple[str, str]], repeats: int) -> dict[str, ImportResult]:
-    results = {label: ImportResult([]) for label in statements}
-    labels = list(statements)
-    for repeat in range(repeats):
-        shift = repeat % len(labels)
-        for label in labels[shift:] + labels[:shift]:
-            statement, backend = statements[label]
-            env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-            completed = subprocess.run(
-                [sys.executable, "-c", IMPORT_PROBE.format(statement=statement)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            seconds, modules, sklearn_loaded, tf_loaded = completed.stdout.split()
-            result = results[label]
-            result.seconds.append(float(seconds))
-            result.modules = int(modules)
-            result.sklearn, result.tensorflow = sklearn_loaded == "1", tf_loaded == "1"
-    return results
-
-
 # -- report --------------------------------------------------------------------
-
-
-def format_ratio(value: float) -> str:
-    return f"{value:.2f}x"
 
 
 def format_predict_table(medians: dict[str, dict[str, float]]) -> str:
@@ -807,66 +306,6 @@ def format_predict_table(medians: dict[str, dict[str, float]]) -> str:
                 for reference in PREDICT_REFERENCES.values()
             )
             lines.append(f"| {INPUTS[kind]} | {name} | {format_seconds(value)} | {ratios} |")
-    return "\n".join(lines)
-
-
-def format_memory_table(results: dict[str, MemoryResult]) -> str:
-    lines = [
-        "| measurement | fits | RSS after warm-up (MB) | growth (MB) | MB/fit "
-        "| MB/fit, second half | MB/fit vs raw Keras (c) | MB/fit vs raw Keras grid (e) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-
-    def ratio(result: MemoryResult, reference: MemoryResult) -> str:
-        if reference.error or reference.per_fit <= 0:
-            return "-"  # no growth to compare with
-        return format_ratio(result.per_fit / reference.per_fit)
-
-    for result in results.values():
-        if result.error:
-            lines.append(f"| {result.label} | failed: {result.error} | - | - | - | - | - | - |")
-            continue
-        lines.append(
-            f"| {result.label} | {result.fits} | {result.readings[0]:.1f} | {result.growth:.2f} "
-            f"| {result.per_fit:.3f} | {result.per_fit_second_half:.3f} "
-            f"| {ratio(result, results[MEMORY_REFERENCE])} "
-            f"| {ratio(result, results[GRID_REFERENCE])} |"
-        )
-    return "\n".join(lines)
-
-
-def format_pickle_table(results: list[PickleResult]) -> str:
-    by_name = {r.name: r for r in results}
-    raw, mlp = by_name[RAW_SAVE], by_name[MLP_PICKLE]
-    lines = [
-        "| contender | size (KB) | dumps | loads | dumps vs raw Keras | loads vs raw Keras "
-        "| dumps vs MLP pickle | loads vs MLP pickle | max proba change after round trip |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.name} | {r.size / 1024:.1f} | {format_seconds(r.dumps)} "
-            f"| {format_seconds(r.loads)} | {format_ratio(r.dumps / raw.dumps)} "
-            f"| {format_ratio(r.loads / raw.loads)} | {format_ratio(r.dumps / mlp.dumps)} "
-            f"| {format_ratio(r.loads / mlp.loads)} | {r.change:.1e} |"
-        )
-    return "\n".join(lines)
-
-
-def format_import_table(results: dict[str, ImportResult]) -> str:
-    reference = statistics.median(results[IMPORT_SKLEARN].seconds)
-    lines = [
-        "| statement | median | fastest | modules loaded | loads scikit-learn | loads TensorFlow "
-        "| vs `import sklearn.neural_network` |",
-        "|---|---:|---:|---:|---|---|---:|",
-    ]
-    for label, r in results.items():
-        median = statistics.median(r.seconds)
-        lines.append(
-            f"| {label} | {format_seconds(median)} | {format_seconds(min(r.seconds))} "
-            f"| {r.modules} | {'yes' if r.sklearn else 'no'} | {'yes' if r.tensorflow else 'no'} "
-            f"| {format_ratio(median / reference)} |"
-        )
     return "\n".join(lines)
 
 
@@ -918,18 +357,8 @@ def verdicts(
     return lines
 
 
-def backend_sections(args) -> tuple[list[str], list[str]]:
-    """This process's backend: its sections (printed as they are ready) and verdict lines."""
-    import keras
-
-    backend = keras.backend.backend()
-    title = TITLES[backend]
-    sections = []
-
-    def emit(text: str) -> None:
-        print(text + "\n", flush=True)
-        sections.append(text)
-
+def fit_and_time_predicts(args, backend: str):
+    """The numpy and DataFrame models, and their 1-row and large predict medians."""
     X, y = make_data(args.rows, FEATURES)
     data = {"numpy": X, "frame": make_frame(X, y)}
     with quiet_tensorflow_logger():
@@ -945,96 +374,104 @@ def backend_sections(args) -> tuple[list[str], list[str]]:
             kind: time_predicts(f, take_rows(f.X, args.predict_rows), args.calls_many, 0)
             for kind, f in fitted.items()
         }
-    versions = f"keras {keras.__version__}, backend {backend}"
-    if backend == "jax":
-        import jax
+    return fitted, one, many
 
-        versions += f", jax {jax.__version__}"
-    emit(
-        "\n".join(
-            [
-                f"## {title}: 1-row predict latency\n",
-                f"{versions}. Models fitted on {args.rows} rows, {args.epochs} epoch(s). Median "
-                f"of {args.calls_one} calls per contender after {WARMUP_CALLS + 1} warm-up "
-                "calls, round-robin. Raw rows include the user's own transform "
-                "(`StandardScaler`, or `ColumnTransformer` with a `OneHotEncoder` for the "
-                "DataFrame). Targets: safekeras `predict_proba` <= 1 ms (numpy), <= 3 ms "
-                "(DataFrame with a categorical).\n",
-                format_predict_table(one),
-            ]
-        )
+
+def one_row_section(title: str, one: dict[str, dict[str, float]], args) -> str:
+    versions = backend_versions()
+    return "\n".join(
+        [
+            f"## {title}: 1-row predict latency\n",
+            f"{versions}. Models fitted on {args.rows} rows, {args.epochs} epoch(s). Median "
+            f"of {args.calls_one} calls per contender after {WARMUP_CALLS + 1} warm-up "
+            "calls, round-robin. Raw rows include the user's own transform "
+            "(`StandardScaler`, or `ColumnTransformer` with a `OneHotEncoder` for the "
+            "DataFrame). Targets: safekeras `predict_proba` <= 1 ms (numpy), <= 3 ms "
+            "(DataFrame with a categorical).\n",
+            format_predict_table(one),
+        ]
     )
-    emit(
-        "\n".join(
-            [
-                f"## {title}: {args.predict_rows}-row predict\n",
-                f"Median of {args.calls_many} calls per contender after one warm-up call. "
-                "`model.predict` uses Keras' default batches of 32 rows. Target: safekeras "
-                f"`predict_proba` <= {MANY_ROWS_TARGET:.0f}x the MLPClassifier pipeline.\n",
-                format_predict_table(many),
-            ]
-        )
+
+
+def many_rows_section(title: str, many: dict[str, dict[str, float]], args) -> str:
+    return "\n".join(
+        [
+            f"## {title}: {args.predict_rows}-row predict\n",
+            f"Median of {args.calls_many} calls per contender after one warm-up call. "
+            "`model.predict` uses Keras' default batches of 32 rows. Target: safekeras "
+            f"`predict_proba` <= {MANY_ROWS_TARGET:.0f}x the MLPClassifier pipeline.\n",
+            format_predict_table(many),
+        ]
     )
+
+
+def memory_section(title: str, memory: dict[str, MemoryResult], args) -> str:
+    return "\n".join(
+        [
+            f"## {title}: memory per fit\n",
+            "RSS from `/proc/self/statm` after `gc.collect()`, each row in its own fresh "
+            f"process (side by side, up to one per CPU): {args.memory_warmups} warm-up "
+            f"fit(s) before the baseline, then "
+            f"{args.refits} fits on make_classification {args.memory_rows} x {FEATURES}, "
+            f"{args.memory_epochs} epoch(s). The grid search has "
+            f"{args.refits // GRID_FOLDS} candidates x {GRID_FOLDS} folds. MB/fit = growth "
+            f"/ fits. Target: safekeras <= {MEMORY_TARGET} MB/fit.\n",
+            format_memory_table(memory),
+        ]
+    )
+
+
+def pickle_section(title: str, pickled, args) -> str:
+    return "\n".join(
+        [
+            f"## {title}: pickle\n",
+            f"The numpy-data models above. Median of {args.pickle_repeats} dumps and "
+            "loads per contender after one warm-up call each, round-robin; joblib and "
+            "`model.save` go through a file in a temporary folder. Round trip: largest "
+            f"change of the positive-class probability on {ROUND_TRIP_ROWS} rows.\n",
+            format_pickle_table(pickled),
+        ]
+    )
+
+
+def backend_sections(args) -> tuple[list[str], list[str]]:
+    """This process's backend: its sections (printed as they are ready) and verdict lines."""
+    import keras
+
+    backend = keras.backend.backend()
+    title = TITLES[backend]
+    sections = []
+
+    def emit(text: str) -> None:
+        print(text + "\n", flush=True)
+        sections.append(text)
+
+    fitted, one, many = fit_and_time_predicts(args, backend)
+    emit(one_row_section(title, one, args))
+    emit(many_rows_section(title, many, args))
 
     progress(f"{backend}: memory, one fresh process per measurement")
-    memory = measure_all_memory(args)
-    emit(
-        "\n".join(
-            [
-                f"## {title}: memory per fit\n",
-                "RSS from `/proc/self/statm` after `gc.collect()`, each row in its own fresh "
-                f"process (side by side, up to one per CPU): {args.memory_warmups} warm-up "
-                f"fit(s) before the baseline, then "
-                f"{args.refits} fits on make_classification {args.memory_rows} x {FEATURES}, "
-                f"{args.memory_epochs} epoch(s). The grid search has "
-                f"{args.refits // GRID_FOLDS} candidates x {GRID_FOLDS} folds. MB/fit = growth "
-                f"/ fits. Target: safekeras <= {MEMORY_TARGET} MB/fit.\n",
-                format_memory_table(memory),
-            ]
-        )
-    )
+    memory = measure_all_memory(__file__, args)
+    emit(memory_section(title, memory, args))
 
     progress(f"{backend}: pickling")
     with quiet_tensorflow_logger():
         pickled = time_pickling(fitted["numpy"], args.pickle_repeats)
-    emit(
-        "\n".join(
-            [
-                f"## {title}: pickle\n",
-                f"The numpy-data models above. Median of {args.pickle_repeats} dumps and "
-                "loads per contender after one warm-up call each, round-robin; joblib and "
-                "`model.save` go through a file in a temporary folder. Round trip: largest "
-                f"change of the positive-class probability on {ROUND_TRIP_ROWS} rows.\n",
-                format_pickle_table(pickled),
-            ]
-        )
-    )
+    emit(pickle_section(title, pickled, args))
     return sections, verdicts(title, one, many, memory, args)
 
 
 def jax_sections(args) -> tuple[list[str], list[str]]:
     """Run this script again with ``KERAS_BACKEND=jax``; its sections and verdicts."""
-    if importlib.util.find_spec("jax") is None:
+    options = [f"--{key.replace('_', '-')}={getattr(args, key)}" for key in OPTION_HELP]
+    fragment, status = rerun_with_jax(__file__, options + (["--quick"] if args.quick else []))
+    if fragment is not None:
+        return fragment["sections"], fragment["verdicts"]
+    if status is None:
         text = "## JAX\n\nJAX not installed: no JAX tables."
         print(text + "\n", flush=True)
         return [text], []
-    with tempfile.TemporaryDirectory(prefix="safekeras-deploy-") as folder:
-        fragment = os.path.join(folder, "jax.json")
-        command = [sys.executable, os.path.abspath(__file__), "--backend", "jax"]
-        command += ["--backends", "jax", "--fragment", fragment]
-        for key in OPTION_HELP:
-            command += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
-        if args.quick:
-            command.append("--quick")
-        env = {**os.environ, "KERAS_BACKEND": "jax"}
-        sys.stdout.flush()
-        # The subprocess prints its own sections to the same stdout as they are ready.
-        completed = subprocess.run(command, env=env, check=False)
-        if completed.returncode == 0 and os.path.exists(fragment):
-            with open(fragment, encoding="utf-8") as handle:
-                result = json.load(handle)
-            return result["sections"], result["verdicts"]
-    text = f"## JAX\n\nThe JAX run failed (exit status {completed.returncode}); see stderr."
+    text = f"## JAX\n\nThe JAX run failed (exit status {status}); see stderr."
     print(text + "\n", flush=True)
     return [text], ["**Verdict** (JAX): no numbers, the JAX run failed."]
 
@@ -1066,8 +503,7 @@ def run(args: argparse.Namespace) -> str:
     started = time.perf_counter()
     if args.fragment:  # the JAX subprocess: this backend's sections only
         sections, verdict_lines = backend_sections(args)
-        with open(args.fragment, "w", encoding="utf-8") as handle:
-            json.dump({"sections": sections, "verdicts": verdict_lines}, handle)
+        write_fragment(args.fragment, {"sections": sections, "verdicts": verdict_lines})
         return "\n\n".join(sections)
 
     header = "\n".join(

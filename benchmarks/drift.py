@@ -1,6 +1,6 @@
 """Drift checks at predict time: how often they cry wolf, what they catch, what they cost.
 
-``fit`` captures an :class:`safekeras.data.schema.InputSchema` of the raw training
+``fit`` captures an :class:`safekeras.schema.InputSchema` of the raw training
 features and every ``predict`` checks its batch against it (``on_drift="warn"``
 emits a :class:`safekeras.exceptions.DriftWarning`). This script measures the
 three things a user needs to trust that check.
@@ -58,37 +58,48 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/drift.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.drift`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
 import argparse
 import copy
 import math
-import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import (
-    load_breast_cancer,
-    load_diabetes,
-    load_digits,
-    load_wine,
-    make_classification,
-)
 
-try:
-    from benchmarks.overhead import describe_environment as overhead_environment
-    from benchmarks.overhead import (
-        finish_report,
-        prepare_keras,
-        quiet_tensorflow_logger,
-        time_calls,
-    )
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from overhead import describe_environment as overhead_environment
-    from overhead import finish_report, prepare_keras, quiet_tensorflow_logger, time_calls
+from benchmarks.datasets import BREAST_CANCER, MIXED, DriftDataset, load_drift_datasets
+from benchmarks.drift_detection import (
+    batches,
+    detect,
+    detection_examples,
+    detection_verdict,
+    format_detection_table,
+    kinds_text,
+    make_scenarios,
+    rows_label,
+    split,
+    take,
+)
+from benchmarks.report import (
+    describe_environment,
+    finish_report,
+    prepare_keras,
+    quiet_tensorflow_logger,
+    time_calls,
+)
 
 FULL = {
     "splits": 50,
@@ -107,19 +118,8 @@ QUICK = {
     "repeats": 20,
 }
 
-TEST_SHARE = 0.3
 ALARM_SIZES = (1, 10, 100, 1000)
-DETECT_SIZES = (1, 10, 100)
 COST_SIZES = (1, 100, 10_000)
-MIXED_ROWS = 3000
-CLASSIFICATION_ROWS = 4000
-REGIONS = ("north", "south", "east", "west", "centre", "coast", "hills", "islands")
-REGION_SHARES = (0.30, 0.20, 0.15, 0.10, 0.10, 0.07, 0.05, 0.03)
-UNSEEN_REGION = "atlantis"
-
-DIGITS = "digits/16"
-MIXED = "mixed frame"
-BREAST_CANCER = "breast cancer"
 
 
 # -- setup ---------------------------------------------------------------------
@@ -159,95 +159,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    X: np.ndarray | pd.DataFrame
-    y: np.ndarray
-    regression: bool = False
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.X.shape[0])
-
-
-def make_mixed_frame(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Numeric columns of different scales and a categorical one, from fixed distributions."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "age": np.clip(rng.normal(45.0, 12.0, rows), 18.0, 90.0),
-            "income": rng.lognormal(mean=10.5, sigma=1.5, size=rows),
-            "visits": rng.poisson(3.0, rows).astype(np.int64),
-            "ratio": rng.uniform(0.0, 1.0, rows),
-            "balance": rng.normal(0.0, 1000.0, rows),
-            "region": rng.choice(np.array(REGIONS, dtype=object), size=rows, p=REGION_SHARES),
-        }
-    )
-    region_effect = {region: (k % 3 - 1) * 0.8 for k, region in enumerate(REGIONS)}
-    logit = (
-        0.04 * (frame["age"] - 45.0)
-        + 0.5 * (np.log(frame["income"]) - 10.5)
-        - 0.3 * (frame["visits"] - 3.0)
-        + frame["region"].map(region_effect)
-    )
-    y = (rng.uniform(size=rows) < 1.0 / (1.0 + np.exp(-logit.to_numpy()))).astype(int)
-    return frame, y
-
-
-def load_datasets(seed: int) -> list[Dataset]:
-    digits_X, digits_y = load_digits(return_X_y=True)
-    cancer_X, cancer_y = load_breast_cancer(return_X_y=True)
-    wine_X, wine_y = load_wine(return_X_y=True)
-    diabetes_X, diabetes_y = load_diabetes(return_X_y=True)
-    synthetic_X, synthetic_y = make_classification(
-        n_samples=CLASSIFICATION_ROWS, n_features=20, random_state=seed
-    )
-    mixed_X, mixed_y = make_mixed_frame(MIXED_ROWS, seed)
-    return [
-        Dataset(DIGITS, digits_X / 16.0, digits_y),
-        Dataset(BREAST_CANCER, cancer_X, cancer_y),
-        Dataset("wine", wine_X, wine_y),
-        Dataset("diabetes", diabetes_X, diabetes_y, regression=True),
-        Dataset("make_classification", synthetic_X, synthetic_y),
-        Dataset(MIXED, mixed_X, mixed_y),
-    ]
-
-
-def describe_environment() -> str:
-    return overhead_environment(("pandas", pd.__version__))
-
-
-def take(X, rows):
-    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
-
-
-def split(n_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random 70/30 split of ``range(n_rows)``: (train, test)."""
-    order = rng.permutation(n_rows)
-    n_test = round(TEST_SHARE * n_rows)
-    return order[n_test:], order[:n_test]
-
-
-def batches(test: np.ndarray, size: int, count: int, rng: np.random.Generator):
-    """``count`` random batches of ``size`` held-out rows (capped at the held-out size)."""
-    size = min(size, len(test))
-    for _ in range(count):
-        yield rng.choice(test, size=size, replace=False)
-
-
-def kinds_text(kinds: Counter) -> str:
-    if not kinds:
-        return "none"
-    return ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
-
-
 # -- part 1: false alarms ------------------------------------------------------
 
 
 @dataclass
 class AlarmResult:
-    dataset: Dataset
+    dataset: DriftDataset
     n_test: int
     fired: dict[int, int] = field(default_factory=lambda: dict.fromkeys(ALARM_SIZES, 0))
     checked: dict[int, int] = field(default_factory=lambda: dict.fromkeys(ALARM_SIZES, 0))
@@ -258,8 +175,8 @@ class AlarmResult:
         return self.fired[size] / self.checked[size]
 
 
-def false_alarms(dataset: Dataset, args, rng: np.random.Generator) -> AlarmResult:
-    from safekeras.data.schema import InputSchema
+def false_alarms(dataset: DriftDataset, args, rng: np.random.Generator) -> AlarmResult:
+    from safekeras.schema import InputSchema
 
     result = None
     for _ in range(args.splits):
@@ -278,15 +195,10 @@ def false_alarms(dataset: Dataset, args, rng: np.random.Generator) -> AlarmResul
     return result
 
 
-def _rows(size: int) -> str:
-    """A batch size as a table heading: "1 row", "30 rows"."""
-    return f"{size} row{'s' if size > 1 else ''}"
-
-
 def format_alarm_table(results: list[AlarmResult], args) -> str:
     lines = [
         "| dataset | rows x features | batches per size | "
-        + " | ".join(_rows(size) for size in ALARM_SIZES)
+        + " | ".join(rows_label(size) for size in ALARM_SIZES)
         + " | kinds fired (batches) |",
         "|---|---|---:|" + "---:|" * len(ALARM_SIZES) + "---|",
     ]
@@ -342,7 +254,7 @@ def alarm_verdict(results: list[AlarmResult]) -> str:
 
 @dataclass
 class EndToEnd:
-    dataset: Dataset
+    dataset: DriftDataset
     estimator: object
     test: np.ndarray
     warned: dict[int, int] = field(default_factory=dict)
@@ -351,7 +263,7 @@ class EndToEnd:
     other_warnings: Counter = field(default_factory=Counter)
 
 
-def fit_estimator(dataset: Dataset, X_train, y_train, args):
+def fit_estimator(dataset: DriftDataset, X_train, y_train, args):
     from safekeras import SafeKerasClassifier, SafeKerasRegressor
 
     common = {
@@ -366,9 +278,9 @@ def fit_estimator(dataset: Dataset, X_train, y_train, args):
     return SafeKerasClassifier(threshold=threshold, **common).fit(X_train, y_train)
 
 
-def end_to_end(dataset: Dataset, args, rng: np.random.Generator) -> EndToEnd:
-    from safekeras.data.schema import InputSchema
+def end_to_end(dataset: DriftDataset, args, rng: np.random.Generator) -> EndToEnd:
     from safekeras.exceptions import DriftWarning
+    from safekeras.schema import InputSchema
 
     train, test = split(dataset.n_rows, rng)
     X_train = take(dataset.X, train)
@@ -397,7 +309,7 @@ def end_to_end(dataset: Dataset, args, rng: np.random.Generator) -> EndToEnd:
 def format_e2e_table(results: list[EndToEnd]) -> str:
     lines = [
         "| dataset | estimator | "
-        + " | ".join(_rows(size) for size in ALARM_SIZES)
+        + " | ".join(rows_label(size) for size in ALARM_SIZES)
         + " | calls agreeing with the direct check |",
         "|---|---|" + "---:|" * len(ALARM_SIZES) + "---:|",
     ]
@@ -433,182 +345,6 @@ def e2e_verdict(results: list[EndToEnd], args) -> str:
 
 
 # -- part 2: detection ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way of corrupting a batch; ``column`` is what a finding must name (None: any)."""
-
-    column: object
-    alter: Callable[[object], object]
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    dataset: str
-    variants: tuple[Variant, ...]
-
-
-def scale_column(j, factor):
-    def alter(batch):
-        batch = batch.copy()
-        batch[:, j] = batch[:, j] * factor
-        return batch
-
-    return Variant(j, alter)
-
-
-def frame_column(name, value):
-    def alter(batch):
-        batch = batch.copy()
-        batch[name] = value(batch[name])
-        return batch
-
-    return Variant(name, alter)
-
-
-def unseen_in_one_row(batch):
-    batch = batch.copy()
-    batch.iloc[0, batch.columns.get_loc("region")] = UNSEEN_REGION
-    return batch
-
-
-def make_scenarios(datasets: dict[str, Dataset]) -> list[Scenario]:
-    names = list(load_breast_cancer().feature_names)
-    cancer = datasets[BREAST_CANCER].X
-    radius, area, concavity = (
-        names.index(n) for n in ("mean radius", "mean area", "mean concavity")
-    )
-    positive = [j for j in range(cancer.shape[1]) if cancer[:, j].min() > 0]
-    alcohol = list(load_wine().feature_names).index("alcohol")
-    return [
-        Scenario(
-            "digits: trained on pixels/16 (0-1), fed raw pixels (0-16)",
-            DIGITS,
-            (Variant(None, lambda b: b * 16.0),),
-        ),
-        Scenario(
-            "digits: trained on 0-1 pixels, fed 0-255 pixels",
-            DIGITS,
-            (Variant(None, lambda b: b * 255.0),),
-        ),
-        Scenario("breast cancer: 'mean radius' x1000", BREAST_CANCER, (scale_column(radius, 1e3),)),
-        Scenario(
-            "breast cancer: every column x1000, one at a time (mean of 30)",
-            BREAST_CANCER,
-            tuple(scale_column(j, 1e3) for j in range(cancer.shape[1])),
-        ),
-        Scenario(
-            "breast cancer: 'mean radius' /1000", BREAST_CANCER, (scale_column(radius, 1e-3),)
-        ),
-        Scenario(
-            "breast cancer: 'mean concavity' /1000 (training range starts at 0)",
-            BREAST_CANCER,
-            (scale_column(concavity, 1e-3),),
-        ),
-        Scenario(
-            "breast cancer: every column /1000, one at a time (mean of 30)",
-            BREAST_CANCER,
-            tuple(scale_column(j, 1e-3) for j in range(cancer.shape[1])),
-        ),
-        Scenario(
-            "breast cancer: 'mean area' sign-flipped", BREAST_CANCER, (scale_column(area, -1),)
-        ),
-        Scenario(
-            f"breast cancer: every strictly positive column sign-flipped (mean of {len(positive)})",
-            BREAST_CANCER,
-            tuple(scale_column(j, -1) for j in positive),
-        ),
-        Scenario("wine: 'alcohol' sign-flipped", "wine", (scale_column(alcohol, -1),)),
-        Scenario(
-            "mixed frame: 'income' in thousands (/1000)",
-            MIXED,
-            (frame_column("income", lambda c: c / 1000.0),),
-        ),
-        Scenario(
-            "mixed frame: 'income' all missing (NaN)",
-            MIXED,
-            (frame_column("income", lambda c: np.nan),),
-        ),
-        Scenario(
-            f"mixed frame: one row's 'region' unseen ({UNSEEN_REGION!r})",
-            MIXED,
-            (Variant("region", unseen_in_one_row),),
-        ),
-    ]
-
-
-@dataclass
-class DetectionResult:
-    scenario: Scenario
-    detected: dict[int, int] = field(default_factory=lambda: dict.fromkeys(DETECT_SIZES, 0))
-    checked: dict[int, int] = field(default_factory=lambda: dict.fromkeys(DETECT_SIZES, 0))
-    kinds: Counter = field(default_factory=Counter)
-    example: str | None = None
-
-    def rate(self, size: int) -> float:
-        return self.detected[size] / self.checked[size]
-
-
-def detect(scenario: Scenario, dataset: Dataset, args, rng: np.random.Generator) -> DetectionResult:
-    from safekeras.data.schema import InputSchema
-
-    result = DetectionResult(scenario)
-    for _ in range(args.detect_splits):
-        train, test = split(dataset.n_rows, rng)
-        schema = InputSchema.from_training(take(dataset.X, train))
-        for variant in scenario.variants:
-            for size in DETECT_SIZES:
-                for rows in batches(test, size, args.batches, rng):
-                    report = schema.check(variant.alter(take(dataset.X, rows)))
-                    naming = [
-                        f
-                        for f in report.findings
-                        if variant.column is None or variant.column in f.columns
-                    ]
-                    result.checked[size] += 1
-                    result.detected[size] += bool(naming)
-                    result.kinds.update({f.kind for f in naming})
-                    if naming and result.example is None:
-                        result.example = naming[0].message
-    return result
-
-
-def format_detection_table(results: list[DetectionResult]) -> str:
-    lines = [
-        "| scenario | batches per size | "
-        + " | ".join(_rows(size) for size in DETECT_SIZES)
-        + " | finding kinds (batches) |",
-        "|---|---:|" + "---:|" * len(DETECT_SIZES) + "---|",
-    ]
-    for r in results:
-        cells = " | ".join(f"{r.rate(size):.3f}" for size in DETECT_SIZES)
-        lines.append(
-            f"| {r.scenario.name} | {r.checked[DETECT_SIZES[0]]} | {cells} "
-            f"| {kinds_text(r.kinds)} |"
-        )
-    return "\n".join(lines)
-
-
-def detection_verdict(results: list[DetectionResult]) -> str:
-    parts = []
-    for size in DETECT_SIZES:
-        full = sum(r.rate(size) == 1.0 for r in results)
-        parts.append(f"{full}/{len(results)} at {_rows(size)}")
-    missed = [r.scenario.name for r in results if r.rate(DETECT_SIZES[0]) < 1.0]
-    return (
-        f"**Verdict**: scenarios detected in every batch: {', '.join(parts)}. Not always caught "
-        f"in a single row: {'; '.join(missed) if missed else 'none'}."
-    )
-
-
-def detection_examples(results: list[DetectionResult]) -> str:
-    lines = ["Example message per scenario (first detected batch):", ""]
-    for r in results:
-        if r.example is not None:
-            lines.append(f"- {r.scenario.name}: {r.example}")
-    return "\n".join(lines)
 
 
 # -- part 3: cost --------------------------------------------------------------
@@ -695,6 +431,83 @@ def cost_verdict(rows: list[CostRow], drift_warnings: int) -> str:
 # -- report --------------------------------------------------------------------
 
 
+def header_section(args) -> str:
+    return "\n".join(
+        [
+            "# safekeras drift checks: false alarms, detection, cost\n",
+            describe_environment(("pandas", pd.__version__)),
+            f"- {args.splits} splits x {args.batches} batches per size (false alarms), "
+            f"{args.detect_splits} splits x {args.batches} batches (detection), "
+            f"{args.epochs} epochs end to end, {args.repeats} timed 1-row calls; "
+            f"seed {args.seed}",
+        ]
+    )
+
+
+def alarm_section(alarms, args) -> str:
+    return "\n".join(
+        [
+            "## 1. False alarms on fresh samples of the training distribution\n",
+            "Share of held-out batches with any finding, schema built directly with "
+            f"`InputSchema.from_training` on the 70 % side of {args.splits} random "
+            "splits; (n): batch capped at the n held-out rows.\n",
+            format_alarm_table(alarms, args),
+            "",
+            alarm_verdict(alarms),
+            "",
+            alarm_notes(alarms),
+        ]
+    )
+
+
+def e2e_section(e2e, args) -> str:
+    return "\n".join(
+        [
+            "### Through the estimator\n",
+            "Predict calls (of held-out batches) that emitted a DriftWarning, one "
+            "fitted network per dataset.\n",
+            format_e2e_table(e2e),
+            "",
+            e2e_verdict(e2e, args),
+        ]
+    )
+
+
+def detection_section(detections, args) -> str:
+    return "\n".join(
+        [
+            "## 2. Detection of scaling and schema mistakes\n",
+            "Share of altered held-out batches with a finding naming the altered "
+            f"column, over {args.detect_splits} random splits.\n",
+            format_detection_table(detections),
+            "",
+            detection_verdict(detections),
+            "",
+            detection_examples(detections),
+        ]
+    )
+
+
+def cost_section(e2e, args) -> str:
+    """Time the estimator's predict calls on breast cancer and the mixed frame."""
+    cost_rows = []
+    drift_warnings = 0
+    for result in e2e:
+        if result.dataset.name in (BREAST_CANCER, MIXED):
+            rows, n = cost(result, args)
+            cost_rows += rows
+            drift_warnings += n
+    return "\n".join(
+        [
+            "## 3. Cost at predict time\n",
+            "Median ms per call, interleaved round-robin; the held-out rows tiled to 10 000.\n",
+            format_cost_table(cost_rows),
+            "",
+            cost_verdict(cost_rows, drift_warnings),
+        ]
+    )
+
+
 def run(args: argparse.Namespace) -> str:
     """Run the benchmark, print the report and return it (markdown)."""
     started = time.perf_counter()
@@ -704,86 +517,19 @@ def run(args: argparse.Namespace) -> str:
         print(text + "\n", flush=True)
         sections.append(text)
 
-    emit(
-        "\n".join(
-            [
-                "# safekeras drift checks: false alarms, detection, cost\n",
-                describe_environment(),
-                f"- {args.splits} splits x {args.batches} batches per size (false alarms), "
-                f"{args.detect_splits} splits x {args.batches} batches (detection), "
-                f"{args.epochs} epochs end to end, {args.repeats} timed 1-row calls; "
-                f"seed {args.seed}",
-            ]
-        )
-    )
+    emit(header_section(args))
     rng = np.random.default_rng(args.seed)
-    datasets = load_datasets(args.seed)
+    datasets = load_drift_datasets(args.seed)
     by_name = {d.name: d for d in datasets}
 
     with quiet_tensorflow_logger():
         alarms = [false_alarms(d, args, rng) for d in datasets]
-        emit(
-            "\n".join(
-                [
-                    "## 1. False alarms on fresh samples of the training distribution\n",
-                    "Share of held-out batches with any finding, schema built directly with "
-                    f"`InputSchema.from_training` on the 70 % side of {args.splits} random "
-                    "splits; (n): batch capped at the n held-out rows.\n",
-                    format_alarm_table(alarms, args),
-                    "",
-                    alarm_verdict(alarms),
-                    "",
-                    alarm_notes(alarms),
-                ]
-            )
-        )
+        emit(alarm_section(alarms, args))
         e2e = [end_to_end(d, args, rng) for d in datasets]
-        emit(
-            "\n".join(
-                [
-                    "### Through the estimator\n",
-                    "Predict calls (of held-out batches) that emitted a DriftWarning, one "
-                    "fitted network per dataset.\n",
-                    format_e2e_table(e2e),
-                    "",
-                    e2e_verdict(e2e, args),
-                ]
-            )
-        )
+        emit(e2e_section(e2e, args))
         detections = [detect(s, by_name[s.dataset], args, rng) for s in make_scenarios(by_name)]
-        emit(
-            "\n".join(
-                [
-                    "## 2. Detection of scaling and schema mistakes\n",
-                    "Share of altered held-out batches with a finding naming the altered "
-                    f"column, over {args.detect_splits} random splits.\n",
-                    format_detection_table(detections),
-                    "",
-                    detection_verdict(detections),
-                    "",
-                    detection_examples(detections),
-                ]
-            )
-        )
-        cost_rows = []
-        drift_warnings = 0
-        for result in e2e:
-            if result.dataset.name in (BREAST_CANCER, MIXED):
-                rows, n = cost(result, args)
-                cost_rows += rows
-                drift_warnings += n
-        emit(
-            "\n".join(
-                [
-                    "## 3. Cost at predict time\n",
-                    "Median ms per call, interleaved round-robin; the held-out rows tiled "
-                    "to 10 000.\n",
-                    format_cost_table(cost_rows),
-                    "",
-                    cost_verdict(cost_rows, drift_warnings),
-                ]
-            )
-        )
+        emit(detection_section(detections, args))
+        emit(cost_section(e2e, args))
     quick_note = "Quick run: a smoke test only; too few batches to bound the rates."
     return finish_report(sections, started, quick_note, args)
 

@@ -46,8 +46,18 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
+
+# Run as `python benchmarks/false_alarms.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.false_alarms`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
+import argparse
 import time
 import warnings
 from collections import Counter
@@ -62,12 +72,8 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
-try:
-    from benchmarks import quality
-    from benchmarks.overhead import prepare_keras, quiet_tensorflow_logger
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    import quality
-    from overhead import prepare_keras, quiet_tensorflow_logger
+from benchmarks import quality
+from benchmarks.report import prepare_keras, quiet_tensorflow_logger
 
 QUICK = {"folds": 2, "epochs": 5, "datasets": quality.QUICK_DATASETS, "search_epochs": 3}
 FULL = {"folds": 5, "epochs": None, "datasets": quality.DATASETS, "search_epochs": None}

@@ -243,8 +243,8 @@ def mutate(kind: str, rng: random.Random, data: bytes, other: bytes) -> bytes:
 
 def outcome(path, X, reference) -> str:
     """``identical``, the documented error's name, or ``differs``; raises anything else."""
-    from safekeras.deploy.persistence import load
     from safekeras.exceptions import PersistenceError, UnsafeFileError, VersionMismatchWarning
+    from safekeras.persistence import load
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VersionMismatchWarning)
@@ -274,7 +274,7 @@ def max_rss() -> int:
 
 
 def run(args) -> int:
-    from safekeras.deploy.persistence import load
+    from safekeras.persistence import load
 
     data, other, X = make_files(args.seed)
     rng = random.Random(args.seed)

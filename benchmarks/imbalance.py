@@ -98,9 +98,19 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/imbalance.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.imbalance`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
 import argparse
 import statistics
-import sys
 import time
 import warnings
 from collections import Counter
@@ -108,7 +118,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.datasets import make_classification
 from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
@@ -120,33 +130,22 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-# The raw Keras arm is overhead.py's hand-written copy of the default safekeras MLP.
-try:
-    from benchmarks.overhead import (
-        BATCH_SIZE,
-        HIDDEN_LAYER_SIZES,
-        build_raw_model,
-        finish_report,
-        prepare_keras,
-        quiet_tensorflow_logger,
-    )
-    from benchmarks.overhead import describe_environment as overhead_environment
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from overhead import (
-        BATCH_SIZE,
-        HIDDEN_LAYER_SIZES,
-        build_raw_model,
-        finish_report,
-        prepare_keras,
-        quiet_tensorflow_logger,
-    )
-    from overhead import describe_environment as overhead_environment
-POSITIVE = 1  # every dataset is coded so that the minority class is 1
-TUNED_CV = 5  # internal folds of TunedThresholdClassifierCV (its default)
+# The raw Keras arm is the speed benchmarks' hand-written copy of the default safekeras MLP.
+from benchmarks.contenders import BATCH_SIZE, HIDDEN_LAYER_SIZES, TUNED_CV, build_raw_model
+from benchmarks.datasets import (
+    POSITIVE,
+    ArrayDataset,
+    make_imbalance_breast_cancer,
+    make_imbalance_synthetic,
+)
+from benchmarks.report import (
+    describe_environment,
+    finish_report,
+    prepare_keras,
+    quiet_tensorflow_logger,
+)
 
 DATASETS = ("synthetic", "breast-cancer")
-# Breast cancer made 1:20: all 357 benign rows, 18 malignant ones.
-BREAST_CANCER_COUNTS = {"benign": 357, "malignant": 18}
 
 FULL = {"folds": 5, "rows": 4000, "epochs": 200, "raw_epochs": 50, "mlp_max_iter": 200}
 QUICK = {"folds": 2, "rows": 1200, "epochs": 5, "raw_epochs": 5, "mlp_max_iter": 20}
@@ -197,71 +196,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    description: str
-    X: np.ndarray
-    y: np.ndarray  # 1 = minority / positive class
-
-
-def make_synthetic(rows: int, seed: int) -> Dataset:
-    X, y = make_classification(
-        n_samples=rows,
-        n_features=20,
-        n_informative=6,
-        weights=[0.95, 0.05],
-        flip_y=0.01,
-        random_state=seed,
-    )
-    return Dataset(
-        "synthetic",
-        f"make_classification(n_samples={rows}, n_features=20, n_informative=6, "
-        f"weights=[0.95, 0.05], flip_y=0.01, random_state={seed})",
-        X,
-        y,
-    )
-
-
-def imbalanced_breast_cancer(counts: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Breast cancer with 1 = malignant, cut to ``counts`` ("benign", "malignant") rows."""
-    from imblearn.datasets import make_imbalance
-
-    X, y = load_breast_cancer(return_X_y=True)
-    y = (y == 0).astype(int)  # scikit-learn codes malignant as 0; make it the positive 1
-    return make_imbalance(
-        X,
-        y,
-        sampling_strategy={0: counts["benign"], 1: counts["malignant"]},
-        random_state=seed,
-    )
-
-
-def make_breast_cancer(seed: int) -> Dataset:
-    X, y = imbalanced_breast_cancer(BREAST_CANCER_COUNTS, seed)
-    return Dataset(
-        "breast-cancer",
-        "load_breast_cancer relabelled 1 = malignant, made 1:20 with "
-        f"make_imbalance({BREAST_CANCER_COUNTS['benign']} benign, "
-        f"{BREAST_CANCER_COUNTS['malignant']} malignant, random_state={seed})",
-        X,
-        y,
-    )
-
-
-def load_datasets(args: argparse.Namespace) -> list[Dataset]:
+def load_datasets(args: argparse.Namespace) -> list[ArrayDataset]:
     names = DATASETS if args.datasets == "both" else (args.datasets,)
     makers = {
-        "synthetic": lambda: make_synthetic(args.rows, args.seed),
-        "breast-cancer": lambda: make_breast_cancer(args.seed),
+        "synthetic": lambda: make_imbalance_synthetic(args.rows, args.seed),
+        "breast-cancer": lambda: make_imbalance_breast_cancer(args.seed),
     }
     return [makers[name]() for name in names]
-
-
-def describe_environment() -> str:
-    import imblearn
-
-    return overhead_environment(("imbalanced-learn", imblearn.__version__))
 
 
 # -- the arms ------------------------------------------------------------------
@@ -428,7 +369,7 @@ def score_fold(result: ArmResult, arm: Arm, args, X_train, y_train, X_test, y_te
         result.scores[metric].append(float(value))
 
 
-def cross_validate(dataset: Dataset, arms: list[Arm], args) -> list[ArmResult]:
+def cross_validate(dataset: ArrayDataset, arms: list[Arm], args) -> list[ArmResult]:
     folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
     results = [ArmResult(arm.name) for arm in arms]
     for train, test in folds.split(dataset.X, dataset.y):
@@ -510,7 +451,7 @@ def format_notes(results: list[ArmResult]) -> str:
     return "Other warnings (count over folds): " + ("; ".join(notes) if notes else "none") + "."
 
 
-def report_dataset(dataset: Dataset, results: list[ArmResult], args) -> str:
+def report_dataset(dataset: ArrayDataset, results: list[ArmResult], args) -> str:
     positives = int(np.sum(dataset.y == POSITIVE))
     return "\n".join(
         [
@@ -530,11 +471,13 @@ def report_dataset(dataset: Dataset, results: list[ArmResult], args) -> str:
 
 def run(args: argparse.Namespace) -> str:
     """Run the benchmark, print the report and return it (markdown)."""
+    import imblearn
+
     started = time.perf_counter()
     header = "\n".join(
         [
             "# safekeras on imbalanced binary data: cross-validated comparison\n",
-            describe_environment(),
+            describe_environment(("imbalanced-learn", imblearn.__version__)),
             f"- safekeras arms: max {args.epochs} epochs (early stopping); raw Keras: "
             f"{args.raw_epochs} epochs; MLP max_iter {args.mlp_max_iter}; seed {args.seed}\n",
         ]

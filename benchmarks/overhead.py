@@ -53,33 +53,28 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import gc
-import logging
-import os
-import platform
-import statistics
 import sys
-import time
+from pathlib import Path
+
+# Run as `python benchmarks/overhead.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.overhead`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
+import argparse
+import gc
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import sklearn
-from sklearn.datasets import make_classification
-from sklearn.preprocessing import StandardScaler
 
-# Architecture and training settings shared by both sides; they mirror the
-# SafeKerasClassifier defaults so that the comparison is the same network.
-HIDDEN_LAYER_SIZES = (64, 32)
-DROPOUT = 0.1
-L2 = 1e-4
-BATCH_SIZE = 256
-SEED = 0
-
-# Rows used by the warm-up fits: enough for a couple of batches, cheap to train.
-WARMUP_ROWS = 512
+from benchmarks.contenders import BATCH_SIZE, DROPOUT, HIDDEN_LAYER_SIZES, L2, WARMUP_ROWS, fit_raw
+from benchmarks.datasets import SEED, make_data
+from benchmarks.report import describe_environment, format_seconds, prepare_keras, time_calls, timed
 
 FULL = {
     "rows": 20_000,
@@ -143,102 +138,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def make_data(rows: int, features: int) -> tuple[np.ndarray, np.ndarray]:
-    informative = min(10, features)
-    return make_classification(
-        n_samples=rows,
-        n_features=features,
-        n_informative=informative,
-        # scikit-learn's default of 2 redundant features, when there is room for them.
-        n_redundant=min(2, features - informative),
-        random_state=SEED,
-    )
-
-
-def describe_environment(*extra: tuple[str, str]) -> str:
-    """Versions and CPU count, as markdown bullets; ``extra`` adds (package, version) pairs."""
-    import keras
-    import tensorflow as tf
-
-    import safekeras
-
-    # sched_getaffinity is what this process may actually use (cgroups, taskset).
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    return "\n".join(
-        [
-            f"- python {platform.python_version()} ({platform.machine()})",
-            f"- tensorflow {tf.__version__}, keras {keras.__version__} "
-            f"(backend {keras.backend.backend()})",
-            ", ".join(
-                [
-                    f"- scikit-learn {sklearn.__version__}",
-                    *(f"{name} {version}" for name, version in extra),
-                    f"numpy {np.__version__}",
-                    f"safekeras {safekeras.__version__}",
-                ]
-            ),
-            f"- CPUs: {os.cpu_count()} (usable by this process: {usable})",
-        ]
-    )
-
-
 # -- the two sides -------------------------------------------------------------
-
-
-def build_raw_model(
-    n_features: int,
-    seed: int = SEED,
-    *,
-    hidden_layer_sizes=HIDDEN_LAYER_SIZES,
-    dropout: float = DROPOUT,
-    l2: float = L2,
-    learning_rate: float | None = None,
-):
-    """The default safekeras MLP (or one with other settings), written the way a plain Keras
-    user would.
-
-    Seeded through its initialisers and dropout layers, not through
-    ``keras.utils.set_random_seed``, so no global state changes.
-    """
-    import keras
-
-    seeds = iter(range(seed, seed + 100))
-    layers = [keras.Input(shape=(n_features,))]
-    for units in hidden_layer_sizes:
-        layers.append(
-            keras.layers.Dense(
-                units,
-                activation="relu",
-                kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-                kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
-            )
-        )
-        if dropout:
-            layers.append(keras.layers.Dropout(dropout, seed=next(seeds)))
-    layers.append(
-        keras.layers.Dense(
-            1,
-            activation="sigmoid",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
-        )
-    )
-    model = keras.Sequential(layers)
-    optimizer = (
-        keras.optimizers.Adam()
-        if learning_rate is None
-        else keras.optimizers.Adam(learning_rate=learning_rate)
-    )
-    model.compile(optimizer=optimizer, loss="binary_crossentropy")
-    return model
-
-
-def fit_raw(X: np.ndarray, y: np.ndarray, epochs: int):
-    """Scale, build, compile and fit; returns ``(scaler, model)``."""
-    scaler = StandardScaler()
-    x = scaler.fit_transform(X)
-    model = build_raw_model(x.shape[1])
-    model.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0)
-    return scaler, model
 
 
 def fit_safekeras(X: np.ndarray, y: np.ndarray, epochs: int):
@@ -257,12 +157,6 @@ def fit_safekeras(X: np.ndarray, y: np.ndarray, epochs: int):
 
 
 # -- timing --------------------------------------------------------------------
-
-
-def timed(function: Callable[[], object]) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
 
 
 def time_fits(X, y, epochs: int, repeats: int):
@@ -287,24 +181,6 @@ def time_fits(X, y, epochs: int, repeats: int):
     return seconds, fitted
 
 
-def time_calls(calls: dict[str, Callable[[], object]], n_calls: int) -> dict[str, float]:
-    """Median seconds per call, calling the functions round-robin.
-
-    Interleaving the calls spreads background load evenly over all of them
-    instead of letting it fall on whichever happens to run during a spike.
-    """
-    for function in calls.values():  # first call traces the predict function
-        function()
-    seconds = {name: [] for name in calls}
-    names = list(calls)
-    for i in range(n_calls):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            elapsed, _ = timed(calls[name])
-            seconds[name].append(elapsed)
-    return {name: statistics.median(values) for name, values in seconds.items()}
-
-
 def predict_calls(scaler, model, estimator, X_rows: np.ndarray) -> dict[str, Callable[[], object]]:
     import keras
 
@@ -325,13 +201,26 @@ def predict_calls(scaler, model, estimator, X_rows: np.ndarray) -> dict[str, Cal
 PREDICT_REFERENCE = "raw `model.predict_on_batch`"
 
 
+def time_predict_rows(X: np.ndarray, fitted: dict, args) -> list[Row]:
+    """Median predict seconds of both sides, on 1 row and on ``--predict-rows`` rows."""
+    scaler, model = fitted["raw"]
+    estimator = fitted["safekeras"]
+    many = np.resize(X, (args.predict_rows, X.shape[1]))  # tiles X when rows < predict_rows
+    rows = []
+    for label, X_rows, n_calls in (
+        ("predict 1 row", X[:1], args.calls_one),
+        (f"predict {args.predict_rows} rows", many, args.calls_many),
+    ):
+        medians = time_calls(predict_calls(scaler, model, estimator, X_rows), n_calls)
+        reference = medians[PREDICT_REFERENCE]
+        rows += [
+            Row(label, name, seconds, reference, is_reference=name == PREDICT_REFERENCE)
+            for name, seconds in medians.items()
+        ]
+    return rows
+
+
 # -- report --------------------------------------------------------------------
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds >= 1.0:
-        return f"{seconds:.2f} s"
-    return f"{seconds * 1e3:.2f} ms"
 
 
 def format_table(rows: list[Row]) -> str:
@@ -378,19 +267,7 @@ def run(args: argparse.Namespace) -> None:
         ),
     ]
 
-    scaler, model = fitted["raw"]
-    estimator = fitted["safekeras"]
-    many = np.resize(X, (args.predict_rows, X.shape[1]))  # tiles X when rows < predict_rows
-    for label, X_rows, n_calls in (
-        ("predict 1 row", X[:1], args.calls_one),
-        (f"predict {args.predict_rows} rows", many, args.calls_many),
-    ):
-        medians = time_calls(predict_calls(scaler, model, estimator, X_rows), n_calls)
-        reference = medians[PREDICT_REFERENCE]
-        rows += [
-            Row(label, name, seconds, reference, is_reference=name == PREDICT_REFERENCE)
-            for name, seconds in medians.items()
-        ]
+    rows += time_predict_rows(X, fitted, args)
 
     print(format_table(rows))
     paired = [s / r for s, r in zip(fit_seconds["safekeras"], fit_seconds["raw"], strict=True)]
@@ -409,75 +286,6 @@ def run(args: argparse.Namespace) -> None:
         print(
             "Quick run: a smoke test only. At these sizes graph tracing dominates the fit, "
             "so the ratios say nothing about the overhead target."
-        )
-
-
-@contextlib.contextmanager
-def quiet_tensorflow_logger():
-    """Silence TensorFlow's Python logger for the block, restoring its level afterwards.
-
-    Every fit of a fresh Keras model makes it report "retracing": expected in a
-    benchmark that fits many, and noise in its output.
-    """
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def finish_report(sections: list[str], started: float, quick_note: str, args) -> str:
-    """Print the runtime footer and return the markdown report, also written to ``--markdown``.
-
-    Parameters
-    ----------
-    sections : list of str
-        The report so far, one markdown block each.
-    started : float
-        ``time.perf_counter()`` when the run began.
-    quick_note : str
-        Appended to the footer of a ``--quick`` run.
-    args : argparse.Namespace
-        With ``quick`` and ``markdown``.
-    """
-    footer = f"Total runtime: {time.perf_counter() - started:.0f} s."
-    if args.quick:
-        footer += f" {quick_note}"
-    print(footer)
-    report = "\n\n".join([*sections, footer]) + "\n"
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as handle:
-            handle.write(report)
-    return report
-
-
-def prepare_keras(backend: str | None = None) -> None:
-    """Quieten TensorFlow's start-up logging and select the Keras backend, before Keras loads.
-
-    Parameters
-    ----------
-    backend : str, default=None
-        The backend the script measures; None leaves Keras's own choice.
-
-    Raises
-    ------
-    SystemExit
-        Keras was already imported with another backend.
-    """
-    # Both only take effect before TensorFlow / Keras are imported.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if backend is None:
-        return
-    if "keras" not in sys.modules:
-        os.environ["KERAS_BACKEND"] = backend
-    import keras
-
-    if keras.backend.backend() != backend:
-        raise SystemExit(
-            f"Keras was imported with backend {keras.backend.backend()!r} before this script "
-            f"could select {backend!r}; run it in a fresh process."
         )
 
 

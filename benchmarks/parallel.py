@@ -49,12 +49,22 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/parallel.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.parallel`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
 import argparse
 import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -62,27 +72,18 @@ from dataclasses import asdict, dataclass, field
 import joblib
 import numpy as np
 from joblib.externals.loky import get_reusable_executor
-from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-try:
-    from benchmarks.overhead import (
-        describe_environment,
-        finish_report,
-        prepare_keras,
-        quiet_tensorflow_logger,
-    )
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from overhead import (
-        describe_environment,
-        finish_report,
-        prepare_keras,
-        quiet_tensorflow_logger,
-    )
+from benchmarks.datasets import make_search_data
+from benchmarks.report import (
+    describe_environment,
+    finish_report,
+    prepare_keras,
+    quiet_tensorflow_logger,
+)
 
 SEED = 0
 BATCH_SIZE = 32
-POSITIVE_SHARE = 0.1
 VARIANTS = ("serial", "limited", "default")
 POOL_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
@@ -159,19 +160,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not args.variant_list or set(args.variant_list) - set(VARIANTS):
         parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
     return args
-
-
-def make_data(rows: int, features: int) -> tuple[np.ndarray, np.ndarray]:
-    informative = min(6, features)
-    return make_classification(
-        n_samples=rows,
-        n_features=features,
-        n_informative=informative,
-        n_redundant=min(2, features - informative),
-        weights=[1 - POSITIVE_SHARE],
-        flip_y=0.01,
-        random_state=SEED,
-    )
 
 
 def make_search(args, n_jobs: int) -> GridSearchCV:
@@ -382,7 +370,7 @@ def summary(runs: list[Run]) -> str:
 def run(args: argparse.Namespace) -> str:
     """Run the benchmark, print the report and return it (markdown)."""
     started = time.perf_counter()
-    X, y = make_data(args.rows, args.features)
+    X, y = make_search_data(args.rows, args.features)
     grid = GRIDS[args.grid]
     candidates = int(np.prod([len(values) for values in grid.values()]))
     with quiet_tensorflow_logger():

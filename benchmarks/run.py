@@ -32,26 +32,29 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/run.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.run`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
 import argparse
 import datetime
 import os
 import re
-import sys
 import time
-from pathlib import Path
 
-try:
-    from benchmarks import quality
-    from benchmarks.overhead import prepare_keras
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    import quality
-    from overhead import prepare_keras
+from benchmarks import contenders, quality, quality_tables
+from benchmarks.report import README_END, README_START, prepare_keras, update_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_README = ROOT / "benchmarks" / "README.md"
 IMAGE_FOLDER = Path("img") / "benchmarks"  # relative to --out, as the page links it
-README_START = "<!-- benchmarks:headline -->"
-README_END = "<!-- /benchmarks:headline -->"
 
 # Sections of benchmarks/README.md quoted on the page: (title on the page, heading to find,
 # script). Each quote is the section's "What the numbers say" list or, failing that, its
@@ -112,9 +115,9 @@ def pyplot():
     return plt
 
 
-def grouped_bars(ax, run: quality.Run, metric: str, *, log: bool = False) -> None:
+def grouped_bars(ax, run: quality_tables.Run, metric: str, *, log: bool = False) -> None:
     """One group of bars per dataset, one bar per contender with a score; std as error bars."""
-    names = [contender.name for contender in quality.CONTENDERS]
+    names = [contender.name for contender in contenders.CONTENDERS]
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         xs, means, stds = [], [], []
@@ -124,7 +127,7 @@ def grouped_bars(ax, run: quality.Run, metric: str, *, log: bool = False) -> Non
                 xs.append(j - 0.4 + (i + 0.5) * width)
                 means.append(result.mean(metric))
                 stds.append(result.std(metric))
-        highlight = name == quality.SAFEKERAS
+        highlight = name == contenders.SAFEKERAS
         ax.bar(
             xs,
             means,
@@ -143,12 +146,12 @@ def grouped_bars(ax, run: quality.Run, metric: str, *, log: bool = False) -> Non
     ax.set_axisbelow(True)
 
 
-def plot_quality(run: quality.Run, folder: Path) -> Path:
+def plot_quality(run: quality_tables.Run, folder: Path) -> Path:
     plt = pyplot()
     figure, axes = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True)
     for ax, metric in zip(axes, ("balanced_accuracy", "pr_auc"), strict=True):
         grouped_bars(ax, run, metric)
-        ax.set_ylabel(quality.METRIC_LABELS[metric])
+        ax.set_ylabel(quality_tables.METRIC_LABELS[metric])
         ax.set_ylim(0, 1.05)
     axes[0].set_title(
         f"{run.args.folds}-fold stratified CV, mean ± std over folds "
@@ -162,7 +165,7 @@ def plot_quality(run: quality.Run, folder: Path) -> Path:
     return path
 
 
-def plot_fit_time(run: quality.Run, folder: Path) -> Path:
+def plot_fit_time(run: quality_tables.Run, folder: Path) -> Path:
     plt = pyplot()
     figure, ax = plt.subplots(figsize=(11, 4))
     grouped_bars(ax, run, "fit_seconds", log=True)
@@ -251,7 +254,9 @@ def recorded_results(readme: Path = BENCHMARKS_README) -> str:
 # -- the page ------------------------------------------------------------------
 
 
-def page(run: quality.Run, sections: list[str], images: dict[str, Path], recorded: str) -> str:
+def page(
+    run: quality_tables.Run, sections: list[str], images: dict[str, Path], recorded: str
+) -> str:
     """``docs/benchmarks.md``: intro, the quality report with its plots, the recorded speed."""
     header, headline, *rest = sections
     figure = images.get("quality")
@@ -289,16 +294,16 @@ def page(run: quality.Run, sections: list[str], images: dict[str, Path], recorde
     blocks.append(recorded)
     blocks.append(
         f"Quality run: {run.seconds:.0f} s, {len(run.datasets)} datasets x "
-        f"{len(quality.CONTENDERS)} contenders x {run.args.folds} folds."
+        f"{len(contenders.CONTENDERS)} contenders x {run.args.folds} folds."
     )
     return "\n\n".join(blocks) + "\n"
 
 
-def readme_block(run: quality.Run, page_link: str) -> str:
+def readme_block(run: quality_tables.Run, page_link: str) -> str:
     return "\n".join(
         [
             README_START,
-            quality.headline_table(run),
+            quality_tables.headline_table(run),
             "",
             f"Mean over {run.args.folds}-fold stratified cross-validation, best in bold "
             f"({datetime.date.today().isoformat()}, {os.cpu_count()} CPUs);",
@@ -308,22 +313,12 @@ def readme_block(run: quality.Run, page_link: str) -> str:
     )
 
 
-def update_readme(path: Path, block: str) -> bool:
-    """Replace the marked headline block of ``path``; False when the markers are missing."""
-    text = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), flags=re.S)
-    if not pattern.search(text):
-        return False
-    path.write_text(pattern.sub(lambda _: block, text, count=1), encoding="utf-8")
-    return True
-
-
 def run(args: argparse.Namespace) -> str:
     """Run the benchmark, print the page, write it (and the plots) when ``args.out`` is set."""
     started = time.perf_counter()
     print("# safekeras benchmarks\n", flush=True)
     result = quality.cross_validate_all(args, progress=lambda line: print(line, flush=True))
-    sections = quality.report(result)
+    sections = quality_tables.report(result)
     images: dict[str, Path] = {}
     if args.out:
         out = Path(args.out)

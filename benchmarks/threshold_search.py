@@ -36,8 +36,8 @@ import time
 import numpy as np
 from sklearn.metrics import make_scorer, matthews_corrcoef
 
-from safekeras.decision.metrics import imbalance_scoring
 from safekeras.decision.thresholds import make_threshold_scorer, tune_threshold
+from safekeras.metrics import imbalance_scoring
 
 #: Scorer names as users pass them to ``threshold_scoring``.
 NAMED = ("balanced_accuracy", "f1", "precision", "recall", "accuracy", "jaccard", "f1_macro")

@@ -10,7 +10,7 @@ Keras backend, on the same data, network and epochs.
 What is measured
 ----------------
 Data: ``make_classification(n_samples, n_features, n_informative=min(10,
-n_features), random_state=0)`` (``overhead.make_data``, which also keeps
+n_features), random_state=0)`` (``datasets.make_data``, which also keeps
 scikit-learn's 2 redundant features only when there is room for them) at
 20000 x 20 (the main size), 20000 x 200 (wider) and 200000 x 20 (more rows).
 A stratified 20 % is held out
@@ -100,15 +100,20 @@ Run from the repository root::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/training.py`, Python puts benchmarks/ itself on sys.path, not the
+# repository root that the `benchmarks.` imports below need; `python -m benchmarks.training`
+# (a package set) needs nothing.
+if not __package__:
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
 import argparse
 import gc
-import importlib.util
-import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -121,37 +126,37 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-try:
-    from benchmarks.overhead import (
-        WARMUP_ROWS,
-        build_raw_model,
-        describe_environment,
-        finish_report,
-        format_seconds,
-        make_data,
-        prepare_keras,
-        quiet_tensorflow_logger,
-        timed,
-    )
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    from overhead import (
-        WARMUP_ROWS,
-        build_raw_model,
-        describe_environment,
-        finish_report,
-        format_seconds,
-        make_data,
-        prepare_keras,
-        quiet_tensorflow_logger,
-        timed,
-    )
+from benchmarks.backends import (
+    TITLES,
+    add_backend_arguments,
+    backend_versions,
+    parse_backend_list,
+    rerun_with_jax,
+    write_fragment,
+)
+from benchmarks.contenders import BATCH_SIZE, WARMUP_ROWS, fit_raw
+from benchmarks.datasets import SEED, make_data
+from benchmarks.report import (
+    describe_environment,
+    finish_report,
+    format_ratio,
+    format_seconds,
+    prepare_keras,
+    progress,
+    quiet_tensorflow_logger,
+    timed,
+)
 
 HIDDEN_LAYER_SIZES = (64, 32)
 LEARNING_RATE = 1e-3
-BATCH_SIZE = 256
-SEED = 0
+# The raw Keras network of this benchmark: safekeras's settings here, no dropout, no L2.
+RAW_NETWORK = {
+    "hidden_layer_sizes": HIDDEN_LAYER_SIZES,
+    "dropout": 0.0,
+    "l2": 0.0,
+    "learning_rate": LEARNING_RATE,
+}
 TEST_SHARE = 0.2
-BACKENDS = ("tensorflow", "jax")
 
 FULL = {"sizes": "20000x20,20000x200,200000x20", "epochs": 10, "repeats": 3}
 QUICK = {"sizes": "2000x20", "epochs": 2, "repeats": 1}
@@ -189,17 +194,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--epochs", type=int, help="training epochs (10)")
     parser.add_argument("--repeats", type=int, help="timed fits per contender; median (3)")
-    parser.add_argument(
-        "--backends",
-        default=",".join(BACKENDS),
-        help="Keras backends to report, comma-separated (tensorflow,jax); jax runs in a "
-        "subprocess and is skipped when not installed",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="tensorflow",
-        help="Keras backend of this process (tensorflow); the script sets it for its subprocess",
+    add_backend_arguments(
+        parser,
+        "Keras backend of this process (tensorflow); the script sets it for its subprocess",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2000 x 20, 2 epochs, 1 repeat"
@@ -207,8 +204,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
     )
-    # Internal: the subprocess writes its sections here instead of a whole report.
-    parser.add_argument("--fragment", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # Explicit flags win over the --quick / full defaults.
     defaults = QUICK if args.quick else FULL
@@ -224,10 +219,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--sizes {args.sizes!r}: expected e.g. 20000x20,200000x20")
     if any(rows < 50 or features < 1 for rows, features in args.size_list):
         parser.error("--sizes: at least 50 rows and 1 feature each")
-    args.backend_list = [name.strip() for name in args.backends.split(",") if name.strip()]
-    unknown = set(args.backend_list) - set(BACKENDS)
-    if unknown or not args.backend_list:
-        parser.error(f"--backends: choose from {', '.join(BACKENDS)}")
+    parse_backend_list(parser, args)
     return args
 
 
@@ -276,20 +268,9 @@ def fit_safekeras(X, y, epochs: int, engine: str, callbacks=None):
     return estimator
 
 
-def fit_raw(X, y, epochs: int, callbacks=None):
-    """Scale, build, compile and fit; returns ``(scaler, model)``."""
-    scaler = StandardScaler()
-    x = scaler.fit_transform(X)
-    model = build_raw_model(
-        x.shape[1],
-        SEED,
-        hidden_layer_sizes=HIDDEN_LAYER_SIZES,
-        dropout=0.0,
-        l2=0.0,
-        learning_rate=LEARNING_RATE,
-    )
-    model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=callbacks)
-    return scaler, model
+def fit_raw_network(X, y, epochs: int, callbacks=None):
+    """Scale, build, compile and fit ``RAW_NETWORK``; returns ``(scaler, model)``."""
+    return fit_raw(X, y, epochs, callbacks, seed=SEED, **RAW_NETWORK)
 
 
 def fit_mlp(X, y, epochs: int):
@@ -335,7 +316,7 @@ def make_contenders() -> dict[str, Contender]:
         KERAS_ENGINE: Contender(
             KERAS_ENGINE, lambda X, y, e: fit_safekeras(X, y, e, "keras"), score
         ),
-        RAW: Contender(RAW, fit_raw, raw_accuracy),
+        RAW: Contender(RAW, fit_raw_network, raw_accuracy),
         MLP: Contender(MLP, fit_mlp, score),
     }
 
@@ -428,7 +409,7 @@ def time_epochs(split: Split, epochs: int) -> list[Breakdown]:
         KERAS_ENGINE: lambda cb: fit_safekeras(
             split.X_train, split.y_train, epochs, "keras", callbacks=[cb]
         ),
-        RAW: lambda cb: fit_raw(split.X_train, split.y_train, epochs, callbacks=[cb]),
+        RAW: lambda cb: fit_raw_network(split.X_train, split.y_train, epochs, callbacks=[cb]),
     }
     rows = []
     for name, fit in fits.items():
@@ -439,15 +420,7 @@ def time_epochs(split: Split, epochs: int) -> list[Breakdown]:
     return rows
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- report --------------------------------------------------------------------
-
-
-def format_ratio(value: float) -> str:
-    return f"{value:.2f}x"
 
 
 def format_table(results: dict[tuple[int, int], dict[str, Timings]]) -> str:
@@ -532,12 +505,8 @@ def backend_sections(args) -> list[str]:
             if split is splits[0]:
                 breakdown = time_epochs(split, args.epochs)
     main = splits[0].size
-    title = {"tensorflow": "TensorFlow", "jax": "JAX"}[backend]
-    versions = f"keras {keras.__version__}, backend {backend}"
-    if backend == "jax":
-        import jax
-
-        versions += f", jax {jax.__version__}"
+    title = TITLES[backend]
+    versions = backend_versions()
     train_rows = ", ".join(f"{size_label(s.size)}: {len(s.y_train)}" for s in splits)
     emit(
         "\n".join(
@@ -570,38 +539,14 @@ def backend_sections(args) -> list[str]:
 
 def jax_sections(args) -> list[str]:
     """Run this script again with ``KERAS_BACKEND=jax``; its sections, or why there are none."""
-    if importlib.util.find_spec("jax") is None:
+    options = ["--sizes", args.sizes, "--epochs", str(args.epochs), "--repeats", str(args.repeats)]
+    sections, status = rerun_with_jax(__file__, options + (["--quick"] if args.quick else []))
+    if sections is not None:
+        return sections
+    if status is None:
         text = "## JAX backend\n\nJAX not installed: no JAX table."
-        print(text + "\n", flush=True)
-        return [text]
-    with tempfile.TemporaryDirectory() as folder:
-        fragment = os.path.join(folder, "jax.md")
-        command = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--backend",
-            "jax",
-            "--backends",
-            "jax",
-            "--sizes",
-            args.sizes,
-            "--epochs",
-            str(args.epochs),
-            "--repeats",
-            str(args.repeats),
-            "--fragment",
-            fragment,
-        ]
-        if args.quick:
-            command.append("--quick")
-        env = {**os.environ, "KERAS_BACKEND": "jax"}
-        sys.stdout.flush()
-        # The subprocess prints its own sections to the same stdout as they are ready.
-        completed = subprocess.run(command, env=env, check=False)
-        if completed.returncode == 0 and os.path.exists(fragment):
-            with open(fragment, encoding="utf-8") as handle:
-                return json.load(handle)
-    text = f"## JAX backend\n\nThe JAX run failed (exit status {completed.returncode}); see stderr."
+    else:
+        text = f"## JAX backend\n\nThe JAX run failed (exit status {status}); see stderr."
     print(text + "\n", flush=True)
     return [text]
 
@@ -613,8 +558,7 @@ def run(args: argparse.Namespace) -> str:
     started = time.perf_counter()
     if args.fragment:  # the JAX subprocess: this backend's sections only
         sections = backend_sections(args)
-        with open(args.fragment, "w", encoding="utf-8") as handle:
-            json.dump(sections, handle)
+        write_fragment(args.fragment, sections)
         return "\n\n".join(sections)
 
     header = "\n".join(

@@ -2,7 +2,7 @@
 
 The deploy stage names these types instead of importing them: the estimators
 call into this stage (``save``, ``to_keras``), so importing them back here would
-close an import circle. ``tests/test_persistence.py`` checks that every name
+close an import circle. ``tests/deploy/test_persistence.py`` checks that every name
 resolves to the class or function it names, and that together they are exactly
 the safekeras types the skops payload of a fitted classifier and regressor
 holds; a type that moves makes that test fail until its name here follows it.

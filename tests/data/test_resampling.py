@@ -20,7 +20,7 @@ from safekeras.exceptions import InputError, SafeKerasWarning, TargetError
 pytestmark = pytest.mark.core
 
 # threshold_cv=None: one network per fit (the small data here would make "auto" fold 5 times;
-# tests/test_thresholds.py covers it).
+# tests/decision/test_thresholds.py covers it).
 FAST = dict(
     hidden_layer_sizes=(16,),
     epochs=15,

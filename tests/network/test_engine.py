@@ -1,4 +1,4 @@
-"""The compiled training engine against model.fit (safekeras/engine/).
+"""The compiled training engine against model.fit (safekeras/network/engine/).
 
 The strongest check is arithmetic: with one full batch per epoch the order of
 the rows cannot matter, so the compiled engine and ``model.fit`` must take the

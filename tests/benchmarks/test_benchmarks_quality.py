@@ -63,6 +63,7 @@ def test_readme_block_is_replaced_between_its_markers(tmp_path):
 def test_quick_run_fills_every_cell_and_draws_the_plots(tmp_path, capsys):
     benchmark = reports.load_benchmark("run")
     quality = benchmark.quality
+    contenders, quality_tables = benchmark.contenders, benchmark.quality_tables
     benchmark.main(["--quick", "--out", str(tmp_path)])
     page = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
     printed = capsys.readouterr().out
@@ -83,36 +84,36 @@ def test_quick_run_fills_every_cell_and_draws_the_plots(tmp_path, capsys):
         for metric in ("balanced acc.", "PR-AUC")
     ]
     for row in headline:
-        assert list(row)[2:] == list(quality.HEADLINE)
-        for name in quality.HEADLINE:
+        assert list(row)[2:] == list(quality_tables.HEADLINE)
+        for name in quality_tables.HEADLINE:
             cell = row[name].strip("*")
             if cell == "n/a":  # the tuned MLP: binary only
-                assert name == quality.MLP_TUNED and row["dataset"] == "wine", row
+                assert name == contenders.MLP_TUNED and row["dataset"] == "wine", row
                 continue
             assert 0.0 <= float(cell) <= 1.0, (row, name)
 
-    names = [contender.name for contender in quality.CONTENDERS]
+    names = [contender.name for contender in contenders.CONTENDERS]
     for dataset in ("breast-cancer", "wine"):
         rows = {row["contender"]: row for row in tables[dataset]}
         assert list(rows) == names and all(list(row) == HEADERS for row in rows.values())
         for name, row in rows.items():
-            if name == quality.MLP_TUNED and dataset == "wine":
+            if name == contenders.MLP_TUNED and dataset == "wine":
                 assert row["balanced acc."] == "n/a (binary only)"
                 continue
             version, reason = quality.scikeras_status()
-            if name == quality.SCIKERAS and version is None:  # reported with its reason
+            if name == contenders.SCIKERAS and version is None:  # reported with its reason
                 assert row["balanced acc."] == reason, row
                 continue
             for header in HEADERS[1:]:
                 if row[header] == "n/a":  # PR-AUC and Brier need predict_proba
-                    assert name == quality.KERAS_WRAPPER and header in ("PR-AUC", "Brier")
+                    assert name == contenders.KERAS_WRAPPER and header in ("PR-AUC", "Brier")
                     continue
                 numbers = reports.numbers(row[header].strip("*"))
                 assert numbers and all(math.isfinite(x) for x in numbers), (dataset, name, header)
         # threshold tuning: 5 internal fits and a refit per fold
-        assert rows[quality.HGB]["fits/fold"] == ("6" if dataset == "breast-cancer" else "1")
-        assert rows[quality.NAIVE]["epochs/fold"] == "3"  # --quick: 3 Keras epochs
+        assert rows[contenders.HGB]["fits/fold"] == ("6" if dataset == "breast-cancer" else "1")
+        assert rows[contenders.NAIVE]["epochs/fold"] == "3"  # --quick: 3 Keras epochs
 
     contract = {row["contender"]: row for row in tables["What scikit-learn sees of each contender"]}
-    assert contract[quality.SAFEKERAS]["`is_classifier`"] == "yes"
-    assert contract[quality.SAFEKERAS]["parameters `clone` dropped"] == "none"
+    assert contract[contenders.SAFEKERAS]["`is_classifier`"] == "yes"
+    assert contract[contenders.SAFEKERAS]["parameters `clone` dropped"] == "none"

@@ -1,4 +1,4 @@
-"""The "auto" preprocessor's fast path (safekeras/preprocessing_plan.py).
+"""The "auto" preprocessor's fast path (safekeras/data/preprocessing_plan.py).
 
 The plan must give *exactly* what the fitted ColumnTransformer gives, on every
 kind of column and value, or not exist at all.

@@ -1,4 +1,4 @@
-"""Target detection, label encoding and the head/loss contract (safekeras/targets.py)."""
+"""Target detection, label encoding and the head/loss contract (safekeras/data/targets.py)."""
 
 import numpy as np
 import pytest

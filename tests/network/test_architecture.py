@@ -1,4 +1,4 @@
-"""Default MLP, user models, builders and head checks (safekeras/architecture.py)."""
+"""Default MLP, user models, builders and head checks (safekeras/network/architecture.py)."""
 
 import keras
 import numpy as np

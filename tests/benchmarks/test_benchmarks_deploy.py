@@ -18,6 +18,10 @@ def assert_numeric(row, headers, label):
 @pytest.mark.slow
 def test_quick_run_fills_every_cell(tmp_path, capsys):
     benchmark = reports.load_benchmark("deploy")
+    memory_cases = reports.load_benchmark("deploy_memory")
+    import_times = reports.load_benchmark("deploy_imports")
+    models = reports.load_benchmark("deploy_models")
+    pickling = reports.load_benchmark("deploy_pickle")
     out = tmp_path / "deploy.md"
     # TensorFlow only: the JAX subprocess would double the run time.
     benchmark.main(["--quick", "--backends", "tensorflow", "--output", str(out)])
@@ -37,12 +41,12 @@ def test_quick_run_fills_every_cell(tmp_path, capsys):
     ]
 
     contenders = [
-        benchmark.SK_PROBA,
-        benchmark.SK_PREDICT,
-        benchmark.RAW_PREDICT,
-        benchmark.RAW_ON_BATCH,
-        benchmark.MLP_PROBA,
-        benchmark.MLP_PREDICT,
+        models.SK_PROBA,
+        models.SK_PREDICT,
+        models.RAW_PREDICT,
+        models.RAW_ON_BATCH,
+        models.MLP_PROBA,
+        models.MLP_PREDICT,
     ]
     ratio_headers = list(benchmark.PREDICT_REFERENCES)
     for title in ("TensorFlow: 1-row predict latency", "TensorFlow: 2000-row predict"):
@@ -63,14 +67,14 @@ def test_quick_run_fills_every_cell(tmp_path, capsys):
         assert row["fits"] == "4", row
         assert_numeric(row, list(row)[1:], row["measurement"])
         assert float(row["RSS after warm-up (MB)"]) > 0, row
-    raw = benchmark.MEMORY_CASES[benchmark.MEMORY_REFERENCE].label
+    raw = benchmark.MEMORY_CASES[memory_cases.MEMORY_REFERENCE].label
     raw_grid = benchmark.MEMORY_CASES[benchmark.GRID_REFERENCE].label
     by_measurement = {row["measurement"]: row for row in memory}
     assert by_measurement[raw]["MB/fit vs raw Keras (c)"] == "1.00x"
     assert by_measurement[raw_grid]["MB/fit vs raw Keras grid (e)"] == "1.00x"
 
     pickled = tables["TensorFlow: pickle"]
-    assert [row["contender"] for row in pickled] == list(benchmark.PERSISTERS)
+    assert [row["contender"] for row in pickled] == list(pickling.PERSISTERS)
     for row in pickled:
         assert_numeric(row, list(row)[1:], row["contender"])
         assert float(row["size (KB)"]) > 0, row
@@ -78,9 +82,9 @@ def test_quick_run_fills_every_cell(tmp_path, capsys):
         assert float(row["max proba change after round trip"]) < 1e-5, row
     by_name = {row["contender"]: row for row in pickled}
     for header in ("dumps vs raw Keras", "loads vs raw Keras"):
-        assert by_name[benchmark.RAW_SAVE][header] == "1.00x"
+        assert by_name[pickling.RAW_SAVE][header] == "1.00x"
     for header in ("dumps vs MLP pickle", "loads vs MLP pickle"):
-        assert by_name[benchmark.MLP_PICKLE][header] == "1.00x"
+        assert by_name[pickling.MLP_PICKLE][header] == "1.00x"
 
     imports = tables["Import time"]
     assert [row["statement"] for row in imports] == list(
@@ -95,7 +99,9 @@ def test_quick_run_fills_every_cell(tmp_path, capsys):
         assert row["loads scikit-learn"] in {"yes", "no"}
         assert row["loads TensorFlow"] in {"yes", "no"}
     by_statement = {row["statement"]: row for row in imports}
-    assert by_statement[benchmark.IMPORT_SKLEARN]["vs `import sklearn.neural_network`"] == "1.00x"
+    assert (
+        by_statement[import_times.IMPORT_SKLEARN]["vs `import sklearn.neural_network`"] == "1.00x"
+    )
     assert by_statement["`import tensorflow`"]["loads TensorFlow"] == "yes"
 
     # The report ends with one verdict per target: 2 one-row, 2 large, 2 memory, 1 import.

@@ -66,7 +66,7 @@ EXACT_CHECKS = {
 
 # check_classifier_multioutput asserts predict == round(predict_proba) for multilabel targets,
 # i.e. a threshold of 0.5; threshold="auto" tunes one per label on purpose (tested in
-# tests/test_thresholds.py), so that check gets the 0.5 it states.
+# tests/decision/test_thresholds.py), so that check gets the 0.5 it states.
 HALF_THRESHOLD_CHECKS = {"check_classifier_multioutput"}
 
 

@@ -1,4 +1,4 @@
-"""The "auto" preprocessor and the other preprocessor options (safekeras/preprocessing.py)."""
+"""The "auto" preprocessor and the other preprocessor options (safekeras/data/preprocessing.py)."""
 
 import numpy as np
 import pandas as pd

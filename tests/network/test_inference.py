@@ -1,4 +1,4 @@
-"""Numpy forward passes for standard networks (safekeras/inference.py)."""
+"""Numpy forward passes for standard networks (safekeras/network/inference.py)."""
 
 import threading
 

@@ -9,6 +9,7 @@ import pytest
 @pytest.mark.slow
 def test_quick_run_fills_every_cell_and_meets_the_basics(tmp_path, capsys):
     benchmark = reports.load_benchmark("drift")
+    detection_module = reports.load_benchmark("drift_detection")
     out = tmp_path / "drift.md"
     benchmark.main(["--quick", "--markdown", str(out)])
     report = out.read_text(encoding="utf-8")
@@ -26,7 +27,7 @@ def test_quick_run_fills_every_cell_and_meets_the_basics(tmp_path, capsys):
     e2e = {row["dataset"]: row for row in table("Through the estimator")}
     detection = {row["scenario"]: row for row in table("2. Detection")}
     cost = table("3. Cost at predict time")
-    datasets = benchmark.load_datasets(0)
+    datasets = benchmark.load_drift_datasets(0)
     names = [d.name for d in datasets]
     assert list(alarms) == names and list(e2e) == names
     assert len(detection) == len(benchmark.make_scenarios({d.name: d for d in datasets}))
@@ -48,8 +49,8 @@ def test_quick_run_fills_every_cell_and_meets_the_basics(tmp_path, capsys):
 
     # A fresh sample of digits/16 never warns; raw 0-16 pixels are always caught.
     sizes = [f"{n} row{'s' if n > 1 else ''}" for n in benchmark.ALARM_SIZES]
-    digits = alarms[benchmark.DIGITS]
+    digits = alarms[detection_module.DIGITS]
     assert [reports.numbers(digits[size])[0] for size in sizes] == [0.0] * len(sizes)
     raw_pixels = next(row for name, row in detection.items() if "fed raw pixels" in name)
-    detect_sizes = [f"{n} row{'s' if n > 1 else ''}" for n in benchmark.DETECT_SIZES]
+    detect_sizes = [f"{n} row{'s' if n > 1 else ''}" for n in detection_module.DETECT_SIZES]
     assert [float(raw_pixels[size]) for size in detect_sizes] == [1.0] * len(detect_sizes)

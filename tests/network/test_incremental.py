@@ -1,4 +1,4 @@
-"""Continued training: ``warm_start=True`` and ``partial_fit`` (safekeras/incremental.py).
+"""Continued training: ``warm_start=True`` and ``partial_fit`` (safekeras/network/incremental.py).
 
 A continued fit starts from the fitted weights and keeps what the first fit
 learnt (preprocessing, schema, classes, target scaling); it refuses data or

@@ -184,7 +184,6 @@ def test_stages_import_only_the_stages_before_them():
         (module, target)
         for module, targets in import_graph().items()
         for target in targets
-        if _stage_rank(target) > _stage_rank(module)
-        and (module, target) not in ALLOWED_BACKWARD
+        if _stage_rank(target) > _stage_rank(module) and (module, target) not in ALLOWED_BACKWARD
     ]
     assert not backward, f"imports against the data path: {sorted(backward)}"

@@ -1,4 +1,4 @@
-"""Validation split, seeding, early stopping, weights and callbacks (safekeras/network/training.py)."""
+"""Validation split, seeding, early stopping, weights and callbacks (network/training.py)."""
 
 import random
 

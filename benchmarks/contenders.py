@@ -167,6 +167,63 @@ def make_safekeras(dataset: Dataset, args):
     return SafeKerasClassifier(random_state=args.seed, **params)
 
 
+def build_image_network(input_shape: tuple, n_outputs: int, activation: str):
+    """A small CNN: ``Conv2D(16, 3) -> MaxPooling2D -> Conv2D(32, 3) -> Flatten -> head``."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(n_outputs, activation=activation),
+        ]
+    )
+
+
+def build_sequence_network(input_shape: tuple, n_outputs: int, activation: str):
+    """A small 1-D CNN: ``Conv1D(16, 5) -> Conv1D(16, 5) -> GlobalMaxPooling1D -> head``.
+
+    Global max pooling makes the answer the same wherever the pattern sits in the series.
+    """
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            keras.layers.Conv1D(16, 5, padding="same", activation="relu"),
+            keras.layers.Conv1D(16, 5, padding="same", activation="relu"),
+            keras.layers.GlobalMaxPooling1D(),
+            keras.layers.Dense(n_outputs, activation=activation),
+        ]
+    )
+
+
+def network_for(input_shape: tuple, meta: dict):
+    """The builder handed to safekeras: a CNN for images, a 1-D CNN for sequences.
+
+    ``input_shape`` is bound with ``functools.partial``; safekeras calls it with ``meta``
+    (the head it needs) and seeds the network's layers itself.
+    """
+    build = build_image_network if len(input_shape) == 3 else build_sequence_network
+    return build(input_shape, meta["n_outputs_"], meta["output_activation_"])
+
+
+def make_safekeras_network(dataset: Dataset, args):
+    """safekeras's defaults around a user network that takes the dataset's N-d shape."""
+    from functools import partial
+
+    from safekeras import SafeKerasClassifier
+
+    if dataset.tensor is None:
+        return None
+    params = {} if args.epochs is None else {"epochs": args.epochs}
+    builder = partial(network_for, tuple(dataset.tensor.shape[1:]))
+    return SafeKerasClassifier(model=builder, random_state=args.seed, **params)
+
+
 def make_naive(dataset: Dataset, args):
     return pipeline(dataset, NaiveKerasClassifier(epochs=args.keras_epochs, random_state=args.seed))
 
@@ -316,6 +373,9 @@ def make_default_path_contender(name: str, seed: int):
 SAFEKERAS = "safekeras default"
 
 
+SAFEKERAS_NETWORK = "safekeras + user network"
+
+
 NAIVE = "naive Keras"
 
 
@@ -346,11 +406,14 @@ class Contender:
         contender does not apply (the table says why: ``not_applicable``).
     not_applicable : str
         Shown where ``make`` returns None.
+    tensor : bool
+        Whether it takes the dataset's N-d ``tensor`` rather than its flat ``X``.
     """
 
     name: str
     make: Callable[[Dataset, argparse.Namespace], object]
     not_applicable: str = "n/a"
+    tensor: bool = False  # cross-validated on ``dataset.tensor``, not on the flat ``X``
 
 
 CONTENDERS = (
@@ -362,6 +425,11 @@ CONTENDERS = (
     Contender(MLP_TUNED, make_mlp_tuned, "n/a (binary only)"),
     Contender(HGB, make_hgb),
 )
+
+
+# Run on the datasets with an image or sequence shape only, after CONTENDERS (which get the
+# flat view of the same rows, on the same folds).
+NETWORK_CONTENDERS = (Contender(SAFEKERAS_NETWORK, make_safekeras_network, tensor=True),)
 
 
 def safekeras_estimator(epochs: int, **params):

@@ -55,6 +55,10 @@ class Dataset:
     mixed : bool
         Whether ``X`` is a DataFrame with categorical and missing values, for
         which the peers need an encoder.
+    tensor : ndarray or None
+        The same rows in their image or sequence shape ``(n, ...)``, channels
+        last, for a network that takes that shape; ``X`` is then its flat view
+        ``tensor.reshape(n, -1)``, which the flat contenders get. None for tables.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Dataset:
     X: object
     y: np.ndarray
     mixed: bool = False
+    tensor: np.ndarray | None = None
 
     @property
     def binary(self) -> bool:
@@ -76,7 +81,8 @@ class Dataset:
         else:
             counts = np.bincount(self.y)
             labels = f"{len(counts)} classes ({counts.min()} to {counts.max()} rows each)"
-        return f"{rows} rows x {columns} columns, {labels}"
+        shape = "" if self.tensor is None else f" (as {' x '.join(map(str, self.tensor.shape))})"
+        return f"{rows} rows x {columns} columns{shape}, {labels}"
 
 
 def make_breast_cancer(seed: int) -> Dataset:
@@ -99,6 +105,54 @@ def make_wine(seed: int) -> Dataset:
 def make_digits(seed: int) -> Dataset:
     X, y = load_digits(return_X_y=True)
     return Dataset("digits", "load_digits, pixels 0 to 16 (multiclass)", X, y)
+
+
+def make_digit_image_dataset(seed: int) -> Dataset:
+    """``load_digits`` as 8 x 8 x 1 images (pixels 0 to 16), with the 64 pixels as its flat view."""
+    digits = load_digits()
+    images = digits.images[..., np.newaxis]  # channels last: (n, 8, 8, 1)
+    return Dataset(
+        "digits-images",
+        "load_digits as (n, 8, 8, 1) images, pixels 0 to 16 (multiclass); flat contenders get "
+        "the same 64 pixels as columns",
+        images.reshape(len(images), -1),
+        digits.target,
+        tensor=images,
+    )
+
+
+# The generated sequence task: one ramp-shaped bump per series, rising slowly and falling
+# sharply (class 1) or the mirror image (class 0), at a uniformly random position. Both
+# classes hold the same values, so neither the series' mean, spread nor maximum tells them
+# apart: only the order of neighbouring values does, wherever the bump sits.
+SEQUENCE_LENGTH = 50
+BUMP_WIDTH = 10
+BUMP_HEIGHT = 1.0
+SEQUENCE_NOISE = 0.3  # standard deviation of the Gaussian noise around the bump
+
+
+def make_sequences(rows: int, seed: int) -> Dataset:
+    """Series of shape ``(rows, 50, 1)``; the class is the direction of a bump's ramp."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(rows) % 2)  # balanced
+    series = rng.normal(0.0, SEQUENCE_NOISE, (rows, SEQUENCE_LENGTH))
+    ramp = np.linspace(BUMP_HEIGHT / BUMP_WIDTH, BUMP_HEIGHT, BUMP_WIDTH)
+    starts = rng.integers(0, SEQUENCE_LENGTH - BUMP_WIDTH + 1, rows)
+    columns = starts[:, np.newaxis] + np.arange(BUMP_WIDTH)
+    series[np.arange(rows)[:, np.newaxis], columns] += np.where(
+        y[:, np.newaxis] == 1, ramp, ramp[::-1]
+    )
+    tensor = series[..., np.newaxis]
+    return Dataset(
+        "sequences",
+        f"generated ({rows}, {SEQUENCE_LENGTH}, 1) series, seed {seed}: Gaussian noise (sd "
+        f"{SEQUENCE_NOISE}) and one ramp of width {BUMP_WIDTH} and height {BUMP_HEIGHT} at a "
+        "random position, rising (class 1) or falling (class 0); flat contenders get the "
+        f"{SEQUENCE_LENGTH} steps as columns",
+        series,
+        y,
+        tensor=tensor,
+    )
 
 
 def make_synthetic(rows: int, seed: int) -> Dataset:
@@ -330,3 +384,39 @@ def load_drift_datasets(seed: int) -> list[DriftDataset]:
         DriftDataset("make_classification", synthetic_X, synthetic_y),
         DriftDataset(MIXED, mixed_X, mixed_y),
     ]
+
+
+# -- images: the drift guard of N-dimensional inputs ----------------------------------
+
+
+def make_scaled_digit_images(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The digit images of :func:`make_digit_image_dataset`, pixels scaled from 0-16 to 0-1."""
+    dataset = make_digit_image_dataset(seed)
+    return dataset.tensor / 16.0, dataset.y
+
+
+def make_smooth_images(
+    rows: int, seed: int, size: int = 16, channels: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Generated smooth colour images, pixels 0-1 as 8-bit images divided by 255.
+
+    Each image is a dim background plus three Gaussian blobs at random places,
+    of random widths and random colours, with a little pixel noise, clipped to
+    0-1 (bright overlaps saturate, as in photographs). The label says whether
+    the image is redder than it is blue (channel 0 brighter on average than
+    channel 2). Not fitted to anything: a second image-like distribution so
+    that a drift threshold is not tuned to digits.
+    """
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0.0, 1.0, size)
+    yy, xx = np.meshgrid(grid, grid, indexing="ij")
+    centres = rng.random((rows, 3, 2))
+    widths = rng.uniform(0.08, 0.3, (rows, 3))
+    colours = rng.uniform(0.1, 0.8, (rows, 3, channels))
+    distance = (yy - centres[..., 0, None, None]) ** 2 + (xx - centres[..., 1, None, None]) ** 2
+    blobs = np.exp(-distance / (2 * widths[..., None, None] ** 2))
+    images = 0.05 + np.einsum("nbhw,nbc->nhwc", blobs, colours)
+    images += rng.normal(0.0, 0.02, images.shape)
+    images = np.clip(images, 0.0, 1.0).astype(np.float32)
+    y = (images[..., 0].mean(axis=(1, 2)) > images[..., -1].mean(axis=(1, 2))).astype(int)
+    return images, y

@@ -23,6 +23,7 @@ from benchmarks.contenders import (
     MLP_TUNED,
     NAIVE,
     SAFEKERAS,
+    SAFEKERAS_NETWORK,
     SCIKERAS,
 )
 from benchmarks.datasets import Dataset
@@ -181,6 +182,26 @@ def dataset_verdict(results: list[Result]) -> str:
     return f"**Verdict** ({SAFEKERAS} minus peer, per fold): " + "; ".join(parts) + f". {winners}."
 
 
+def network_verdict(results: list[Result]) -> str | None:
+    """The user network against the flat contenders, per fold; None where it did not run."""
+    by_name = {r.contender: r for r in results}
+    network = by_name.get(SAFEKERAS_NETWORK)
+    if network is None:
+        return None
+    if network.skipped:
+        return f"**Network verdict**: {SAFEKERAS_NETWORK} did not run ({network.skipped})."
+    parts = []
+    for peer in (SAFEKERAS, *HEADLINE[1:]):
+        other = by_name.get(peer)
+        if other is None or other.skipped or not other.available("balanced_accuracy"):
+            continue
+        parts.append(f"vs {peer}: {paired(network, other, 'balanced_accuracy')}")
+    return (
+        f"**Network verdict** ({SAFEKERAS_NETWORK} on the N-d rows minus each contender on "
+        "the flat rows, balanced accuracy per fold): " + "; ".join(parts) + "."
+    )
+
+
 def format_warnings(results: list[Result]) -> str:
     notes = []
     for r in results:
@@ -210,6 +231,11 @@ def report_dataset(entry: DatasetResults, args) -> str:
             "",
             dataset_verdict(entry.results),
             "",
+            *(
+                []
+                if network_verdict(entry.results) is None
+                else [network_verdict(entry.results), ""]
+            ),
             format_warnings(entry.results),
         ]
     )
@@ -288,7 +314,26 @@ def summary(run: Run) -> str:
         lines.append(f"- {HGB} beat {SAFEKERAS} on: " + "; ".join(ahead) + ".")
     else:
         lines.append(f"- {HGB} did not beat {SAFEKERAS} on any dataset's mean.")
+    lines += network_summary(run)
     return "\n".join(lines)
+
+
+def network_summary(run: Run) -> list[str]:
+    """One line per image or sequence dataset: the user network against the flat default."""
+    lines = []
+    for entry in run.datasets:
+        by_name = entry.by_name()
+        network, flat = by_name.get(SAFEKERAS_NETWORK), by_name[SAFEKERAS]
+        if network is None or not (
+            network.available("balanced_accuracy") and flat.available("balanced_accuracy")
+        ):
+            continue
+        lines.append(
+            f"- {SAFEKERAS_NETWORK} on {entry.dataset.name}: balanced acc. "
+            f"{network.mean('balanced_accuracy'):.3f} vs {flat.mean('balanced_accuracy'):.3f} for "
+            f"the flat {SAFEKERAS} (per fold {paired(network, flat, 'balanced_accuracy')})."
+        )
+    return lines
 
 
 def peer_notes(run: Run) -> str:
@@ -431,6 +476,14 @@ CONTENDER_ROWS = (
         "`TunedThresholdClassifierCV(HistGradientBoostingClassifier(categorical_features="
         '"from_dtype", random_state=0), scoring="balanced_accuracy")`; multiclass: the plain HGB',
         "takes the data as it is",
+    ),
+    (
+        SAFEKERAS_NETWORK,
+        "`SafeKerasClassifier(model=<builder>, random_state=0)`, other settings at their "
+        "defaults; images: Conv2D(16, 3) -> MaxPooling2D -> Conv2D(32, 3) -> Flatten; "
+        "sequences: Conv1D(16, 5) -> Conv1D(16, 5) -> GlobalMaxPooling1D; images and sequences "
+        "only",
+        'the N-d rows (`"auto"`: per-channel scaling); every other contender gets them flat',
     ),
 )
 

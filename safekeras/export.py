@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .deploy.export import (
     Cast,
+    ChannelScale,
     ClassProbabilities,
     NumericPreprocess,
     OneHotColumns,
@@ -20,6 +21,7 @@ from .deploy.export import (
 
 __all__ = [
     "Cast",
+    "ChannelScale",
     "ClassProbabilities",
     "NumericPreprocess",
     "OneHotColumns",

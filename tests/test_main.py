@@ -49,6 +49,10 @@ def test_fast_demo_prevents_every_pitfall_and_says_so(fast_run):
     # What each side did, with the evidence (the table wraps its text: compare words).
     output = " ".join(output.split())
     assert "DriftWarning: " in output and "outside their training range" in output
+    # The mismatch on images: a CNN, the per-channel scaler fitted inside, the scale named.
+    assert "CNN accuracy" in output and "claim >= 99.9 % confidence" in output
+    assert "scaling fitted inside (ChannelScaler)" in output
+    assert "about 15.9 times larger than in training" in output
     assert "ModelSpecError: The model's last layer is softmax over 1 unit" in output
     assert "classes_ ['benign', 'malignant']" in output
     assert "early stopping kept epoch" in output

@@ -274,14 +274,7 @@ class DriftChecks:
                 "sign_flipped": flipped,
             }
         names = tuple(self._numeric[k].name for k in flagged)
-        first = evidence[names[0]]
-        given = _fmt(first["batch_min"])
-        if first["batch_max"] != first["batch_min"]:
-            given += f" to {_fmt(first['batch_max'])}"
-        example = (
-            f"{self._numeric[flagged[0]].label}: {given} vs {_fmt(first['training_min'])} to "
-            f"{_fmt(first['training_max'])} in training"
-        )
+        example = _range_example(self._numeric[flagged[0]].label, evidence[names[0]])
         message = (
             f"{len(flagged)} of {len(self.columns)} column(s) fall outside their training range "
             f"({_shown([self._numeric[k].label for k in flagged])}; e.g. {example}). "
@@ -404,6 +397,17 @@ def _magnitude_factor(column: np.ndarray, profile) -> float:
     if trained == 0 or not len(column):
         return math.inf if len(column) and np.abs(column).max() > 0 else 1.0
     return float(np.abs(column).max() / trained)
+
+
+def _range_example(label: str, evidence: dict) -> str:
+    """An example of a range finding: a batch's range against the training one, in words."""
+    given = _fmt(evidence["batch_min"])
+    if evidence["batch_max"] != evidence["batch_min"]:
+        given += f" to {_fmt(evidence['batch_max'])}"
+    return (
+        f"{label}: {given} vs {_fmt(evidence['training_min'])} to "
+        f"{_fmt(evidence['training_max'])} in training"
+    )
 
 
 def _looks_sign_flipped(column: np.ndarray, profile) -> bool:

@@ -9,7 +9,10 @@ from the training data:
   grouped once a column has more than ``MAX_CATEGORIES`` of them.
 
 It works on numpy arrays (numeric, or object arrays whose columns hold numbers
-or strings) and on pandas DataFrames with mixed dtypes. The network then sees
+or strings) and on pandas DataFrames with mixed dtypes. For N-dimensional
+``X`` (images, series) ``"auto"`` is a per-channel
+:class:`~safekeras.data.channel_scaling.ChannelScaler`; integer token ids
+for an ``Embedding`` are categorical codes and are never scaled. The network then sees
 scaled inputs whatever scale the caller's data comes in, which removes the
 "trained on 0-1 pixels, fed 0-255" pitfall at its root.
 """
@@ -24,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from ..exceptions import MissingDependencyError
+from .channel_scaling import ChannelScaler
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -113,7 +117,7 @@ def _is_foreign_frame(X) -> bool:
     return named and (hasattr(X, "__arrow_c_stream__") or hasattr(X, "__dataframe__"))
 
 
-def resolve_preprocessor(preprocessor, X):
+def resolve_preprocessor(preprocessor, X, kind: str = "table"):
     """Return an unfitted transformer for ``preprocessor``, or None for no preprocessing.
 
     Parameters
@@ -122,11 +126,17 @@ def resolve_preprocessor(preprocessor, X):
         The estimator's ``preprocessor`` parameter.
     X : array-like or DataFrame
         Training features, used by ``"auto"`` to decide each column's kind.
+    kind : {"table", "tensor", "tokens"}, default="table"
+        How ``fit`` reads ``X``: ``"auto"`` is the column transformer for a
+        table, a :class:`ChannelScaler` for a tensor, and nothing for token
+        ids (codes, which scaling would corrupt).
     """
     if preprocessor is None or (isinstance(preprocessor, str) and preprocessor == "passthrough"):
         return None
     if isinstance(preprocessor, str):  # "auto"; other strings are rejected by validation
-        return make_auto_preprocessor(X)
+        if kind == "tensor":
+            return ChannelScaler()
+        return None if kind == "tokens" else make_auto_preprocessor(X)
     return clone(preprocessor)
 
 
@@ -139,7 +149,9 @@ def fit_preprocessor(preprocessor, X, sample_weight=None) -> np.ndarray:
     categorical columns' most frequent values, are weighted. The one-hot
     categories are the values of the rows given (the estimator passes only
     rows of positive weight); the grouping of rare categories, used only
-    beyond :data:`MAX_CATEGORIES` categories, counts rows. Another
+    beyond :data:`MAX_CATEGORIES` categories, counts rows. A
+    :class:`ChannelScaler` (the ``"auto"`` preprocessor of tensors) weights
+    its per-channel means and deviations the same way. Another
     preprocessor is fitted without the weights: scikit-learn transformers
     take ``sample_weight`` only through metadata routing, which is a global
     setting safekeras leaves alone.
@@ -148,17 +160,19 @@ def fit_preprocessor(preprocessor, X, sample_weight=None) -> np.ndarray:
     ----------
     preprocessor : transformer
         An unfitted transformer from :func:`resolve_preprocessor`.
-    X : array-like or DataFrame of shape (n_samples, n_features)
+    X : array-like or DataFrame of shape (n_samples, n_features) or (n_samples, ...)
     sample_weight : ndarray of shape (n_samples,), default=None
         Positive weights; None or all equal fits without weights, exactly as
         ``preprocessor.fit_transform(X)``.
 
     Returns
     -------
-    ndarray of shape (n_samples, n_features_out)
+    ndarray of shape (n_samples, n_features_out), or X's shape for a ChannelScaler
     """
-    transformed = preprocessor.fit_transform(X)
     weighted = sample_weight is not None and np.ptp(sample_weight) > 0
+    if type(preprocessor) is ChannelScaler:
+        return preprocessor.fit(X, sample_weight=sample_weight if weighted else None).transform(X)
+    transformed = preprocessor.fit_transform(X)
     if not weighted or not _is_auto(preprocessor):
         return transformed
     for name, pipeline, columns in preprocessor.transformers_:

@@ -45,6 +45,7 @@ __all__ = [
     "encode_resampled",
     "rebalance",
     "resample",
+    "resample_rows",
 ]
 
 
@@ -105,11 +106,14 @@ def rebalance(
         with ``class_weight``.
     """
     if sampler is not None:
+        # Tensors and token ids (kept integer until the network's dtype): rows are picked.
+        rows_only = x_train.ndim > 2 or x_train.dtype.kind in "iu"
         layout = None
-        if one_hot_from is not None:
+        if one_hot_from is not None and not rows_only:
             blocks, names = one_hot_blocks(one_hot_from)
             layout = OneHotLayout(x_train.shape[1], blocks, names)
-        x_train, y_labels, w_resampled = resample(
+        resample_with = resample_rows if rows_only else resample
+        x_train, y_labels, w_resampled = resample_with(
             sampler,
             x_train,
             spec.classes[y_train],
@@ -299,15 +303,7 @@ def resample(sampler, x, y, sample_weight, *, seed: int, layout: OneHotLayout | 
             )
         x_in = x
 
-    try:
-        x_out, y_out = sampler.fit_resample(x_in, y)
-    except ValueError as exc:
-        labels, counts = np.unique(y, return_counts=True)
-        raise InputError(
-            f"sampler {name} failed on the training split ({len(y)} rows, class counts "
-            f"{dict(zip(labels.tolist(), counts.tolist(), strict=True))}): {exc} Adjust the "
-            "sampler (e.g. k_neighbors below the smallest class count) or pass more data."
-        ) from exc
+    x_out, y_out = _fit_resample(sampler, x_in, y)
 
     x_out = np.asarray(x_out)
     if use_layout:
@@ -323,6 +319,76 @@ def resample(sampler, x, y, sample_weight, *, seed: int, layout: OneHotLayout | 
             )
         weights_out = sample_weight[indices]
     return x_out, np.asarray(y_out), weights_out
+
+
+def resample_rows(sampler, x, y, sample_weight, *, seed: int, layout=None):
+    """:func:`resample` for images, series and token ids: the sampler may only pick rows.
+
+    The sampler sees a 2-d view of the rows (one row per sample) and must
+    report the rows it kept or repeated (``sample_indices_``, as
+    ``RandomOverSampler`` and ``RandomUnderSampler`` do); the samples are
+    then taken whole, ``x[sample_indices_]``, with their shape and dtype.
+    A sampler that synthesises rows (SMOTE and its kin) would interpolate
+    pixels between images, or token ids between codes: it is refused.
+
+    Parameters
+    ----------
+    sampler : object with ``fit_resample``
+    x : ndarray of shape (n_samples, ...)
+        Preprocessed training samples (a tensor, or integer token ids).
+    y : ndarray
+        Training labels, as the caller wrote them.
+    sample_weight : ndarray or None
+        Training weights; they follow the rows picked.
+    seed : int
+        ``random_state`` for a sampler whose own is None.
+    layout : None
+        Unused: one-hot blocks exist only in tables.
+
+    Returns
+    -------
+    x, y, sample_weight : the resampled training split.
+
+    Raises
+    ------
+    ParameterError
+        The sampler synthesises rows (no ``sample_indices_``).
+    """
+    name = type(sampler).__name__
+    what = "token id sequences" if x.ndim == 2 else f"samples of shape {x.shape[1:]}"
+    advice = (
+        f"sampler={name} synthesises rows, which for {what} would mean interpolating "
+        f"{'token ids' if x.ndim == 2 else 'values between samples'}. Use "
+        "imblearn.over_sampling.RandomOverSampler or RandomUnderSampler (they repeat or drop "
+        "whole samples), or class_weight='balanced'."
+    )
+    if _interpolates(sampler) or _categorical_mode(sampler) is not None:
+        raise ParameterError(advice)
+    flat = x.reshape(len(x), -1)  # a view: the sampler sees rows, never a copy of the images
+    fitted = clone(sampler)
+    params = fitted.get_params(deep=False)
+    if "random_state" in params and params["random_state"] is None:
+        fitted.set_params(random_state=seed)
+    _, y_out = _fit_resample(fitted, flat, y)
+    indices = getattr(fitted, "sample_indices_", None)
+    if indices is None:
+        raise ParameterError(advice)
+    weights_out = None if sample_weight is None else sample_weight[indices]
+    return x[indices], np.asarray(y_out), weights_out
+
+
+def _fit_resample(sampler, x, y):
+    """``sampler.fit_resample(x, y)``; its ValueError as an InputError naming the class counts."""
+    try:
+        return sampler.fit_resample(x, y)
+    except ValueError as exc:
+        labels, counts = np.unique(y, return_counts=True)
+        raise InputError(
+            f"sampler {type(sampler).__name__} failed on the training split ({len(y)} rows, "
+            f"class counts {dict(zip(labels.tolist(), counts.tolist(), strict=True))}): {exc} "
+            "Adjust the sampler (e.g. k_neighbors below the smallest class count) or pass more "
+            "data."
+        ) from exc
 
 
 def _categorical_mode(sampler) -> str | None:

@@ -30,6 +30,11 @@ Inputs
   ``tf.data.Dataset`` and the SavedModel's ``serve`` keep float64. On JAX,
   float64 needs ``jax_enable_x64`` (``JAX_ENABLE_X64=1``): without it JAX
   computes the float64 layers in float32, which rounds large raw values too.
+* Fitted on images or series (``input_kind_ == "tensor"``): one float32 input
+  ``"features"`` of the training sample shape, then :class:`ChannelScale`
+  (the fitted per-channel scaling) when ``preprocessor="auto"``; on token ids
+  (``"tokens"``): one int64 input of shape ``(n_samples, sequence_length)``,
+  never scaled.
 * Fitted with categorical columns: a dict of inputs, one per raw column, each
   of shape ``(n_samples, 1)``: float64 for numeric columns (NaN when missing),
   string for categorical ones (TensorFlow backend only). A categorical value is
@@ -68,9 +73,11 @@ import re
 import keras
 import numpy as np
 
+from ..network.architecture import embedding_input_dim
 from ..network.fitted import input_dtype
 from .export_layers import (
     Cast,
+    ChannelScale,
     ClassProbabilities,
     NumericPreprocess,
     OneHotColumns,
@@ -79,6 +86,7 @@ from .export_layers import (
 
 __all__ = [
     "Cast",
+    "ChannelScale",
     "ClassProbabilities",
     "NumericPreprocess",
     "OneHotColumns",
@@ -145,7 +153,10 @@ def to_keras(estimator):
             "to_keras()."
         )
     plan = estimator._preprocessing_plan()
-    if estimator.preprocessor_ is not None and plan is None:
+    kind = getattr(estimator, "input_kind_", "table")
+    if kind != "table" and _is_channel_scaler(estimator.preprocessor_):
+        plan = None  # exported as its own layer
+    elif estimator.preprocessor_ is not None and plan is None:
         raise ExportError(
             f"The fitted preprocessor ({type(estimator.preprocessor_).__name__}) cannot be "
             "exported: only the 'auto' preprocessor (imputation, scaling, one-hot encoding) has "
@@ -154,7 +165,9 @@ def to_keras(estimator):
         )
     network = estimator.model_
     names = _Names()
-    if plan is None or not plan.categorical:
+    if kind != "table":
+        inputs, features = _array_inputs(estimator, kind, names)
+    elif plan is None or not plan.categorical:
         inputs = keras.Input(
             (estimator.n_features_in_,), dtype="float64", name=names.take(FEATURES)
         )
@@ -188,7 +201,7 @@ def to_keras(estimator):
         )(outputs)
     outputs = _output_mapping(estimator, outputs, names)
     model = keras.Model(inputs, outputs, name=f"exported_{type(estimator).__name__}")
-    _copy_weights(network, copy, features.shape[-1], ExportError)
+    _copy_weights(network, copy, tuple(features.shape[1:]), ExportError)
     _call_once(model)
     return model
 
@@ -205,15 +218,17 @@ def keras_inputs(model, X):
     ----------
     model : keras.Model
         A model returned by :func:`to_keras` (or loaded from one).
-    X : DataFrame or array of shape (n_samples, n_features)
-        Raw features, as given to the estimator's ``predict_proba``.
+    X : DataFrame or array of shape (n_samples, n_features) or (n_samples, ...)
+        Raw features, as given to the estimator's ``predict_proba`` (images,
+        series and token ids as arrays of the training sample shape).
 
     Returns
     -------
     ndarray or dict of ndarray
     """
     if not isinstance(model.input, dict):
-        return _as_float64(X)
+        dtype = str(model.inputs[0].dtype)  # float32 images and series, int64 token ids
+        return _as_float64(X) if dtype == "float64" else np.asarray(X, dtype=dtype)
     columns = _columns_by_name(X)
     inputs = {}
     for tensor in model.inputs:
@@ -352,7 +367,38 @@ def _copy_network(network, name, error):
     return copy
 
 
-def _copy_weights(network, copy, width, error):
+def _array_inputs(estimator, kind: str, names):
+    """The input of a model fitted on a tensor or token ids, and what the network gets from it.
+
+    A tensor enters as float32 of the training sample shape (the estimator
+    casts to float32 before its :class:`ChannelScale`, as the scaler does);
+    token ids enter as int64 and reach the network unscaled.
+    """
+    shape = tuple(estimator._fitted_input_shape())
+    dtype = "int64" if kind == "tokens" else "float32"
+    inputs = keras.Input(shape, dtype=dtype, name=names.take(FEATURES))
+    scaler = estimator.preprocessor_
+    if scaler is None:
+        return inputs, inputs
+    features = ChannelScale(scaler.mean_, scaler.scale_, name=names.take("channel_scale"))(inputs)
+    return inputs, features
+
+
+def _is_channel_scaler(preprocessor) -> bool:
+    # By name: deploy never imports the data stage's classes it may be handed (type_names.py).
+    return type(preprocessor).__name__ == "ChannelScaler" and hasattr(preprocessor, "mean_")
+
+
+def _probe(network, sample_shape: tuple) -> np.ndarray:
+    """A few random samples the network takes: ids below the Embedding's input_dim, or normals."""
+    rng = np.random.default_rng(0)
+    input_dim = embedding_input_dim(network) if len(sample_shape) == 1 else None
+    if input_dim is not None:
+        return rng.integers(0, input_dim, (_PROBE_ROWS, *sample_shape)).astype(input_dtype(network))
+    return rng.standard_normal((_PROBE_ROWS, *sample_shape)).astype(input_dtype(network))
+
+
+def _copy_weights(network, copy, sample_shape, error):
     """Give the built copy the network's weights and check that it computes the same."""
     try:
         copy.set_weights(network.get_weights())
@@ -361,8 +407,7 @@ def _copy_weights(network, copy, width, error):
             f"The copy of the network ({network.name!r}) does not hold the same weights as the "
             f"original: {exc}. Export the network alone with est.model_."
         ) from exc
-    probe = np.random.default_rng(0).standard_normal((_PROBE_ROWS, width))
-    probe = probe.astype(input_dtype(network))
+    probe = _probe(network, sample_shape)
     expected = keras.ops.convert_to_numpy(network(probe, training=False))
     got = keras.ops.convert_to_numpy(copy(probe, training=False))
     if not np.allclose(got, expected, rtol=1e-5, atol=1e-6, equal_nan=True):
@@ -390,7 +435,10 @@ def _call_once(model) -> None:
             for tensor in model.inputs
         }
     else:
-        probe = np.full((1, model.inputs[0].shape[-1]), np.nan)
+        tensor = model.inputs[0]
+        # NaN where the input is float; id 0 (always a valid one) for token ids.
+        fill = 0 if "int" in str(tensor.dtype) else np.nan
+        probe = np.full((1, *tensor.shape[1:]), fill, dtype=str(tensor.dtype))
     model(probe, training=False)
 
 

@@ -16,6 +16,7 @@ from keras import ops
 
 __all__ = [
     "Cast",
+    "ChannelScale",
     "ClassProbabilities",
     "NumericPreprocess",
     "OneHotColumns",
@@ -176,6 +177,43 @@ class TargetUnscale(keras.layers.Layer):
         y = ops.cast(inputs, self.compute_dtype)
         # StandardScaler.inverse_transform: X *= scale_, then X += mean_.
         return y * self.scale_weight + self.mean_weight
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mean=self.mean, scale=self.scale)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class ChannelScale(keras.layers.Layer):
+    """Per-channel standardisation of a tensor, in float32: ``(x - mean) / scale``.
+
+    What :class:`~safekeras.data.channel_scaling.ChannelScaler` computes, with
+    the same float32 operations in the same order; the channel is the last
+    axis. ``mean`` and ``scale`` are held as non-trainable weights, as in
+    :class:`NumericPreprocess`.
+
+    Parameters
+    ----------
+    mean, scale : sequence of float
+        One value per channel.
+    """
+
+    def __init__(self, mean, scale, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in mean]
+        self.scale = [float(v) for v in scale]
+        if len(self.mean) != len(self.scale):
+            raise ValueError("mean and scale must have one value per channel.")
+
+    def build(self, input_shape):
+        self.mean_weight = _constant_weight(self, "mean", self.mean)
+        self.scale_weight = _constant_weight(self, "scale", self.scale)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        return (x - self.mean_weight) / self.scale_weight
 
     def get_config(self):
         config = super().get_config()

@@ -30,6 +30,8 @@ __all__ = ["check_network_fits"]
 # Layer config keys that do not change what a fitted layer computes: names, seeds and
 # initialisers only decide the weights a fit starts from.
 _NOT_COMPUTED = frozenset({"name", "seed", "kernel_initializer", "bias_initializer"})
+# Values in one input sample the load check runs the network on (a 4096 x 4096 RGB image).
+_MAX_PROBE_VALUES = 4096 * 4096 * 3
 
 
 def check_network_fits(estimator, where: str) -> None:
@@ -54,17 +56,21 @@ def check_network_fits(estimator, where: str) -> None:
     from ..network.architecture import declared_input_width, inspect_head
 
     network = estimator.model_
-    width = declared_input_width(network)
-    expected = _preprocessed_width(estimator)
-    if width is None or (expected is not None and width != expected):
-        raise PersistenceError(
-            f"{where} is inconsistent: its network takes inputs of width {width}, but the "
-            f"estimator's preprocessing produces {expected} features. The file was tampered "
-            "with or corrupted."
-        )
+    if getattr(estimator, "input_kind_", "table") != "table":
+        width, probe = None, _array_probe(estimator, network, where)
+    else:
+        width = declared_input_width(network)
+        expected = _preprocessed_width(estimator)
+        if width is None or (expected is not None and width != expected):
+            raise PersistenceError(
+                f"{where} is inconsistent: its network takes inputs of width {width}, but the "
+                f"estimator's preprocessing produces {expected} features. The file was tampered "
+                "with or corrupted."
+            )
+        probe = np.zeros((1, width))
     spec = estimator._target_spec_
     try:
-        output = resolve_output(spec, inspect_head(network, np.zeros((1, width))), estimator.loss)
+        output = resolve_output(spec, inspect_head(network, probe), estimator.loss)
     except ModelSpecError as exc:
         raise PersistenceError(
             f"{where} is inconsistent: its network's output layer does not fit the target the "
@@ -80,6 +86,39 @@ def check_network_fits(estimator, where: str) -> None:
         )
     if estimator.model is None:
         _check_default_layers(estimator, network, spec, width, where)
+
+
+def _array_probe(estimator, network, where: str) -> np.ndarray:
+    """One all-zero sample of the recorded input shape, once it matches the network's input.
+
+    For an estimator fitted on a tensor or token ids (``input_kind_``): the
+    preprocessing keeps the sample shape, so the network must declare the
+    shape ``fit`` recorded (None: any size along that axis), and the default
+    MLP, which ``fit`` never builds for them, must not be the network.
+    """
+    from ..network.architecture import declared_input_shape
+
+    kind = estimator.input_kind_
+    shape = getattr(estimator, "_input_shape_", None)
+    declared = declared_input_shape(network)
+    valid = (
+        kind in ("tensor", "tokens")
+        and estimator.model is not None
+        and isinstance(shape, tuple)
+        and all(isinstance(d, int) and d > 0 for d in shape)
+        and (len(shape) == 1) == (kind == "tokens")
+        and declared is not None
+        and len(declared) == len(shape)
+        and all(d is None or d == s for d, s in zip(declared, shape, strict=True))
+    )
+    # A probe larger than any sample a network is fitted on is a crafted shape.
+    if not valid or int(np.prod(shape, dtype=np.float64)) > _MAX_PROBE_VALUES:
+        raise PersistenceError(
+            f"{where} is inconsistent: the estimator was fitted on {kind!r} input of sample "
+            f"shape {shape!r}, but its network takes samples of shape {declared} (or no "
+            "network of its own was given). The file was tampered with or corrupted."
+        )
+    return np.zeros((1, *shape), dtype=np.float32)
 
 
 def _loss_text(described) -> str:

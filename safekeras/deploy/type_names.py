@@ -30,6 +30,10 @@ SAFEKERAS_TYPES = (
     "safekeras.network.fitted.FittedNetwork",
     "safekeras.data.schema.InputSchema",
     "safekeras.data.schema.ColumnProfile",
+    # Images, series and token ids (input_kind_ "tensor" and "tokens").
+    "safekeras.data.tensor_schema.TensorSchema",
+    "safekeras.data.tensor_schema.TokenSchema",
+    "safekeras.data.channel_scaling.ChannelScaler",
     "safekeras.data.targets.TargetSpec",
     "safekeras.inspection.profile.TrainingProfile",
     "safekeras.decision.thresholds.ThresholdSearch",

@@ -41,7 +41,6 @@ from sklearn.utils.validation import _num_samples
 
 from ..data import input_validation, targets
 from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
-from ..data.schema import InputSchema
 from ..exceptions import ParameterError, TargetError
 from ..inspection.profile import training_profile
 from ..network import architecture, checks, incremental, training
@@ -49,6 +48,13 @@ from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
 from ..network.parallel import limit_worker_threads
 from .fit_state import FitData, Rows, fit_transaction
+from .input_kinds import (
+    check_default_network,
+    check_network_takes,
+    decide_kind,
+    fitted_kind,
+    schema_for,
+)
 from .predicting import _PredictMixin
 
 # Rows of the training split used to check the network's input width and head.
@@ -163,6 +169,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         # The network is pickled once, inside pipeline_; model_ points back to it.
         state.pop("model_", None)
         state.pop("_plan_cache", None)  # rebuilt on first use
+        state.pop("_kind", None)  # only a fit in progress reads it
         return state
 
     def __setstate__(self, state):
@@ -251,7 +258,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         fitted target; a first fit (``how=None``) profiles and encodes both.
         """
         resume = how is not None
-        X = self._validate_features(X, y=y, reset=not resume)
+        kind = fitted_kind(self) if resume else decide_kind(self, X, y)
+        X = input_validation.validate_features(self, X, y=y, reset=not resume, kind=kind)
+        self._kind = kind  # read by the steps below; recorded as input_kind_ at the end
         n_samples = _num_samples(X)
         if _num_samples(y) != n_samples:
             raise TargetError(
@@ -262,13 +271,19 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             self.input_schema_.check(X, drift=False)  # the columns fit saw, as fit saw them
             y_encoded = self._continued_target(self._target_spec_, y, classes, how)
             return X, self.input_schema_, self._target_spec_, y_encoded, {}
-        input_schema = InputSchema.from_training(
+        check_default_network(kind, self.model, X.shape)
+        input_schema = schema_for(
+            kind,
             X,
             numeric_only=self._input_mode() == "numeric",
             feature_names=getattr(self, "feature_names_in_", None),
         )
         spec, y_encoded = self._first_target(y, classes, partial)
         return X, input_schema, spec, y_encoded, self._target_attributes(spec)
+
+    def _fit_kind(self) -> str:
+        """The input kind of the fit in progress, else the fitted one (the load checks build)."""
+        return self.__dict__.get("_kind") or fitted_kind(self)
 
     def _plan_decision(self, data: FitData, partial: bool, resume: bool, seeds):
         """The decision plan, and the threshold searches of internal folds when it is "cv"."""
@@ -318,19 +333,21 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             preprocessor = self.preprocessor_  # frozen: the network learnt its scale
             x_train = X_train if preprocessor is None else preprocessor.transform(X_train)
         else:
-            preprocessor = resolve_preprocessor(self.preprocessor, X_train)
+            preprocessor = resolve_preprocessor(self.preprocessor, X_train, self._fit_kind())
             x_train = (
                 X_train
                 if preprocessor is None
                 else fit_preprocessor(preprocessor, X_train, w_train)
             )
+        tokens = self._fit_kind() == "tokens"  # ids stay integers: an Embedding reads codes
         x_val = None
         if val_idx is not None:
             X_val = take_rows(X, val_idx)
             x_val = checks.as_network_input(
-                X_val if preprocessor is None else preprocessor.transform(X_val)
+                X_val if preprocessor is None else preprocessor.transform(X_val),
+                keep_integers=tokens,
             )
-        return preprocessor, checks.as_network_input(x_train), x_val
+        return preprocessor, checks.as_network_input(x_train, keep_integers=tokens), x_val
 
     def _target_transformer(self, spec, rows: Rows, resume: bool):
         """The target scaling: fitted on the training rows, or the one a continued fit keeps."""
@@ -354,9 +371,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
 
     def _build_network(self, spec, x_train, seeds):
         """A fresh, seeded network for ``spec`` and ``x_train``'s width."""
-        return architecture.build_network(
+        network = architecture.build_network(
             self.model,
-            meta=architecture.make_meta(spec, x_train.shape[1]),
+            meta=architecture.make_meta(spec, x_train.shape[1], x_train.shape[1:]),
             spec=spec,
             hidden_layer_sizes=architecture.layer_sizes(self.hidden_layer_sizes),
             activation=self.activation,
@@ -365,6 +382,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             add_head=self.add_head,
             seeds=seeds,
         )
+        check_network_takes(self._fit_kind(), network, x_train)
+        return network
 
     def _in_network_dtype(self, data: FitData, preprocessor, network, rows: Rows, resume):
         """``rows``' features cast to the network's dtype, once checked to fit in it."""
@@ -372,6 +391,10 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         if data.declared_dtype is None:  # a callable built the network: its dtype is known now
             self._check_raw_numbers(data.input_schema, data.X, dtype, resume)
         checks.check_network_input(data.input_schema, preprocessor, dtype, rows.x_train, rows.x_val)
+        if self._fit_kind() == "tokens":
+            input_dim = architecture.embedding_input_dim(network)
+            for x in (rows.x_train, rows.x_val):
+                checks.check_token_ids(x if x is not None else rows.x_train[:0], input_dim)
         x_val = None if rows.x_val is None else rows.x_val.astype(dtype, copy=False)
         return replace(rows, x_train=rows.x_train.astype(dtype, copy=False), x_val=x_val)
 
@@ -470,6 +493,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             history = {"loss": [*self.history_["loss"], *history["loss"]]}
             epochs_run = best_epoch = self.n_epochs_ + result.epochs_run
         self.input_schema_ = data.input_schema
+        self.input_kind_ = self.__dict__.pop("_kind")  # the steps that read it are done
+        self._input_shape_ = tuple(int(d) for d in data.X.shape[1:])
         self.preprocessor_ = preprocessor
         self.model_ = network
         self.pipeline_ = Pipeline(

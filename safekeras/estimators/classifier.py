@@ -1,11 +1,9 @@
 """``SafeKerasClassifier``: a Keras network as a scikit-learn classifier.
 
-The fit and predict steps are the shared ones of
-:class:`~safekeras.estimators.base._SafeKerasBase`; this class adds the
-classification target (:mod:`~safekeras.data.targets`), class rebalancing
-(:mod:`~safekeras.data.resampling`) and the decision threshold, fitted by
-:mod:`~safekeras.decision.threshold_fitting` and applied by
-:mod:`~safekeras.decision.rule`.
+The fit and predict steps are :class:`~safekeras.estimators.base._SafeKerasBase`'s; this
+class adds the target (:mod:`~safekeras.data.targets`), class rebalancing
+(:mod:`~safekeras.data.resampling`) and the decision threshold
+(:mod:`~safekeras.decision.threshold_fitting`, applied by :mod:`~safekeras.decision.rule`).
 """
 
 from __future__ import annotations
@@ -42,8 +40,8 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         is cloned with fresh weights for every fit and never mutated; its last
         layer is checked against the target. A callable is called as
         ``model(meta)`` with a dict holding ``n_features_in_`` (width after
-        preprocessing), ``n_outputs_``, ``target_type_``, ``classes_``,
-        ``output_activation_`` and ``loss_``, and must return a Keras model.
+        preprocessing), ``input_shape_`` (of one sample), ``n_outputs_``, ``target_type_``,
+        ``classes_``, ``output_activation_`` and ``loss_``; it must return a Keras model.
     hidden_layer_sizes : int or sequence of int, default=(64, 32)
         Units of each hidden layer of the default MLP; an int is one hidden
         layer (``16`` is ``(16,)``). ``()`` gives a logistic regression.
@@ -192,7 +190,10 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         Class labels, sorted as :class:`~sklearn.preprocessing.LabelEncoder`
         sorts them (label indices for multilabel targets).
     n_features_in_ : int
-        Number of features seen during ``fit``.
+        ``X.shape[1]`` in ``fit``.
+    input_kind_ : {"table", "tensor", "tokens"}
+        How ``fit`` read ``X``: a table; an (n, ...) array for a user network (``"auto"``
+        scales each channel, the last axis); or integer token ids for an ``Embedding``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during ``fit``, when ``X`` has string column names.
     input_schema_ : safekeras.schema.InputSchema

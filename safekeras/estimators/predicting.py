@@ -20,8 +20,9 @@ from ..data import input_validation
 from ..data.preprocessing_plan import PreprocessingPlan
 from ..exceptions import DriftError, DriftWarning, NotFittedError, external_stacklevel
 from ..inspection import diagnostics
-from ..network import checks
+from ..network import architecture, checks
 from ..network.fitted import input_dtype, row_chunks
+from .input_kinds import fitted_kind
 
 
 class _PredictMixin:
@@ -30,8 +31,13 @@ class _PredictMixin:
     # -- predicting ------------------------------------------------------------
 
     def _validate_features(self, X, *, y=None, reset: bool):
-        """Validate X the way the configured preprocessor can consume it."""
-        return input_validation.validate_features(self, X, y=y, reset=reset)
+        """Validate X the way the configured preprocessor (and, fitted, the input kind) reads it."""
+        kind = "table" if reset else fitted_kind(self)
+        return input_validation.validate_features(self, X, y=y, reset=reset, kind=kind)
+
+    def _fitted_input_shape(self) -> tuple:
+        """The shape of one training sample, ``X.shape[1:]`` in ``fit``."""
+        return getattr(self, "_input_shape_", (self.n_features_in_,))
 
     def _input_mode(self) -> str:
         return input_validation.input_mode(self.preprocessor)
@@ -54,6 +60,8 @@ class _PredictMixin:
         dtype = input_dtype(network.model_)
         if self._feeds_raw_numbers():  # before the drift warning: an error makes it moot
             self.input_schema_.check_representable(dtype, batch)
+        if fitted_kind(self) == "tokens":  # before Keras: a GPU reads zeros
+            checks.check_token_ids(X, architecture.embedding_input_dim(network.model_))
         self._report_drift(self.input_schema_.check_decoded(batch, drift=self.on_drift != "ignore"))
         plan = self._preprocessing_plan()
         if plan is None and self.preprocessor_ is not None:
@@ -85,7 +93,9 @@ class _PredictMixin:
         """The fast path of ``preprocessor_`` (:mod:`safekeras.data.preprocessing_plan`), if any."""
         cached = self.__dict__.get("_plan_cache")
         if cached is None or cached[0] is not self.preprocessor_:
-            plan = PreprocessingPlan.from_fitted(self.preprocessor_, self.input_schema_)
+            plan = None  # the plan reads table columns: tensors and tokens go through Keras
+            if fitted_kind(self) == "table":
+                plan = PreprocessingPlan.from_fitted(self.preprocessor_, self.input_schema_)
             cached = (self.preprocessor_, plan)
             self._plan_cache = cached  # one tuple: threads see the old or the new pair
         return cached[1]

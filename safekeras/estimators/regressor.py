@@ -39,7 +39,7 @@ validation_fraction, patience, callbacks, warm_start, engine, on_drift, random_s
 
     Attributes
     ----------
-    n_features_in_, feature_names_in_, input_schema_, preprocessor_, model_, \
+    n_features_in_, input_kind_, feature_names_in_, input_schema_, preprocessor_, model_, \
 pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
         As in :class:`SafeKerasClassifier`.
     target_type_ : str

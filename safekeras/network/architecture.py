@@ -18,8 +18,11 @@ from ..exceptions import ModelSpecError, ParameterError
 
 __all__ = [
     "build_network",
+    "check_input_shape",
     "check_layer_sizes",
+    "declared_input_shape",
     "declared_input_width",
+    "embedding_input_dim",
     "inspect_head",
     "layer_sizes",
     "make_meta",
@@ -48,13 +51,18 @@ _KNOWN_ACTIVATIONS = frozenset(
 )
 
 
-def make_meta(spec: TargetSpec, n_features: int) -> dict:
+def make_meta(spec: TargetSpec, n_features: int, input_shape: tuple | None = None) -> dict:
     """The dictionary handed to a user's ``build(meta)`` callable.
 
     Keys
     ----
     n_features_in_ : int
-        Width of the *preprocessed* input the network receives.
+        Width of the *preprocessed* input the network receives (for an
+        N-dimensional ``X``, its second dimension ``X.shape[1]``).
+    input_shape_ : tuple of int
+        Shape of one preprocessed sample: ``(n_features_in_,)`` for a table,
+        ``X.shape[1:]`` for images, series and token sequences; what
+        ``keras.Input(shape=meta["input_shape_"])`` takes.
     n_outputs_ : int
         Output units the target needs.
     target_type_ : str
@@ -68,6 +76,7 @@ def make_meta(spec: TargetSpec, n_features: int) -> dict:
     """
     return {
         "n_features_in_": int(n_features),
+        "input_shape_": (int(n_features),) if input_shape is None else tuple(input_shape),
         "n_outputs_": spec.n_outputs,
         "target_type_": spec.target_type,
         "classes_": None if spec.classes is None else spec.classes.copy(),
@@ -128,7 +137,7 @@ def build_network(
     if add_head:
         network = keras.Sequential(
             [
-                keras.Input(shape=(n_features,)),
+                keras.Input(shape=meta.get("input_shape_", (n_features,))),
                 network,
                 keras.layers.Dense(
                     spec.n_outputs,
@@ -152,6 +161,13 @@ def inspect_head(network, x_probe: np.ndarray) -> Head:
     try:
         outputs = network(x_probe, training=False)
     except Exception as exc:
+        if x_probe.ndim > 2:
+            raise ModelSpecError(
+                f"The network cannot take samples of shape {tuple(x_probe.shape[1:])} (X.shape[1:],"
+                f" channels last); its input declares {declared_input_shape(network)}. Build it "
+                "for the data's shape, e.g. keras.Input(shape=X.shape[1:]) or in a callable "
+                f"model(meta) using meta['input_shape_']. Keras said: {exc}"
+            ) from exc
         expected = declared_input_width(network)
         detail = (
             f"the model expects {expected} input features"
@@ -292,6 +308,85 @@ def declared_input_width(network) -> int | None:
     except (AttributeError, IndexError, ValueError, TypeError):
         return None
     return int(shape[-1]) if len(shape) == 2 and shape[-1] is not None else None
+
+
+def declared_input_shape(network) -> tuple | None:
+    """The shape of one sample that a network's first input declares (None entries: any).
+
+    Parameters
+    ----------
+    network : keras.Model
+
+    Returns
+    -------
+    tuple or None
+        ``network.inputs[0].shape[1:]``, or None when the network declares no input
+        (a Sequential without ``keras.Input``, not built yet).
+    """
+    try:
+        shape = network.inputs[0].shape
+    except (AttributeError, IndexError, ValueError, TypeError):
+        return None
+    return tuple(None if d is None else int(d) for d in shape[1:])
+
+
+def check_input_shape(network, sample_shape: tuple, kind: str) -> None:
+    """ModelSpecError when a user network's declared input cannot take samples of ``sample_shape``.
+
+    Parameters
+    ----------
+    network : keras.Model
+        The built network (a clone of the user's, or what their callable built).
+    sample_shape : tuple of int
+        ``X.shape[1:]`` after preprocessing (which keeps the shape of tensors and tokens).
+    kind : {"tensor", "tokens"}
+        How ``fit`` reads ``X``, for the message.
+    """
+    declared = declared_input_shape(network)
+    if declared is None:
+        return  # built on first call: the probe forward pass checks it
+    fits = len(declared) == len(sample_shape) and all(
+        d is None or d == s for d, s in zip(declared, sample_shape, strict=True)
+    )
+    if not fits:
+        what = "token sequences" if kind == "tokens" else "samples"
+        raise ModelSpecError(
+            f"The network's input takes samples of shape {declared}, but X holds {what} of "
+            f"shape {tuple(sample_shape)} (X.shape[1:]; channels last). Declare "
+            "keras.Input(shape=X.shape[1:]), or reshape X to the network's input shape."
+        )
+
+
+def embedding_input_dim(model) -> int | None:
+    """``input_dim`` of the Embedding that a network's first weight-carrying layer is, or None.
+
+    The layers are followed from the input (a Sequential's first layers, a
+    functional model's layers in graph order, nested models entered):
+    layers without weights (Input, Dropout, Masking, Reshape, ...) are
+    skipped, and the first one that carries weights decides. A network that
+    starts with an Embedding reads a 2-d integer ``X`` as token ids.
+    """
+    import keras
+
+    weightless = (
+        keras.layers.InputLayer,
+        keras.layers.Dropout,
+        keras.layers.Masking,
+        keras.layers.Activation,
+        keras.layers.Reshape,
+        keras.layers.Flatten,
+        keras.layers.Rescaling,
+        keras.layers.Permute,
+    )
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+        if isinstance(layer, keras.Model):
+            return embedding_input_dim(layer)
+        if isinstance(layer, weightless) or (layer.built and not layer.weights):
+            continue
+        return None
+    return None
 
 
 def check_layer_sizes(hidden_layer_sizes) -> None:

@@ -20,15 +20,22 @@ from .inference import as_numpy
 __all__ = [
     "as_network_input",
     "check_network_input",
+    "check_token_ids",
     "concatenated",
     "finite_predictions",
     "network_input_names",
 ]
 
 
-def as_network_input(X) -> np.ndarray:
-    """Preprocessed features as a finite float array (cast to the network's dtype later)."""
+def as_network_input(X, *, keep_integers: bool = False) -> np.ndarray:
+    """Preprocessed features as a finite float array (cast to the network's dtype later).
+
+    ``keep_integers`` keeps integer token ids as they are: an ``Embedding``
+    reads them as codes.
+    """
     X = np.asarray(X)
+    if keep_integers and X.dtype.kind in "iu":
+        return X
     if X.dtype == object:
         try:
             X = X.astype(np.float64)
@@ -54,9 +61,40 @@ def check_network_input(schema, preprocessor, dtype, *features) -> None:
     when there is no preprocessor.
     """
     for x in features:
-        if x is not None:
+        if x is None:
+            continue
+        if x.ndim > 2:  # a tensor: one column per channel (last axis), whatever its shape
+            names = [f"channel {k}" for k in range(x.shape[-1])]
+            check_representable(x.reshape(-1, x.shape[-1]), names, dtype, preprocessed=True)
+        else:
             names = functools.partial(network_input_names, schema, preprocessor, x.shape[1])
             check_representable(x, names, dtype, preprocessed=True)
+
+
+def check_token_ids(x: np.ndarray, input_dim: int | None) -> None:
+    """InputError when a token id is beyond the network's ``Embedding`` vocabulary.
+
+    An id at or above ``input_dim`` has no embedding row: Keras raises on a
+    CPU but silently reads zeros on a GPU, which would be a silent wrong answer.
+
+    Parameters
+    ----------
+    x : ndarray of int
+        Token ids as they enter the network.
+    input_dim : int or None
+        The Embedding's ``input_dim`` (None: the network does not start with one).
+    """
+    if input_dim is None or x.size == 0:
+        return
+    largest = int(x.max())
+    if largest >= input_dim:
+        rows = np.flatnonzero((x >= input_dim).any(axis=1))
+        raise InputError(
+            f"Token id {largest} is beyond the network's Embedding vocabulary (input_dim="
+            f"{input_dim}: ids 0 to {input_dim - 1}), in {len(rows)} row(s) (e.g. row "
+            f"{int(rows[0])}). Map unknown tokens to a reserved id, or build the Embedding "
+            "with a larger input_dim."
+        )
 
 
 def concatenated(chunks: list[np.ndarray]) -> np.ndarray:

@@ -117,3 +117,41 @@ def test_quick_run_fills_every_cell_and_draws_the_plots(tmp_path, capsys):
     contract = {row["contender"]: row for row in tables["What scikit-learn sees of each contender"]}
     assert contract[contenders.SAFEKERAS]["`is_classifier`"] == "yes"
     assert contract[contenders.SAFEKERAS]["parameters `clone` dropped"] == "none"
+
+
+@pytest.mark.slow
+def test_a_network_contender_runs_on_the_nd_rows_and_gets_its_verdict(monkeypatch):
+    quality = reports.load_benchmark("quality")
+    shapes = []  # what each contender was cross-validated on
+    real_cross_validate = quality.cross_validate
+
+    def recording(estimator, X, *args, **kwargs):
+        shapes.append(X.shape)
+        return real_cross_validate(estimator, X, *args, **kwargs)
+
+    monkeypatch.setattr(quality, "cross_validate", recording)
+    from sklearn.model_selection import StratifiedKFold
+
+    from benchmarks import contenders, quality_tables
+
+    args = quality.parse_args(["--quick", "--datasets", "sequences", "--sequence-rows", "120"])
+    (dataset,) = quality.load_datasets(args)
+    assert dataset.tensor.shape == (120, 50, 1) and dataset.X.shape == (120, 50)
+    folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
+    flat = next(c for c in contenders.CONTENDERS if c.name == contenders.SAFEKERAS)
+    (network,) = contenders.NETWORK_CONTENDERS
+    results = [quality.run_contender(c, dataset, folds, args)[0] for c in (flat, network)]
+    assert shapes == [(120, 50), (120, 50, 1)]  # the flat view, then the series
+    for result in results:
+        assert result.skipped is None, result.skipped
+        values = result.values("balanced_accuracy")
+        assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
+    assert results[1].warnings == {}  # the N-d rows raise nothing on the way
+    entry = quality_tables.DatasetResults(dataset, results, 1.0)
+    page = quality_tables.report_dataset(entry, args)
+    assert "(as 120 x 50 x 1)" in page
+    assert f"**Network verdict** ({contenders.SAFEKERAS_NETWORK} on the N-d rows" in page
+    assert f"vs {contenders.SAFEKERAS}: " in page
+    # A table has no N-d view: the network contender does not apply.
+    table = quality.load_datasets(quality.parse_args(["--quick", "--datasets", "wine"]))[0]
+    assert network.make(table, args) is None

@@ -530,10 +530,40 @@ def test_type_name_is_where_the_object_is_defined(name):
     assert name not in LEGACY_TYPES
 
 
-def test_type_names_are_the_safekeras_types_payloads_hold(frame, regressor, tmp_path):
-    # The categorical classifier (threshold search, as_categories) and the regressor together.
+@pytest.fixture(scope="module")
+def array_kinds():
+    """A Conv1D classifier on a tensor (ChannelScaler, TensorSchema) and one on token ids."""
+    rng = np.random.default_rng(0)
+    series = rng.normal(size=(60, 6, 1))
+    ids = rng.integers(0, 5, size=(60, 6))
+    conv = keras.Sequential(
+        [
+            keras.Input((6, 1)),
+            keras.layers.Conv1D(2, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    embed = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Embedding(5, 2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    fast = dict(epochs=2, random_state=0, threshold_cv=None)
+    return (
+        _fit(SafeKerasClassifier(conv, **fast), series, series[:, 0, 0] > 0),
+        _fit(SafeKerasClassifier(embed, **fast), ids, ids[:, 0] > 1),
+    )
+
+
+def test_type_names_are_the_safekeras_types_payloads_hold(frame, regressor, array_kinds, tmp_path):
+    # The categorical classifier (threshold search, as_categories), the regressor, and
+    # the images-and-sequences types (ChannelScaler, TensorSchema, TokenSchema) together.
     held = set()
-    for est in (frame, regressor):
+    for est in (frame, regressor, *array_kinds):
         path = tmp_path / "est.safekeras"
         save(est, path)
         payload = members_of(path.read_bytes())["estimator.skops"]

@@ -344,7 +344,7 @@ def e2e_verdict(results: list[EndToEnd], args) -> str:
     )
 
 
-# -- part 2: detection ---------------------------------------------------------
+# -- part 2 (detection) is in drift_detection.py --------------------------------
 
 
 # -- part 3: cost --------------------------------------------------------------

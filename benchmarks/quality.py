@@ -372,15 +372,6 @@ def load_datasets(args: argparse.Namespace) -> list[Dataset]:
     return [makers[name]() for name in args.datasets]
 
 
-# -- the naive Keras classifier --------------------------------------------------
-
-
-# -- the Keras wrappers' builders ----------------------------------------------
-
-
-# -- contenders ----------------------------------------------------------------
-
-
 # -- scoring -------------------------------------------------------------------
 
 

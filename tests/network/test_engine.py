@@ -26,8 +26,10 @@ from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, T
 from safekeras.network.engine import (
     COMPILED_BACKENDS,
     compiled_obstacles,
+    loop,
     resolve_engine,
     tf_epochs,
+    whole_fit,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -448,3 +450,112 @@ def test_jax_backend_trains_with_a_jitted_scan_that_matches_model_fit():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "jax engine ok" in result.stdout
+
+
+# -- the whole fit in one compiled call (engine/whole_fit.py) ----------------------------
+
+
+@pytest.fixture
+def whole_fits(monkeypatch):
+    """Counts the fits trained in one compiled call (the rest ran the per-epoch loop)."""
+    calls = []
+
+    def counting(runner, **options):
+        calls.append(options)
+        return whole_fit.run_whole_fit(runner, **options)
+
+    monkeypatch.setattr(loop, "run_whole_fit", counting)
+    return calls
+
+
+WHOLE_FIT_CASES = {
+    "early stopping": dict(patience=3),
+    "early stopping, sample weights": dict(patience=3, sample_weight=True),
+    # The threshold is tuned on the validation split, whose loss is then recorded only.
+    "validation recorded, no stopping": dict(
+        early_stopping=False, threshold="auto", threshold_cv=None
+    ),
+    "no validation split": dict(early_stopping=False, threshold=None),
+    "patience zero": dict(patience=0, learning_rate=0.2),
+}
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("case", WHOLE_FIT_CASES)
+def test_the_whole_fit_in_one_call_trains_as_the_per_epoch_loop(data, whole_fits, case):
+    X, y = data
+    options = dict(WHOLE_FIT_CASES[case])
+    weights = np.where(y == 1, 2.5, 1.0) if options.pop("sample_weight", False) else None
+    params = {
+        **dict(engine="compiled", batch_size=32, epochs=40, threshold=None, random_state=2),
+        **options,
+    }
+    whole = SafeKerasClassifier(**params).fit(X, y, sample_weight=weights)
+    assert len(whole_fits) == 1
+    per_epoch = SafeKerasClassifier(**params, callbacks=[_EpochCounter()])
+    per_epoch.fit(X, y, sample_weight=weights)
+    assert len(whole_fits) == 1  # callbacks keep the per-epoch loop
+    assert whole.history_.keys() == per_epoch.history_.keys()
+    for key in whole.history_:
+        np.testing.assert_allclose(whole.history_[key], per_epoch.history_[key], rtol=1e-6)
+    assert (whole.best_epoch_, whole.n_epochs_) == (per_epoch.best_epoch_, per_epoch.n_epochs_)
+    for got, expected in zip(
+        whole.model_.get_weights(), per_epoch.model_.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    assert ("val_loss" in whole.history_) is (case != "no validation split")
+    if params.get("early_stopping", True):
+        stopped = whole.n_epochs_ < params["epochs"]
+        assert stopped and whole.best_epoch_ == int(np.argmin(whole.history_["val_loss"])) + 1
+    else:
+        assert whole.best_epoch_ == whole.n_epochs_ == params["epochs"]
+
+
+@pytest.mark.tensorflow_only(reason="JAX compiles the whole fit once per epoch budget")
+def test_one_trace_of_the_whole_fit_serves_every_budget_and_patience(data, whole_fits):
+    X, y = data
+    params = dict(engine="compiled", batch_size=32, threshold=None, random_state=0)
+    SafeKerasClassifier(**params, epochs=5).fit(X, y)
+    twin = list(tf_epochs._twins.values())[-1]  # the most recently used
+    traces = twin.functions[2].experimental_get_tracing_count()
+    SafeKerasClassifier(**params, epochs=9, patience=1).fit(X, y)
+    SafeKerasClassifier(**params, epochs=3, early_stopping=False, threshold_cv=None).fit(X, y)
+    assert twin.functions[2].experimental_get_tracing_count() == traces == 1
+    assert len(whole_fits) == 3
+
+
+@pytest.mark.core
+def test_callbacks_and_verbose_keep_their_per_epoch_calls(data, whole_fits, capsys):
+    X, y = data
+    seen = []
+
+    class Spy(_Recorder):
+        def on_train_end(self, logs=None):
+            super().on_train_end(logs)
+            seen.append(self)
+
+    params = dict(engine="compiled", epochs=3, patience=10, threshold=None)
+    SafeKerasClassifier(**params, callbacks=[Spy()]).fit(X, y)
+    SafeKerasClassifier(**params, verbose=1).fit(X, y)
+    assert not whole_fits
+    events = [event.split()[0] for event in seen[0].events]
+    assert events == ["train_begin", *["epoch_begin", "epoch_end"] * 3, "train_end"]
+    assert len([line for line in capsys.readouterr().out.splitlines() if "Epoch" in line]) == 3
+
+
+@pytest.mark.core
+def test_a_diverging_whole_fit_raises_the_per_epoch_loops_error(data, whole_fits):
+    X, y = data
+    params = dict(
+        engine="compiled", preprocessor=None, early_stopping=False, epochs=20, random_state=0
+    )
+    messages = []
+    for callbacks in (None, [_EpochCounter()]):
+        clf = SafeKerasRegressor(**params, learning_rate=1e6, callbacks=callbacks)
+        with pytest.raises(
+            TrainingError, match=r"diverged: loss became (nan|inf) at epoch \d+\."
+        ) as error:
+            clf.fit(X * 1e15, y * 1e15)
+        messages.append(str(error.value))
+        assert not hasattr(clf, "pipeline_")
+    assert len(whole_fits) == 1 and messages[0] == messages[1]

@@ -11,7 +11,10 @@ Two engines train the same network to the same optimum:
     small tabular data. The epoch loop around it (:mod:`.loop`) keeps
     ``model.fit``'s semantics: the loss Keras would report, validation loss,
     early stopping with the best weights restored, and the epoch hooks of
-    the user's callbacks.
+    the user's callbacks. Without callbacks and without ``verbose``, the
+    whole fit is one compiled call instead (:mod:`.whole_fit`: a
+    ``tf.while_loop`` or ``lax.while_loop`` over the epochs, early stopping
+    and the best weights kept in the loop), with the same result.
 ``"keras"``
     Keras' own ``model.fit`` (:mod:`.keras_fit`), for the torch backend,
     networks that override ``train_step`` and callbacks with per-batch hooks.

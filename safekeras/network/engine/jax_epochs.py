@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from .jax_fit import whole_fit_function
 from .shared import (
     VALIDATION_CHUNK,
     build_training_state,
@@ -35,6 +36,7 @@ from .shared import (
     state_variable_groups,
     trace_key,
 )
+from .whole_fit import WholeFit, as_floats
 
 __all__ = ["JaxEpochs"]
 
@@ -85,7 +87,9 @@ class JaxEpochs:
         self.from_network()
         # The state is written into ``network`` for callbacks, so they need no own functions.
         del has_callbacks
-        self._epoch_function, self._loss_function = _compiled(network, n_rows, batch_size)
+        self._epoch_function, self._loss_function, self._fit_function = _compiled(
+            network, n_rows, batch_size
+        )
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -101,6 +105,27 @@ class JaxEpochs:
         return mean_loss(
             lambda part: self._loss_function(trainable, non_trainable, metrics, *part),
             self._validation,
+        )
+
+    def train_all(self, *, epochs: int, patience: int, stops: bool) -> WholeFit:
+        """Run every epoch in one call (see :mod:`.whole_fit`); the best weights restored."""
+        import jax.numpy as jnp
+        import numpy as np
+
+        self._state, losses, val_losses, best_epoch, epochs_run = self._fit_function(
+            self._state,
+            self._key,
+            self._train,
+            self._validation,
+            jnp.asarray(patience, jnp.int32),
+            jnp.asarray(bool(stops)),
+            epochs=int(epochs),
+        )
+        epochs_run = int(epochs_run)
+        return WholeFit(
+            losses=as_floats(np.asarray(losses)[:epochs_run]),
+            val_losses=as_floats(np.asarray(val_losses)[:epochs_run]) if self._validation else None,
+            best_epoch=int(best_epoch),
         )
 
     def snapshot(self):
@@ -130,16 +155,19 @@ class JaxEpochs:
 
 
 def _compiled(network, n_rows: int, batch_size: int):
-    """The jitted epoch and validation-loss functions for ``network`` (cached)."""
+    """The jitted epoch, validation-loss and whole-fit functions for ``network`` (cached)."""
     import jax
 
     key = trace_key(network, rows=n_rows, batch_size=batch_size)
     if key is not None and key in _compiled_functions:
         _compiled_functions.move_to_end(key)
         return _compiled_functions[key]
+    epoch_function = jax.jit(_epoch_function(network, n_rows, batch_size))
+    loss_function = jax.jit(_loss_function(network))
     functions = (
-        jax.jit(_epoch_function(network, n_rows, batch_size)),
-        jax.jit(_loss_function(network)),
+        epoch_function,
+        loss_function,
+        whole_fit_function(epoch_function, loss_function),
     )
     if key is not None:
         _compiled_functions[key] = functions

@@ -15,6 +15,10 @@ restore_best_weights=True)``:
   with the same ``logs`` as under ``model.fit``, see the network's current
   weights there, and may stop training (``model.stop_training = True``) or
   change the optimizer's learning rate.
+
+Without callbacks and without ``verbose`` nothing needs Python between
+epochs, and the runner trains every epoch in one compiled call instead
+(:mod:`.whole_fit`), with the same history, stopping and weights.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import sys
 
 from .result import TrainingResult, check_finite_logs
+from .whole_fit import run_whole_fit
 
 __all__ = ["run_epochs"]
 
@@ -65,6 +70,10 @@ def run_epochs(
     """
     try:
         stops = validate and early_stopping
+        if not callbacks and not verbose and hasattr(runner, "train_all"):
+            # Nothing to call between epochs: every epoch in one compiled call.
+            network.stop_training = False
+            return run_whole_fit(runner, epochs=epochs, patience=patience, stops=stops)
         return _run(runner, network, epochs, patience, validate, stops, callbacks, verbose)
     finally:
         runner.close()

@@ -38,6 +38,8 @@ from .shared import (
     state_variable_groups,
     trace_key,
 )
+from .tf_fit import trace_whole_fit
+from .whole_fit import WholeFit, as_floats
 
 __all__ = ["TensorFlowEpochs"]
 
@@ -87,21 +89,18 @@ class TensorFlowEpochs:
         self._seed = int(shuffle_seed)
         batch_size, self.steps_per_epoch = epoch_batching(len(x), batch_size)
         self._train = _as_tensors(x, y, sample_weight)
-        self._validation = (
-            []
-            if validation is None
-            else [_as_tensors(*part) for part in chunks(*validation, size=VALIDATION_CHUNK)]
-        )
-        signature = _Signature.of(self._train, self._validation)
+        self._validation_rows = None if validation is None else _as_tensors(*validation)
+        self._validation_chunks = None  # made on the first per-epoch validation loss
+        signature = _Signature.of(self._train, self._validation_rows)
         self._twin = None
         if not has_callbacks:
             self._twin = _borrow_twin(network, batch_size, signature, x, y, sample_weight)
         if self._twin is None:
             self._trainee = network
-            self._epoch_function, self._loss_function = _trace(network, batch_size, signature)
+            self._functions = _trace(network, batch_size, signature)
         else:
             self._trainee = self._twin.network
-            self._epoch_function, self._loss_function = self._twin.functions
+            self._functions = self._twin.functions
             try:
                 _copy_state(network, self._trainee)
             except BaseException:
@@ -115,11 +114,32 @@ class TensorFlowEpochs:
         import tensorflow as tf
 
         seed = tf.constant([self._seed, epoch], tf.int64)
-        return float(self._epoch_function(*_present(self._train), seed))
+        return float(self._functions[0](*_present(self._train), seed))
 
     def validation_loss(self) -> float:
         """Loss on the validation split (weighted mean over its rows)."""
-        return mean_loss(lambda part: self._loss_function(*_present(part)), self._validation)
+        if self._validation_chunks is None:
+            self._validation_chunks = list(chunks(*self._validation_rows, size=VALIDATION_CHUNK))
+        return mean_loss(lambda part: self._functions[1](*_present(part)), self._validation_chunks)
+
+    def train_all(self, *, epochs: int, patience: int, stops: bool) -> WholeFit:
+        """Run every epoch in one call (see :mod:`.whole_fit`); the best weights restored."""
+        import tensorflow as tf
+
+        validation = () if self._validation_rows is None else (_present(self._validation_rows),)
+        losses, val_losses, best_epoch = self._functions[2](
+            _present(self._train),
+            *validation,
+            tf.constant(self._seed, tf.int64),
+            tf.constant(epochs, tf.int32),
+            tf.constant(patience, tf.int32),
+            tf.constant(bool(stops)),
+        )
+        return WholeFit(
+            losses=as_floats(losses.numpy()),
+            val_losses=as_floats(val_losses.numpy()) if validation else None,
+            best_epoch=int(best_epoch),
+        )
 
     def snapshot(self) -> list:
         return self._trainee.get_weights()
@@ -156,7 +176,7 @@ class _Signature:
 
     @classmethod
     def of(cls, train, validation) -> _Signature:
-        return cls(_specs(train), _specs(validation[0]) if validation else None)
+        return cls(_specs(train), None if validation is None else _specs(validation))
 
 
 def _specs(tensors) -> tuple:
@@ -170,14 +190,43 @@ def _specs(tensors) -> tuple:
 
 
 def _trace(network, batch_size: int, signature: _Signature):
-    """The epoch and validation-loss ``tf.function``s of ``network``."""
+    """The epoch, validation-loss and whole-fit ``tf.function``s of ``network``.
+
+    Each is traced on its first call: a fit runs either the first two, once
+    per epoch, or the third, once (see :mod:`.whole_fit`).
+    """
     import tensorflow as tf
 
     weighted = len(signature.train) == 3
-    optimizer = network.optimizer
+    run_epoch = _epoch_body(network, batch_size)
 
     def epoch(x, y, *rest):
         sample_weight, seed = (rest[0], rest[1]) if weighted else (None, rest[0])
+        return run_epoch(x, y, sample_weight, seed)
+
+    def loss(x, y, *weights):
+        sample_weight = weights[0] if weights else None
+        y_pred = network(x, training=False)
+        return network.compute_loss(x, y, y_pred, sample_weight, training=False)
+
+    seed_spec = tf.TensorSpec([2], tf.int64)
+    epoch_function = tf.function(epoch, input_signature=[*signature.train, seed_spec])
+    loss_function = (
+        None
+        if signature.validation is None
+        else tf.function(loss, input_signature=list(signature.validation))
+    )
+    fit_function = trace_whole_fit(network, run_epoch, loss, signature.train, signature.validation)
+    return epoch_function, loss_function, fit_function
+
+
+def _epoch_body(network, batch_size: int):
+    """One epoch in the graph: seeded shuffle, the batches, their mean loss (float64)."""
+    import tensorflow as tf
+
+    optimizer = network.optimizer
+
+    def run_epoch(x, y, sample_weight, seed):
         n_rows = tf.shape(x, out_type=tf.int64)[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(n_rows), seed=seed)
         size = tf.constant(batch_size, tf.int64)
@@ -195,19 +244,7 @@ def _trace(network, batch_size: int, signature: _Signature):
             total += tf.cast(loss, tf.float64) * tf.cast(tf.shape(rows)[0], tf.float64)
         return total / tf.cast(n_rows, tf.float64)
 
-    def loss(x, y, *weights):
-        sample_weight = weights[0] if weights else None
-        y_pred = network(x, training=False)
-        return network.compute_loss(x, y, y_pred, sample_weight, training=False)
-
-    seed_spec = tf.TensorSpec([2], tf.int64)
-    epoch_function = tf.function(epoch, input_signature=[*signature.train, seed_spec])
-    loss_function = (
-        None
-        if signature.validation is None
-        else tf.function(loss, input_signature=list(signature.validation))
-    )
-    return epoch_function, loss_function
+    return run_epoch
 
 
 def _apply_gradients(optimizer, gradients, variables) -> None:

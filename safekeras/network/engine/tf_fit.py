@@ -1,0 +1,163 @@
+"""The whole fit as one ``tf.function`` (TensorFlow backend, see :mod:`.whole_fit`).
+
+A ``tf.while_loop`` over epochs whose body is the epoch of :mod:`.tf_epochs`
+(the same Python function, so the same shuffles and optimizer steps), then
+the validation loss in chunks of
+:data:`~safekeras.network.engine.shared.VALIDATION_CHUNK` rows, as
+:func:`~safekeras.network.engine.shared.mean_loss` averages them, then the
+early-stopping rule of :mod:`.loop`: an epoch improves when its validation
+loss is strictly below the best so far, which copies the network's weights
+(``network.weights``, what ``get_weights`` snapshots) into the loop state;
+training stops after ``patience`` epochs in a row without improvement, at
+the epoch budget, or after an epoch whose loss is not finite. After the
+loop, the best weights are assigned back when early stopping picked them.
+
+The epoch budget, the patience and whether to stop early are arguments, so
+one trace serves every fit of the architecture.
+"""
+
+from __future__ import annotations
+
+from .shared import VALIDATION_CHUNK
+
+__all__ = ["trace_whole_fit"]
+
+
+def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_specs):
+    """The whole-fit ``tf.function`` of ``network`` (traced on its first call).
+
+    Parameters
+    ----------
+    network : keras.Model
+        The network the epochs train (the runner's trainee).
+    run_epoch : callable
+        ``run_epoch(x, y, sample_weight, seed)``: one epoch, its mean loss (float64).
+    chunk_loss : callable
+        ``chunk_loss(x, y, *sample_weight)``: the loss on a block of validation rows.
+    train_specs, validation_specs : tuple of tf.TensorSpec
+        Training tensors (x, y and optionally sample_weight); the same for the
+        validation split, or None without one.
+
+    Returns
+    -------
+    tf.function
+        ``fit(train, [validation,] seed, epochs, patience, stops)`` returning
+        the training losses, the validation losses (empty without a split),
+        and the 1-based best epoch (0 when no weights were restored).
+    """
+    import tensorflow as tf
+
+    def fit(train, *rest):
+        validation = rest[0] if validation_specs is not None else None
+        seed, epochs, patience, stops = rest[-4:]
+        x, y = train[0], train[1]
+        sample_weight = train[2] if len(train) == 3 else None
+
+        def train_epoch(epoch):
+            seed_pair = tf.stack([seed, tf.cast(epoch, tf.int64)])
+            return run_epoch(x, y, sample_weight, seed_pair)
+
+        def validation_loss():
+            return _validation_loss(chunk_loss, validation)
+
+        validates = validation is not None
+        return _epoch_loop(
+            network, train_epoch, validation_loss if validates else None, epochs, patience, stops
+        )
+
+    scalar = tf.TensorSpec([], tf.int32)
+    signature = [tuple(train_specs)]
+    if validation_specs is not None:
+        signature.append(tuple(validation_specs))
+    signature += [tf.TensorSpec([], tf.int64), scalar, scalar, tf.TensorSpec([], tf.bool)]
+    return tf.function(fit, input_signature=signature)
+
+
+def _epoch_loop(network, train_epoch, validation_loss, epochs, patience, stops):
+    """The ``tf.while_loop`` over epochs, and the best weights restored after it."""
+    import tensorflow as tf
+
+    validates = validation_loss is not None
+    variables = network.weights
+
+    def read_weights():
+        return [tf.identity(variable.value) for variable in variables]
+
+    def keep_going(epoch, going, *_):
+        return tf.logical_and(going, epoch < epochs)
+
+    def body(epoch, going, losses, val_losses, best_loss, best_epoch, waited, best):
+        loss = train_epoch(epoch)
+        losses = losses.write(epoch, loss)
+        finite = tf.math.is_finite(loss)
+        if validates:
+            val_loss = validation_loss()
+            val_losses = val_losses.write(epoch, val_loss)
+            finite = tf.logical_and(finite, tf.math.is_finite(val_loss))
+            improved = tf.logical_and(stops, val_loss < best_loss)
+        else:
+            val_loss, improved = best_loss, tf.constant(False)
+        epoch += 1
+        # The per-epoch loop's rule: a better epoch resets the count, any other adds one.
+        best = tf.cond(improved, read_weights, lambda: best)
+        best_loss = tf.where(improved, val_loss, best_loss)
+        best_epoch = tf.where(improved, epoch, best_epoch)
+        waited = tf.where(improved, 0, waited + 1)
+        stop = tf.logical_and(tf.logical_and(stops, tf.logical_not(improved)), waited >= patience)
+        going = tf.logical_and(finite, tf.logical_not(stop))
+        return epoch, going, losses, val_losses, best_loss, best_epoch, waited, best
+
+    state = (
+        tf.constant(0, tf.int32),
+        tf.constant(True),
+        _losses_array(),
+        _losses_array(),
+        tf.constant(float("inf"), tf.float64),
+        tf.constant(0, tf.int32),
+        tf.constant(0, tf.int32),
+        read_weights(),
+    )
+    _, _, losses, val_losses, _, best_epoch, _, best = tf.while_loop(
+        keep_going, body, state, parallel_iterations=1
+    )
+    tf.cond(
+        tf.logical_and(stops, best_epoch > 0),
+        lambda: _assign(variables, best),
+        lambda: tf.constant(False),
+    )
+    return losses.stack(), val_losses.stack(), best_epoch
+
+
+def _losses_array():
+    import tensorflow as tf
+
+    return tf.TensorArray(tf.float64, size=0, dynamic_size=True, element_shape=[])
+
+
+def _assign(variables, values):
+    import tensorflow as tf
+
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+    return tf.constant(True)
+
+
+def _validation_loss(chunk_loss, validation):
+    """The validation loss as the mean over rows of the chunks' mean losses."""
+    import tensorflow as tf
+
+    n_rows = tf.shape(validation[0], out_type=tf.int64)[0]
+    size = tf.constant(VALIDATION_CHUNK, tf.int64)
+
+    def body(start, total):
+        stop = tf.minimum(start + size, n_rows)
+        part = [tensor[start:stop] for tensor in validation]
+        loss = tf.cast(chunk_loss(*part), tf.float64)
+        return stop, total + loss * tf.cast(stop - start, tf.float64)
+
+    _, total = tf.while_loop(
+        lambda start, _: start < n_rows,
+        body,
+        (tf.constant(0, tf.int64), tf.constant(0.0, tf.float64)),
+    )
+    return total / tf.cast(n_rows, tf.float64)

@@ -17,7 +17,8 @@ them). For each stock threshold metric a ``SafeKerasClassifier`` user passes as
 Each column is the median of ``--repeats`` calls after one warm-up call; the
 calls of both paths alternate. The whole search is timed (candidates, scores,
 held-out ROC-AUC and cross-entropy, the bootstrap of the gain). ``same`` says
-whether both paths chose the same threshold and their scores agree to 1e-12.
+whether both paths chose the same threshold and their scores, the
+bootstrap standard error of the gain and the ROC-AUC agree to 1e-12.
 
 Run from the repository root::
 
@@ -84,7 +85,10 @@ def row(name, scorer, y_positive, proba, repeats) -> str:
     fast = tune_threshold(y_positive, proba, scorer)
     slow = tune_threshold(y_positive, proba, generic(scorer))
     same = fast.threshold == slow.threshold and np.allclose(
-        fast.scores, slow.scores, rtol=0, atol=1e-12
+        [*fast.scores, fast.gain_se, fast.roc_auc],
+        [*slow.scores, slow.gain_se, slow.roc_auc],
+        rtol=0,
+        atol=1e-12,
     )
     timed = median_ms(
         {

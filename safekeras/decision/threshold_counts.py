@@ -28,7 +28,7 @@ from sklearn.metrics._scorer import _Scorer
 
 from .metrics import _ImbalanceScorer
 
-__all__ = ["Counts", "countable", "counting_metric", "counts_at"]
+__all__ = ["Counts", "SortedRows", "countable", "counting_metric", "counts_at"]
 
 
 class Counts:
@@ -60,25 +60,71 @@ def countable(y_positive, proba, sample_weight) -> bool:
     )
 
 
+class SortedRows:
+    """Held-out rows sorted once by probability, with the class weights at or above each row.
+
+    The one sort behind both the counts at every candidate threshold and the
+    ROC-AUC, so a search sorts its probabilities once.
+
+    Parameters
+    ----------
+    y_positive : ndarray of bool, shape (n_samples,)
+        True for rows of the positive class.
+    proba : ndarray of shape (n_samples,)
+        Finite probabilities of the positive class.
+    sample_weight : ndarray or None, default=None
+        Positive row weights (see :func:`countable`).
+    """
+
+    __slots__ = ("above_neg", "above_pos", "neg_weights", "pos_weights", "proba")
+
+    def __init__(self, y_positive, proba, sample_weight=None):
+        order = np.argsort(proba, kind="stable")
+        self.proba = proba[order]
+        is_positive = np.asarray(y_positive, dtype=bool)[order]
+        weights = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, float)
+        weights = weights[order]
+        self.pos_weights = np.where(is_positive, weights, 0.0)
+        self.neg_weights = np.where(is_positive, 0.0, weights)
+        # Weight of the positive (negative) rows at or above each sorted position, summed
+        # from the top so that it is exact for integer weights however many rows there are.
+        self.above_pos = _suffix_sums(self.pos_weights)
+        self.above_neg = _suffix_sums(self.neg_weights)
+
+    def counts_at(self, thresholds) -> Counts:
+        """The counts when rows with ``proba >= threshold`` are predicted positive.
+
+        The counts of a candidate are read at the first sorted position it does not
+        exceed, so candidates that predict the same rows get bit-identical counts.
+        """
+        thresholds = np.asarray(thresholds, dtype=np.float64)
+        first = np.searchsorted(self.proba, thresholds, side="left")
+        tp, fp = self.above_pos[first], self.above_neg[first]
+        return Counts(tp, fp, self.above_pos[0] - tp, self.above_neg[0] - fp)
+
+    def roc_auc(self) -> float:
+        """The weighted ROC-AUC: the Mann-Whitney statistic, ties counted half.
+
+        The chance that a positive row outranks a negative one, each drawn by
+        weight: equal to scikit-learn's ``roc_auc_score`` (the trapezoids under
+        the ROC curve), without its input checks and its own sort.
+        """
+        proba = self.proba
+        starts = np.flatnonzero(np.r_[True, proba[1:] != proba[:-1]])
+        # Weight of each class at each distinct probability, summed within the tie group.
+        tied_pos = np.add.reduceat(self.pos_weights, starts)
+        tied_neg = np.add.reduceat(self.neg_weights, starts)
+        below_neg = np.cumsum(tied_neg) - tied_neg
+        wins = np.sum(tied_pos * (below_neg + tied_neg / 2))
+        return float(wins / (self.above_pos[0] * self.above_neg[0]))
+
+
 def counts_at(y_positive, proba, thresholds, sample_weight=None) -> Counts:
     """The counts when rows with ``proba >= threshold`` are predicted positive.
 
-    One sort and two cumulative sums; the counts of a candidate are read at the
-    first sorted position it does not exceed, so candidates that predict the
-    same rows get bit-identical counts.
+    One sort and two cumulative sums (:class:`SortedRows`).
     """
-    order = np.argsort(proba, kind="stable")
-    sorted_proba = proba[order]
-    is_positive = y_positive[order]
-    weights = np.ones(len(proba)) if sample_weight is None else np.asarray(sample_weight, float)
-    weights = weights[order]
-    # Weight of the positive (negative) rows at or above each sorted position, summed
-    # from the top so that it is exact for integer weights however many rows there are.
-    above_pos = _suffix_sums(np.where(is_positive, weights, 0.0))
-    above_neg = _suffix_sums(np.where(is_positive, 0.0, weights))
-    first = np.searchsorted(sorted_proba, np.asarray(thresholds, dtype=np.float64), side="left")
-    tp, fp = above_pos[first], above_neg[first]
-    return Counts(tp, fp, above_pos[0] - tp, above_neg[0] - fp)
+    return SortedRows(y_positive, proba, sample_weight).counts_at(thresholds)
 
 
 def _suffix_sums(values: np.ndarray) -> np.ndarray:

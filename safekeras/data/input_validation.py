@@ -48,7 +48,7 @@ def peek_kind(X) -> str:
     a 2-d array of floats. Frames are always tables.
     """
     X = as_pandas_frame(X)
-    if is_dataframe(X) or hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+    if is_dataframe(X) or _is_sparse(X):
         return "table"
     try:
         array = X if isinstance(X, np.ndarray) else np.asarray(X)
@@ -78,7 +78,7 @@ def validate_features(estimator, X, *, y=None, reset: bool, kind: str = "table")
     if kind != "table":
         return _validate_array_kind(estimator, X, y=y, reset=reset, kind=kind)
     X = as_pandas_frame(X)  # polars, pyarrow...: their column names are checked too
-    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+    if _is_sparse(X):
         raise InputTypeError(
             f"{type(estimator).__name__} does not accept sparse input: a dense copy is needed "
             "for the network. Convert with X.toarray(), or reduce the dimension first "
@@ -97,17 +97,7 @@ def validate_features(estimator, X, *, y=None, reset: bool, kind: str = "table")
         # Arrays are checked first so that 1-d input gets sklearn's "Reshape" advice.
         X = checked_array(X, mode)
     # Frames go in as they are, so their column names are recorded and compared.
-    try:
-        validate_data(
-            estimator, X, y if reset else "no_validation", skip_check_array=True, reset=reset
-        )
-    except ValueError as exc:
-        if isinstance(exc, SafeKerasError):
-            raise
-        message = str(exc).strip()
-        if "same order" in message:
-            message += " Select them in training order: X[estimator.feature_names_in_]."
-        raise InputError(message) from exc
+    _record_or_check_features(estimator, X, y, reset)
     if frame:
         if mode == "numeric":
             return checked_array(X, mode)
@@ -143,7 +133,7 @@ def checked_array(X, mode: str) -> np.ndarray:
 def _validate_array_kind(estimator, X, *, y, reset: bool, kind: str) -> np.ndarray:
     """A tensor or token array, checked as ``fit`` needs it (and, at predict, as it saw it)."""
     X = as_pandas_frame(X)
-    if is_dataframe(X) or hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+    if is_dataframe(X) or _is_sparse(X):
         raise InputTypeError(
             f"{type(estimator).__name__} was fitted on {_kind_words(kind)} and takes a dense "
             f"numpy array, not a {type(X).__name__}. Pass np.asarray(X) shaped as in fit."
@@ -161,6 +151,15 @@ def _validate_array_kind(estimator, X, *, y, reset: bool, kind: str) -> np.ndarr
         )
     X = _checked_kind_array(X, kind)
     # Records (fit) or checks (predict) n_features_in_ = X.shape[1]; names never apply.
+    _record_or_check_features(estimator, X, y, reset, advice=" Pass samples shaped as in fit.")
+    return X
+
+
+def _record_or_check_features(estimator, X, y, reset: bool, advice: str = "") -> None:
+    """scikit-learn's ``validate_data`` (counts and names; the array is checked already).
+
+    Its errors become :class:`~safekeras.InputError`, with the fix added.
+    """
     try:
         validate_data(
             estimator, X, y if reset else "no_validation", skip_check_array=True, reset=reset
@@ -168,8 +167,15 @@ def _validate_array_kind(estimator, X, *, y, reset: bool, kind: str) -> np.ndarr
     except ValueError as exc:
         if isinstance(exc, SafeKerasError):
             raise
-        raise InputError(f"{str(exc).strip()} Pass samples shaped as in fit.") from exc
-    return X
+        message = str(exc).strip()
+        if "same order" in message:
+            message += " Select them in training order: X[estimator.feature_names_in_]."
+        raise InputError(message + advice) from exc
+
+
+def _is_sparse(X) -> bool:
+    """A scipy sparse matrix or array (anything with ``toarray``): never fed densified silently."""
+    return hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse")
 
 
 def _checked_kind_array(X: np.ndarray, kind: str) -> np.ndarray:

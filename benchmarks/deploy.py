@@ -176,6 +176,7 @@ from benchmarks.deploy_models import (
 from benchmarks.deploy_pickle import ROUND_TRIP_ROWS, format_pickle_table, time_pickling
 from benchmarks.report import (
     describe_environment,
+    fill_defaults,
     finish_report,
     format_ratio,
     format_seconds,
@@ -263,11 +264,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--memory-worker", choices=tuple(MEMORY_CASES), help=argparse.SUPPRESS)
     parser.add_argument("--worker-output", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    # Explicit flags win over the --quick / full defaults.
-    defaults = QUICK if args.quick else FULL
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(args, QUICK, FULL)  # explicit flags win
     for key in OPTION_HELP:
         if getattr(args, key) < (0 if key == "memory_warmups" else 1):
             parser.error(f"--{key.replace('_', '-')} must be a positive integer")

@@ -95,6 +95,7 @@ from benchmarks.drift_detection import (
 )
 from benchmarks.report import (
     describe_environment,
+    fill_defaults,
     finish_report,
     prepare_keras,
     quiet_tensorflow_logger,
@@ -148,11 +149,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
     args = parser.parse_args(argv)
-    # Explicit flags win over the --quick / full defaults.
-    defaults = QUICK if args.quick else FULL
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
+    defaults = fill_defaults(args, QUICK, FULL)  # explicit flags win
     for key in defaults:
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be a positive integer")

@@ -74,7 +74,14 @@ import numpy as np
 
 from benchmarks.contenders import BATCH_SIZE, DROPOUT, HIDDEN_LAYER_SIZES, L2, WARMUP_ROWS, fit_raw
 from benchmarks.datasets import SEED, make_data
-from benchmarks.report import describe_environment, format_seconds, prepare_keras, time_calls, timed
+from benchmarks.report import (
+    describe_environment,
+    fill_defaults,
+    format_seconds,
+    prepare_keras,
+    time_calls,
+    timed,
+)
 
 FULL = {
     "rows": 20_000,
@@ -127,11 +134,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--quick", action="store_true", help="smoke run: 2000 rows, 2 epochs, 1 repeat"
     )
     args = parser.parse_args(argv)
-    # Explicit flags win over the --quick / full defaults.
-    defaults = QUICK if args.quick else FULL
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
+    fill_defaults(args, QUICK, FULL)  # explicit flags win
     for key in ("rows", "features", "epochs", "repeats", "predict_rows"):
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be a positive integer")

@@ -77,6 +77,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from benchmarks.datasets import make_search_data
 from benchmarks.report import (
     describe_environment,
+    fill_defaults,
     finish_report,
     prepare_keras,
     quiet_tensorflow_logger,
@@ -146,11 +147,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fragment", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--grid", choices=list(GRIDS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    # Explicit flags win over the --quick / full defaults.
-    defaults = QUICK if args.quick else FULL
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
+    fill_defaults(args, QUICK, FULL)  # explicit flags win
     for key in ("rows", "features", "epochs", "folds", "repeats"):
         if getattr(args, key) < 1:
             parser.error(f"--{key} must be a positive integer")

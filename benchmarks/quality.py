@@ -230,7 +230,7 @@ from benchmarks.quality_contract import (
 )
 from benchmarks.quality_tables import DatasetResults, Result, Run, report
 from benchmarks.report import describe_environment as environment_bullets
-from benchmarks.report import finish_report, prepare_keras, quiet_tensorflow_logger
+from benchmarks.report import fill_defaults, finish_report, prepare_keras, quiet_tensorflow_logger
 
 DATASETS = ("breast-cancer", "wine", "digits", "synthetic", "mixed", "digits-images", "sequences")
 QUICK_DATASETS = ("breast-cancer", "wine")
@@ -295,10 +295,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def finish_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Fill the ``--quick`` / full defaults (explicit flags win) and check the values."""
-    defaults = QUICK if args.quick else FULL
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
+    fill_defaults(args, QUICK, FULL)  # explicit flags win
     if args.datasets is None:
         args.datasets = QUICK_DATASETS if args.quick else DATASETS
     else:

@@ -171,3 +171,15 @@ def update_readme(path: Path, block: str) -> bool:
         return False
     path.write_text(pattern.sub(lambda _: block, text, count=1), encoding="utf-8")
     return True
+
+
+def fill_defaults(args, quick: dict, full: dict) -> dict:
+    """Give every option left unset its ``--quick`` or full default; explicit flags win.
+
+    Returns the defaults used, for the benchmark's own checks of those options.
+    """
+    defaults = quick if args.quick else full
+    for key, value in defaults.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    return defaults

@@ -77,6 +77,7 @@ from benchmarks.contenders import BATCH_SIZE, build_image_network, network_for
 from benchmarks.datasets import SEED, make_digit_image_dataset
 from benchmarks.report import (
     describe_environment,
+    fill_defaults,
     format_seconds,
     prepare_keras,
     quiet_tensorflow_logger,
@@ -113,10 +114,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--quick", action="store_true", help="smoke run: 600 images, 2 epochs, 1 repeat"
     )
     args = parser.parse_args(argv)
-    defaults = QUICK if args.quick else FULL  # explicit flags win
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
+    fill_defaults(args, QUICK, FULL)  # explicit flags win
     for key in FULL:
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be a positive integer")

@@ -138,6 +138,7 @@ from benchmarks.contenders import BATCH_SIZE, WARMUP_ROWS, fit_raw
 from benchmarks.datasets import SEED, make_data
 from benchmarks.report import (
     describe_environment,
+    fill_defaults,
     finish_report,
     format_ratio,
     format_seconds,
@@ -205,11 +206,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
     )
     args = parser.parse_args(argv)
-    # Explicit flags win over the --quick / full defaults.
-    defaults = QUICK if args.quick else FULL
-    for key, value in defaults.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
+    fill_defaults(args, QUICK, FULL)  # explicit flags win
     for key in ("epochs", "repeats"):
         if getattr(args, key) < 1:
             parser.error(f"--{key} must be a positive integer")

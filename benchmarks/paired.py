@@ -81,7 +81,7 @@ def compare_paired(
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or a.size < 2:
-        raise ValueError(f"need two equal 1-d score arrays of 2+ folds, got {a.shape} and {b.shape}")
+        raise ValueError(f"need two equal 1-d arrays of 2+ folds, got {a.shape} and {b.shape}")
     diffs = (a - b) if higher_is_better else (b - a)
     k = diffs.size
     corrected_var = (1.0 / k + test_fraction / (1.0 - test_fraction)) * np.var(diffs, ddof=1)

@@ -445,11 +445,15 @@ def _call_once(model) -> None:
 def _output_mapping(estimator, outputs, names):
     target_type = estimator.target_type_
     if target_type in ("continuous", "continuous-multioutput"):
-        scaler = estimator.target_scaler_
+        transform = estimator.target_scaler_
+        # A TargetTransformer; a StandardScaler itself in fits from before target_transform.
+        scaler = getattr(transform, "scaler_", transform)
+        inverse = "expm1" if getattr(transform, "method", "standard") == "log1p" else "identity"
         width = outputs.shape[-1]
         mean = scaler.mean_ if scaler.with_mean else np.zeros(width)
         scale = scaler.scale_ if scaler.with_std and scaler.scale_ is not None else np.ones(width)
-        return TargetUnscale(mean, scale, name=names.take("target_unscale"))(outputs)
+        unscale = TargetUnscale(mean, scale, inverse, name=names.take("target_unscale"))
+        return unscale(outputs)
     if target_type == "multilabel-indicator":
         return outputs
     mode = "binary" if target_type == "binary" and outputs.shape[-1] == 1 else "normalize"

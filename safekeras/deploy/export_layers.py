@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..exceptions import ExportError
+
 __all__ = [
     "Cast",
     "ChannelScale",
@@ -157,17 +159,21 @@ class ClassProbabilities(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="safekeras")
 class TargetUnscale(keras.layers.Layer):
-    """The regressor's target standardisation undone, in float64: ``y * scale + mean``.
+    """The regressor's target transform undone, in float64: ``y * scale + mean``.
 
     ``mean`` and ``scale`` are held as non-trainable weights, as in
-    :class:`NumericPreprocess`.
+    :class:`NumericPreprocess`. ``inverse="expm1"`` then applies
+    ``sign(u) * expm1(|u|)``: the inverse of ``target_transform="log1p"``.
     """
 
-    def __init__(self, mean, scale, **kwargs):
+    def __init__(self, mean, scale, inverse="identity", **kwargs):
         kwargs.setdefault("dtype", "float64")
         super().__init__(**kwargs)
+        if inverse not in ("identity", "expm1"):
+            raise ExportError(f"TargetUnscale: unknown inverse {inverse!r}.")
         self.mean = [float(v) for v in mean]
         self.scale = [float(v) for v in scale]
+        self.inverse = inverse
 
     def build(self, input_shape):
         self.mean_weight = _constant_weight(self, "mean", self.mean)
@@ -176,11 +182,15 @@ class TargetUnscale(keras.layers.Layer):
     def call(self, inputs):
         y = ops.cast(inputs, self.compute_dtype)
         # StandardScaler.inverse_transform: X *= scale_, then X += mean_.
-        return y * self.scale_weight + self.mean_weight
+        unscaled = y * self.scale_weight + self.mean_weight
+        if self.inverse == "identity":
+            return unscaled
+        # TargetTransformer's log1p inverse: sign(u) * expm1(|u|).
+        return ops.sign(unscaled) * ops.expm1(ops.abs(unscaled))
 
     def get_config(self):
         config = super().get_config()
-        config.update(mean=self.mean, scale=self.scale)
+        config.update(mean=self.mean, scale=self.scale, inverse=self.inverse)
         return config
 
 

@@ -35,6 +35,7 @@ SAFEKERAS_TYPES = (
     "safekeras.data.tensor_schema.TokenSchema",
     "safekeras.data.channel_scaling.ChannelScaler",
     "safekeras.data.targets.TargetSpec",
+    "safekeras.data.target_transforms.TargetTransformer",  # the regressor's target_scaler_
     "safekeras.inspection.profile.TrainingProfile",
     "safekeras.decision.thresholds.ThresholdSearch",
     # The "auto" preprocessor's FunctionTransformer functions.

@@ -44,6 +44,7 @@ from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_ro
 from ..exceptions import ParameterError, TargetError
 from ..inspection.profile import training_profile
 from ..network import architecture, checks, incremental, training
+from ..network.budget import resolve_budget
 from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
 from ..network.parallel import limit_worker_threads
@@ -80,11 +81,11 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         "loss": [str, callable],
         "optimizer": [str, HasMethods(["get_config"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "patience": [Interval(Integral, 0, None, closed="left")],
+        "patience": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
         "callbacks": [None, list],
         "warm_start": ["boolean"],
         "engine": [StrOptions(set(ENGINES))],
@@ -106,11 +107,11 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         loss="auto",
         optimizer="adam",
         learning_rate=None,
-        batch_size=256,
+        batch_size="auto",
         epochs=200,
         early_stopping=True,
         validation_fraction=0.15,
-        patience=10,
+        patience="auto",
         callbacks=None,
         warm_start=False,
         engine="auto",
@@ -434,6 +435,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
                 loss=training.loss_in_dtype(output.loss, dtype),
             )
+        # Steps, not epochs, are what train a network: "auto" counts them from the rows.
+        budget = resolve_budget(self.batch_size, self.patience, len(rows.x_train))
+        self.batch_size_, self.patience_ = budget.batch_size, budget.patience
         return training.train(
             network,
             engine=self.engine,
@@ -443,8 +447,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             validation=validation,
             early_stopping=self.early_stopping,
             epochs=1 if partial else self.epochs,
-            batch_size=self.batch_size,
-            patience=self.patience,
+            batch_size=budget.batch_size,
+            patience=budget.patience,
             callbacks=self.callbacks,
             shuffle_seed=shuffle_seed,
             verbose=self.verbose,

@@ -87,10 +87,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``threshold_cv``. With ``class_weight`` or ``sampler`` set (and the
         default ``threshold_scoring``), ``"auto"`` keeps 0.5: the weights state
         the costs, and 0.5 on the weighted network is their decision. A float
-        fixes it; None means 0.5. Multiclass targets
-        always predict the most probable class: a threshold needs one positive
-        class, and per-class thresholds can leave a row with no class or
-        several.
+        fixes it; None means 0.5. Multiclass targets always predict the most probable
+        class: a threshold needs one positive class, and per-class thresholds can leave a
+        row with no class or several.
     threshold_scoring : str or callable, default="balanced_accuracy"
         What ``threshold="auto"`` maximises: a scikit-learn scorer name
         (``"f1"``, ``"recall"``, ``"precision"``, ...), evaluated with
@@ -125,8 +124,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     learning_rate : float or None, default=None
         Overrides the optimizer's learning rate; None keeps the optimizer's
         own (1e-3 for Adam).
-    batch_size : int, default=256
-        Minibatch size.
+    batch_size : "auto" or int, default="auto"
+        Rows per optimizer step. ``"auto"``: about 8 steps per epoch, a power of two
+        from 32 to 256 rows, so small data gets enough steps (see ``batch_size_``).
     epochs : int, default=200
         Maximum number of passes over the training data.
     early_stopping : bool, default=True
@@ -137,8 +137,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     validation_fraction : float in (0, 1), default=0.15
         Share of the training data held out (stratified) for early stopping
         and for tuning ``threshold``.
-    patience : int, default=10
-        Epochs without improvement of the validation loss before stopping.
+    patience : "auto" or int, default="auto"
+        Epochs without improvement of the validation loss before stopping. ``"auto"``:
+        10, or as many as hold 80 optimizer steps (at most 50; see ``patience_``).
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks, deep-copied for every fit. The compiled engine
         calls their ``on_train_*`` and ``on_epoch_*`` hooks with the logs
@@ -218,8 +219,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     best_epoch_ : int
         1-based epoch whose weights were kept.
     n_epochs_ : int
-        Epochs actually run by the last ``fit``, plus one per ``partial_fit``
-        call since.
+        Epochs actually run by the last ``fit``, plus one per ``partial_fit`` call since.
+    batch_size_, patience_ : int
+        The batch size and patience the last ``fit`` trained with, ``"auto"`` resolved.
     engine_ : {"compiled", "keras"}
         The engine that trained the network (see ``engine``).
     loss_ : str or keras loss
@@ -285,11 +287,11 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         loss="auto",
         optimizer="adam",
         learning_rate=None,
-        batch_size=256,
+        batch_size="auto",
         epochs=200,
         early_stopping=True,
         validation_fraction=0.15,
-        patience=10,
+        patience="auto",
         callbacks=None,
         warm_start=False,
         engine="auto",
@@ -358,18 +360,16 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train the network one pass over ``(X, y)``, continuing from the last call.
 
-        For data that does not fit in memory, or arrives in batches. The
-        first call (on an unfitted estimator) fits the preprocessing on its
-        rows and builds the network; later calls keep that preprocessing
-        frozen (scaling is learnt from the first chunk only: make it
-        representative, or fit a preprocessor on a sample yourself and pass
-        it as ``preprocessor``), keep the optimizer's state and train one
-        epoch on the new rows. There is no validation split, no early
-        stopping and no threshold tuning: ``threshold="auto"`` predicts at
-        0.5 until tuned, e.g. with
-        ``TunedThresholdClassifierCV(est, cv="prefit", refit=False)`` on
-        held-out rows. ``class_weight="balanced"`` is refused (a chunk's class
-        counts are not the data's); pass the weights as a dict.
+        For data that does not fit in memory, or arrives in batches. The first call (on an
+        unfitted estimator) fits the preprocessing on its rows and builds the network; later
+        calls keep that preprocessing frozen (scaling is learnt from the first chunk only:
+        make it representative, or fit a preprocessor on a sample yourself and pass it as
+        ``preprocessor``), keep the optimizer's state and train one epoch on the new rows.
+        There is no validation split, no early stopping and no threshold tuning:
+        ``threshold="auto"`` predicts at 0.5 until tuned, e.g. with
+        ``TunedThresholdClassifierCV(est, cv="prefit", refit=False)`` on held-out rows.
+        ``class_weight="balanced"`` is refused (a chunk's class counts are not the data's);
+        pass the weights as a dict.
 
         Parameters
         ----------

@@ -2,17 +2,23 @@
 
 The fit and predict steps are the shared ones of
 :class:`~safekeras.estimators.base._SafeKerasBase`; this class adds the
-continuous target (:mod:`~safekeras.data.targets`), standardised in ``fit``
-and un-standardised by ``predict``.
+continuous target (:mod:`~safekeras.data.targets`), transformed in ``fit``
+(:mod:`~safekeras.data.target_transforms`: standardised, or log1p then
+standardised for a heavy right tail) and transformed back by ``predict``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
-from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import StrOptions
 
 from ..data import targets
+from ..data.target_transforms import (
+    TARGET_TRANSFORMS,
+    TargetTransformer,
+    choose_target_transform,
+)
 from .base import _SafeKerasBase
 
 __all__ = ["SafeKerasRegressor"]
@@ -22,7 +28,7 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
     """A Keras network as a scikit-learn regressor, fitted as one safe pipeline.
 
     Like :class:`SafeKerasClassifier`, with a linear output of one unit per
-    target and a target standardised inside ``fit`` (and un-standardised by
+    target and a target transformed inside ``fit`` (and transformed back by
     ``predict``), so the loss sees targets of unit scale whatever their units.
 
     Parameters
@@ -30,8 +36,20 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
     model, hidden_layer_sizes, activation, dropout, l2, add_head, preprocessor
         As in :class:`SafeKerasClassifier`.
     loss : "auto", str or keras loss, default="auto"
-        ``"auto"`` is mean squared error on the standardised target. A
+        ``"auto"`` is mean squared error on the transformed target. A
         classification loss is an error.
+    target_transform : {"auto", "standard", "log1p"}, default="auto"
+        How the target is put on a unit scale for the network. ``"standard"``
+        subtracts the mean and divides by the standard deviation.
+        ``"log1p"`` standardises ``log(1 + y)`` (``sign(y) * log(1 + |y|)``
+        where ``y`` is negative): a heavy right tail (amounts, prices,
+        counts) no longer dominates the squared error, and predictions lie
+        nearer the conditional median than the mean. ``"auto"`` picks
+        ``"log1p"`` when every target column of the training split is
+        strictly positive with a skewness of at least 2 that ``log1p``
+        reduces, else ``"standard"`` (rule and measurements in
+        :func:`safekeras.data.target_transforms.choose_target_transform` and
+        ``docs/targets.md``). The choice is ``target_transform_``.
     optimizer, learning_rate, batch_size, epochs, early_stopping, \
 validation_fraction, patience, callbacks, warm_start, engine, on_drift, random_state, verbose
         As in :class:`SafeKerasClassifier`; the validation split is a plain
@@ -40,14 +58,17 @@ validation_fraction, patience, callbacks, warm_start, engine, on_drift, random_s
     Attributes
     ----------
     n_features_in_, input_kind_, feature_names_in_, input_schema_, preprocessor_, model_, \
-pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
+pipeline_, history_, best_epoch_, n_epochs_, batch_size_, patience_, engine_, loss_
         As in :class:`SafeKerasClassifier`.
     target_type_ : str
         ``"continuous"`` or ``"continuous-multioutput"``.
     n_outputs_ : int
         Number of targets.
-    target_scaler_ : sklearn.preprocessing.StandardScaler
-        The target standardisation fitted on the training split.
+    target_transform_ : {"standard", "log1p"}
+        The target transform used (``target_transform`` with ``"auto"`` resolved).
+    target_scaler_ : safekeras.data.target_transforms.TargetTransformer
+        The target transform fitted on the training split; ``predict``
+        applies its ``inverse_transform`` to the network's outputs.
 
     Examples
     --------
@@ -58,6 +79,62 @@ pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
     >>> reg.predict(X[:3]).shape
     (3,)
     """
+
+    _parameter_constraints: dict = {
+        **_SafeKerasBase._parameter_constraints,
+        "target_transform": [StrOptions({"auto", *TARGET_TRANSFORMS})],
+    }
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        hidden_layer_sizes=(64, 32),
+        activation="relu",
+        dropout=0.1,
+        l2=1e-4,
+        add_head=False,
+        preprocessor="auto",
+        target_transform="auto",
+        loss="auto",
+        optimizer="adam",
+        learning_rate=None,
+        batch_size="auto",
+        epochs=200,
+        early_stopping=True,
+        validation_fraction=0.15,
+        patience="auto",
+        callbacks=None,
+        warm_start=False,
+        engine="auto",
+        on_drift="warn",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            model,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            l2=l2,
+            add_head=add_head,
+            preprocessor=preprocessor,
+            loss=loss,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            epochs=epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            engine=engine,
+            on_drift=on_drift,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.target_transform = target_transform
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -108,7 +185,12 @@ pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
         return None
 
     def _fit_target_transformer(self, spec, y_train, w_train):
-        return StandardScaler().fit(y_train, sample_weight=w_train)
+        method = self.target_transform
+        if method == "auto":  # from the training split only, as every fitted step
+            method = choose_target_transform(y_train, w_train)
+        transformer = TargetTransformer(method).fit(y_train, sample_weight=w_train)
+        self.target_transform_ = method  # inside fit's transaction: undone if fit raises
+        return transformer
 
     def _target_attributes(self, spec) -> dict:
         return {}
@@ -129,8 +211,8 @@ pipeline_, history_, best_epoch_, n_epochs_, engine_, loss_
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             1-d when ``fit`` got a 1-d ``y``, else one column per target. The
-            network predicts the standardised target; ``predict`` undoes the
-            standardisation fitted in ``fit`` (``target_scaler_``), so the
+            network predicts the transformed target; ``predict`` undoes the
+            transform fitted in ``fit`` (``target_scaler_``), so the
             values are in the units of ``y``.
 
         Raises

@@ -45,7 +45,9 @@ def _check_underfitting(context) -> list:
     if still_falling:
         # A loss still creeping down at the end is not worth more epochs; one falling fast is.
         val = context.val_loss
-        window = min(max(int(estimator.patience), 1), len(val) - 1)
+        # The patience the fit ran with ("auto" resolved; a file saved before patience_ has an int).
+        patience = getattr(estimator, "patience_", estimator.patience)
+        window = min(max(int(patience), 1), len(val) - 1)
         recent_fall = float(val[-1 - window] - val[-1])
         evidence["val_loss_recent_fall"] = recent_fall
         still_falling = recent_fall >= STILL_FALLING * float(val[-1 - window])

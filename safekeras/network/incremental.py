@@ -35,6 +35,7 @@ _STRUCTURAL = (
     "add_head",
     "preprocessor",
     "pos_label",
+    "target_transform",  # the regressor's: a warm start keeps the fitted one
 )
 
 

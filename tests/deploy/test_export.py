@@ -63,7 +63,7 @@ def _outputs(model, inputs):
 
 def _assert_close_in_target_units(est, got, expected):
     """Within ATOL on the standardised scale the network predicts on (float32 rounding)."""
-    scale = est.target_scaler_.scale_
+    scale = est.target_scaler_.scaler_.scale_
     assert got.shape == expected.shape
     np.testing.assert_allclose(got / scale, expected / scale, rtol=0, atol=ATOL)
 

@@ -1,0 +1,443 @@
+"""Which defaults: each candidate setting cross-validated against today's, fold by fold.
+
+What is measured
+----------------
+The estimators' training defaults, one change at a time, against the defaults
+they replace (``batch_size=256, patience=10`` and, for the regressor, a
+standardised target):
+
+* **real tables** (``benchmarks.real_tables``: the CSVs of ``../shared/data``
+  and scikit-learn's bundled sets), 5 folds (stratified for classification),
+  the same folds for every candidate. Classification: balanced accuracy and
+  PR-AUC (average precision; macro over classes for multiclass). Regression:
+  R², MAE; the regression tables also get the reference points
+  ``HistGradientBoostingRegressor()`` and a plain Keras network on scaled
+  inputs (``Dense(64, relu) -> Dense(32, relu) -> Dense(1)``, Adam, MSE on the
+  raw target, batch 32, 100 epochs);
+* **default-path data** (``benchmarks.datasets.make_default_path_split``'s
+  generator: ``make_classification(n, d, weights=[0.93], flip_y=0.01)``) at
+  600 x 30, 3000 x 10 and 20000 x 20, 5 stratified folds: balanced accuracy,
+  PR-AUC and fit time, the issue 19 sizes.
+
+Every candidate is compared with today's defaults by
+``benchmarks.paired.compare_paired`` (corrected resampled paired t over the
+folds): "win"/"loss" only when the interval clears 0. Fit times are the median
+over folds in one process on a machine shared with other work: compare them
+only within a table.
+
+Run from the repository root::
+
+    python benchmarks/defaults_ablation.py --docs docs/defaults.md       # ~60 min, 2 cores
+    python benchmarks/defaults_ablation.py --quick                       # smoke run
+    python benchmarks/defaults_ablation.py --sections regression --tasks diabetes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: the `benchmarks.` imports need the root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.report import fill_defaults, prepare_keras, progress
+
+prepare_keras()
+
+import numpy as np  # noqa: E402
+from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
+from sklearn.compose import make_column_selector, make_column_transformer  # noqa: E402
+from sklearn.datasets import make_classification  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
+from sklearn.impute import SimpleImputer  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    average_precision_score,
+    balanced_accuracy_score,
+    mean_absolute_error,
+    r2_score,
+)
+from sklearn.model_selection import KFold, StratifiedKFold  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, label_binarize  # noqa: E402
+
+from benchmarks.paired import compare_paired  # noqa: E402
+from benchmarks.real_tables import load_real_tasks  # noqa: E402
+from safekeras import SafeKerasClassifier, SafeKerasRegressor  # noqa: E402
+from safekeras.network import budget  # noqa: E402
+
+SEED = 0
+FOLDS = 5
+DEFAULT_PATH_SIZES = ((600, 30), (3000, 10), (20000, 20))
+TODAY = "today (batch 256, patience 10)"
+# The rows the network trains on: the fold's training rows less the 15 % validation split.
+TRAIN_SHARE = 0.85
+PLAIN_KERAS = "plain Keras, scaled, batch 32, 100 epochs"
+# 100 epochs of batch 32 in model.fit is 20 000+ optimizer steps from here on: minutes per fold
+# on 2 shared cores. The reference is run on the tables below this size (--plain-keras-rows).
+PLAIN_KERAS_ROWS = 5000
+
+
+class PlainKerasRegressor(RegressorMixin, BaseEstimator):
+    """A plain Keras regression network on scaled inputs, as a Keras tutorial trains it.
+
+    ``Dense(64, relu) -> Dense(32, relu) -> Dense(1)``, Adam, MSE on the raw
+    target, ``batch_size`` rows per step for ``epochs`` epochs, no early
+    stopping; seeded through its initialisers, never globally. Numbers are
+    imputed (median) and scaled, other columns one-hot encoded.
+    """
+
+    def __init__(self, epochs=100, batch_size=32, random_state=0):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        import keras
+
+        self.prep_ = make_column_transformer(
+            (
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                make_column_selector(dtype_include="number"),
+            ),
+            (
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                make_column_selector(dtype_exclude="number"),
+            ),
+        )
+        x = self.prep_.fit_transform(X).astype("float32")
+        seed = int(self.random_state)
+        init = keras.initializers.GlorotUniform
+        self.model_ = keras.Sequential(
+            [
+                keras.Input(shape=(x.shape[1],)),
+                keras.layers.Dense(64, activation="relu", kernel_initializer=init(seed)),
+                keras.layers.Dense(32, activation="relu", kernel_initializer=init(seed + 1)),
+                keras.layers.Dense(1, kernel_initializer=init(seed + 2)),
+            ]
+        )
+        self.model_.compile(optimizer="adam", loss="mse")
+        self.model_.fit(
+            x, np.asarray(y, "float32"), epochs=self.epochs, batch_size=self.batch_size, verbose=0
+        )
+        return self
+
+    def predict(self, X):
+        x = self.prep_.transform(X).astype("float32")
+        return self.model_.predict(x, batch_size=4096, verbose=0).ravel().astype(float)
+
+
+def _rule_budget(n_fit_rows: int, *, max_batch: int) -> dict:
+    """``batch_size`` and ``patience`` of the "auto" rule with another largest batch."""
+    rows = int(n_fit_rows * TRAIN_SHARE)
+    batch = budget.auto_batch_size(rows, max_batch=max_batch)
+    return {"batch_size": batch, "patience": budget.auto_patience(rows, batch)}
+
+
+def classification_candidates() -> dict:
+    """name -> function(n_fit_rows) giving the unfitted estimator."""
+    return {
+        TODAY: lambda n: SafeKerasClassifier(batch_size=256, patience=10, random_state=SEED),
+        "batch auto, patience auto (new default)": lambda n: SafeKerasClassifier(random_state=SEED),
+        "rule with largest batch 1024": lambda n: SafeKerasClassifier(
+            random_state=SEED, **_rule_budget(n, max_batch=1024)
+        ),
+    }
+
+
+def regression_candidates(plain_keras: bool) -> dict:
+    old = dict(batch_size=256, patience=10, random_state=SEED)
+    candidates = {
+        TODAY + ", standardised y": lambda n: SafeKerasRegressor(
+            target_transform="standard", **old
+        ),
+        "budget auto, standardised y": lambda n: SafeKerasRegressor(
+            target_transform="standard", random_state=SEED
+        ),
+        "budget auto, target auto (new default)": lambda n: SafeKerasRegressor(random_state=SEED),
+        "HistGradientBoostingRegressor()": lambda n: HistGradientBoostingRegressor(
+            categorical_features="from_dtype", random_state=SEED
+        ),
+    }
+    if plain_keras:
+        candidates[PLAIN_KERAS] = lambda n: PlainKerasRegressor(random_state=SEED)
+    return candidates
+
+
+def _pr_auc(y, proba) -> float:
+    if proba.shape[1] == 2:
+        return float(average_precision_score(y, proba[:, 1]))
+    classes = np.arange(proba.shape[1])
+    return float(average_precision_score(label_binarize(y, classes=classes), proba))
+
+
+def _score(kind: str, estimator, X_test, y_test) -> dict:
+    if kind == "regression":
+        predicted = estimator.predict(X_test)
+        return {
+            "r2": float(r2_score(y_test, predicted)),
+            "mae": float(mean_absolute_error(y_test, predicted)),
+        }
+    return {
+        "balanced_accuracy": float(balanced_accuracy_score(y_test, estimator.predict(X_test))),
+        "pr_auc": _pr_auc(y_test, estimator.predict_proba(X_test)),
+    }
+
+
+def _categoricals_as_category(X):
+    """HistGradientBoosting reads string columns only as pandas categories."""
+    if not hasattr(X, "select_dtypes"):
+        return X
+    X = X.copy()
+    for column in X.select_dtypes(exclude="number").columns:
+        X[column] = X[column].astype("category")
+    return X
+
+
+def cross_validate_task(name, kind, X, y, candidates: dict) -> dict:
+    """Per-fold scores and fit seconds of every candidate, on the same folds."""
+    splitter = (KFold if kind == "regression" else StratifiedKFold)(
+        FOLDS, shuffle=True, random_state=SEED
+    )
+    results = {c: {"fit_s": []} for c in candidates}
+    take = (lambda A, i: A.iloc[i]) if hasattr(X, "iloc") else (lambda A, i: A[i])
+    for fold, (train, test) in enumerate(splitter.split(X, y)):
+        for candidate, make in candidates.items():
+            estimator = make(len(train))
+            X_fit = _categoricals_as_category(X) if "HistGradient" in candidate else X
+            started = time.perf_counter()
+            estimator.fit(take(X_fit, train), y[train])
+            results[candidate]["fit_s"].append(time.perf_counter() - started)
+            for metric, value in _score(kind, estimator, take(X_fit, test), y[test]).items():
+                results[candidate].setdefault(metric, []).append(value)
+            for attribute in ("batch_size_", "patience_", "n_epochs_", "target_transform_"):
+                if hasattr(estimator, attribute):
+                    results[candidate].setdefault(attribute, []).append(
+                        getattr(estimator, attribute)
+                    )
+        progress(f"{name}: fold {fold + 1}/{FOLDS} done")
+    return results
+
+
+def run_sections(args, saved=lambda results: None) -> dict:
+    """Raw per-fold results of every section asked for: {section: {task: {candidate: ...}}}.
+
+    ``saved`` is called with the results so far after every task (a long run keeps what it did).
+    """
+    out = {}
+    for section in args.sections:
+        out[section] = {}
+        for name, kind, X, y, candidates in _section_tasks(section, args):
+            out[section][name] = cross_validate_task(name, kind, X, y, candidates)
+            saved(out)
+    return out
+
+
+def _section_tasks(section: str, args):
+    """(name, kind, X, y, candidates) of each task of ``section``."""
+    if section == "regression":
+        tasks, _ = load_real_tasks(("regression",), args.tasks)
+        candidates = regression_candidates(args.plain_keras)
+        small = {k: v for k, v in candidates.items() if k != PLAIN_KERAS}
+        return [
+            (t.name, t.kind, t.X, t.y, candidates if len(t.y) <= args.plain_keras_rows else small)
+            for t in tasks
+        ]
+    if section == "classification":
+        tasks, _ = load_real_tasks(("binary", "multiclass"), args.tasks)
+        candidates = {
+            k: v
+            for k, v in classification_candidates().items()
+            if "largest batch" not in k  # the real tables are small: the same as the default
+        }
+        return [(t.name, t.kind, t.X, t.y, candidates) for t in tasks]
+    tasks = []
+    for rows, features in args.sizes:
+        X, y = make_classification(
+            n_samples=rows, n_features=features, weights=[0.93], flip_y=0.01, random_state=SEED
+        )
+        candidates = classification_candidates()
+        if budget.auto_batch_size(int(rows * 0.8 * TRAIN_SHARE)) < budget.MAX_BATCH:
+            # Below MAX_BATCH the other largest batches resolve to the default's own batch.
+            candidates = {k: v for k, v in candidates.items() if "largest batch" not in k}
+        tasks.append((f"{rows}x{features}", "binary", X, y, candidates))
+    return tasks
+
+
+# -- the report ------------------------------------------------------------------------------
+
+_METRICS = {
+    "regression": (("r2", "R²", True), ("mae", "MAE", False)),
+    "classification": (("balanced_accuracy", "bal. acc.", True), ("pr_auc", "PR-AUC", True)),
+}
+
+
+def _baseline_name(candidates) -> str:
+    return next(c for c in candidates if c.startswith(TODAY))
+
+
+def _settings(result: dict) -> str:
+    parts = []
+    for attribute, label in (("batch_size_", "batch"), ("patience_", "patience")):
+        values = sorted(set(result.get(attribute, [])))
+        if values:
+            parts.append(f"{label} {'/'.join(map(str, values))}")
+    if result.get("n_epochs_"):
+        parts.append(f"epochs {statistics.median(result['n_epochs_']):.0f}")
+    transforms = sorted(set(result.get("target_transform_", [])))
+    if transforms:
+        parts.append("y " + "/".join(transforms))
+    return ", ".join(parts)
+
+
+def task_table(task: str, results: dict, metrics) -> str:
+    baseline = results[_baseline_name(results)]
+    header = " | ".join(f"{label} | Δ {label} vs today" for _, label, _ in metrics)
+    lines = [
+        f"**{task}**",
+        "",
+        f"| candidate | {header} | fit time (median) | as run |",
+        "|---|" + "---:|---:|" * len(metrics) + "---:|---|",
+    ]
+    for candidate, result in results.items():
+        cells = []
+        for key, _, higher in metrics:
+            cells.append(f"{np.mean(result[key]):.3f}")
+            if result is baseline:
+                cells.append("—")
+            else:
+                cells.append(
+                    str(compare_paired(result[key], baseline[key], higher_is_better=higher))
+                )
+        fit = statistics.median(result["fit_s"])
+        lines.append(f"| {candidate} | {' | '.join(cells)} | {fit:.2f} s | {_settings(result)} |")
+    return "\n".join(lines)
+
+
+def tally(section_results: dict, metrics) -> str:
+    """Wins / ties / losses of every candidate against today's, over the section's tasks."""
+    counts = {}
+    for results in section_results.values():
+        baseline = results[_baseline_name(results)]
+        for candidate, result in results.items():
+            if result is baseline:
+                continue
+            for key, label, higher in metrics:
+                verdict = compare_paired(result[key], baseline[key], higher_is_better=higher)
+                row = counts.setdefault(candidate, {}).setdefault(label, [0, 0, 0])
+                row[("win", "tie", "loss").index(verdict.verdict)] += 1
+    lines = ["| candidate vs today | " + " | ".join(f"{m[1]} W/T/L" for m in metrics) + " |"]
+    lines.append("|---|" + "---:|" * len(metrics))
+    for candidate, by_metric in counts.items():
+        cells = ["{}/{}/{}".format(*by_metric.get(label, [0, 0, 0])) for _, label, _ in metrics]
+        lines.append(f"| {candidate} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render(raw: dict) -> str:
+    titles = {
+        "regression": "## Regression: real tables",
+        "classification": "## Classification: real tables",
+        "default-path": "## Classification: default-path data (issue 19 sizes)",
+    }
+    sections = []
+    for section, tasks in raw.items():
+        metrics = _METRICS["regression" if section == "regression" else "classification"]
+        parts = [titles[section], tally(tasks, metrics)]
+        parts += [task_table(task, results, metrics) for task, results in tasks.items()]
+        sections.append("\n\n".join(parts))
+    return "\n\n".join(sections)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=("regression", "classification", "default-path"),
+        default=None,
+    )
+    parser.add_argument("--tasks", nargs="+", default=None, help="real task names to keep")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=lambda text: tuple(int(v) for v in text.split("x")),
+        default=None,
+        help="default-path sizes as ROWSxFEATURES",
+    )
+    parser.add_argument("--no-plain-keras", dest="plain_keras", action="store_false")
+    parser.add_argument(
+        "--plain-keras-rows",
+        type=int,
+        default=PLAIN_KERAS_ROWS,
+        help="run the plain Keras reference on regression tables of at most this many rows",
+    )
+    parser.add_argument("--quick", action="store_true", help="one small task per section")
+    parser.add_argument("--json", type=Path, default=None, help="write the per-fold results")
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="only render")
+    parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="a page whose text between the defaults:tables markers the tables replace",
+    )
+    args = parser.parse_args(argv)
+    sections = ["regression", "classification", "default-path"]
+    fill_defaults(
+        args,
+        quick={"sections": sections, "tasks": ["diabetes", "wine"], "sizes": [(600, 30)]},
+        full={"sections": sections, "sizes": list(DEFAULT_PATH_SIZES)},
+    )
+    return args
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    if args.from_json:
+        raw = {}
+        for path in args.from_json:
+            raw.update(json.loads(path.read_text(encoding="utf-8")))
+    else:
+
+        def saved(results):
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1, default=_json_default), "utf-8")
+
+        raw = run_sections(args, saved)
+    report = render(raw)
+    print(report)
+    if args.markdown:
+        args.markdown.write_text(report + "\n", encoding="utf-8")
+    if args.docs:
+        write_between_markers(args.docs, report)
+    return report
+
+
+DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"
+
+
+def write_between_markers(path: Path, block: str) -> None:
+    """Replace the generated tables of ``path`` (between its markers) with ``block``."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(DOCS_START), text.find(DOCS_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{path} has no {DOCS_START} ... {DOCS_END} markers")
+    head, tail = text[: start + len(DOCS_START)], text[end:]
+    path.write_text(f"{head}\n{block}\n{tail}", encoding="utf-8")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
+if __name__ == "__main__":
+    main()

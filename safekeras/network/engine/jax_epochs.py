@@ -24,6 +24,7 @@ a repeated fit) reuses the compiled program with its own fresh weights.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from .jax_fit import whole_fit_function
@@ -45,6 +46,9 @@ __all__ = ["JaxEpochs"]
 # used entries are dropped.
 _CACHE_SIZE = 8
 _compiled_functions: OrderedDict = OrderedDict()
+# Fits in threads (GridSearchCV(n_jobs) with a threading backend) share the cache: reordering
+# and evicting entries of an OrderedDict from two threads at once can raise or lose entries.
+_compiled_lock = threading.Lock()
 
 
 class JaxEpochs:
@@ -159,9 +163,12 @@ def _compiled(network, n_rows: int, batch_size: int):
     import jax
 
     key = trace_key(network, rows=n_rows, batch_size=batch_size)
-    if key is not None and key in _compiled_functions:
-        _compiled_functions.move_to_end(key)
-        return _compiled_functions[key]
+    if key is not None:
+        with _compiled_lock:
+            if key in _compiled_functions:
+                _compiled_functions.move_to_end(key)
+                return _compiled_functions[key]
+    # Wrapping is cheap (jax.jit compiles on the first call): no lock held while it runs.
     epoch_function = jax.jit(_epoch_function(network, n_rows, batch_size))
     loss_function = jax.jit(_loss_function(network))
     functions = (
@@ -170,9 +177,11 @@ def _compiled(network, n_rows: int, batch_size: int):
         whole_fit_function(epoch_function, loss_function),
     )
     if key is not None:
-        _compiled_functions[key] = functions
-        while len(_compiled_functions) > _CACHE_SIZE:
-            _compiled_functions.popitem(last=False)
+        with _compiled_lock:
+            # A concurrent fit may have cached the same key meanwhile: either serves.
+            _compiled_functions[key] = functions
+            while len(_compiled_functions) > _CACHE_SIZE:
+                _compiled_functions.popitem(last=False)
     return functions
 
 

@@ -43,8 +43,11 @@ from .whole_fit import WholeFit, as_floats
 
 __all__ = ["TensorFlowEpochs"]
 
-# Twins kept for reuse: each holds a network and its traced graph, so few.
-_CACHE_SIZE = 4
+# Twins kept for reuse: each holds a network and its traced graph (about 8 MB for the default
+# MLP, measured), so few; but enough for the programs of a grid search over four candidates,
+# each a network and its stacked threshold folds, to stay traced: with four, a second search
+# (or the refit of an early candidate) traced all eight again, about 1.5 s each.
+_CACHE_SIZE = 8
 _twins: OrderedDict = OrderedDict()
 _twins_lock = threading.Lock()
 

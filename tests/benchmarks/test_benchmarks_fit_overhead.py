@@ -1,0 +1,24 @@
+"""benchmarks/fit_overhead.py: the stage times add up to the fit, and the timing leaves no trace."""
+
+import benchmark_reports as reports
+import numpy as np
+
+from safekeras import SafeKerasClassifier
+
+
+def test_stage_times_add_up_to_the_fit_and_the_wrappers_are_removed():
+    benchmark = reports.load_benchmark("fit_overhead")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] > 0.8).astype(int)
+    params = dict(threshold_cv=None, hidden_layer_sizes=(4,), epochs=3, random_state=0)
+    original = SafeKerasClassifier._build_network
+    total, times, fitted = benchmark.fit_once(X, y, params)
+    assert SafeKerasClassifier._build_network is original
+    assert "_build_network" not in vars(SafeKerasClassifier)
+    assert fitted.n_epochs_ == 3
+    top = [label for label, _, _, depth in benchmark._STAGES if depth == 0]
+    assert all(times[label] > 0 for label in ("model build", "epochs (one compiled call)"))
+    assert 0.5 * total < sum(times.get(label, 0.0) for label in top) <= total
+    inner = [label for label, _, _, depth in benchmark._STAGES if depth == 1]
+    assert sum(times.get(label, 0.0) for label in inner) <= total

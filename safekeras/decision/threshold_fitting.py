@@ -10,6 +10,8 @@ train on.
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from numbers import Integral
 
 import numpy as np
@@ -22,10 +24,12 @@ from ..data.preprocessing import take_rows
 from ..data.resampling import class_counts
 from ..exceptions import InputError, ParameterError, TargetError
 from ..network.architecture import seed_stream
-from . import thresholds
+from . import stacked_folds, thresholds
 from .rule import positive_index, proba_from_outputs
+from .stacked_folds import FoldData
 
 __all__ = [
+    "STACK_FOLDS",
     "check_threshold_applies",
     "cross_validated_thresholds",
     "decision_plan",
@@ -34,6 +38,11 @@ __all__ = [
     "resolve_pos_label",
     "search_thresholds",
 ]
+
+
+# Whether the default MLP's internal folds are trained as one stacked network. Only
+# a benchmark comparing the two ways (benchmarks/default_path.py) switches it off.
+STACK_FOLDS = True
 
 
 def is_auto(value) -> bool:
@@ -152,7 +161,12 @@ def cross_validated_thresholds(estimator, X, spec, y_encoded, weights, kept, spl
     """Thresholds tuned on out-of-fold probabilities of ``splitter``'s internal fits.
 
     Each fold fits a clone of ``estimator`` (threshold 0.5, no inner CV, no
-    drift checks) on the rows ``kept`` of ``X`` outside the fold.
+    drift checks) on the rows ``kept`` of ``X`` outside the fold. For the
+    default MLP the folds' networks are trained together, as one stacked
+    network in one fit (:mod:`safekeras.network.stacked`); anything else
+    (a user's model, callbacks, a sampler, ``engine="keras"``, ...) fits the
+    clones one after the other. ``threshold_search_`` says which
+    (``fold_training``, ``fold_fits``), and so does ``verbose``.
     """
     y_kept = y_encoded[kept]
     y_labels = spec.classes[y_kept] if spec.target_type == "binary" else y_kept
@@ -164,23 +178,32 @@ def cross_validated_thresholds(estimator, X, spec, y_encoded, weights, kept, spl
     inner = clone(estimator).set_params(
         threshold=thresholds.DEFAULT_THRESHOLD, threshold_cv=None, on_drift="ignore"
     )
-    fold_seeds = seed_stream(check_random_state(seed))
-    proba = np.zeros((len(kept), spec.n_classes))
-    covered = np.zeros(len(kept), dtype=bool)
     try:
         folds = list(splitter.split(np.zeros((len(kept), 1)), y_labels))
     except ValueError as exc:
         raise InputError(f"threshold_cv={splitter!r} cannot split y: {exc}") from exc
-    for train, test in folds:
-        fold = clone(inner).set_params(random_state=next(fold_seeds))
-        fold.fit(
-            take_rows(X, kept[train]),
-            y_labels[train],
-            sample_weight=None if w_kept is None else w_kept[train],
-        )
-        proba[test] = fold.predict_proba(take_rows(X, kept[test]))
+    fold_estimators = [
+        clone(inner).set_params(random_state=fold_seed)
+        for fold_seed, _ in zip(seed_stream(check_random_state(seed)), folds, strict=False)
+    ]
+    data = FoldData(X, y_labels, w_kept, kept)
+    obstacles = stacked_folds.obstacles(inner) if STACK_FOLDS else ["stacking is switched off"]
+    if obstacles:
+        predictions = [
+            _clone_fold(fold, data, *rows)
+            for fold, rows in zip(fold_estimators, folds, strict=True)
+        ]
+        training, fits = "clones", len(folds)
+    else:
+        predictions = stacked_folds.fit_stacked(fold_estimators, data, folds)
+        training, fits = "stacked", 1
+    _report_folds(estimator, training, len(folds), obstacles)
+    proba = np.zeros((len(kept), spec.n_classes))
+    covered = np.zeros(len(kept), dtype=bool)
+    for (_, test), fold_proba in zip(folds, predictions, strict=True):
+        proba[test] = fold_proba
         covered[test] = True
-    return search_thresholds(
+    searches = search_thresholds(
         estimator,
         spec,
         proba[covered],
@@ -188,6 +211,34 @@ def cross_validated_thresholds(estimator, X, spec, y_encoded, weights, kept, spl
         None if w_kept is None else w_kept[covered],
         n_folds=len(folds),
     )
+    return {
+        key: replace(search, fold_training=training, fold_fits=fits)
+        for key, search in searches.items()
+    }
+
+
+def _clone_fold(fold, data, train, test) -> np.ndarray:
+    """A fold's out-of-fold probabilities, from its own fit of the clone ``fold``."""
+    fold.fit(
+        take_rows(data.X, data.kept[train]),
+        data.y_labels[train],
+        sample_weight=None if data.w_kept is None else data.w_kept[train],
+    )
+    return fold.predict_proba(take_rows(data.X, data.kept[test]))
+
+
+def _report_folds(estimator, training: str, n_folds: int, obstacles) -> None:
+    """With ``verbose``, one line on how the internal folds were trained and what it cost."""
+    if not estimator.verbose:
+        return
+    if training == "stacked":
+        line = f"threshold_cv: {n_folds} internal folds trained as one stacked network (1 fit)"
+    else:
+        line = (
+            f"threshold_cv: {n_folds} internal folds trained one after the other "
+            f"({n_folds} fits; not stacked: {'; '.join(obstacles)})"
+        )
+    print(line, file=sys.stdout, flush=True)
 
 
 def resolve_pos_label(estimator, classes):

@@ -114,6 +114,11 @@ class ThresholdSearch:
         ``val_loss``. Empty when a class is missing.
     roc_auc : float
         ROC-AUC of the held-out probabilities (NaN when a class is missing).
+    fold_training : {"stacked", "clones", ""}
+        How the ``n_folds`` internal networks were trained: "stacked", all in one
+        network and one fit; "clones", one fit each; "" on the validation split.
+    fold_fits : int
+        Network fits the internal folds cost: 1 stacked, ``n_folds`` as clones.
     """
 
     threshold: float
@@ -129,6 +134,8 @@ class ThresholdSearch:
     gain_se: float = float("nan")
     loss_by_class: tuple = ()
     roc_auc: float = float("nan")
+    fold_training: str = ""
+    fold_fits: int = 0
 
     @property
     def n_samples(self) -> int:

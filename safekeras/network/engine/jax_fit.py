@@ -46,44 +46,70 @@ def whole_fit_function(epoch_function, loss_function):
 
 
 def _epoch_loop(state, run_epoch, validation_loss, patience, stops, epochs):
+    """The ``lax.while_loop`` over epochs, and the best weights restored after it.
+
+    A fold-stacked network (see :mod:`safekeras.network.stacked`) has one
+    validation loss per fold: each fold improves, waits and stops on its own,
+    keeps its own best trainable arrays (their first axis is the fold), and
+    training runs until every fold has stopped.
+    """
     import jax
     import jax.numpy as jnp
+
+    fold_shape = () if validation_loss is None else jax.eval_shape(validation_loss, state).shape
+
+    def keep_best(improved, current, best):
+        if not fold_shape:
+            return jax.tree.map(lambda new, old: jnp.where(improved, new, old), current, best)
+        trainable = [
+            _where_fold(improved, new, old) for new, old in zip(current[0], best[0], strict=True)
+        ]
+        return trainable, current[1]  # only the trainable arrays are per fold
 
     def keep_going(carry):
         epoch, going = carry[0], carry[1]
         return jnp.logical_and(going, epoch < epochs)
 
     def body(carry):
-        epoch, _, state, losses, val_losses, best_loss, best_epoch, waited, best = carry
+        epoch, _, state, losses, val_losses, best_loss, best_epoch, waited, stopped, best = carry
         state, loss = run_epoch((state, epoch))
         losses = losses.at[epoch].set(loss)
         finite = jnp.isfinite(loss)
-        improved = jnp.asarray(False)
+        improved = jnp.zeros(fold_shape, bool)
         if validation_loss is not None:
             val_loss = validation_loss(state)
-            val_losses = val_losses.at[epoch].set(val_loss)
-            finite = jnp.logical_and(finite, jnp.isfinite(val_loss))
-            improved = jnp.logical_and(stops, val_loss < best_loss)
+            val_losses = val_losses.at[epoch].set(jnp.mean(val_loss))
+            finite = jnp.logical_and(finite, jnp.all(jnp.isfinite(val_loss)))
+            improved = stops & (val_loss < best_loss) & ~stopped
             best_loss = jnp.where(improved, val_loss, best_loss)
         epoch = epoch + 1
         # The per-epoch loop's rule: a better epoch resets the count, any other adds one.
-        best = jax.tree.map(lambda new, old: jnp.where(improved, new, old), state[:2], best)
+        best = keep_best(improved, state[:2], best)
         best_epoch = jnp.where(improved, epoch, best_epoch)
         waited = jnp.where(improved, jnp.zeros_like(waited), waited + 1)
-        stop = jnp.logical_and(jnp.logical_and(stops, ~improved), waited >= patience)
-        going = jnp.logical_and(finite, ~stop)
-        return epoch, going, state, losses, val_losses, best_loss, best_epoch, waited, best
+        stopped = stopped | (stops & ~improved & (waited >= patience))
+        going = jnp.logical_and(finite, ~jnp.all(stopped))
+        return epoch, going, state, losses, val_losses, best_loss, best_epoch, waited, stopped, best
 
     zeros = jnp.zeros(epochs, jnp.float32)
     count = jnp.zeros((), jnp.int32)
-    best_loss = jnp.full((), jnp.inf, jnp.float32)
-    start = (count, jnp.ones((), bool), state, zeros, zeros, best_loss, count, count, state[:2])
-    epochs_run, _, state, losses, val_losses, _, best_epoch, _, best = jax.lax.while_loop(
-        keep_going, body, start
-    )
-    restore = jnp.logical_and(stops, best_epoch > 0)
+    per_fold = jnp.zeros(fold_shape, jnp.int32)
+    best_loss = jnp.full(fold_shape, jnp.inf, jnp.float32)
+    stopped = jnp.zeros(fold_shape, bool)
+    start = (count, jnp.ones((), bool), state, zeros, zeros, best_loss, per_fold, per_fold)
+    start = (*start, stopped, state[:2])
+    carry = jax.lax.while_loop(keep_going, body, start)
+    epochs_run, state, losses, val_losses, best_epoch, best = (carry[i] for i in (0, 2, 3, 4, 6, 9))
+    restore = jnp.logical_and(stops, jnp.all(best_epoch > 0))
     kept = jax.tree.map(lambda old, new: jnp.where(restore, old, new), best, state[:2])
-    return (*kept, *state[2:]), losses, val_losses, best_epoch, epochs_run
+    return (*kept, *state[2:]), losses, val_losses, jnp.max(best_epoch), epochs_run
+
+
+def _where_fold(improved, new, old):
+    """``new`` in the folds that improved, ``old`` in the others (the fold axis first)."""
+    import jax.numpy as jnp
+
+    return jnp.where(improved.reshape(improved.shape + (1,) * (new.ndim - 1)), new, old)
 
 
 def _validation_loss(loss_function, state, validation):

@@ -58,7 +58,8 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
             return run_epoch(x, y, sample_weight, seed_pair)
 
         def validation_loss():
-            return _validation_loss(chunk_loss, validation)
+            n_folds = getattr(network, "n_folds", None)
+            return _validation_loss(chunk_loss, validation, () if n_folds is None else (n_folds,))
 
         validates = validation is not None
         return _epoch_loop(
@@ -74,58 +75,92 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
 
 
 def _epoch_loop(network, train_epoch, validation_loss, epochs, patience, stops):
-    """The ``tf.while_loop`` over epochs, and the best weights restored after it."""
+    """The ``tf.while_loop`` over epochs, and the best weights restored after it.
+
+    A fold-stacked network (``network.n_folds``, see
+    :mod:`safekeras.network.stacked`) has one validation loss per fold: each
+    fold improves, waits and stops on its own, keeps its own best weights
+    (its slice of every trainable variable, whose first axis is the fold),
+    and training runs until every fold has stopped.
+    """
     import tensorflow as tf
 
     validates = validation_loss is not None
-    variables = network.weights
+    n_folds = getattr(network, "n_folds", None)
+    fold_shape = [] if n_folds is None else [n_folds]
+    variables = network.weights if n_folds is None else network.trainable_variables
 
     def read_weights():
         return [tf.identity(variable.value) for variable in variables]
 
+    keep_best = _best_keeper(read_weights, per_fold=n_folds is not None)
+
     def keep_going(epoch, going, *_):
         return tf.logical_and(going, epoch < epochs)
 
-    def body(epoch, going, losses, val_losses, best_loss, best_epoch, waited, best):
+    def body(epoch, going, losses, val_losses, best_loss, best_epoch, waited, stopped, best):
         loss = train_epoch(epoch)
         losses = losses.write(epoch, loss)
         finite = tf.math.is_finite(loss)
         if validates:
             val_loss = validation_loss()
-            val_losses = val_losses.write(epoch, val_loss)
-            finite = tf.logical_and(finite, tf.math.is_finite(val_loss))
-            improved = tf.logical_and(stops, val_loss < best_loss)
+            val_losses = val_losses.write(epoch, tf.reduce_mean(val_loss))
+            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(val_loss)))
+            improved = stops & (val_loss < best_loss) & tf.logical_not(stopped)
         else:
-            val_loss, improved = best_loss, tf.constant(False)
+            val_loss, improved = best_loss, tf.fill(fold_shape, False)
         epoch += 1
         # The per-epoch loop's rule: a better epoch resets the count, any other adds one.
-        best = tf.cond(improved, read_weights, lambda: best)
+        best = keep_best(improved, best)
         best_loss = tf.where(improved, val_loss, best_loss)
         best_epoch = tf.where(improved, epoch, best_epoch)
         waited = tf.where(improved, 0, waited + 1)
         stop = tf.logical_and(tf.logical_and(stops, tf.logical_not(improved)), waited >= patience)
-        going = tf.logical_and(finite, tf.logical_not(stop))
-        return epoch, going, losses, val_losses, best_loss, best_epoch, waited, best
+        stopped = tf.logical_or(stopped, stop)
+        going = tf.logical_and(finite, tf.logical_not(tf.reduce_all(stopped)))
+        return epoch, going, losses, val_losses, best_loss, best_epoch, waited, stopped, best
 
     state = (
         tf.constant(0, tf.int32),
         tf.constant(True),
         _losses_array(),
         _losses_array(),
-        tf.constant(float("inf"), tf.float64),
-        tf.constant(0, tf.int32),
-        tf.constant(0, tf.int32),
+        tf.fill(fold_shape, tf.constant(float("inf"), tf.float64)),
+        tf.zeros(fold_shape, tf.int32),
+        tf.zeros(fold_shape, tf.int32),
+        tf.fill(fold_shape, False),
         read_weights(),
     )
-    _, _, losses, val_losses, _, best_epoch, _, best = tf.while_loop(
+    _, _, losses, val_losses, _, best_epoch, _, _, best = tf.while_loop(
         keep_going, body, state, parallel_iterations=1
     )
     tf.cond(
-        tf.logical_and(stops, best_epoch > 0),
+        tf.logical_and(stops, tf.reduce_all(best_epoch > 0)),
         lambda: _assign(variables, best),
         lambda: tf.constant(False),
     )
-    return losses.stack(), val_losses.stack(), best_epoch
+    return losses.stack(), val_losses.stack(), tf.reduce_max(best_epoch)
+
+
+def _best_keeper(read_weights, *, per_fold: bool):
+    """``keep_best(improved, best)``: the current weights where ``improved``, else ``best``."""
+    import tensorflow as tf
+
+    def keep_best(improved, best):
+        if not per_fold:
+            return tf.cond(improved, read_weights, lambda: best)
+        current = read_weights()
+        return [_where_fold(improved, new, old) for new, old in zip(current, best, strict=True)]
+
+    return keep_best
+
+
+def _where_fold(improved, new, old):
+    """``new`` in the folds that improved, ``old`` in the others (the fold axis first)."""
+    import tensorflow as tf
+
+    shape = tf.concat([tf.shape(improved), tf.ones([tf.rank(new) - 1], tf.int32)], axis=0)
+    return tf.where(tf.reshape(improved, shape), new, old)
 
 
 def _losses_array():
@@ -142,8 +177,8 @@ def _assign(variables, values):
     return tf.constant(True)
 
 
-def _validation_loss(chunk_loss, validation):
-    """The validation loss as the mean over rows of the chunks' mean losses."""
+def _validation_loss(chunk_loss, validation, fold_shape=()):
+    """The validation loss as the mean over rows of the chunks' mean losses (one per fold)."""
     import tensorflow as tf
 
     n_rows = tf.shape(validation[0], out_type=tf.int64)[0]
@@ -158,6 +193,6 @@ def _validation_loss(chunk_loss, validation):
     _, total = tf.while_loop(
         lambda start, _: start < n_rows,
         body,
-        (tf.constant(0, tf.int64), tf.constant(0.0, tf.float64)),
+        (tf.constant(0, tf.int64), tf.zeros(fold_shape, tf.float64)),
     )
     return total / tf.cast(n_rows, tf.float64)

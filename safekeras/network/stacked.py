@@ -1,0 +1,223 @@
+"""Several default MLPs trained together as one network (the threshold folds).
+
+``threshold_cv`` predicts every row out of fold from ``k`` internal fits of
+the default MLP. Fitted one after the other, those fits pay ``k`` times a
+fit's fixed cost (building the training state, tracing or copying into a
+cached twin, the engine's call). Here the ``k`` networks become one
+(:class:`~safekeras.network.fold_layers.FoldStack`): each ``Dense`` layer holds
+the ``k`` kernels as one ``(k, d, h)`` variable (the fold axis first) and runs
+one 2-d matmul per fold, so one compiled program trains them all, in one
+whole fit of the compiled engine (:mod:`.engine`). The arithmetic of ``k``
+networks remains, and the stack runs until its slowest fold stops
+(``benchmarks/stacked_folds.py`` measures what that saves).
+
+Row ``b`` of the stacked input holds, for every fold ``k``, a row of fold
+``k``'s own training data (preprocessed by fold ``k``'s own preprocessor),
+with fold ``k``'s weight for it; folds with fewer rows are padded with rows
+of weight 0. So the engine's one shuffle per epoch gives every fold a fresh
+random order of its own rows, and the rows of one fold (its held-out rows
+included) never reach another fold's weights: the gradients of a fold's
+kernels are those of its own weighted mean loss.
+:meth:`~safekeras.network.fold_layers.FoldStack.compute_loss` returns, per
+fold, the loss its own network would report (the weighted mean
+binary cross-entropy over the fold's rows of the batch, plus its L2
+penalty); their sum is what training minimises (the kernels of different
+folds share no term, so each fold gets the gradient of its own loss), and
+for the validation split it returns the ``k`` losses, which the engine's
+whole fit reads as one early-stopping rule per fold
+(:mod:`.engine.tf_fit`, :mod:`.engine.jax_fit`).
+
+Each fold's initial weights are those of the default MLP its clone would
+build (copied in by :func:`stack_networks`), and each fold's trained weights
+are copied back into that network (:func:`unstack_into`), so the rest of the
+fit (the outcome checks, the prediction of the held-out rows) is the one a
+clone's fit runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine.whole_fit import run_whole_fit
+
+__all__ = [
+    "STACKABLE_OPTIMIZERS",
+    "stack_networks",
+    "stack_obstacles",
+    "stack_rows",
+    "train_stack",
+    "unstack_into",
+]
+
+# Optimizers whose update of a variable is elementwise, so that a stacked
+# variable's fold slices are updated exactly as the folds' own variables
+# would be (clipnorm, global_clipnorm and layer-wise rules such as Lamb's
+# trust ratio mix the folds, and are refused by :func:`stack_obstacles`).
+STACKABLE_OPTIMIZERS = (
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Nadam",
+    "SGD",
+    "RMSprop",
+    "Adagrad",
+    "Lion",
+)
+
+
+def stack_obstacles(*, backend: str, optimizer) -> list[str]:
+    """Why the folds of a default MLP cannot be stacked (empty: they can).
+
+    Parameters
+    ----------
+    backend : str
+        The Keras backend (the stacked fit runs in the compiled engine).
+    optimizer : keras.optimizers.Optimizer
+        The optimizer a fold would train with.
+    """
+    obstacles = []
+    if backend not in ("tensorflow", "jax"):
+        obstacles.append(f"the Keras backend is {backend!r}")
+    name = type(optimizer).__name__
+    if name not in STACKABLE_OPTIMIZERS:
+        obstacles.append(f"optimizer {name} is not one whose updates are elementwise")
+    config = optimizer.get_config()
+    for key in ("clipnorm", "global_clipnorm"):
+        if config.get(key) is not None:
+            obstacles.append(f"{key} mixes the folds' gradients")
+    return obstacles
+
+
+def stack_networks(networks, *, width: int, hidden_units, activation, dropout, l2):
+    """One :class:`FoldStack` holding the initial weights of ``networks``.
+
+    Parameters
+    ----------
+    networks : list of keras.Model
+        The folds' default MLPs (built, untrained), whose inputs may be
+        narrower than ``width`` (each fold's preprocessor one-hot encodes the
+        categories its own rows hold): the missing input rows of a kernel are
+        zeros, and stay zeros, as their inputs are.
+    width : int
+        The widest fold's input width.
+    hidden_units, activation, dropout, l2
+        The default MLP's architecture (``hidden_layer_sizes`` as a sequence).
+    """
+    first = networks[0]
+    head = first.get_layer("output")
+    seeds = [layer.get_config()["seed"] for layer in first.layers if "dropout" in layer.name]
+    from .fold_layers import FoldStack
+
+    stack = FoldStack(
+        n_folds=len(networks),
+        width=width,
+        hidden_units=hidden_units,
+        activation=activation,
+        dropout=dropout,
+        l2=l2,
+        n_outputs=head.units,
+        output_activation=head.get_config()["activation"],
+        dropouts=[{"seed": seed} for seed in seeds] if dropout > 0 else (),
+        name="safekeras_fold_stack",
+    )
+    for layer in [*stack.hidden, stack.head]:
+        kernel = np.zeros(layer.kernel.shape, layer.kernel.dtype)
+        bias = np.zeros(layer.bias.shape, layer.bias.dtype)
+        for fold, network in enumerate(networks):
+            fold_kernel, fold_bias = network.get_layer(layer.name).get_weights()
+            kernel[fold, : fold_kernel.shape[0]] = fold_kernel
+            bias[fold] = fold_bias
+        layer.set_weights([kernel, bias])
+    return stack
+
+
+def unstack_into(stack, networks) -> None:
+    """Copy each fold's trained weights from ``stack`` into its own network."""
+    for layer in [*stack.hidden, stack.head]:
+        kernel, bias = layer.get_weights()
+        for fold, network in enumerate(networks):
+            target = network.get_layer(layer.name)
+            target.set_weights([kernel[fold, : target.kernel.shape[0]], bias[fold]])
+
+
+def stack_rows(parts, width: int, dtype):
+    """Per-fold ``(x, y, sample_weight)`` as stacked arrays, padded with rows of weight 0.
+
+    Parameters
+    ----------
+    parts : list of tuple (x, y, sample_weight or None)
+        Fold ``k``'s rows: ``x`` of shape (n_k, width_k), ``y`` of shape
+        (n_k, n_outputs), weights of shape (n_k,) (None: all 1).
+    width : int
+        Width of the stacked rows (at least every ``width_k``).
+    dtype : numpy dtype
+        The network's input dtype.
+
+    Returns
+    -------
+    x : ndarray of shape (max n_k, n_folds, width)
+    y : ndarray of shape (max n_k, n_folds, n_outputs)
+    sample_weight : ndarray of shape (max n_k, n_folds)
+        Fold ``k``'s weights on its rows, 0 on the padding (and every weight
+        positive on a fold's own rows: the loss counts a fold's rows by it).
+    """
+    n_rows = max(len(x) for x, _, _ in parts)
+    n_folds, n_outputs = len(parts), parts[0][1].shape[1]
+    x_all = np.zeros((n_rows, n_folds, width), dtype)
+    y_all = np.zeros((n_rows, n_folds, n_outputs), parts[0][1].dtype)
+    w_all = np.zeros((n_rows, n_folds), dtype)
+    for fold, (x, y, weights) in enumerate(parts):
+        x_all[: len(x), fold, : x.shape[1]] = x
+        y_all[: len(x), fold] = y
+        w_all[: len(x), fold] = 1.0 if weights is None else weights
+    return x_all, y_all, w_all
+
+
+def train_stack(stack, *, train, validation, batch_size, epochs, patience, shuffle_seed):
+    """Train a compiled :class:`FoldStack` in one whole fit of the compiled engine.
+
+    Parameters
+    ----------
+    stack : FoldStack
+        Compiled.
+    train : tuple (x, y, sample_weight)
+        From :func:`stack_rows`.
+    validation : tuple (x, y, sample_weight) or None
+        The folds' validation splits, from :func:`stack_rows`: each fold
+        stops early on its own, and keeps its best epoch's weights. None
+        trains every fold ``epochs`` epochs.
+    batch_size, epochs, patience, shuffle_seed
+        As for a fold's own fit.
+
+    Returns
+    -------
+    TrainingResult
+        ``history`` holds the sum of the folds' training losses and the mean
+        of their validation losses; ``epochs_run`` is the epochs the stacked
+        network ran (until the last fold stopped).
+
+    Raises
+    ------
+    TrainingError
+        If a fold's training or validation loss becomes NaN or infinite.
+    """
+    import keras
+
+    if keras.backend.backend() == "jax":
+        from .engine.jax_epochs import JaxEpochs as Runner
+    else:
+        from .engine.tf_epochs import TensorFlowEpochs as Runner
+    x, y, weights = train
+    runner = Runner(
+        stack,
+        x=x,
+        y=y,
+        sample_weight=weights,
+        validation=validation,
+        batch_size=batch_size,
+        shuffle_seed=shuffle_seed,
+    )
+    try:
+        return run_whole_fit(runner, epochs=epochs, patience=patience, stops=validation is not None)
+    finally:
+        runner.close()

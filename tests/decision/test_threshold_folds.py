@@ -1,0 +1,120 @@
+"""``threshold_cv``'s internal folds: stacked for the default MLP, clones otherwise, and said so."""
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from safekeras import SafeKerasClassifier
+from safekeras.decision import stacked_folds, threshold_fitting
+
+pytestmark = pytest.mark.core
+
+FAST = dict(hidden_layer_sizes=(8,), epochs=8, learning_rate=0.01, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def rare_positives():
+    # 45 positives: about 6 in a 15 % validation split, so threshold_cv="auto" folds.
+    return make_classification(
+        n_samples=300, n_features=6, n_informative=4, weights=[0.85], random_state=0
+    )
+
+
+def test_default_mlp_folds_train_as_one_stacked_fit(rare_positives, capsys):
+    X, y = rare_positives
+    clf = SafeKerasClassifier(verbose=1, **FAST).fit(X, y)
+    search = clf.threshold_search_
+    assert (search.n_folds, search.fold_training, search.fold_fits) == (5, "stacked", 1)
+    assert search.n_samples == len(X)  # every row predicted once, out of fold
+    assert "5 internal folds trained as one stacked network (1 fit)" in capsys.readouterr().out
+    again = SafeKerasClassifier(**FAST).fit(X, y)
+    assert again.threshold_ == clf.threshold_  # seeded: the same folds, weights and shuffles
+
+
+def test_what_the_stack_cannot_train_fits_clones_and_says_why(rare_positives, capsys):
+    X, y = rare_positives
+    clf = SafeKerasClassifier(verbose=1, callbacks=[keras.callbacks.Callback()], **FAST)
+    search = clf.fit(X, y).threshold_search_
+    assert (search.n_folds, search.fold_training, search.fold_fits) == (5, "clones", 5)
+    assert "5 internal folds trained one after the other (5 fits; not stacked: callbacks)" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    "params, reason",
+    [
+        (dict(model=lambda meta: None), "a user's model or builder"),
+        (dict(engine="keras"), "engine='keras'"),
+        (dict(loss="binary_focal_crossentropy"), "loss='binary_focal_crossentropy'"),
+        (
+            dict(optimizer=keras.optimizers.Lamb()),
+            "optimizer Lamb is not one whose updates are elementwise",
+        ),
+        (dict(optimizer=keras.optimizers.Adam(global_clipnorm=1.0)), "global_clipnorm"),
+    ],
+)
+def test_stack_obstacles_name_what_keeps_the_clones(params, reason):
+    obstacles = stacked_folds.obstacles(SafeKerasClassifier(**params))
+    assert any(reason in obstacle for obstacle in obstacles)
+    assert stacked_folds.obstacles(SafeKerasClassifier()) == []
+
+
+def test_stacked_folds_fit_each_fold_as_its_clone_would_up_to_training(rare_positives):
+    X, y = rare_positives
+    kept = np.arange(len(X))
+    data = stacked_folds.FoldData(X, y, None, kept)
+    train = kept[: len(X) * 4 // 5]
+    fold = SafeKerasClassifier(threshold=0.5, threshold_cv=None, on_drift="ignore", **FAST)
+    prepared = stacked_folds._prepare(fold, *stacked_folds._fold_rows(data, train))
+    clone_fit = SafeKerasClassifier(threshold=0.5, threshold_cv=None, on_drift="ignore", **FAST)
+    clone_fit.set_params(epochs=1, learning_rate=1e-12).fit(X[train], y[train])
+    # Same validation split, preprocessing and initial weights as the clone's own fit.
+    assert len(prepared.rows.x_train) + len(prepared.rows.x_val) == len(train)
+    np.testing.assert_allclose(
+        prepared.preprocessor.transform(X[:5]), clone_fit.preprocessor_.transform(X[:5])
+    )
+    for mine, own in zip(
+        prepared.network.get_weights(), clone_fit.model_.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(mine, own, atol=1e-6)  # one step of lr 1e-12 moved nothing
+
+
+@pytest.mark.filterwarnings("ignore::safekeras.exceptions.ThresholdWarning")  # 7 positives
+def test_no_internal_folds_leave_the_search_as_it_was(rare_positives):
+    X, y = rare_positives
+    search = SafeKerasClassifier(threshold_cv=None, **FAST).fit(X, y).threshold_search_
+    assert (search.n_folds, search.fold_training, search.fold_fits) == (0, "", 0)
+
+
+def test_switching_stacking_off_fits_clones(rare_positives, monkeypatch):
+    X, y = rare_positives
+    monkeypatch.setattr(threshold_fitting, "STACK_FOLDS", False)
+    search = SafeKerasClassifier(**FAST).fit(X, y).threshold_search_
+    assert (search.fold_training, search.fold_fits) == ("clones", 5)
+
+
+@pytest.mark.filterwarnings("ignore::safekeras.exceptions.ThresholdWarning")
+def test_multilabel_folds_are_stacked_with_one_threshold_per_label():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=150, n_features=5, n_classes=3, random_state=0)
+    clf = SafeKerasClassifier(threshold_cv=3, **FAST).fit(X, Y)
+    assert [(s.fold_training, s.fold_fits, s.n_folds) for s in clf.threshold_search_] == [
+        ("stacked", 1, 3)
+    ] * 3
+    assert clf.threshold_.shape == (3,) and all(
+        s.n_samples == len(X) for s in clf.threshold_search_
+    )
+
+
+def test_folds_whose_one_hot_widths_differ_are_stacked(rare_positives):
+    pd = pytest.importorskip("pandas")
+    X, y = rare_positives
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    # A category held by one row: the folds that do not train on it encode one column fewer.
+    frame["city"] = ["oslo"] * (len(frame) - 1) + ["paris"]
+    clf = SafeKerasClassifier(**FAST).fit(frame, y)
+    assert clf.threshold_search_.fold_training == "stacked"
+    assert clf.threshold_search_.n_samples == len(frame)

@@ -1,7 +1,8 @@
 """Every peer a benchmark compares safekeras with, one definition each, configured as measured.
 
-The quality benchmark's contenders (naive Keras, the Keras and SciKeras wrappers, the MLP
-pipeline with and without a tuned threshold, HistGradientBoosting with a tuned threshold,
+The quality benchmark's contenders (Keras with the pitfalls safekeras prevents, a careful
+hand-written Keras pipeline, the Keras and SciKeras wrappers, the MLP pipeline at its defaults,
+with early stopping and with a tuned threshold, HistGradientBoosting with a tuned threshold,
 safekeras's defaults), the raw Keras network the speed benchmarks time against, and the
 default-path benchmark's MLP pipelines.
 """
@@ -24,7 +25,7 @@ from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
 
 from benchmarks.datasets import SEED, Dataset
 
-HIDDEN_LAYER_SIZES = (64, 32)  # the naive and wrapped Keras networks: safekeras's default sizes
+HIDDEN_LAYER_SIZES = (64, 32)  # the pitfall and wrapped Keras networks: safekeras's default sizes
 
 
 KERAS_BATCH_SIZE = 32  # Keras' own default, which the tutorials keep
@@ -46,8 +47,12 @@ def build_tutorial_network(n_features: int, n_outputs: int, activation: str):
     )
 
 
-class NaiveKerasClassifier(ClassifierMixin, BaseEstimator):
-    """The tutorial's Keras model, made cross-validatable and nothing more.
+class PitfallKerasClassifier(ClassifierMixin, BaseEstimator):
+    """A Keras model with the pitfalls safekeras prevents, made cross-validatable and nothing more.
+
+    Unscaled inputs, a fixed number of epochs, no early stopping, no class weights,
+    threshold 0.5: the "predict wrong" cases of ``docs/pitfalls``, not a Keras tutorial
+    (those scale their inputs).
 
     Parameters
     ----------
@@ -92,7 +97,7 @@ class NaiveKerasClassifier(ClassifierMixin, BaseEstimator):
             optimizer="adam",
             loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
         )
-        # No scaling, no validation split, no class weights: the tutorial's fit.
+        # No scaling, no validation split, no class weights: the pitfalls, on purpose.
         history = model.fit(
             np.asarray(X, dtype=np.float32),
             target,
@@ -111,7 +116,7 @@ class NaiveKerasClassifier(ClassifierMixin, BaseEstimator):
         return output
 
     def predict(self, X):
-        # argmax of [1 - p, p] is the tutorial's "p > 0.5".
+        # argmax of [1 - p, p] is "p > 0.5".
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
@@ -126,7 +131,7 @@ def build_for_keras_wrapper(X, y, seed=0):
 
 
 def build_for_scikeras(meta):
-    """Builder for SciKeras: the naive network, left for SciKeras to compile."""
+    """Builder for SciKeras: the same network, left for SciKeras to compile."""
     n_classes = meta["n_classes_"]
     binary = n_classes == 2
     return build_tutorial_network(
@@ -224,8 +229,10 @@ def make_safekeras_network(dataset: Dataset, args):
     return SafeKerasClassifier(model=builder, random_state=args.seed, **params)
 
 
-def make_naive(dataset: Dataset, args):
-    return pipeline(dataset, NaiveKerasClassifier(epochs=args.keras_epochs, random_state=args.seed))
+def make_pitfall_keras(dataset: Dataset, args):
+    return pipeline(
+        dataset, PitfallKerasClassifier(epochs=args.keras_epochs, random_state=args.seed)
+    )
 
 
 def make_keras_wrapper(dataset: Dataset, args):
@@ -264,11 +271,69 @@ def make_scikeras(dataset: Dataset, args):
     )
 
 
+def make_careful_keras(X, *, regression: bool = False, random_state: int = 0, **params):
+    """A careful hand-written Keras pipeline for ``X``: what a good Keras tutorial writes.
+
+    ``careful_preprocessor(X)`` (median imputation and scaling of the numbers; imputation
+    and one-hot encoding of a DataFrame's other columns) followed by
+    ``CarefulKerasClassifier`` (sigmoid / softmax head, cross-entropy, balanced class
+    weights, threshold 0.5 / argmax) or, with ``regression``, ``CarefulKerasRegressor``
+    (linear head, MSE on the standardised target). Both: ``Dense(64, relu) ->
+    Dense(32, relu)``, Adam, batch 32, at most 200 epochs with
+    ``EarlyStopping(patience=10, restore_best_weights=True)`` on a 20 % validation split.
+
+    Parameters
+    ----------
+    X : ndarray or pandas.DataFrame
+        The training features, or any frame with the same columns and dtypes: only their
+        types are read, to choose the encoding.
+    regression : bool, default=False
+        Build the regressor instead of the classifier.
+    random_state : int, default=0
+        Seeds the validation split, the initial weights and the shuffle.
+    **params
+        Other settings of the network (``epochs``, ``batch_size``, ``patience``,
+        ``validation_fraction``, ``learning_rate``).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Unfitted; ``clone``-safe, so it can be cross-validated.
+    """
+    from benchmarks.careful_keras import (
+        CarefulKerasClassifier,
+        CarefulKerasRegressor,
+        careful_preprocessor,
+    )
+
+    network = CarefulKerasRegressor if regression else CarefulKerasClassifier
+    return make_pipeline(careful_preprocessor(X), network(random_state=random_state, **params))
+
+
+def make_careful(dataset: Dataset, args):
+    """The quality benchmark's careful Keras peer (``make_careful_keras`` on the dataset).
+
+    ``--epochs`` caps its epochs as it caps safekeras's (both stop early); its default, 200,
+    is safekeras's too.
+    """
+    params = {} if args.epochs is None else {"epochs": args.epochs}
+    return make_careful_keras(dataset.X, random_state=args.seed, **params)
+
+
 def make_mlp(dataset: Dataset, args):
     return pipeline(
         dataset,
         StandardScaler(),
         MLPClassifier(early_stopping=True, max_iter=args.mlp_max_iter, random_state=args.seed),
+    )
+
+
+def make_mlp_defaults(dataset: Dataset, args):
+    """``MLPClassifier`` at scikit-learn's defaults (no early stopping), after a scaler."""
+    return pipeline(
+        dataset,
+        StandardScaler(),
+        MLPClassifier(max_iter=args.mlp_max_iter, random_state=args.seed),
     )
 
 
@@ -376,7 +441,10 @@ SAFEKERAS = "safekeras default"
 SAFEKERAS_NETWORK = "safekeras + user network"
 
 
-NAIVE = "naive Keras"
+PITFALL_KERAS = "Keras with pitfalls"
+
+
+CAREFUL_KERAS = "careful Keras"
 
 
 KERAS_WRAPPER = "keras SKLearnClassifier"
@@ -385,7 +453,10 @@ KERAS_WRAPPER = "keras SKLearnClassifier"
 SCIKERAS = "SciKeras KerasClassifier"
 
 
-MLP = "MLP pipeline"
+MLP_DEFAULTS = "MLP defaults"
+
+
+MLP = "MLP early stopping"
 
 
 MLP_TUNED = "MLP + tuned threshold"
@@ -418,9 +489,11 @@ class Contender:
 
 CONTENDERS = (
     Contender(SAFEKERAS, make_safekeras),
-    Contender(NAIVE, make_naive),
+    Contender(CAREFUL_KERAS, make_careful),
+    Contender(PITFALL_KERAS, make_pitfall_keras),
     Contender(KERAS_WRAPPER, make_keras_wrapper),
     Contender(SCIKERAS, make_scikeras),
+    Contender(MLP_DEFAULTS, make_mlp_defaults),
     Contender(MLP, make_mlp),
     Contender(MLP_TUNED, make_mlp_tuned, "n/a (binary only)"),
     Contender(HGB, make_hgb),

@@ -18,11 +18,23 @@ a dataset, or None when it does not apply):
   for binary targets, ``threshold="auto"`` (tuned for balanced accuracy; out of
   fold by 5 internal fits when the validation split would hold fewer than 20
   rows of a class). No tuning by the benchmark.
-* **naive Keras**: what the Keras tutorials write, wrapped in a minimal
-  scikit-learn classifier (``NaiveKerasClassifier``) so that ``cross_validate``
-  can run it: ``keras.utils.set_random_seed(seed)``, a ``Sequential`` MLP
-  ``Dense(64, relu) -> Dense(32, relu)`` with a sigmoid head (binary,
-  ``binary_crossentropy``) or a softmax head (multiclass,
+* **careful Keras**: what a good Keras tutorial writes, built by
+  ``contenders.make_careful_keras`` (``benchmarks/careful_keras.py``): median
+  imputation and ``StandardScaler`` on the numbers, imputation and one-hot
+  encoding of a DataFrame's other columns; ``Dense(64, relu) -> Dense(32,
+  relu)`` with a sigmoid head and binary cross-entropy (binary) or a softmax
+  head and sparse categorical cross-entropy; Adam, batch 32, at most 200 epochs
+  (``--epochs`` caps it as it caps safekeras) with ``EarlyStopping(patience=10,
+  restore_best_weights=True)`` on a stratified 20 % validation split;
+  ``compute_class_weight("balanced")`` as per-row weights; threshold 0.5 /
+  argmax. Seeded through its initialisers and a seeded ``tf.data`` shuffle, so
+  it changes no global state.
+* **Keras with pitfalls**: the "predict wrong" pitfalls safekeras prevents
+  (``docs/pitfalls``), not a Keras tutorial (those scale their inputs),
+  wrapped in a minimal scikit-learn classifier (``PitfallKerasClassifier``) so
+  that ``cross_validate`` can run it: ``keras.utils.set_random_seed(seed)``, a
+  ``Sequential`` MLP ``Dense(64, relu) -> Dense(32, relu)`` with a sigmoid head
+  (binary, ``binary_crossentropy``) or a softmax head (multiclass,
   ``sparse_categorical_crossentropy``), Adam, ``model.fit(X, y,
   epochs=--keras-epochs, batch_size=32)``: no input scaling, no early
   stopping, no class weights; ``predict`` thresholds at 0.5 or takes the
@@ -39,25 +51,20 @@ a dataset, or None when it does not apply):
   ``__sklearn_clone__`` does not pass ``fit_kwargs`` on: the epochs column
   shows what each cross-validation fold really trained.
 * **SciKeras KerasClassifier** (when ``scikeras`` imports):
-  ``scikeras.wrappers.KerasClassifier(model=<builder>, loss=<as naive
-  Keras>, optimizer="adam", epochs=--keras-epochs, batch_size=32, verbose=0,
-  random_state=seed)`` after a ``StandardScaler``; the builder returns the
-  naive network uncompiled and SciKeras compiles it. With ``random_state``
-  set, SciKeras switches TensorFlow's op determinism on around its fit, and
-  leaves it on for the whole process when nothing read TensorFlow's
-  determinism flag before (TensorFlow caches the flag on first read, and
-  SciKeras reads it after setting ``TF_DETERMINISTIC_OPS``). In this
-  benchmark's process earlier fits have read it, so a fresh-process probe
-  (``probe_scikeras``) measures the leak and what it does to a Keras fit
-  that follows; should the flag still be left on in-process, the benchmark
-  records it and switches it back off so that later contenders run as they
-  would on their own.
-* **MLP pipeline**: ``make_pipeline(StandardScaler(),
-  MLPClassifier(early_stopping=True, random_state=seed))``, otherwise
-  scikit-learn's defaults (one hidden layer of 100, ``max_iter=200``). Its
-  early stopping watches validation *accuracy*, which on imbalanced data
-  barely moves, so it may stop early (the epochs column).
-* **MLP + tuned threshold**: ``TunedThresholdClassifierCV(<MLP pipeline>,
+  ``scikeras.wrappers.KerasClassifier(model=<builder>, loss=<as Keras
+  with pitfalls>, optimizer="adam", epochs=--keras-epochs, batch_size=32,
+  verbose=0, random_state=seed)`` after a ``StandardScaler``; the builder returns
+  the same network uncompiled and SciKeras compiles it. A seeded SciKeras fit
+  can leave TensorFlow's op determinism on for the process: a fresh-process
+  probe (``probe_scikeras``) measures that leak; should the flag be left on
+  in-process, the benchmark records it and switches it back off.
+* **MLP defaults**: ``make_pipeline(StandardScaler(),
+  MLPClassifier(random_state=seed))``: scikit-learn's defaults (one hidden
+  layer of 100, Adam, ``max_iter=200``, stops when the training loss stalls).
+* **MLP early stopping**: the same with ``early_stopping=True``. Its early
+  stopping watches validation *accuracy* on 10 % of the rows, which on small
+  imbalanced data barely moves, so it may stop early (the epochs column).
+* **MLP + tuned threshold**: ``TunedThresholdClassifierCV(<MLP early stopping>,
   scoring="balanced_accuracy")`` (5 internal fits and a refit). Binary data
   only: scikit-learn tunes no multiclass threshold.
 * **HGB + tuned threshold**: ``TunedThresholdClassifierCV(
@@ -78,10 +85,10 @@ On the mixed-type DataFrame the peers cannot take strings or missing values,
 so each is given the smallest encoding that lets it run: ``ColumnTransformer``
 of ``SimpleImputer(strategy="median")`` on the numeric columns and
 ``SimpleImputer(strategy="most_frequent") + OneHotEncoder(handle_unknown=
-"ignore")`` on the categorical ones, in front of its own steps (naive Keras
-gets it without scaling, as the tutorial would). HistGradientBoosting takes
-the frame as it is (``categorical_features="from_dtype"``, native missing
-values); safekeras takes it as it is too.
+"ignore")`` on the categorical ones, in front of its own steps (Keras with
+pitfalls gets it without scaling); careful Keras encodes as described above.
+HistGradientBoosting takes the frame as it is (``categorical_features=
+"from_dtype"``, native missing values); safekeras takes it as it is too.
 
 Datasets (all generated or bundled with scikit-learn; no download). Binary
 datasets are coded so that the minority, positive class is 1:
@@ -128,6 +135,11 @@ Metrics, computed by one scorer from each fitted fold's ``predict`` and
   between the probability vector and the one-hot label (0 to 2). Multiclass
   probability rows are renormalised to sum to 1 first (float32 softmax
   rounding, which scikit-learn warns about).
+Every win, tie and loss (each dataset's verdict, the headline, its summary) is
+decided by one rule, :func:`benchmarks.paired.compare_paired`, whichever side is
+safekeras: the mean of the per-fold differences must clear its 95 % corrected
+resampled-t interval (Nadeau and Bengio, 2003), else it is a tie.
+
 * **fit s/fold**: ``cross_validate``'s ``fit_time`` (wall clock; one process,
   contenders in turn, so sensitive to other load on the machine).
 * **epochs/fold**: epochs (boosting iterations for HGB) of the final model a
@@ -143,14 +155,10 @@ TensorFlow's pools are left at their defaults. With two OpenMP threads next to
 TensorFlow's pools on a busy 2-core machine, a HistGradientBoosting
 cross-validation took 4 to 14 times as long as with one.
 
-Runtime: the full run (5 datasets, 5 folds, 7 contenders) took 184 and 216 s in
-two runs on a 2-core CPU (same scores both times; peak RSS 1.4 GB), before the
-images and sequences were added; ``--quick`` (2 folds, 2 small datasets, 3 to 5
-epochs) about 25 s, most of it TensorFlow's start-up and the SciKeras probe.
-``--datasets digits-images,sequences`` alone (5 folds) took 46 and 50 s on a
-2-core CPU, about 110 s with start-up: the Conv2D network reached 0.981 balanced
-accuracy on digits-images (flat default 0.965), the Conv1D network 0.919 on
-sequences (flat default 0.558, HGB 0.681; chance 0.5).
+Runtime: the full run (7 datasets, 9 contenders, 5 folds) took 2168 s on a
+2-core CPU shared with six other jobs (8.9 minutes of CPU time; careful Keras,
+up to 200 epochs at batch 32, is the slowest contender); ``--quick`` (2 folds,
+2 small datasets, 3 to 5 epochs) about 2 minutes there.
 
 Run from the repository root::
 
@@ -205,7 +213,7 @@ from benchmarks.contenders import (
     NETWORK_CONTENDERS,
     TUNED_CV,
     Contender,
-    make_naive,
+    make_pitfall_keras,
     make_safekeras,
     make_scikeras,
 )
@@ -263,12 +271,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=int, help="cross-validation folds (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, folds and models (0)")
     parser.add_argument(
-        "--epochs", type=int, help="max epochs of safekeras (default: its own, 200)"
+        "--epochs",
+        type=int,
+        help="max epochs of safekeras and careful Keras (default: their own, 200)",
     )
     parser.add_argument(
         "--keras-epochs",
         type=int,
-        help="epochs of naive Keras, keras SKLearnClassifier and SciKeras (30)",
+        help="epochs of Keras with pitfalls, keras SKLearnClassifier and SciKeras (30)",
     )
     parser.add_argument("--mlp-max-iter", type=int, help="max_iter of the MLP pipelines (200)")
     parser.add_argument("--synthetic-rows", type=int, help="rows of 'synthetic' (4000)")
@@ -316,8 +326,8 @@ def finish_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Cross-validate a default SafeKerasClassifier against naive Keras, "
-        "Keras wrappers, scikit-learn's MLP and HistGradientBoosting.",
+        description="Cross-validate a default SafeKerasClassifier against careful Keras, "
+        "Keras with pitfalls, Keras wrappers, scikit-learn's MLP and HistGradientBoosting.",
     )
     add_arguments(parser)
     parser.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
@@ -510,7 +520,7 @@ def warm_up(args) -> None:
     dataset = Dataset("warm-up", "", X, y)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        for make in (make_safekeras, make_naive):
+        for make in (make_safekeras, make_pitfall_keras):
             make(dataset, tiny).fit(X, y).predict_proba(X[:5])
 
 

@@ -2,7 +2,8 @@
 
 Part of the quality benchmark (:mod:`benchmarks.quality`): the contract table's checks
 (``is_classifier``, the splitter ``cv=5`` means, the stock ``"average_precision"`` scorer,
-``predict_proba``, the parameters ``clone`` drops) and the fresh-process SciKeras probe.
+``predict_proba``, the parameters ``clone`` drops), the fresh-process SciKeras probe, and
+the report's table and notes of them (:func:`contract_table`, :func:`peer_notes`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import io
 import sys
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 
+from benchmarks.contenders import CONTENDERS, KERAS_WRAPPER, SCIKERAS
 from benchmarks.datasets import Dataset
+
+if TYPE_CHECKING:  # quality_tables imports this module: the name for annotations only
+    from benchmarks.quality_tables import Run
 
 
 def scikeras_status() -> tuple[str | None, str]:
@@ -181,3 +187,89 @@ def contract(estimator, fitted, dataset: Dataset) -> Contract:
         splitter=type(check_cv(5, dataset.y, classifier=classifier)).__name__,
         stock_scorer=stock_scorer(fitted, dataset.X, dataset.y),
     )
+
+
+def peer_notes(run: Run) -> str:
+    """What the Keras wrappers did, measured in this run."""
+    lines = []
+    for name in (KERAS_WRAPPER, SCIKERAS):
+        results = [entry.by_name()[name] for entry in run.datasets]
+        ran = [r for r in results if not r.skipped]
+        if not ran:
+            reasons = sorted({r.skipped for r in results})
+            lines.append(f"- **{name}**: did not run ({'; '.join(reasons)}).")
+            continue
+        epochs = sorted({float(e) for r in ran for e in r.values("epochs")})
+        facts = [
+            f"trained {', '.join(f'{e:g}' for e in epochs)} epoch(s) per fold "
+            f"(asked for {run.args.keras_epochs})"
+        ]
+        terms = run.contracts.get(name)
+        if terms is not None:
+            if terms.lost_in_clone:
+                facts.append(
+                    f"`clone` dropped {', '.join(terms.lost_in_clone)}, so every fold trained with "
+                    "`model.fit`'s defaults (the epochs above, progress bars on), and its scores "
+                    "above are that network's"
+                )
+            if not terms.has_predict_proba:
+                facts.append("no `predict_proba`, so no PR-AUC or Brier score")
+            if not terms.is_classifier:
+                facts.append(
+                    f"scikit-learn does not see a classifier: `cv=5` means {terms.splitter}, "
+                    f'and the `"average_precision"` scorer {terms.stock_scorer}'
+                )
+        if run.printed.get(name):
+            facts.append(f"wrote {run.printed[name]} characters of progress output to stdout")
+        leaked = sum(r.warnings.get("TensorFlow op determinism left on", 0) for r in ran)
+        if leaked:
+            facts.append(
+                f"left TensorFlow's op determinism switched on after {leaked} of {len(ran)} "
+                "cross-validations (switched back off by the benchmark)"
+            )
+        if name == SCIKERAS and run.scikeras_probe:
+            facts.append(probe_note(run.scikeras_probe))
+        lines.append(f"- **{name}**: " + "; ".join(facts) + ".")
+    return "\n".join(lines)
+
+
+def probe_note(probe: dict) -> str:
+    if "error" in probe:
+        return f"the fresh-process probe failed ({probe['error']})"
+    if not probe.get("left_on"):
+        return "in a fresh process, a seeded fit left TensorFlow's op determinism off"
+    return (
+        "in a fresh process where its seeded fit is the first TensorFlow code to use "
+        "randomness, `random_state` left TensorFlow's op determinism switched on for the "
+        f"process: a plain Keras `model.fit` afterwards gave {probe.get('keras_fit')!r}, "
+        f"a seeded safekeras fit {probe.get('safekeras_fit')!r}"
+    )
+
+
+def contract_table(run: Run) -> str:
+    lines = [
+        "| contender | `is_classifier` | `cross_validate(cv=5)` splits with "
+        '| `predict_proba` | scorer `"average_precision"` | parameters `clone` dropped '
+        "| stdout characters during CV |",
+        "|---|---|---|---|---|---|---:|",
+    ]
+
+    def flag(ok: bool, text: str | None = None) -> str:
+        """``text`` (default yes/no), in bold where scikit-learn's contract is broken."""
+        text = text if text is not None else ("yes" if ok else "no")
+        return text if ok else f"**{text}**"
+
+    for contender in CONTENDERS:
+        terms = run.contracts.get(contender.name)
+        if terms is None:
+            continue
+        printed = run.printed.get(contender.name, 0)
+        lines.append(
+            f"| {contender.name} | {flag(terms.is_classifier)} "
+            f"| {flag(terms.splitter == 'StratifiedKFold', terms.splitter)} "
+            f"| {flag(terms.has_predict_proba)} "
+            f"| {flag(terms.stock_scorer == 'works', terms.stock_scorer)} "
+            f"| {flag(not terms.lost_in_clone, ', '.join(terms.lost_in_clone) or 'none')} "
+            f"| {flag(printed == 0, str(printed))} |"
+        )
+    return "\n".join(lines)

@@ -2,7 +2,8 @@
 (benchmarks/run.py, ``python -m benchmarks``): it runs end to end, fills every cell, draws
 the plots and quotes the recorded speed results.
 
-It does not check who wins: the quick run trains a few epochs only.
+It does not check who wins: the quick run trains a few epochs only (the verdicts' rule is
+tested in test_quality_verdicts.py).
 """
 
 import math
@@ -36,13 +37,16 @@ def test_quick_run_writes_nothing_unless_asked():
         benchmark.parse_args(["--datasets", "iris"])
 
 
-def test_recorded_results_quote_benchmarks_readme_with_dates():
+def test_speed_section_carries_the_generated_blocks_over():
     benchmark = reports.load_benchmark("run")
-    text = benchmark.recorded_results()
+    speed_docs = benchmark.speed_docs
+    start, end = speed_docs.markers("training")
+    text = benchmark.speed_section(f"old page\n{start}\n| measured |\n{end}\n")
     assert text.startswith("## Speed and memory")
-    for title, _, script in benchmark.RECORDED:
-        assert f"### {title}\n\n`{script}`, measured 20" in text, title
-    assert "\n> " in text
+    assert f"{start}\n| measured |\n{end}" in text  # kept as --speed wrote it
+    for name in benchmark.SPEED_TITLES:  # the others wait for `python -m benchmarks --speed`
+        assert speed_docs.read_block(text, name) is not None, name
+    assert text.count(speed_docs.PLACEHOLDER) == len(benchmark.SPEED_TITLES) - 1
 
 
 def test_readme_block_is_replaced_between_its_markers(tmp_path):
@@ -63,7 +67,7 @@ def test_readme_block_is_replaced_between_its_markers(tmp_path):
 def test_quick_run_fills_every_cell_and_draws_the_plots(tmp_path, capsys):
     benchmark = reports.load_benchmark("run")
     quality = benchmark.quality
-    contenders, quality_tables = benchmark.contenders, benchmark.quality_tables
+    contenders = benchmark.contenders
     benchmark.main(["--quick", "--out", str(tmp_path)])
     page = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
     printed = capsys.readouterr().out
@@ -78,19 +82,29 @@ def test_quick_run_fills_every_cell_and_draws_the_plots(tmp_path, capsys):
 
     tables = reports.tables(page)
     headline = tables["Headline"]
-    assert [(row["dataset"], row["metric"]) for row in headline] == [
+    body, totals = headline[:-1], headline[-1]
+    assert [(row["dataset"], row["metric"]) for row in body] == [
         (dataset, metric)
         for dataset in ("breast-cancer", "wine")
-        for metric in ("balanced acc.", "PR-AUC")
+        for metric in ("balanced acc.", "PR-AUC", "Brier")
     ]
-    for row in headline:
-        assert list(row)[2:] == list(quality_tables.HEADLINE)
-        for name in quality_tables.HEADLINE:
-            cell = row[name].strip("*")
-            if cell == "n/a":  # the tuned MLP: binary only
-                assert name == contenders.MLP_TUNED and row["dataset"] == "wine", row
+    columns = [contender.name for contender in contenders.CONTENDERS]
+    verdicts = {name: 0 for name in columns[1:]}
+    for row in body:
+        assert list(row)[2:] == columns  # every contender, the default first
+        assert 0.0 <= float(row[contenders.SAFEKERAS]) <= 2.0  # its own mean (Brier: 0 to 2)
+        for name in columns[1:]:
+            if row[name] == "n/a":  # the tuned MLP: binary only; the Keras wrapper: no proba
+                assert (name == contenders.MLP_TUNED and row["dataset"] == "wine") or (
+                    name == contenders.KERAS_WRAPPER and row["metric"] != "balanced acc."
+                ), row
                 continue
-            assert 0.0 <= float(cell) <= 1.0, (row, name)
+            value, verdict = row[name].split()  # the peer's mean, safekeras's verdict
+            assert 0.0 <= float(value) <= 2.0 and verdict in ("win", "tie", "loss"), (row, name)
+            verdicts[name] += 1
+    assert totals["dataset"] == "**all**" and totals[contenders.SAFEKERAS] == ""
+    for name, count in verdicts.items():  # the last row counts every verdict of its column
+        assert sum(int(n) for n in totals[name].split("/")) == count, (name, totals[name])
 
     names = [contender.name for contender in contenders.CONTENDERS]
     for dataset in ("breast-cancer", "wine"):
@@ -112,7 +126,9 @@ def test_quick_run_fills_every_cell_and_draws_the_plots(tmp_path, capsys):
                 assert numbers and all(math.isfinite(x) for x in numbers), (dataset, name, header)
         # threshold tuning: 5 internal fits and a refit per fold
         assert rows[contenders.HGB]["fits/fold"] == ("6" if dataset == "breast-cancer" else "1")
-        assert rows[contenders.NAIVE]["epochs/fold"] == "3"  # --quick: 3 Keras epochs
+        assert rows[contenders.PITFALL_KERAS]["epochs/fold"] == "3"  # --quick: 3 Keras epochs
+        # --quick caps careful Keras's epochs at safekeras's (5); early stopping may end sooner.
+        assert float(rows[contenders.CAREFUL_KERAS]["epochs/fold"]) <= 5
 
     contract = {row["contender"]: row for row in tables["What scikit-learn sees of each contender"]}
     assert contract[contenders.SAFEKERAS]["`is_classifier`"] == "yes"

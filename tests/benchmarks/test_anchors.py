@@ -1,0 +1,225 @@
+"""Smoke and unit tests of the anchors benchmark (benchmarks/anchors.py).
+
+The quick run goes end to end on tiny data with every contender; the rules of the report
+(targets, paired verdicts, skipped tables and contenders) are checked on rows made by hand.
+It does not check who wins: the quick run trains a few epochs only.
+"""
+
+import sys
+
+import benchmark_reports as reports
+import numpy as np
+import pandas as pd
+import pytest
+
+anchors = reports.load_benchmark("anchors")  # puts the repository root on sys.path
+
+import benchmarks.anchor_contenders as contenders  # noqa: E402
+import benchmarks.anchor_report as report  # noqa: E402
+
+ALL = [anchor.name for anchor in contenders.ANCHORS]
+
+
+@pytest.fixture(scope="module")
+def quick_page(tmp_path_factory):
+    """One quick run: breast_cancer and diabetes on 160 rows, 2 folds, every contender."""
+    page = tmp_path_factory.mktemp("anchors") / "anchors.md"
+    argv = ["--quick", "--max-rows", "160", "--epochs", "2", "--keras-epochs", "1"]
+    argv += ["--hgb-max-iter", "10", "--contenders", ",".join(ALL), "--markdown", str(page)]
+    anchors.main(argv)
+    return page.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_quick_run_reports_every_contender_on_every_task(quick_page):
+    tables = reports.tables(quick_page)
+    headline = tables["Headline"]
+    assert [(row["task"], row["metric"]) for row in headline] == [
+        ("diabetes", "R²"),  # smaller tables first
+        ("breast_cancer", "balanced acc."),
+        ("breast_cancer", "PR-AUC"),
+    ]
+    assert list(headline[0])[2:] == ALL
+    for title in ("breast_cancer (binary", "diabetes (regression"):
+        (rows,) = [rows for name, rows in tables.items() if name.startswith(title)]
+        assert [row["contender"] for row in rows] == ALL
+        for row in rows:
+            if row["contender"] in (contenders.REALMLP, contenders.TABM):
+                continue
+            fit = reports.numbers(row["fit s/fold"])
+            assert fit[0] > 0, row  # every installed contender ran
+    cancer = tables[next(name for name in tables if name.startswith("breast_cancer"))]
+    for row in cancer[1:]:
+        if row["contender"] not in (contenders.REALMLP, contenders.TABM):
+            assert row["safekeras vs it: PR-AUC"].split()[-1] in ("win", "tie", "loss"), row
+    assert "Quick run: a smoke test only" in quick_page
+
+
+@pytest.mark.slow
+def test_quick_run_judges_each_target(quick_page):
+    # Fit-time rows appear only where pytabkit is installed; the note says why otherwise.
+    fit_rows = "| fit s/fold vs RealMLP-TD |" in quick_page
+    assert fit_rows or "- fit time vs RealMLP-TD: not judged where it did not run:" in quick_page
+    rows = reports.tables(quick_page)["Targets"]
+    targets = [row for row in rows if not row["metric"].startswith("fit s/fold")]
+    metrics = [(row["task"], row["metric"]) for row in targets]
+    assert metrics == [
+        ("diabetes", "R²"),
+        ("breast_cancer", "balanced acc."),
+        ("breast_cancer", "PR-AUC"),
+        ("average of 1 classification tasks", "balanced acc."),
+        ("average of 1 classification tasks", "PR-AUC"),
+        ("average of 1 regression tasks", "R²"),
+    ]
+    for row in targets:
+        regression_average = row["task"].startswith("average of 1 regression")
+        assert row["verdict"] in (("-",) if regression_average else ("pass", "**FAIL**")), row
+        safe, best = reports.numbers(row["safekeras"])[0], reports.numbers(row["best other"])[-1]
+        # Both means are printed to 3 decimals, the gap from the unrounded ones.
+        assert reports.numbers(row["gap"])[0] == pytest.approx(safe - best, abs=1.5e-3)
+
+
+def test_missing_optional_contender_is_a_row_with_its_reason(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pytabkit", None)  # import pytabkit raises ImportError
+    task = anchors.real_tables.RealTask("toy", "binary", *_toy_frame(), source="made here")
+    args = anchors.parse_args(["--quick"])
+    (anchor,) = [a for a in contenders.ANCHORS if a.name == contenders.REALMLP]
+    row = anchors.run_anchor(anchor, task, anchors.splits(task, args), args)
+    assert row.skipped.startswith("pytabkit does not import")
+    assert "torch" in row.skipped and row.scores == {}
+    table = report.task_table(task, [_row(contenders.SAFEKERAS, [0.8, 0.9]), row], args)
+    assert f"| {contenders.REALMLP} | n/a |" in table
+    assert f"- {contenders.REALMLP}: pytabkit does not import" in table
+    notes = report.fit_time_notes([(task, [row])])
+    assert notes == [
+        f"- fit time vs {contenders.REALMLP}: not judged where it did not run: {row.skipped}",
+        f"- fit time vs {contenders.TABM}: not judged where it did not run: not among --contenders",
+    ]
+
+
+def test_missing_csv_folder_is_skipped_with_a_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(anchors.real_tables, "DATA_DIR", tmp_path / "absent")
+    monkeypatch.setattr(report, "describe_environment", _no_tensorflow)
+    tasks, skipped = anchors.load_tasks(anchors.parse_args(["--tasks", "wine,carseats-Sales"]))
+    assert [task.name for task in tasks] == ["wine"]
+    assert skipped == [f"carseats: {tmp_path / 'absent' / 'carseats.csv'} is absent"]
+    tasks, skipped = anchors.load_tasks(anchors.parse_args([]))
+    assert [task.name for task in tasks] == ["wine", "diabetes", "breast_cancer"]
+    tables = ["college", "carseats", "wage", "bikeshare", "anes96", "randhie"]
+    assert [line.split(":")[0] for line in skipped] == tables  # one line per table
+    section = report.settings_section(anchors.parse_args([]), skipped)
+    assert "Skipped tables:" in section and f"- {skipped[0]}" in section
+
+
+def test_unknown_task_or_contender_is_an_error_that_lists_the_choices():
+    with pytest.raises(SystemExit, match=r"--tasks: unknown \['iris'\]"):
+        anchors.load_tasks(anchors.parse_args(["--tasks", "wine,iris"]))
+    with pytest.raises(SystemExit):
+        anchors.parse_args(["--contenders", "XGBoost"])
+
+
+def test_every_contender_gets_the_same_folds_and_repeats_reshuffle_them():
+    X, y = _toy_frame()
+    task = anchors.real_tables.RealTask("toy", "binary", X, y, "made here")
+    args = anchors.parse_args(["--folds", "4", "--repeats", "2"])
+    first, again = anchors.splits(task, args), anchors.splits(task, args)
+    assert len(first) == 8
+    assert all((a == b).all() for (a, _), (b, _) in zip(first, again, strict=True))
+    for repeat in (first[:4], first[4:]):  # each repeat covers every row once, stratified
+        tests = np.concatenate([test for _, test in repeat])
+        assert sorted(tests) == list(range(len(y)))
+        assert all(abs(y[test].mean() - y.mean()) < 0.15 for _, test in repeat)
+    assert not all((a == b).all() for (_, a), (_, b) in zip(first[:4], first[4:], strict=True))
+
+
+def test_target_passes_within_the_margin_and_fails_past_it():
+    args = anchors.parse_args(["--folds", "3"])
+    task = anchors.SavedTask("t", "binary", "")
+    safe = _row(contenders.SAFEKERAS, [0.900, 0.900, 0.900], pr_auc=[0.5, 0.5, 0.5])
+    close = _row(contenders.LINEAR, [0.904, 0.904, 0.904], pr_auc=[0.6, 0.6, 0.6])
+    (accuracy, pr_auc) = report.target_rows(task, [safe, close], args)
+    assert accuracy.endswith("| >= -0.005 | pass |") and "-0.004" in accuracy
+    assert pr_auc.endswith("| >= -0.005 | **FAIL** |") and "-0.100" in pr_auc
+    regression = anchors.SavedTask("r", "regression", "")
+    for other, verdict in ((0.509, "pass"), (0.511, "**FAIL**")):
+        rows = [_r2(contenders.SAFEKERAS, 0.5), _r2(contenders.HGB, other)]
+        (line,) = report.target_rows(regression, rows, args)
+        assert line.endswith(f"| >= -0.01 | {verdict} |"), line
+
+
+def test_wins_and_losses_follow_the_paired_rule():
+    args = anchors.parse_args(["--folds", "4"])
+    task = anchors.SavedTask("t", "binary", "")
+    safe = _row(contenders.SAFEKERAS, [0.80, 0.82, 0.81, 0.83])
+    ahead = _row(contenders.LINEAR, [0.70, 0.71, 0.72, 0.70])  # safekeras clearly ahead
+    noisy = _row(contenders.HGB, [0.95, 0.70, 0.97, 0.68])  # higher mean, but noisy: a tie
+    args.contenders = (contenders.SAFEKERAS, contenders.LINEAR, contenders.HGB)
+    summary = reports.tables(report.summary_section([(task, [safe, ahead, noisy])], args))
+    (rows,) = summary.values()
+    cells = {row["contender"]: row for row in rows}
+    assert cells[contenders.LINEAR]["balanced acc."] == "1 / 0 / 0"
+    assert cells[contenders.HGB]["balanced acc."] == "0 / 1 / 0"
+    assert cells[contenders.HGB]["Brier"] == "0 / 0 / 0 (1 not run)"  # no Brier scores here
+    assert np.mean(noisy.values("balanced_accuracy")) > np.mean(safe.values("balanced_accuracy"))
+
+
+def test_saved_json_renders_the_same_report(monkeypatch, tmp_path):
+    monkeypatch.setattr(report, "describe_environment", _no_tensorflow)
+    args = anchors.parse_args(["--folds", "2", "--contenders", "safekeras default,tuned linear"])
+    task = anchors.SavedTask("t", "binary", "10 x 2")
+    rows = [_row(contenders.SAFEKERAS, [0.8, 0.9]), _row(contenders.LINEAR, [0.7, 0.8])]
+    path = tmp_path / "run.json"
+    anchors.save_json(str(path), [(task, rows)], args, ["x: absent"], 3)
+    again = anchors.parse_args([])
+    results, skipped, total = anchors.load_json(str(path), again)
+    assert (skipped, total, again.folds, again.contenders) == (
+        ["x: absent"],
+        3,
+        2,
+        (contenders.SAFEKERAS, contenders.LINEAR),
+    )
+    before = report.build_report([(task, rows)], args, ["x: absent"], 3)
+    assert report.build_report(results, again, skipped, total)[2:] == before[2:]
+    assert "**Partial report: 1 of 3 tasks done.**" in before
+
+
+def test_runs_split_by_task_merge_into_one_report(tmp_path):
+    args = anchors.parse_args(["--folds", "2", "--contenders", "safekeras default,tuned linear"])
+    small = anchors.SavedTask("small", "binary", "")
+    large = anchors.SavedTask("large", "regression", "")
+    first = [(small, [_row(contenders.SAFEKERAS, [0.8, 0.9]), _row(contenders.LINEAR, [0.7, 0.8])])]
+    second = [(large, [_r2(contenders.SAFEKERAS, 0.5)])]
+    anchors.save_json(str(tmp_path / "a.json"), first, args, [], 2)
+    anchors.save_json(str(tmp_path / "b.json"), second, args, [], 1)
+    merged = anchors.parse_args([])
+    results, _, total = anchors.load_json(f"{tmp_path / 'a.json'},{tmp_path / 'b.json'}", merged)
+    assert [(task.name, [row.contender for row in rows]) for task, rows in results] == [
+        ("small", [contenders.SAFEKERAS, contenders.LINEAR]),
+        ("large", [contenders.SAFEKERAS]),
+    ]
+    assert total == 2 and merged.folds == 2
+    other = anchors.parse_args(["--folds", "3", "--contenders", "safekeras default"])
+    anchors.save_json(str(tmp_path / "c.json"), second, other, [], 1)
+    with pytest.raises(SystemExit, match=r"c\.json was run with"):
+        anchors.load_json(f"{tmp_path / 'a.json'},{tmp_path / 'c.json'}", anchors.parse_args([]))
+
+
+def _no_tensorflow(*extra):
+    """The environment bullets without importing TensorFlow (seconds) for a table test."""
+    return "- environment"
+
+
+def _toy_frame():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    return pd.DataFrame(X, columns=["a", "b", "c"]), (X[:, 0] > 0.3).astype(int)
+
+
+def _row(name, accuracy, pr_auc=None):
+    scores = {"balanced_accuracy": list(accuracy), "fit_seconds": [1.0] * len(accuracy)}
+    scores["pr_auc"] = list(pr_auc if pr_auc is not None else accuracy)
+    return report.Row(name, "t", scores)
+
+
+def _r2(name, value):
+    return report.Row(name, "r", {"r2": [value] * 3, "mae": [1.0] * 3, "fit_seconds": [1.0] * 3})

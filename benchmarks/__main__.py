@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--out DIR]``: see :mod:`benchmarks.run`."""
+"""``python -m benchmarks [--quick] [--out DIR]`` or ``--speed``: see :mod:`benchmarks.run`."""
 
 import sys
 

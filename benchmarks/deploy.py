@@ -32,14 +32,17 @@ carries signal.
 1. **1-row predict latency**: median seconds per call over ``--calls-one``
    calls on the first training row, as a numpy array and as a one-row
    DataFrame. Contenders: safekeras ``predict_proba`` and ``predict`` (input
-   validation, drift check and the fitted preprocessing included); raw
-   ``model.predict(prep.transform(x), verbose=0)`` (the first reference) and
-   raw ``model.predict_on_batch(prep.transform(x))`` (the second): the user's
-   own transform is inside both timings; the MLP pipeline's ``predict_proba``
-   (the third reference) and ``predict``. Each function is called 5 times
-   before timing (the first call traces or compiles the predict function),
-   then all are called round-robin (``report.time_calls``) so that
-   background load hits every contender alike. Targets: safekeras
+   validation, drift check and the fitted preprocessing included); the MLP
+   pipeline's ``predict_proba`` (the first reference) and ``predict``; raw
+   ``model.predict_on_batch(prep.transform(x))`` (the second) and raw
+   ``model(prep.transform(x), training=False)`` converted to numpy (the
+   third): the user's own transform is inside both timings; and raw
+   ``model.predict(prep.transform(x), verbose=0)``, the call the tutorials
+   show, as a labelled row but no reference (it builds a data adapter and
+   callbacks on every call, for large data sets). Each function is called 5
+   times before timing (the first call traces or compiles the predict
+   function), then all are called round-robin (``report.time_calls``) so
+   that background load hits every contender alike. Targets: safekeras
    ``predict_proba`` at most 1 ms on the numpy row and at most 3 ms on the
    DataFrame row.
 2. **Large predict**: the same contenders and references on ``--predict-rows``
@@ -118,6 +121,7 @@ Run from the repository root::
     python benchmarks/deploy.py                          # both backends, ~6 min on 2 cores
     python -m benchmarks.deploy --quick                  # smoke run, small sizes
     python benchmarks/deploy.py --backends tensorflow --output deploy.md
+    python benchmarks/deploy.py --write                  # also the docs' speed:* tables
 """
 
 from __future__ import annotations
@@ -139,6 +143,7 @@ import time
 
 import numpy as np
 
+from benchmarks import deploy_docs
 from benchmarks.backends import (
     TITLES,
     add_backend_arguments,
@@ -166,6 +171,7 @@ from benchmarks.deploy_memory import (
 from benchmarks.deploy_models import (
     FEATURES,
     MLP_PROBA,
+    RAW_CALL,
     RAW_ON_BATCH,
     RAW_PREDICT,
     SK_PROBA,
@@ -184,8 +190,10 @@ from benchmarks.report import (
     progress,
     quiet_tensorflow_logger,
 )
+from benchmarks.speed_docs import ROOT
 
 REGIONS = ("north", "south", "east", "west")
+SKIPPABLE = ("memory", "pickle", "imports")
 WARMUP_CALLS = 5  # predict calls per contender before timing
 
 FULL = {
@@ -228,10 +236,12 @@ OPTION_HELP = {
     "import_repeats": "fresh processes per import statement; median (5)",
 }
 
+# The comparisons: the MLP pipeline and raw Keras's fast calls. `model.predict` stays a row
+# (the call tutorials show) but is no reference: it is built for large data sets.
 PREDICT_REFERENCES = {
-    "vs raw `model.predict`": RAW_PREDICT,
-    "vs raw `predict_on_batch`": RAW_ON_BATCH,
     "vs MLPClassifier": MLP_PROBA,
+    "vs raw `predict_on_batch`": RAW_ON_BATCH,
+    "vs raw `model(x)`": RAW_CALL,
 }
 INPUTS = {"numpy": "numpy, 20 numbers", "frame": "DataFrame, 19 numbers + 1 category"}
 
@@ -260,6 +270,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
     )
+    parser.add_argument(
+        "--write",
+        nargs="?",
+        const=str(ROOT),
+        metavar="ROOT",
+        help="also write the latency, memory and import tables between their speed:* markers "
+        "of README.md and docs/ under ROOT (default: this repository)",
+    )
+    parser.add_argument(
+        "--skip",
+        type=lambda text: {part.strip() for part in text.split(",") if part.strip()},
+        default=set(),
+        metavar="PARTS",
+        help="comma-separated parts not to measure: memory, pickle, imports (their tables and "
+        "docs blocks are left out)",
+    )
     # Internal: one memory measurement, written as JSON to --worker-output.
     parser.add_argument("--memory-worker", choices=tuple(MEMORY_CASES), help=argparse.SUPPRESS)
     parser.add_argument("--worker-output", metavar="PATH", help=argparse.SUPPRESS)
@@ -270,6 +296,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"--{key.replace('_', '-')} must be a positive integer")
     if args.refits < 2 * GRID_FOLDS:
         parser.error(f"--refits must be at least {2 * GRID_FOLDS}")
+    if args.skip - set(SKIPPABLE):
+        parser.error(f"--skip: choose from {', '.join(SKIPPABLE)}")
     if args.rows < 50 or args.memory_rows < 50:
         parser.error("--rows and --memory-rows: at least 50")
     parse_backend_list(parser, args)
@@ -323,8 +351,11 @@ def verdicts(
         lines.append(
             f"**Verdict** ({title}): safekeras `predict_proba` on 1 row ({INPUTS[kind]}) takes "
             f"{format_seconds(seconds)} (target <= {format_seconds(limit)}: "
-            f"{state(seconds <= limit)}); raw `model.predict` takes "
-            f"{format_seconds(one[kind][RAW_PREDICT])}."
+            f"{state(seconds <= limit)}); the MLPClassifier pipeline's `predict_proba` takes "
+            f"{format_seconds(one[kind][MLP_PROBA])}, raw `predict_on_batch` "
+            f"{format_seconds(one[kind][RAW_ON_BATCH])}, raw `model(x)` "
+            f"{format_seconds(one[kind][RAW_CALL])} (`model.predict`: "
+            f"{format_seconds(one[kind][RAW_PREDICT])})."
         )
     for kind, seconds in many.items():
         ratio = seconds[SK_PROBA] / seconds[MLP_PROBA]
@@ -334,7 +365,7 @@ def verdicts(
             f"MLPClassifier pipeline (target <= {MANY_ROWS_TARGET:.2f}x: "
             f"{state(ratio <= MANY_ROWS_TARGET)})."
         )
-    for kind in ("refit", "grid"):
+    for kind in ("refit", "grid") if memory else ():
         result = memory[kind]
         if result.error:
             lines.append(f"**Verdict** ({title}): {result.label}: the measurement failed.")
@@ -431,8 +462,9 @@ def pickle_section(title: str, pickled, args) -> str:
     )
 
 
-def backend_sections(args) -> tuple[list[str], list[str]]:
-    """This process's backend: its sections (printed as they are ready) and verdict lines."""
+def backend_sections(args) -> tuple[list[str], list[str], dict]:
+    """This process's backend: its sections (printed as they are ready), verdict lines and
+    measurements (``one``, ``many``, ``memory``) for the docs."""
     import keras
 
     backend = keras.backend.backend()
@@ -447,42 +479,49 @@ def backend_sections(args) -> tuple[list[str], list[str]]:
     emit(one_row_section(title, one, args))
     emit(many_rows_section(title, many, args))
 
-    progress(f"{backend}: memory, one fresh process per measurement")
-    memory = measure_all_memory(__file__, args)
-    emit(memory_section(title, memory, args))
+    memory = {}
+    if "memory" not in args.skip:
+        progress(f"{backend}: memory, one fresh process per measurement")
+        memory = measure_all_memory(__file__, args)
+        emit(memory_section(title, memory, args))
 
-    progress(f"{backend}: pickling")
-    with quiet_tensorflow_logger():
-        pickled = time_pickling(fitted["numpy"], args.pickle_repeats)
-    emit(pickle_section(title, pickled, args))
-    return sections, verdicts(title, one, many, memory, args)
+    if "pickle" not in args.skip:
+        progress(f"{backend}: pickling")
+        with quiet_tensorflow_logger():
+            pickled = time_pickling(fitted["numpy"], args.pickle_repeats)
+        emit(pickle_section(title, pickled, args))
+    found = {"one": one, "many": many, "memory": memory}
+    return sections, verdicts(title, one, many, memory, args), found
 
 
-def jax_sections(args) -> tuple[list[str], list[str]]:
-    """Run this script again with ``KERAS_BACKEND=jax``; its sections and verdicts."""
+def jax_sections(args) -> tuple[list[str], list[str], dict | None]:
+    """Run this script again with ``KERAS_BACKEND=jax``; its sections, verdicts and
+    measurements (None without them)."""
     options = [f"--{key.replace('_', '-')}={getattr(args, key)}" for key in OPTION_HELP]
+    options += [f"--skip={','.join(sorted(args.skip))}"] if args.skip else []
     fragment, status = rerun_with_jax(__file__, options + (["--quick"] if args.quick else []))
     if fragment is not None:
-        return fragment["sections"], fragment["verdicts"]
+        return fragment["sections"], fragment["verdicts"], deploy_docs.from_json(fragment["found"])
     if status is None:
         text = "## JAX\n\nJAX not installed: no JAX tables."
         print(text + "\n", flush=True)
-        return [text], []
+        return [text], [], None
     text = f"## JAX\n\nThe JAX run failed (exit status {status}); see stderr."
     print(text + "\n", flush=True)
-    return [text], ["**Verdict** (JAX): no numbers, the JAX run failed."]
+    return [text], ["**Verdict** (JAX): no numbers, the JAX run failed."], None
 
 
-def import_section(args) -> tuple[str, list[str]]:
+def import_section(args) -> tuple[str, list[str], tuple[dict, str]]:
     progress("import times, one fresh process per statement and repeat")
     results = time_imports(import_statements(args.backend_list), args.import_repeats)
+    table = format_import_table(results)
     text = "\n".join(
         [
             "## Import time\n",
             f"Each statement in a fresh `python -c` process, timed around the statement only "
             f"(interpreter start-up excluded); median of {args.import_repeats} process(es) in "
             f"rotating order. Target: `import safekeras` <= {IMPORT_TARGET} s.\n",
-            format_import_table(results),
+            table,
         ]
     )
     seconds = statistics.median(results[IMPORT_SAFEKERAS].seconds)
@@ -490,7 +529,7 @@ def import_section(args) -> tuple[str, list[str]]:
         f"**Verdict**: `import safekeras` takes {format_seconds(seconds)} (target <= "
         f"{IMPORT_TARGET} s: {state(seconds <= IMPORT_TARGET)})."
     )
-    return text, [verdict]
+    return text, [verdict], (results, table)
 
 
 def run(args: argparse.Namespace) -> str:
@@ -499,8 +538,9 @@ def run(args: argparse.Namespace) -> str:
 
     started = time.perf_counter()
     if args.fragment:  # the JAX subprocess: this backend's sections only
-        sections, verdict_lines = backend_sections(args)
-        write_fragment(args.fragment, {"sections": sections, "verdicts": verdict_lines})
+        sections, verdict_lines, found = backend_sections(args)
+        fragment = {"sections": sections, "verdicts": verdict_lines}
+        write_fragment(args.fragment, {**fragment, "found": deploy_docs.as_json(found)})
         return "\n\n".join(sections)
 
     header = "\n".join(
@@ -513,20 +553,25 @@ def run(args: argparse.Namespace) -> str:
         ]
     )
     print(header + "\n", flush=True)
-    sections = [header]
-    verdict_lines = []
+    sections, verdict_lines, measured = [header], [], {}
     if keras.backend.backend() in args.backend_list:
-        more, lines = backend_sections(args)
+        more, lines, measured[TITLES[keras.backend.backend()]] = backend_sections(args)
         sections += more
         verdict_lines += lines
     if "jax" in args.backend_list and keras.backend.backend() != "jax":
-        more, lines = jax_sections(args)
+        more, lines, found = jax_sections(args)
         sections += more
         verdict_lines += lines
-    text, lines = import_section(args)
-    print(text + "\n", flush=True)
-    sections.append(text)
-    verdict_lines += lines
+        if found is not None:
+            measured[TITLES["jax"]] = found
+    imports = None
+    if "imports" not in args.skip:
+        text, lines, imports = import_section(args)
+        print(text + "\n", flush=True)
+        sections.append(text)
+        verdict_lines += lines
+    if args.write:
+        deploy_docs.write_all(args.write, measured, imports, args)
     if args.quick:
         verdict_lines.append(
             "(Quick run: a smoke test only; too few calls and fits for the verdicts to mean much.)"

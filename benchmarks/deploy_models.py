@@ -40,6 +40,9 @@ RAW_PREDICT = "raw `model.predict` (+ transform)"
 RAW_ON_BATCH = "raw `model.predict_on_batch` (+ transform)"
 
 
+RAW_CALL = "raw `model(x)` (+ transform)"
+
+
 MLP_PROBA = "`MLPClassifier` pipeline `predict_proba`"
 
 
@@ -88,12 +91,18 @@ def fit_models(kind: str, X, y, epochs: int) -> Fitted:
 
 
 def predict_calls(fitted: Fitted, X_rows) -> dict[str, Callable[[], object]]:
+    import keras
+
     est, prep, model, mlp = fitted.safekeras, fitted.preprocessing, fitted.model, fitted.mlp
     return {
         SK_PROBA: lambda: est.predict_proba(X_rows),
         SK_PREDICT: lambda: est.predict(X_rows),
         RAW_PREDICT: lambda: model.predict(prep.transform(X_rows), verbose=0),
         RAW_ON_BATCH: lambda: model.predict_on_batch(prep.transform(X_rows)),
+        # The eager call, as Keras's docs advise for small batches: no tf.function, no adapter.
+        RAW_CALL: lambda: keras.ops.convert_to_numpy(
+            model(prep.transform(X_rows).astype("float32"), training=False)
+        ),
         MLP_PROBA: lambda: mlp.predict_proba(X_rows),
         MLP_PREDICT: lambda: mlp.predict(X_rows),
     }

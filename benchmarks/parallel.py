@@ -45,6 +45,7 @@ Run from the repository root::
     python -m benchmarks.parallel            # 2000 x 20, 8 candidates x 3 folds, ~2 min on 2 cores
     python -m benchmarks.parallel --quick    # smoke run with tiny sizes
     python benchmarks/parallel.py --variants serial,limited --output parallel.md
+    python -m benchmarks.parallel --write    # also the docs' speed:parallel table
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ from benchmarks.report import (
     prepare_keras,
     quiet_tensorflow_logger,
 )
+from benchmarks.speed_docs import ROOT, write_block
 
 SEED = 0
 BATCH_SIZE = 32
@@ -142,6 +144,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
+    )
+    parser.add_argument(
+        "--write",
+        nargs="?",
+        const=str(ROOT),
+        metavar="ROOT",
+        help="also write the table between the speed:parallel markers of docs/scaling.md and "
+        "docs/benchmarks.md under ROOT (default: this repository)",
     )
     # Internal: the subprocess of the "default" variant writes its runs here.
     parser.add_argument("--fragment", metavar="PATH", help=argparse.SUPPRESS)
@@ -364,6 +374,46 @@ def summary(runs: list[Run]) -> str:
     return "\n\n".join(lines)
 
 
+DOCS_LABELS = {
+    ("serial", "this process"): "`n_jobs=1`",
+    ("limited", "cold"): "`n_jobs={n}`, first search (starts the workers)",
+    ("limited", "warm"): "`n_jobs={n}`, next search (reuses them)",
+    ("default", "cold"): "`n_jobs={n}`, first search, TensorFlow's pools at their defaults",
+    ("default", "warm"): "`n_jobs={n}`, next search, TensorFlow's pools at their defaults",
+}
+
+
+def docs_body(runs: list[Run], args, candidates: int) -> str:
+    """The table of docs/scaling.md and what it says, for ``speed_docs.write_block``."""
+    reference = next((run for run in runs if run.variant == "serial"), runs[0])
+    lines = ["| search | time | speed-up over the first row |", "|---|---:|---:|"]
+    for run in runs:
+        label = DOCS_LABELS[(run.variant, run.start)].format(n=args.n_jobs)
+        lines.append(f"| {label} | {run.median:.2f} s | {reference.median / run.median:.2f}x |")
+    every = [params for run in runs for params in run.best_params]
+    same = all(params == every[0] for params in every)
+    by_key = {(run.variant, run.start): run for run in runs}
+    cold, warm = by_key.get(("limited", "cold")), by_key.get(("limited", "warm"))
+    start_up = (
+        f" Starting the workers (importing TensorFlow and tracing in each) added "
+        f"{cold.median - warm.median:.1f} s to the first parallel search."
+        if cold and warm
+        else ""
+    )
+    return "\n".join(
+        [
+            *lines,
+            "",
+            f"`GridSearchCV` over {candidates} candidates x {args.folds} folds of "
+            f"`SafeKerasClassifier(epochs={args.epochs}, batch_size={BATCH_SIZE}, "
+            f"early_stopping=False)` on {args.rows} x {args.features} imbalanced rows, plus "
+            f"the refit; median of {args.repeats} search(es) per row.{start_up} "
+            f"All {len(every)} searches found the same `best_params_`: "
+            f"{'yes' if same else 'NO'}.",
+        ]
+    )
+
+
 def run(args: argparse.Namespace) -> str:
     """Run the benchmark, print the report and return it (markdown)."""
     started = time.perf_counter()
@@ -391,6 +441,10 @@ def run(args: argparse.Namespace) -> str:
         runs = measure(args, X, y)
     table = format_table(runs)
     text = summary(runs)
+    if args.write:
+        write_block(
+            args.write, "parallel", docs_body(runs, args, candidates), "parallel", args.quick
+        )
     print(table + "\n\n" + text + "\n", flush=True)
     quick_note = "Quick run: a smoke test only; start-up costs dominate at these sizes."
     return finish_report([header, table, text], started, quick_note, args)

@@ -3,7 +3,7 @@
 Timing (``timed``, ``time_calls``: the median of round-robin calls after a warm-up call),
 the environment bullets a report starts with, number formats, the runtime footer that
 writes ``--markdown``, the Keras set-up done before Keras loads, and the replacement of the
-text between two markers (the README's headline table).
+text between two markers (the README's headline table, the generated speed figures).
 """
 
 from __future__ import annotations
@@ -165,11 +165,20 @@ README_END = "<!-- /benchmarks:headline -->"
 
 def update_readme(path: Path, block: str) -> bool:
     """Replace the marked headline block of ``path``; False when the markers are missing."""
+    return replace_marked(path, README_START, README_END, block)
+
+
+def replace_marked(path: Path, start: str, end: str, block: str) -> bool:
+    """Replace every ``start`` ... ``end`` span of ``path`` (markers included) with ``block``.
+
+    Returns False, leaving the file alone, when ``path`` holds no such span; ``block`` is
+    expected to begin with ``start`` and end with ``end``, so that the next run finds them.
+    """
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), flags=re.S)
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), flags=re.S)
     if not pattern.search(text):
         return False
-    path.write_text(pattern.sub(lambda _: block, text, count=1), encoding="utf-8")
+    path.write_text(pattern.sub(lambda _: block, text), encoding="utf-8")
     return True
 
 

@@ -7,13 +7,10 @@ What it does
 2. Draws two plots of it with matplotlib: balanced accuracy and PR-AUC per
    dataset and contender (``quality.png``), and fit time per fold on a log
    scale (``fit_time.png``).
-3. Quotes the speed and memory results recorded in ``benchmarks/README.md``
-   (training engines, deployment, parallel search), each with the date of its
-   run. They are not re-measured here: the deployment benchmark alone takes
-   about 6 minutes, and timings are only comparable from an otherwise idle
-   machine, which a quality run does not need. Re-run ``benchmarks/deploy.py``
-   (and the others) and paste their output into ``benchmarks/README.md`` to
-   update them; the next ``python -m benchmarks`` quotes the new numbers.
+3. Carries over, unchanged, the speed and memory tables that ``python -m benchmarks
+   --speed`` wrote between the ``speed:*`` markers of the page (the page being replaced,
+   else the published one): a quality run times nothing, since timings are only
+   comparable from a machine running nothing else, which the quality numbers do not need.
 4. Writes ``<out>/benchmarks.md`` and the plots to ``<out>/img/benchmarks/``
    (``--out``, default ``docs``), and replaces the headline table in
    ``README.md`` between the ``<!-- benchmarks:headline -->`` and
@@ -23,8 +20,15 @@ A ``--quick`` run (2 folds, 2 small datasets, a few epochs) is a smoke test: it
 prints the report and writes files only when ``--out`` (and ``--readme``) are
 given, so that it never overwrites the published page with smoke numbers.
 
+``python -m benchmarks --speed`` instead runs the speed benchmarks (``default_path.py``,
+``training.py``, ``deploy.py``, ``parallel.py``), each in a fresh process with ``--write``,
+and so rewrites every speed, latency and memory figure of the README and docs/ between
+its markers (:mod:`benchmarks.speed_docs`); ``--speed --quick --root DIR`` is its smoke
+test on a copy.
+
 Run from the repository root::
 
+    python -m benchmarks --speed                   # every speed figure of README.md and docs/
     python -m benchmarks                           # full run: docs/benchmarks.md, plots, README
     python -m benchmarks --quick --out /tmp/bench  # smoke run into a scratch folder
     python benchmarks/run.py --datasets wine,digits --out /tmp/bench --no-readme
@@ -46,25 +50,13 @@ if not __package__:
 import argparse
 import datetime
 import os
-import re
 import time
 
-from benchmarks import contenders, quality, quality_tables
+from benchmarks import contenders, quality, quality_tables, speed_docs
 from benchmarks.report import README_END, README_START, prepare_keras, update_readme
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS_README = ROOT / "benchmarks" / "README.md"
 IMAGE_FOLDER = Path("img") / "benchmarks"  # relative to --out, as the page links it
-
-# Sections of benchmarks/README.md quoted on the page: (title on the page, heading to find,
-# script). Each quote is the section's "What the numbers say" list or, failing that, its
-# verdict lines, with the date of its "### Measured (...)" heading.
-RECORDED = (
-    ("Training speed", "## Training engines", "benchmarks/training.py"),
-    ("Deployment: latency, memory, pickle, import", "## Deployment", "benchmarks/deploy.py"),
-    ("Parallel search", "## Parallel search", "benchmarks/parallel.py"),
-)
-
 
 # -- setup ---------------------------------------------------------------------
 
@@ -91,7 +83,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--no-readme", action="store_true", help="leave the README alone, whatever --out is"
     )
+    parser.add_argument(
+        "--speed",
+        action="store_true",
+        help="instead of the quality run: run the speed benchmarks and write their tables "
+        "between the speed:* markers of README.md and docs/ (speed_docs.BLOCKS)",
+    )
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="with --speed: the folder holding README.md and docs/ to write into (default "
+        "this repository; required with --quick, whose smoke numbers must not land there)",
+    )
     args = parser.parse_args(argv)
+    if args.speed:
+        if args.quick and args.root is None:
+            parser.error(
+                "--speed --quick writes smoke numbers: give --root DIR, a copy of "
+                "README.md and docs/"
+            )
+        args.root = Path(args.root) if args.root else ROOT
+        return args
     quality.finish_arguments(parser, args)
     args.markdown = None  # the page is written here, not by quality.finish_report
     if args.out is None and not args.quick:
@@ -179,85 +191,40 @@ def plot_fit_time(run: quality_tables.Run, folder: Path) -> Path:
     return path
 
 
-# -- recorded speed and memory -------------------------------------------------
+# -- speed and memory ----------------------------------------------------------
 
 
-def section_of(text: str, heading: str) -> str | None:
-    """The body of the ``## `` section whose heading starts with ``heading``."""
-    lines = text.splitlines()
-    for start, line in enumerate(lines):
-        if line.startswith(heading):
-            end = next(
-                (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-                len(lines),
-            )
-            return "\n".join(lines[start + 1 : end])
-    return None
+SPEED_TITLES = {
+    "default-path": "The default fit, as users run it",
+    "training": "Training engines",
+    "latency": "Predict latency",
+    "memory": "Memory per refit",
+    "imports": "Import time",
+    "parallel": "Parallel search",
+}
 
 
-def numbers_list(section: str) -> list[str]:
-    """The bullet list under "What the numbers say:", up to the blank line that ends it."""
-    lines = section.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.startswith("What the numbers say"))
-    except StopIteration:
-        return []
-    found: list[str] = []
-    for line in lines[start + 1 :]:
-        if not line.strip():
-            if found:
-                break
-            continue
-        if not (line.startswith("- ") or line.startswith("  ")):
-            break
-        found.append(line)
-    return found
-
-
-def recorded_results(readme: Path = BENCHMARKS_README) -> str:
-    """Markdown quoting the speed and memory results recorded in ``readme``, with their dates."""
-    link = "[benchmarks/README.md](../benchmarks/README.md)"
-    intro = (
-        "## Speed and memory\n\n"
-        "Not re-measured by `python -m benchmarks`: timings need an otherwise idle machine "
-        "and the deployment benchmark alone takes about 6 minutes. Quoted below from the runs "
-        f"recorded in {link}, with the date of each run; the full tables and how "
-        "each number was taken are there."
-    )
-    try:
-        text = readme.read_text(encoding="utf-8")
-    except OSError as error:
-        return f"{intro}\n\n({readme} could not be read: {error}.)"
-    blocks = [intro]
-    for title, heading, script in RECORDED:
-        section = section_of(text, heading)
-        if section is None:
-            blocks.append(f"### {title}\n\nNo section {heading!r} in {link}.")
-            continue
-        measured = re.search(r"^### Measured \((.*)\)", section, flags=re.MULTILINE)
-        when = measured.group(1) if measured else "date not recorded"
-        quote = numbers_list(section) or [
-            line for line in section.splitlines() if line.startswith("**Verdict**")
-        ]
-        if not quote:
-            blocks.append(f"### {title}\n\nNo recorded run of `{script}` in {link}.")
-            continue
-        # From docs/, "../docs/x.md" is "x.md": the site holds docs/ only (mkdocs --strict).
-        quote = [line.replace("](../docs/", "](") for line in quote]
-        # A list quotes as one block; separate verdict lines stay separate paragraphs.
-        joiner = "\n" if quote[0].startswith("- ") else "\n>\n"
-        quoted = joiner.join(f"> {line}" for line in quote)
-        blocks.append(f"### {title}\n\n`{script}`, measured {when}:\n\n{quoted}")
+def speed_section(previous: str) -> str:
+    """The page's speed and memory section: each generated block carried over from
+    ``previous`` (the page this run replaces), since the quality run does not time anything."""
+    blocks = [
+        "## Speed and memory",
+        "Written by `python -m benchmarks --speed`, which runs the speed benchmarks one after "
+        "the other (timings want a machine to themselves, which a quality run does not), "
+        "not by this quality run: each table below is kept as that command last wrote it.",
+    ]
+    for name, title in SPEED_TITLES.items():
+        start, end = speed_docs.markers(name)
+        block = speed_docs.read_block(previous, name)
+        blocks += [f"### {title}", block or f"{start}\n{speed_docs.PLACEHOLDER}\n{end}"]
     return "\n\n".join(blocks)
 
 
 # -- the page ------------------------------------------------------------------
 
 
-def page(
-    run: quality_tables.Run, sections: list[str], images: dict[str, Path], recorded: str
-) -> str:
-    """``docs/benchmarks.md``: intro, the quality report with its plots, the recorded speed."""
+def page(run: quality_tables.Run, sections: list[str], images: dict[str, Path], speed: str) -> str:
+    """``docs/benchmarks.md``: intro, the quality report with its plots, the speed section."""
     header, headline, *rest = sections
     figure = images.get("quality")
     timing = images.get("fit_time")
@@ -269,14 +236,17 @@ def page(
             "not this page. -->",
             "",
             "How well a `SafeKerasClassifier` with every default predicts, cross-validated "
-            "against what people write instead: the Keras tutorial's network, Keras's and "
-            "SciKeras's scikit-learn wrappers, scikit-learn's `MLPClassifier` (with and "
-            "without a tuned threshold) and `HistGradientBoostingClassifier` with a tuned "
-            "threshold, on data bundled with scikit-learn and on generated imbalanced and "
-            "mixed-type data. Then what it costs to train and serve, quoted from the speed "
-            "benchmarks. Reproduce with `python -m benchmarks` (this run: "
+            "against what people write instead: a careful hand-written Keras pipeline, a Keras "
+            "network with the pitfalls safekeras prevents, Keras's and SciKeras's scikit-learn "
+            "wrappers, scikit-learn's `MLPClassifier` (at its defaults, with early stopping, and "
+            "with a tuned threshold) and `HistGradientBoostingClassifier` with a tuned "
+            "threshold, every win and loss decided by one paired rule, on data bundled with "
+            "scikit-learn and on generated imbalanced and "
+            "mixed-type data. Then what it costs to train and serve, as the speed benchmarks "
+            "last measured it. Reproduce with `python -m benchmarks` (this run: "
             f"{run.seconds / 60:.1f} minutes on {os.cpu_count()} CPUs); the scripts and what each "
-            "measures are described in [benchmarks/README.md](../benchmarks/README.md).",
+            "measures are described in [benchmarks/README.md](../benchmarks/README.md); the "
+            "speed tables with `python -m benchmarks --speed`.",
         ]
     )
     blocks = [intro, header, headline]
@@ -291,7 +261,7 @@ def page(
             "log scale; threshold tuning's internal fits are included.\n\n"
             f"![Fit seconds per fold]({timing.as_posix()})"
         )
-    blocks.append(recorded)
+    blocks.append(speed)
     blocks.append(
         f"Quality run: {run.seconds:.0f} s, {len(run.datasets)} datasets x "
         f"{len(contenders.CONTENDERS)} contenders x {run.args.folds} folds."
@@ -305,9 +275,12 @@ def readme_block(run: quality_tables.Run, page_link: str) -> str:
             README_START,
             quality_tables.headline_table(run),
             "",
-            f"Mean over {run.args.folds}-fold stratified cross-validation, best in bold "
-            f"({datetime.date.today().isoformat()}, {os.cpu_count()} CPUs);",
-            f"all contenders, metrics and plots in [{page_link}]({page_link}).",
+            f"Mean over {run.args.folds}-fold stratified cross-validation "
+            f"({datetime.date.today().isoformat()}, {os.cpu_count()} CPUs). Under each peer: its "
+            "mean and safekeras's verdict against it (win / tie / loss: the mean per-fold "
+            "difference must clear its 95 % corrected resampled-t interval, else a tie; the "
+            "same rule for every pair); the last row counts them.",
+            f"Per-fold differences, every metric and plots in [{page_link}]({page_link}).",
             README_END,
         ]
     )
@@ -326,7 +299,11 @@ def run(args: argparse.Namespace) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         for name, draw in (("quality", plot_quality), ("fit_time", plot_fit_time)):
             images[name] = draw(result, folder).relative_to(out)
-    text = page(result, sections, images, recorded_results())
+    published = ROOT / "docs" / "benchmarks.md"
+    previous = Path(args.out) / "benchmarks.md" if args.out else published
+    if not previous.exists():
+        previous = published
+    text = page(result, sections, images, speed_section(read_text(previous)))
     print("\n" + text, flush=True)
     if args.out:
         target = Path(args.out) / "benchmarks.md"
@@ -342,8 +319,15 @@ def run(args: argparse.Namespace) -> str:
     return text
 
 
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.speed:
+        speed_docs.regenerate(args.root, quick=args.quick)
+        return
     prepare_keras()
     run(args)
 

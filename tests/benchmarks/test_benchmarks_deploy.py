@@ -45,6 +45,7 @@ def test_quick_run_fills_every_cell(tmp_path, capsys):
         models.SK_PREDICT,
         models.RAW_PREDICT,
         models.RAW_ON_BATCH,
+        models.RAW_CALL,
         models.MLP_PROBA,
         models.MLP_PREDICT,
     ]

@@ -565,7 +565,7 @@ def assert_same_search(fast, slow):
     assert fast.threshold == slow.threshold  # same winner, ties included
     for field in dataclasses.fields(ThresholdSearch):
         a, b = getattr(fast, field.name), getattr(slow, field.name)
-        if isinstance(a, tuple):
+        if isinstance(a, (tuple, str)):
             assert a == b, field.name
         else:
             scale = max(1.0, float(np.nanmax(np.abs(np.append(np.ravel(b), 0.0)))))

@@ -5,6 +5,7 @@ The quick run goes end to end on tiny data with every contender; the rules of th
 It does not check who wins: the quick run trains a few epochs only.
 """
 
+import importlib.util
 import sys
 
 import benchmark_reports as reports
@@ -18,6 +19,10 @@ import benchmarks.anchor_contenders as contenders  # noqa: E402
 import benchmarks.anchor_report as report  # noqa: E402
 
 ALL = [anchor.name for anchor in contenders.ANCHORS]
+# Optional contenders: a row that says why where their package is not installed.
+OPTIONAL = {contenders.REALMLP, contenders.TABM}
+if importlib.util.find_spec("scikeras") is None:
+    OPTIONAL.add(contenders.SCIKERAS)
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +49,13 @@ def test_quick_run_reports_every_contender_on_every_task(quick_page):
         (rows,) = [rows for name, rows in tables.items() if name.startswith(title)]
         assert [row["contender"] for row in rows] == ALL
         for row in rows:
-            if row["contender"] in (contenders.REALMLP, contenders.TABM):
+            if row["contender"] in OPTIONAL:
                 continue
             fit = reports.numbers(row["fit s/fold"])
             assert fit[0] > 0, row  # every installed contender ran
     cancer = tables[next(name for name in tables if name.startswith("breast_cancer"))]
     for row in cancer[1:]:
-        if row["contender"] not in (contenders.REALMLP, contenders.TABM):
+        if row["contender"] not in OPTIONAL:
             assert row["safekeras vs it: PR-AUC"].split()[-1] in ("win", "tie", "loss"), row
     assert "Quick run: a smoke test only" in quick_page
 

@@ -4,9 +4,9 @@ Every contender is an :class:`Anchor`: a name and ``make(task, args)``, which re
 fresh estimator for a :class:`benchmarks.real_tables.RealTask`, or raises
 :class:`Unavailable` with the reason its row shows (a package that does not import, a kind
 of target it does not handle). Peers are configured as their own documentation recommends;
-those that cannot take a mixed DataFrame get :func:`encoder` in front (median / most
-frequent imputation, standard scaling, one-hot encoding); safekeras and
-HistGradientBoosting take the frame as it is.
+those that cannot take a mixed DataFrame get ``careful_keras.careful_preprocessor`` in
+front (median / most frequent imputation, standard scaling, one-hot encoding); safekeras
+and HistGradientBoosting take the frame as it is.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.model_selection import GridSearchCV, TunedThresholdClassifierCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer
 
+from benchmarks.careful_keras import careful_preprocessor
 from benchmarks.contenders import KERAS_BATCH_SIZE, TUNED_CV, build_tutorial_network
 from benchmarks.contenders import make_careful_keras as make_careful_keras_pipeline
 from benchmarks.real_tables import RealTask
@@ -51,21 +50,6 @@ RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 
 class Unavailable(Exception):
     """A contender that cannot run on a task here; the message is the reason its row shows."""
-
-
-def encoder() -> ColumnTransformer:
-    """Impute, scale the numbers and one-hot encode the other columns of a DataFrame."""
-    numbers = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    categories = make_pipeline(
-        SimpleImputer(strategy="most_frequent"),
-        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-    )
-    return ColumnTransformer(
-        [
-            ("numbers", numbers, make_column_selector(dtype_include="number")),
-            ("categories", categories, make_column_selector(dtype_exclude="number")),
-        ]
-    )
 
 
 def _as_category(frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,14 +78,14 @@ def make_safekeras(task: RealTask, args):
 def make_linear(task: RealTask, args):
     """``RidgeCV``, or ``LogisticRegressionCV`` (L2, C by log-loss) behind a tuned threshold."""
     if task.kind == "regression":
-        return make_pipeline(encoder(), RidgeCV(alphas=RIDGE_ALPHAS))
+        return make_pipeline(careful_preprocessor(task.X), RidgeCV(alphas=RIDGE_ALPHAS))
     logistic = LogisticRegressionCV(
         l1_ratios=(0.0,),
         scoring="neg_log_loss",
         max_iter=1000,
         use_legacy_attributes=False,
     )
-    return tune_threshold(make_pipeline(encoder(), logistic), task, args)
+    return tune_threshold(make_pipeline(careful_preprocessor(task.X), logistic), task, args)
 
 
 def make_hgb(task: RealTask, args):
@@ -123,7 +107,9 @@ def make_hgb(task: RealTask, args):
 def _mlp(task: RealTask, args, **params):
     kind = MLPRegressor if task.kind == "regression" else MLPClassifier
     limit = {} if args.mlp_max_iter is None else {"max_iter": args.mlp_max_iter}
-    return make_pipeline(encoder(), kind(random_state=args.seed, **limit, **params))
+    return make_pipeline(
+        careful_preprocessor(task.X), kind(random_state=args.seed, **limit, **params)
+    )
 
 
 def make_mlp(task: RealTask, args):
@@ -167,7 +153,7 @@ def make_scikeras(task: RealTask, args):
     else:
         loss = "binary_crossentropy" if task.kind == "binary" else "sparse_categorical_crossentropy"
         model = KerasClassifier(model=build_for_scikeras, loss=loss, **common)
-    return make_pipeline(encoder(), model)
+    return make_pipeline(careful_preprocessor(task.X), model)
 
 
 def _pytabkit(name: str, task: RealTask, args):

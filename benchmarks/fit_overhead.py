@@ -53,9 +53,12 @@ from collections import defaultdict
 from unittest import mock
 
 from benchmarks.datasets import make_default_path_split
-from benchmarks.report import prepare_keras, progress, quiet_tensorflow_logger
+from benchmarks.default_path import parse_sizes
+from benchmarks.report import fill_defaults, prepare_keras, progress, quiet_tensorflow_logger
 
 SIZES = [(600, 30), (3000, 10)]
+FULL = {"sizes": SIZES, "repeats": 5, "long": 60}
+QUICK = {"sizes": [(300, 10)], "repeats": 2, "long": 20}
 _FOLDS = "threshold_cv folds (plan)"
 # Estimator steps (methods of the fit, in the order they run) and, indented under
 # them, the library calls inside them: (label, object, attribute, depth).
@@ -301,22 +304,19 @@ def run(args) -> str:
     return "\n".join(lines)
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    return [tuple(int(part) for part in size.split("x")) for size in text.split(",")]
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=parse_sizes, default=SIZES, help="e.g. 600x30,3000x10")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sizes", type=parse_sizes, default=None, help="e.g. 600x30,3000x10")
+    parser.add_argument("--repeats", type=int, default=None, help="5; --quick: 2")
     parser.add_argument("--short", type=int, default=10, help="epochs of the short fit")
-    parser.add_argument("--long", type=int, default=60, help="epochs of the long fit")
+    parser.add_argument(
+        "--long", type=int, default=None, help="epochs of the long fit: 60; --quick: 20"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grid", action="store_true", help="add the GridSearchCV target")
     parser.add_argument("--quick", action="store_true", help="one small size, 2 repeats")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.sizes, args.repeats, args.long = [(300, 10)], 2, 20
+    fill_defaults(args, QUICK, FULL)  # explicit flags win
     return args
 
 

@@ -85,6 +85,10 @@ def _resolve_pos_label(estimator, classes, pos_label):
 def _resolve_threshold(estimator) -> tuple[Any, str | None]:
     for candidate in _candidates(estimator):
         name = type(candidate).__name__
+        multipliers = getattr(candidate, "class_multipliers_", None)
+        if multipliers is not None and np.ptp(multipliers) > 0:
+            # A multiclass SafeKerasClassifier deciding on prior-corrected probabilities.
+            return _frozen(multipliers), f"{name}.class_multipliers_"
         if hasattr(candidate, "threshold_"):
             return _frozen(candidate.threshold_), f"{name}.threshold_"
         if hasattr(candidate, "best_threshold_"):

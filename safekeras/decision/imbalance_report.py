@@ -49,7 +49,9 @@ class ImbalanceReport:
         Decision threshold ``predict`` applies, read from ``threshold_``,
         ``best_threshold_`` or a ``FixedThresholdClassifier``'s ``threshold``.
         None: the estimator exposes none (its own rule: 0.5 or argmax for most
-        classifiers).
+        classifiers). For a multiclass :class:`~safekeras.SafeKerasClassifier`
+        whose ``predict`` corrects for the class priors, its
+        ``class_multipliers_`` instead (a tuple, one per class).
     threshold_source : str or None
         Where ``threshold`` was read, e.g. ``"SafeKerasClassifier.threshold_"``.
     n_samples : int
@@ -124,6 +126,11 @@ class_geometric_mean : tuple of float
         )
 
     def _threshold_line(self) -> str:
+        if self.threshold_source is not None and self.threshold_source.endswith("multipliers_"):
+            return (
+                "decision rule: the class of the largest probability times its multiplier, "
+                f"[{', '.join(f'{m:.4g}' for m in self.threshold)}] ({self.threshold_source})"
+            )
         if self.threshold is not None:
             return f"decision threshold: {_fmt(self.threshold)} ({self.threshold_source})"
         if self.target_type == "binary":

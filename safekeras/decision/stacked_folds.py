@@ -1,16 +1,18 @@
 """``threshold_cv``'s internal folds of the default MLP, trained as one network.
 
-A fold's fit is the estimator's own ``fit`` of a clone, split in three: the
-steps before training (read the rows, hold out the validation split, fit the
-preprocessor, rebalance, build the seeded network, encode the targets), the
-training, and the steps after it (check the trained network, record it,
-predict the held-out rows). :func:`fit_stacked` runs the first and last
-steps of every fold exactly as the clone's ``fit`` runs them, and trains the
-folds' networks together in between: one
-:class:`~safekeras.network.stacked.FoldStack` in one whole fit of the
-compiled engine, each fold on its own rows with its own early stopping,
-from the initial weights its clone would have had. So ``k`` folds cost one
-fit's fixed cost and per-epoch dispatch, not ``k``.
+A fold's fit is the estimator's own ``fit`` of a clone (see
+:func:`~safekeras.decision.threshold_fitting.cross_validated_thresholds` for
+its recipe: the network's epochs and batch size, no split or early stopping
+of its own), in three parts: the steps before training (read the rows, fit
+the preprocessor, rebalance, draw the seeded initial weights, encode the
+targets), the training, and the prediction of the held-out rows.
+:func:`fit_stacked` runs the steps before training of every fold as the
+clone's ``fit`` runs them, and trains the folds' networks together: one
+:class:`~safekeras.network.fold_layers.FoldStack` in one whole fit of the
+compiled engine, each fold on its own rows, from the initial weights its
+clone would have had. The held-out rows of every fold are then predicted in
+one forward pass of the stack. So ``k`` folds cost one fit's fixed cost and
+dispatch, not ``k``, and no Keras model is built per fold.
 
 What the stack cannot train keeps the clones' fits (:func:`obstacles` names
 why): a user's model or builder, callbacks, a sampler, ``engine="keras"``,
@@ -19,16 +21,18 @@ a loss other than ``"auto"``, an optimizer whose update is not elementwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 from ..data.preprocessing import take_rows
-from ..network import stacked, training
+from ..exceptions import TrainingError
+from ..network import checks, stacked, training
 from ..network.architecture import layer_sizes, seed_stream
 from ..network.budget import resolve_budget
-from ..network.fitted import input_dtype
+from ..network.engine.result import DIVERGENCE_FIXES
+from .rule import proba_from_outputs
 
 __all__ = ["FoldData", "fit_stacked", "obstacles"]
 
@@ -45,19 +49,20 @@ class FoldData:
 
 @dataclass
 class _PreparedFold:
-    """A fold's ``fit`` up to training: what training needs, and what the steps after it read."""
+    """A fold's ``fit`` up to training: its rows, targets and initial weights."""
 
-    fold: object
-    data: object
     preprocessor: object
-    network: object
-    output: object
     rows: object
     y_train: np.ndarray
-    validation: tuple | None
-    val_idx: np.ndarray | None
-    transformer: object
+    weights: list
+    dropout_seeds: list
+    output_activation: str
     shuffle_seed: int
+
+    def preprocessed(self, X, dtype) -> np.ndarray:
+        """Rows of ``X`` as the fold's network reads them (its own preprocessor)."""
+        x = X if self.preprocessor is None else self.preprocessor.transform(X)
+        return checks.as_network_input(x).astype(dtype, copy=False)
 
 
 def obstacles(estimator) -> list[str]:
@@ -86,33 +91,48 @@ def obstacles(estimator) -> list[str]:
     return reasons
 
 
-def fit_stacked(fold_estimators, data: FoldData, folds) -> list[np.ndarray]:
+def fit_stacked(fold_estimators, data: FoldData, folds, target_type: str) -> list[np.ndarray]:
     """Fit every fold, training their networks as one stack; their held-out probabilities.
 
     Parameters
     ----------
     fold_estimators : list of SafeKerasClassifier
         Unfitted clones, one per fold (their ``random_state`` set), which
-        :func:`obstacles` accepts. Each is left fitted, as its own ``fit``
-        would leave it.
+        :func:`obstacles` accepts. They lend their settings and their fit's
+        steps before training; they are left unfitted (only the stack trains).
     data : FoldData
     folds : list of (train, test) index arrays into ``data.kept``
+    target_type : {"binary", "multilabel-indicator"}
+        The target's type (the stack's head is a sigmoid per output).
 
     Returns
     -------
     list of ndarray
-        Fold ``k``'s ``predict_proba`` of its held-out rows ``test``.
+        Fold ``k``'s probabilities of its held-out rows ``test``, as its
+        clone's ``predict_proba`` gives them.
+
+    Raises
+    ------
+    TrainingError
+        If a fold's training loss, or a held-out probability, is not finite.
     """
     prepared = [
         _prepare(fold, *_fold_rows(data, train))
         for fold, (train, _) in zip(fold_estimators, folds, strict=True)
     ]
-    first = prepared[0].fold
-    result = _train_together(first, prepared)
-    return [
-        _finish(part, result).predict_proba(take_rows(data.X, data.kept[test]))
+    stack, width, dtype = _train_together(fold_estimators[0], prepared)
+    held_out = [
+        part.preprocessed(take_rows(data.X, data.kept[test]), dtype)
         for part, (_, test) in zip(prepared, folds, strict=True)
     ]
+    outputs = stacked.predict_folds(stack, held_out, width, dtype)
+    probabilities = [proba_from_outputs(target_type, output) for output in outputs]
+    if not all(np.isfinite(proba).all() for proba in probabilities):
+        raise TrainingError(
+            "threshold_cv: an internal fold's network predicts non-finite probabilities. "
+            + DIVERGENCE_FIXES
+        )
+    return probabilities
 
 
 def _fold_rows(data: FoldData, train):
@@ -121,51 +141,58 @@ def _fold_rows(data: FoldData, train):
 
 
 def _prepare(fold, X, y, sample_weight) -> _PreparedFold:
-    """``fold.fit(X, y, sample_weight)``'s steps before training (see the base estimator)."""
+    """``fold.fit(X, y, sample_weight)``'s steps before training (see the base estimator).
+
+    The fold's network is not built: its initial weights are drawn from the
+    same seeds, in the same order, as its build would draw them.
+    """
     fit_data = fold._read_validated(X, y, sample_weight, None, partial=False, how=None)
     rng = check_random_state(fold.random_state)
     seeds = seed_stream(rng)
     spec = fit_data.spec
-    # The fold's threshold is fixed, so its split is held out for early stopping only.
+    # The fold trains without early stopping, and its threshold is fixed: no split.
     train_idx, val_idx = fold._split(
         spec, fit_data.y_encoded, fit_data.kept, rng, fold.early_stopping
     )
     preprocessor, rows = fold._training_rows(fit_data, train_idx, val_idx, False)
     transformer = fold._target_transformer(spec, rows, False)
     rows = fold._rebalanced(spec, rows, preprocessor, seeds)
-    network = fold._build_network(spec, rows.x_train, seeds)
-    rows = fold._in_network_dtype(fit_data, preprocessor, network, rows, False)
-    output = fold._checked_output(spec, network, rows.x_train)
-    y_train, validation = fold._encoded_targets(
-        spec, output, rows, transformer, input_dtype(network), False
+    weights, dropout_seeds = stacked.initial_fold_weights(
+        rows.x_train.shape[1],
+        layer_sizes(fold.hidden_layer_sizes),
+        spec.n_outputs,
+        fold.dropout,
+        seeds,
     )
+    dtype = weights[0].dtype
+    checks.check_network_input(fit_data.input_schema, preprocessor, dtype, rows.x_train, None)
+    rows = replace(rows, x_train=rows.x_train.astype(dtype, copy=False))
+    output = fold._checked_output(spec, None, rows.x_train)
+    y_train, _ = fold._encoded_targets(spec, output, rows, transformer, dtype, False)
     return _PreparedFold(
-        fold,
-        fit_data,
         preprocessor,
-        network,
-        output,
         rows,
         y_train,
-        validation,
-        val_idx,
-        transformer,
+        weights,
+        dropout_seeds,
+        output.activation,
         shuffle_seed=next(seeds),
     )
 
 
 def _train_together(settings, prepared):
-    """Train the prepared folds' networks as one stack; each network gets its trained weights."""
-    networks = [part.network for part in prepared]
-    dtype = input_dtype(networks[0])
+    """Train the prepared folds' networks as one stack: the stack, its width and dtype."""
+    dtype = prepared[0].weights[0].dtype
     width = max(part.rows.x_train.shape[1] for part in prepared)
-    stack = stacked.stack_networks(
-        networks,
+    stack = stacked.stack_weights(
+        [part.weights for part in prepared],
+        dropout_seeds=prepared[0].dropout_seeds,
         width=width,
         hidden_units=layer_sizes(settings.hidden_layer_sizes),
         activation=settings.activation,
         dropout=settings.dropout,
         l2=settings.l2,
+        output_activation=prepared[0].output_activation,
     )
     stack.compile(
         optimizer=training.make_optimizer(settings.optimizer, settings.learning_rate), loss=None
@@ -178,32 +205,16 @@ def _train_together(settings, prepared):
         width,
         dtype,
     )
-    validation = None
-    if all(part.validation is not None for part in prepared):
-        validation = stacked.stack_rows([part.validation for part in prepared], width, dtype)
     n_rows = max(len(part.rows.x_train) for part in prepared)
     budget = resolve_budget(settings.batch_size, settings.patience, n_rows)
-    result = stacked.train_stack(
+    stacked.train_stack(
         stack,
         train=train,
-        validation=validation,
+        validation=None,
         batch_size=budget.batch_size,
         epochs=settings.epochs,
         patience=budget.patience,
         # One shuffle for all folds: each still gets a fresh order of its own rows.
         shuffle_seed=prepared[0].shuffle_seed,
     )
-    stacked.unstack_into(stack, networks)
-    return result
-
-
-def _finish(part: _PreparedFold, result):
-    """``fit``'s steps after training, for one fold: the fold estimator, fitted."""
-    fold, spec = part.fold, part.data.spec
-    fitted_network = fold._checked_network(
-        part.network, part.output, part.rows, part.y_train, False
-    )
-    decision = fold._decided(spec, (None, None), fitted_network, part.rows)
-    fold._record_network(part.data, part.preprocessor, part.network, fitted_network, result, False)
-    fold._record_target(part.data, part.output, part.rows, part.val_idx, part.transformer, decision)
-    return fold
+    return stack, width, dtype

@@ -25,7 +25,8 @@ from ..data.resampling import class_counts
 from ..exceptions import InputError, ParameterError, TargetError
 from ..network.architecture import seed_stream
 from . import stacked_folds, thresholds
-from .rule import positive_index, proba_from_outputs
+from .plan import DecisionPlan, FoldRecipe
+from .rule import PRIOR_CORRECTED_SCORINGS, positive_index, prior_multipliers, proba_from_outputs
 from .stacked_folds import FoldData
 
 __all__ = [
@@ -33,8 +34,10 @@ __all__ = [
     "check_threshold_applies",
     "cross_validated_thresholds",
     "decision_plan",
+    "fit_class_multipliers",
     "fit_decision",
     "is_auto",
+    "multiclass_plan",
     "resolve_pos_label",
     "search_thresholds",
 ]
@@ -56,32 +59,31 @@ def check_threshold_applies(spec, threshold) -> None:
         if not is_auto(threshold) and threshold is not None:
             raise InputError(
                 f"threshold={threshold} applies to binary and multilabel targets, "
-                f"but y is {spec.describe()}, which predicts the most probable class. "
-                "Leave threshold='auto' (or None)."
+                f"but y is {spec.describe()}, which takes no threshold. Leave "
+                "threshold='auto' (the rule threshold_scoring asks for) or None (the most "
+                "probable class)."
             )
 
 
 def decision_plan(
     estimator, spec, y_kept, partial=False, resume=False
 ) -> tuple[str | None, object]:
-    """How the decision rule is fitted: ("validation" | "cv" | None, the CV to use).
+    """How the decision rule is fitted: ("validation" | "cv" | "prior" | None, the CV to use).
 
     Reads ``estimator``'s ``threshold``, ``threshold_scoring``,
     ``threshold_cv``, ``class_weight``, ``sampler`` and
     ``validation_fraction``; ``y_kept`` are the encoded targets of the rows
-    with a positive weight.
+    with a positive weight. A multiclass target's plan is "prior" or None
+    (:func:`multiclass_plan`): nothing is tuned on held-out rows.
     """
-    if spec.target_type == "multiclass" or not is_auto(estimator.threshold) or partial:
+    if not is_auto(estimator.threshold) or partial:
         return None, None
     scoring = estimator.threshold_scoring
+    if spec.target_type == "multiclass":
+        return multiclass_plan(estimator), None
     if thresholds.costs_stated(estimator.class_weight, estimator.sampler, scoring):
         return None, None  # 0.5 is the decision the stated costs ask for
-    try:
-        thresholds.make_threshold_scorer(scoring)
-    except ValueError as exc:
-        raise ParameterError(
-            f"threshold_scoring={scoring!r} is not a scikit-learn scorer: {exc}"
-        ) from exc
+    _check_scorer(scoring)
     if estimator.threshold_cv is None or resume:
         # Cross-validated tuning refits from scratch; a warm start tunes on its split.
         return "validation", None
@@ -89,6 +91,54 @@ def decision_plan(
         return "cv", estimator.threshold_cv
     folds = thresholds.auto_cv_folds(class_counts(spec, y_kept), estimator.validation_fraction)
     return ("validation", None) if folds is None else ("cv", folds)
+
+
+def _check_scorer(scoring) -> None:
+    """ParameterError unless ``scoring`` is a scikit-learn scorer."""
+    try:
+        thresholds.make_threshold_scorer(scoring)
+    except ValueError as exc:
+        raise ParameterError(
+            f"threshold_scoring={scoring!r} is not a scikit-learn scorer: {exc}"
+        ) from exc
+
+
+def multiclass_plan(estimator) -> str | None:
+    """``"prior"`` when ``threshold="auto"`` divides multiclass probabilities by the priors.
+
+    Balanced accuracy (:data:`~safekeras.decision.rule.PRIOR_CORRECTED_SCORINGS`)
+    asks for ``argmax p(c|x) / prior(c)``; any other ``threshold_scoring``
+    keeps the most probable class (None), and so do a ``class_weight`` or a
+    ``sampler``: they state the costs, and the network trained on them
+    already weighs the classes as asked.
+    """
+    scoring = estimator.threshold_scoring
+    _check_scorer(scoring)
+    if estimator.class_weight is not None or estimator.sampler is not None:
+        return None
+    if isinstance(scoring, str) and scoring in PRIOR_CORRECTED_SCORINGS:
+        return "prior"
+    return None
+
+
+def fit_class_multipliers(spec, decision, rows) -> dict:
+    """``class_multipliers_``: what ``predict`` multiplies multiclass probabilities by.
+
+    One over the class shares of the rows ``fit`` was given (training and
+    validation rows, weighted by ``sample_weight``) for a "prior"
+    :func:`multiclass_plan`, else ones (the most probable class); None for
+    binary and multilabel targets, which ``threshold_`` decides.
+    """
+    if spec.target_type != "multiclass":
+        return {"class_multipliers_": None}
+    if decision != "prior":
+        return {"class_multipliers_": np.ones(spec.n_classes)}
+    y_all, w_all = rows.y_train, rows.w_train
+    if rows.y_val is not None:
+        y_all = np.concatenate([rows.y_train, rows.y_val])
+        w_all = np.concatenate([rows.w_train, rows.w_val])
+    multipliers = prior_multipliers(np.asarray(y_all, np.intp), w_all, spec.n_classes)
+    return {"class_multipliers_": multipliers}
 
 
 def fit_decision(estimator, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
@@ -157,17 +207,24 @@ def search_thresholds(estimator, spec, proba, y_encoded, sample_weight, n_folds=
     }
 
 
-def cross_validated_thresholds(estimator, X, spec, y_encoded, weights, kept, splitter, seed):
-    """Thresholds tuned on out-of-fold probabilities of ``splitter``'s internal fits.
+def cross_validated_thresholds(estimator, data, spec, plan: DecisionPlan, recipe: FoldRecipe):
+    """Thresholds tuned on out-of-fold probabilities of ``plan``'s internal fits.
 
     Each fold fits a clone of ``estimator`` (threshold 0.5, no inner CV, no
-    drift checks) on the rows ``kept`` of ``X`` outside the fold. For the
-    default MLP the folds' networks are trained together, as one stacked
-    network in one fit (:mod:`safekeras.network.stacked`); anything else
-    (a user's model, callbacks, a sampler, ``engine="keras"``, ...) fits the
-    clones one after the other. ``threshold_search_`` says which
-    (``fold_training``, ``fold_fits``), and so does ``verbose``.
+    drift checks) on the rows ``kept`` of ``X`` outside the fold, with the
+    recipe the estimator's own network trained with (``recipe``): as many
+    epochs as it kept, in batches of its size, and no split or early stopping
+    of its own, so that every row outside the fold trains the fold's network
+    and the out-of-fold probabilities come from networks trained as the final
+    one was. For the default MLP the folds' networks are trained together, as
+    one stacked network in one fit (:mod:`safekeras.network.stacked`);
+    anything else (a user's model, callbacks, a sampler, ``engine="keras"``,
+    ...) fits the clones one after the other. ``threshold_search_`` says which
+    (``fold_training``, ``fold_fits``), and so does ``verbose``. ``data`` is the
+    fit's data (``X``, the encoded ``y``, the weights, the ``kept`` rows).
     """
+    X, y_encoded, weights, kept = data.X, data.y_encoded, data.weights, data.kept
+    splitter, seed = plan.threshold_cv, plan.fold_seed
     y_kept = y_encoded[kept]
     y_labels = spec.classes[y_kept] if spec.target_type == "binary" else y_kept
     if isinstance(splitter, Integral):
@@ -176,7 +233,12 @@ def cross_validated_thresholds(estimator, X, spec, y_encoded, weights, kept, spl
     w_kept = unequal_or_none(weights[kept])
     # The held-out folds come from the training data: drift checks would only cry wolf.
     inner = clone(estimator).set_params(
-        threshold=thresholds.DEFAULT_THRESHOLD, threshold_cv=None, on_drift="ignore"
+        threshold=thresholds.DEFAULT_THRESHOLD,
+        threshold_cv=None,
+        on_drift="ignore",
+        early_stopping=False,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
     )
     try:
         folds = list(splitter.split(np.zeros((len(kept), 1)), y_labels))
@@ -195,7 +257,7 @@ def cross_validated_thresholds(estimator, X, spec, y_encoded, weights, kept, spl
         ]
         training, fits = "clones", len(folds)
     else:
-        predictions = stacked_folds.fit_stacked(fold_estimators, data, folds)
+        predictions = stacked_folds.fit_stacked(fold_estimators, data, folds, spec.target_type)
         training, fits = "stacked", 1
     _report_folds(estimator, training, len(folds), obstacles)
     proba = np.zeros((len(kept), spec.n_classes))

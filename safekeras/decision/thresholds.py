@@ -11,9 +11,12 @@ probabilities, the same search scikit-learn's
 validation split the network already holds out for early stopping, so the
 network is trained once instead of once per fold.
 
-Multiclass targets are left to the most probable class: a threshold needs a
-single "positive" class, and one-vs-rest thresholds can leave a row with no
-class or several.
+Multiclass targets take no threshold: it needs a single "positive" class, and
+one-vs-rest thresholds can leave a row with no class or several. For balanced
+accuracy ``predict`` divides each class's probability by its training share
+instead (:func:`safekeras.decision.rule.prior_multipliers`), that metric's
+best decision, which needs no held-out rows; other scorers keep the most
+probable class.
 """
 
 from __future__ import annotations

@@ -62,8 +62,9 @@ cannot copy exactly (e.g. a subclassed model without ``get_config``). The
 exported model does not run the estimator's input checks or drift checks, and
 returns probabilities, not labels: ``predict`` is the probability of
 ``pos_label_`` compared with ``threshold_`` (binary), each label's
-probability compared with ``threshold_`` (multilabel), or the argmax
-(multiclass).
+probability compared with ``threshold_`` (multilabel), or the argmax of the
+probabilities times ``class_multipliers_`` (multiclass; not the plain argmax
+when ``threshold="auto"`` corrected for the class priors).
 """
 
 from __future__ import annotations

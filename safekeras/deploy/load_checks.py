@@ -25,7 +25,7 @@ import numpy as np
 
 from ..exceptions import ModelSpecError, PersistenceError
 
-__all__ = ["check_network_fits"]
+__all__ = ["check_decision_fits", "check_network_fits"]
 
 # Layer config keys that do not change what a fitted layer computes: names, seeds and
 # initialisers only decide the weights a fit starts from.
@@ -86,6 +86,39 @@ def check_network_fits(estimator, where: str) -> None:
         )
     if estimator.model is None:
         _check_default_layers(estimator, network, spec, width, where)
+
+
+def check_decision_fits(estimator, where: str) -> None:
+    """Refuse a loaded classifier whose multiclass decision rule is not one ``fit`` gives.
+
+    ``class_multipliers_`` decides every multiclass ``predict``: it must hold
+    one positive finite float per class, all ones (the most probable class)
+    or one over class shares summing to one (the prior-corrected rule); a
+    binary or multilabel classifier holds None. A file written before the
+    attribute existed has none and predicts the most probable class, as it
+    did when saved.
+
+    Raises
+    ------
+    PersistenceError
+        If ``class_multipliers_`` does not fit ``classes_`` and the target.
+    """
+    from ..decision.rule import check_multipliers
+
+    if "class_multipliers_" not in vars(estimator):
+        return
+    multipliers = estimator.class_multipliers_
+    if getattr(estimator, "target_type_", None) == "multiclass":
+        problem = check_multipliers(multipliers, len(estimator.classes_))
+    else:
+        problem = None if multipliers is None else f"expected None, got {multipliers!r}"
+    if problem is not None:
+        raise PersistenceError(
+            f"{where} is inconsistent: its class_multipliers_, the multiclass decision rule, "
+            f"do not fit the {len(getattr(estimator, 'classes_', []))} classes the estimator "
+            f"was fitted on ({problem}). The file was tampered with or corrupted; re-fit "
+            "the estimator and save it again."
+        )
 
 
 def _array_probe(estimator, network, where: str) -> np.ndarray:

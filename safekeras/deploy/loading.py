@@ -34,7 +34,7 @@ from .file_format import (
     MODEL,
     _skops_io,
 )
-from .load_checks import check_network_fits
+from .load_checks import check_decision_fits, check_network_fits
 from .network_bytes import (
     _SESSION,
     _check_weights,
@@ -154,6 +154,7 @@ def load(path, *, trusted=None):
         setattr(estimator, attribute, value)
     # Each part was checked on its own; now that they are loaded, that they belong together.
     check_network_fits(estimator, name)
+    check_decision_fits(estimator, name)
     return estimator
 
 

@@ -41,6 +41,7 @@ from sklearn.utils.validation import _num_samples
 
 from ..data import input_validation, targets
 from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
+from ..decision.plan import DecisionPlan, FoldRecipe
 from ..exceptions import ParameterError, TargetError
 from ..inspection.profile import training_profile
 from ..network import architecture, checks, incremental, training
@@ -202,7 +203,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             rng = check_random_state(self.random_state)
             seeds = architecture.seed_stream(rng)
             plan = self._plan_decision(data, partial, resume, seeds)
-            holdout = not partial and (self.early_stopping or plan[0] == "validation")
+            holdout = not partial and (self.early_stopping or plan.decision == "validation")
             train_idx, val_idx = self._split(data.spec, data.y_encoded, data.kept, rng, holdout)
             preprocessor, rows = self._training_rows(data, train_idx, val_idx, resume)
             target_transformer = self._target_transformer(data.spec, rows, resume)
@@ -224,7 +225,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 decision_attributes = (
                     {}  # partial_fit never tunes: the threshold fitted before stays
                     if partial and resume
-                    else self._decided(data.spec, plan, fitted_network, rows)
+                    else self._decided(data.spec, plan, fitted_network, rows, data, result)
                 )
             self._record_network(
                 data, preprocessor, network, fitted_network, result, partial and resume
@@ -286,22 +287,17 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         """The input kind of the fit in progress, else the fitted one (the load checks build)."""
         return self.__dict__.get("_kind") or fitted_kind(self)
 
-    def _plan_decision(self, data: FitData, partial: bool, resume: bool, seeds):
-        """The decision plan, and the threshold searches of internal folds when it is "cv"."""
+    def _plan_decision(self, data: FitData, partial: bool, resume: bool, seeds) -> DecisionPlan:
+        """How the decision rule will be fitted, and the seed of any internal folds.
+
+        The folds themselves train after the network (see ``_decided``): they
+        repeat its training recipe, epochs included, on their own rows.
+        """
         y_kept = data.y_encoded[data.kept]
         decision, threshold_cv = self._decision_plan(data.spec, y_kept, partial, resume)
-        held_out_searches = None
-        if decision == "cv":
-            held_out_searches = self._cross_validated_thresholds(
-                data.X,
-                data.spec,
-                data.y_encoded,
-                data.weights,
-                data.kept,
-                threshold_cv,
-                next(seeds),
-            )
-        return decision, held_out_searches
+        # Drawn here whatever the plan, so the split and the network's seeds do not depend on it.
+        fold_seed = next(seeds) if decision == "cv" else None
+        return DecisionPlan(decision, threshold_cv, fold_seed)
 
     def _split(self, spec, y_encoded, kept, rng, holdout: bool):
         """Train/validation indices into the original rows (zero weights excluded)."""
@@ -462,11 +458,20 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         self._check_trained(fitted_network, output, rows.x_train, y_train, rows.w_train, resume)
         return fitted_network
 
-    def _decided(self, spec, plan, fitted_network, rows: Rows) -> dict:
-        """The decision rule's fitted attributes, for ``_plan_decision``'s ``plan``."""
-        decision, held_out_searches = plan
+    def _decided(
+        self, spec, plan: DecisionPlan, fitted_network, rows: Rows, data=None, result=None
+    ):
+        """The decision rule's attributes; a "cv" plan's folds train here, after the network.
+
+        Each fold repeats the network's recipe (see ``FoldRecipe``): the epochs it kept.
+        """
+        held_out = None
+        if plan.decision == "cv":
+            recipe = FoldRecipe(epochs=result.best_epoch, batch_size=self.batch_size_)
+            held_out = self._cross_validated_thresholds(data, spec, plan, recipe)
+        x_val, y_val, w_val = rows.x_val, rows.y_val, rows.w_val
         return self._fit_decision(
-            spec, decision, fitted_network, rows.x_val, rows.y_val, rows.w_val, held_out_searches
+            spec, plan.decision, fitted_network, x_val, y_val, w_val, held_out
         )
 
     def _check_trained(self, fitted_network, output, x_train, y_train, w_train, resume: bool):

@@ -87,16 +87,15 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         ``threshold_cv``. With ``class_weight`` or ``sampler`` set (and the
         default ``threshold_scoring``), ``"auto"`` keeps 0.5: the weights state
         the costs, and 0.5 on the weighted network is their decision. A float
-        fixes it; None means 0.5. Multiclass targets always predict the most probable
-        class: a threshold needs one positive class, and per-class thresholds can leave a
-        row with no class or several.
+        fixes it; None means 0.5. Multiclass: ``"auto"`` with balanced accuracy (or
+        ``"recall_macro"``) divides each class's probability by its training share, that
+        scoring's best rule; else the most probable class (see ``class_multipliers_``).
     threshold_scoring : str or callable, default="balanced_accuracy"
-        What ``threshold="auto"`` maximises: a scikit-learn scorer name
-        (``"f1"``, ``"recall"``, ``"precision"``, ...), evaluated with
-        ``pos_label`` as the positive class, or a callable
-        ``scorer(estimator, X, y)`` such as
-        ``make_scorer(fbeta_score, beta=2, pos_label="fraud")``, which sees the
-        original labels.
+        What ``threshold="auto"`` maximises: a scikit-learn scorer name (``"f1"``,
+        ``"recall"``, ``"precision"``, ...), evaluated with ``pos_label`` as the positive
+        class, or a callable ``scorer(estimator, X, y)`` such as
+        ``make_scorer(fbeta_score, beta=2, pos_label="fraud")``, which sees the original
+        labels. For multiclass targets it chooses the rule (see ``threshold``).
     threshold_cv : "auto", int, cross-validation splitter or None, default="auto"
         Where ``threshold="auto"`` gets its held-out probabilities. None: the
         validation split. An int ``k`` or a splitter: out-of-fold
@@ -106,7 +105,10 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         of each class (of each label's positives and negatives), else 5
         internal folds, because a threshold tuned on a handful of positives is
         noise. Used only with ``threshold="auto"`` on binary and multilabel
-        targets.
+        targets. The internal fits run after the network's and repeat its
+        training: the epochs it kept (``best_epoch_``), its ``batch_size_``,
+        no split or early stopping of their own. For the default MLP they
+        train together, as one stacked network (see ``threshold_search_``).
     pos_label : label or None, default=None
         The positive class of a binary target, to which ``threshold`` applies.
         None means ``classes_[1]``.
@@ -229,6 +231,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
     threshold_ : float, ndarray of shape (n_labels,) or None
         The decision threshold ``predict`` applies: one float for a binary
         target, one per label for a multilabel target, None for multiclass.
+    class_multipliers_ : ndarray of shape (n_classes,) or None
+        Multiclass: ``predict`` is the argmax of ``predict_proba(X) * class_multipliers_``, one
+        over each class's weighted training share for balanced accuracy, else ones; else None.
     threshold_search_ : ThresholdSearch, list of ThresholdSearch or None
         How ``threshold_`` was tuned (candidates, scores, counts of positive
         and negative rows, score at 0.5); None when it was fixed. See
@@ -455,11 +460,14 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             self, spec, plan, network, x_val, y_val, w_val, held_out_searches
         )
 
-    def _cross_validated_thresholds(self, X, spec, y_encoded, weights, kept, splitter, seed):
-        """Thresholds tuned on out-of-fold probabilities of ``splitter``'s internal fits."""
-        return threshold_fitting.cross_validated_thresholds(
-            self, X, spec, y_encoded, weights, kept, splitter, seed
-        )
+    def _decided(self, spec, plan, fitted_network, rows, *args, **kwargs) -> dict:
+        """The threshold's attributes and ``class_multipliers_`` (multiclass)."""
+        decided = super()._decided(spec, plan, fitted_network, rows, *args, **kwargs)
+        return {**decided, **threshold_fitting.fit_class_multipliers(spec, plan.decision, rows)}
+
+    def _cross_validated_thresholds(self, data, spec, plan, recipe):
+        """Thresholds tuned on out-of-fold probabilities of the plan's internal fits."""
+        return threshold_fitting.cross_validated_thresholds(self, data, spec, plan, recipe)
 
     def _encode_target(self, spec, output, y_encoded, _transformer):
         if output.y_encoding == "column":
@@ -505,15 +513,13 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         NotFittedError
             If the estimator has not been fitted.
         InputError
-            If ``X`` cannot be predicted from: other columns or another number
-            of columns than in ``fit``, no rows, values of the wrong kind
-            (strings in a numeric column, infinite values).
+            If ``X`` cannot be predicted from: other columns or another number of
+            columns than in ``fit``, no rows, strings in a numeric column, infinite values.
         InputTypeError
             If ``X`` is a sparse matrix.
         DriftError
-            With ``on_drift="raise"``, if ``X`` does not look like the training
-            data (see ``on_drift``); with ``"warn"``, the default, a
-            :class:`~safekeras.DriftWarning` is emitted instead.
+            With ``on_drift="raise"``, if ``X`` does not look like the training data
+            (see ``on_drift``); with ``"warn"`` a :class:`~safekeras.DriftWarning` instead.
 
         See Also
         --------
@@ -524,22 +530,17 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         -----
         The threshold is not 0.5 unless ``threshold_`` is 0.5:
 
-        * binary: ``pos_label_`` where its probability is at least
-          ``threshold_``, the other class elsewhere. With ``threshold="auto"``
-          (the default) ``threshold_`` was tuned in ``fit`` on held-out
-          probabilities to maximise ``threshold_scoring``, and on imbalanced
-          data it is often far below 0.5; ``(predict_proba(X)[:, 1] >= 0.5)``
-          then gives other answers than ``predict``.
+        * binary: ``pos_label_`` where its probability is at least ``threshold_``, the
+          other class elsewhere. With ``threshold="auto"`` (the default) ``threshold_`` was
+          tuned in ``fit`` on held-out probabilities to maximise ``threshold_scoring``; on
+          imbalanced data it is often far below 0.5.
         * multilabel: each label is on where its probability is at least its
           entry of ``threshold_``.
-        * multiclass: the most probable class; no threshold (``threshold_`` is
-          None).
+        * multiclass: the class with the largest probability times its entry
+          of ``class_multipliers_`` (the most probable class when they are ones).
         """
-        proba = self.predict_proba(X)
-        positive = self._pos_index() if self.target_type_ == "binary" else None
-        return rule.predicted_labels(
-            proba, self.target_type_, self.classes_, self.threshold_, positive
-        )
+        proba = self.predict_proba(X)  # raises NotFittedError first
+        return rule.predicted_labels(proba, self.target_type_, self.classes_, *self._rule())
 
     def decision_function(self, X) -> np.ndarray:
         """Confidence scores whose sign (binary) or argmax (multiclass) gives ``predict``.
@@ -556,29 +557,20 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         Returns
         -------
         scores : ndarray of shape (n_samples,), (n_samples, n_classes) or (n_samples, n_labels)
-            * binary, shape (n_samples,): ``logit(p) - logit(t)``, with ``p`` the
-              probability of ``classes_[1]`` and ``t`` the threshold on it
-              (``threshold_``, or ``1 - threshold_`` when ``pos_label_`` is
-              ``classes_[0]``). Positive where ``predict`` returns
-              ``classes_[1]`` and negative where it returns ``classes_[0]``,
-              as scikit-learn expects whatever ``pos_label`` is; 0 on the
-              threshold itself.
-            * multiclass, shape (n_samples, n_classes): log-probabilities, one
-              column per class in ``classes_`` order.
+            * binary, shape (n_samples,): ``logit(p) - logit(t)``, with ``p`` the probability
+              of ``classes_[1]`` and ``t`` the threshold on it (``threshold_``, or ``1 -
+              threshold_`` when ``pos_label_`` is ``classes_[0]``). Positive where ``predict``
+              returns ``classes_[1]``, negative where it returns ``classes_[0]``, as
+              scikit-learn expects whatever ``pos_label`` is; 0 on the threshold itself.
+            * multiclass, shape (n_samples, n_classes): ``log(proba *
+              class_multipliers_)``, one column per class in ``classes_`` order.
             * multilabel, shape (n_samples, n_labels): ``logit(p) -
               logit(threshold_)`` per label, positive where the label is on.
 
         Raises
         ------
-        NotFittedError
-            If the estimator has not been fitted.
-        InputError
-            If ``X`` cannot be predicted from (see :meth:`predict`).
-        InputTypeError
-            If ``X`` is a sparse matrix.
-        DriftError
-            With ``on_drift="raise"``, if ``X`` does not look like the training
-            data; with ``"warn"`` a :class:`~safekeras.DriftWarning` is emitted.
+        NotFittedError, InputError, InputTypeError, DriftError
+            As :meth:`predict` raises them.
 
         See Also
         --------
@@ -586,15 +578,18 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
 
         Notes
         -----
-        The scores stay finite where float32 probabilities saturate at 0 or 1:
-        probabilities are clipped to [1e-15, 1 - 1e-15] for the logit (logits
-        within about +-34.5) and to 1e-300 for the log (log-probabilities of
-        at least about -690.8).
+        The scores stay finite where float32 probabilities saturate at 0 or 1: probabilities
+        are clipped to [1e-15, 1 - 1e-15] for the logit (logits within about +-34.5) and to
+        1e-300 for the log (log-probabilities of at least about -690.8).
         """
-        proba = self.predict_proba(X)
-        proba = self.predict_proba(X)
+        proba = self.predict_proba(X)  # raises NotFittedError first
+        return rule.decision_scores(proba, self.target_type_, *self._rule())
+
+    def _rule(self) -> tuple:
+        """``threshold_``, the positive class's index (binary) and ``class_multipliers_``."""
         positive = self._pos_index() if self.target_type_ == "binary" else None
-        return rule.decision_scores(proba, self.target_type_, self.threshold_, positive)
+        # Files saved before class_multipliers_ existed predict the most probable class.
+        return self.threshold_, positive, getattr(self, "class_multipliers_", None)
 
     def _pos_index(self) -> int:
         return rule.positive_index(self.classes_, self.pos_label_)

@@ -68,6 +68,10 @@ def _adapted_to_imbalance(estimator) -> bool:
     """
     if estimator.class_weight is not None or getattr(estimator, "sampler", None) is not None:
         return True
+    if estimator.target_type_ == "multiclass":
+        # threshold="auto"'s prior-corrected rule already weighs the rare classes up.
+        multipliers = getattr(estimator, "class_multipliers_", None)
+        return multipliers is not None and bool(np.ptp(multipliers) > 0)
     if estimator.target_type_ != "binary":
         return False
     return _threshold_tuned(estimator) or float(estimator.threshold_) != DEFAULT_THRESHOLD
@@ -93,7 +97,11 @@ def _imbalance_fix(estimator) -> str:
                 "balanced accuracy on held-out rows"
             )
     else:
-        steps.append("predict picks the most probable class, which favours the large classes")
+        steps.append(
+            "predict picks the most probable class, which favours the large classes "
+            "(threshold='auto' with threshold_scoring='balanced_accuracy' divides each "
+            "class's probability by its training share)"
+        )
     steps.append(
         "class_weight='balanced' or an imbalanced-learn sampler (e.g. "
         "sampler=RandomOverSampler()) make training weigh the rare class more"

@@ -36,6 +36,8 @@ def _summary(context) -> dict:
     summary["baseline_loss"] = context.baseline
     if context.classifier and context.target_type != "multiclass":
         summary.update(_threshold_summary(estimator))
+    elif context.classifier and getattr(estimator, "class_multipliers_", None) is not None:
+        summary["class_multipliers"] = estimator.class_multipliers_.tolist()
     if context.drift is not None:
         summary["given_rows"] = context.drift.n_rows
         summary["given_drift_findings"] = len(context.drift.findings)

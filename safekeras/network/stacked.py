@@ -8,8 +8,10 @@ cached twin, the engine's call). Here the ``k`` networks become one
 the ``k`` kernels as one ``(k, d, h)`` variable (the fold axis first) and runs
 one 2-d matmul per fold, so one compiled program trains them all, in one
 whole fit of the compiled engine (:mod:`.engine`). The arithmetic of ``k``
-networks remains, and the stack runs until its slowest fold stops
-(``benchmarks/stacked_folds.py`` measures what that saves).
+networks remains; with a validation split each fold stops on its own and the
+stack runs until the slowest one stops (the threshold folds have none: they
+all train the epochs the estimator's network kept). ``benchmarks/stacked_folds.py``
+measures what that saves.
 
 Row ``b`` of the stacked input holds, for every fold ``k``, a row of fold
 ``k``'s own training data (preprocessed by fold ``k``'s own preprocessor),
@@ -28,10 +30,10 @@ whole fit reads as one early-stopping rule per fold
 (:mod:`.engine.tf_fit`, :mod:`.engine.jax_fit`).
 
 Each fold's initial weights are those of the default MLP its clone would
-build (copied in by :func:`stack_networks`), and each fold's trained weights
-are copied back into that network (:func:`unstack_into`), so the rest of the
-fit (the outcome checks, the prediction of the held-out rows) is the one a
-clone's fit runs.
+build, drawn from the same seeds without building it
+(:func:`initial_fold_weights`, copied in by :func:`stack_weights`); after
+training, :func:`predict_folds` gives every fold's outputs for its held-out
+rows in one forward pass, and :func:`fold_weights` a fold's trained weights.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ from .engine.whole_fit import run_whole_fit
 
 __all__ = [
     "STACKABLE_OPTIMIZERS",
-    "stack_networks",
+    "fold_weights",
+    "initial_fold_weights",
+    "predict_folds",
     "stack_obstacles",
     "stack_rows",
+    "stack_weights",
     "train_stack",
-    "unstack_into",
 ]
 
 # Optimizers whose update of a variable is elementwise, so that a stacked
@@ -88,56 +92,136 @@ def stack_obstacles(*, backend: str, optimizer) -> list[str]:
     return obstacles
 
 
-def stack_networks(networks, *, width: int, hidden_units, activation, dropout, l2):
-    """One :class:`FoldStack` holding the initial weights of ``networks``.
+def initial_fold_weights(width: int, hidden_units, n_outputs: int, dropout: float, seeds):
+    """The initial weights, and dropout seeds, the default MLP draws from ``seeds``.
+
+    The very values :func:`~safekeras.network.architecture.build_network`
+    gives the default MLP with the same ``seeds`` (the same initializers,
+    seeded in the same order), without building a Keras model: a fold of
+    the stack needs its clone's starting point, not its network (building
+    one costs about 25 ms).
 
     Parameters
     ----------
-    networks : list of keras.Model
-        The folds' default MLPs (built, untrained), whose inputs may be
-        narrower than ``width`` (each fold's preprocessor one-hot encodes the
-        categories its own rows hold): the missing input rows of a kernel are
-        zeros, and stay zeros, as their inputs are.
+    width : int
+        The fold's input width.
+    hidden_units : list of int
+    n_outputs : int
+    dropout : float
+    seeds : iterator of int
+        The fold's seed stream, where its network would be built.
+
+    Returns
+    -------
+    weights : list of ndarray
+        Kernel and bias of every layer, as ``network.get_weights()`` lists them.
+    dropout_seeds : list of int
+        The seeds of the dropout layers (none when ``dropout`` is 0).
+    """
+    import keras
+
+    dtype = keras.config.floatx()
+    weights, dropout_seeds, fan_in = [], [], int(width)
+    for depth, units in enumerate([*hidden_units, n_outputs]):
+        initializer = keras.initializers.GlorotUniform(seed=next(seeds))
+        kernel = keras.ops.convert_to_numpy(initializer((fan_in, int(units)), dtype=dtype))
+        weights += [kernel, np.zeros(int(units), dtype)]
+        if dropout > 0 and depth < len(hidden_units):
+            dropout_seeds.append(next(seeds))
+        fan_in = int(units)
+    return weights, dropout_seeds
+
+
+def stack_weights(
+    fold_weights, *, dropout_seeds, width, hidden_units, activation, dropout, l2, output_activation
+):
+    """One :class:`FoldStack` whose fold ``k`` starts from ``fold_weights[k]``.
+
+    Parameters
+    ----------
+    fold_weights : list of list of ndarray
+        Each fold's weights as its default MLP's ``get_weights()`` lists them
+        (from :func:`initial_fold_weights`). A fold's input may be narrower
+        than ``width`` (each fold's preprocessor one-hot encodes the
+        categories its own rows hold): the missing input rows of its first
+        kernel are zeros, and stay zeros, as their inputs are.
+    dropout_seeds : list of int
+        The seeds of the stack's dropout layers (the folds share one dropout
+        layer per depth, each fold drawing its own mask).
     width : int
         The widest fold's input width.
     hidden_units, activation, dropout, l2
         The default MLP's architecture (``hidden_layer_sizes`` as a sequence).
+    output_activation : str
+        Of the head (the stack trains binary cross-entropy: "sigmoid").
     """
-    first = networks[0]
-    head = first.get_layer("output")
-    seeds = [layer.get_config()["seed"] for layer in first.layers if "dropout" in layer.name]
     from .fold_layers import FoldStack
 
     stack = FoldStack(
-        n_folds=len(networks),
+        n_folds=len(fold_weights),
         width=width,
         hidden_units=hidden_units,
         activation=activation,
         dropout=dropout,
         l2=l2,
-        n_outputs=head.units,
-        output_activation=head.get_config()["activation"],
-        dropouts=[{"seed": seed} for seed in seeds] if dropout > 0 else (),
+        n_outputs=fold_weights[0][-1].shape[0],
+        output_activation=output_activation,
+        dropouts=[{"seed": seed} for seed in dropout_seeds] if dropout > 0 else (),
         name="safekeras_fold_stack",
     )
-    for layer in [*stack.hidden, stack.head]:
+    for depth, layer in enumerate([*stack.hidden, stack.head]):
         kernel = np.zeros(layer.kernel.shape, layer.kernel.dtype)
         bias = np.zeros(layer.bias.shape, layer.bias.dtype)
-        for fold, network in enumerate(networks):
-            fold_kernel, fold_bias = network.get_layer(layer.name).get_weights()
+        for fold, weights in enumerate(fold_weights):
+            fold_kernel = weights[2 * depth]
             kernel[fold, : fold_kernel.shape[0]] = fold_kernel
-            bias[fold] = fold_bias
+            bias[fold] = weights[2 * depth + 1]
         layer.set_weights([kernel, bias])
     return stack
 
 
-def unstack_into(stack, networks) -> None:
-    """Copy each fold's trained weights from ``stack`` into its own network."""
-    for layer in [*stack.hidden, stack.head]:
+def fold_weights(stack, fold: int, width: int) -> list:
+    """Fold ``fold``'s weights in ``stack``, as its own network's ``get_weights()`` lists them.
+
+    Parameters
+    ----------
+    stack : FoldStack
+    fold : int
+    width : int
+        The fold's own input width.
+    """
+    weights = []
+    for depth, layer in enumerate([*stack.hidden, stack.head]):
         kernel, bias = layer.get_weights()
-        for fold, network in enumerate(networks):
-            target = network.get_layer(layer.name)
-            target.set_weights([kernel[fold, : target.kernel.shape[0]], bias[fold]])
+        weights += [kernel[fold, :width] if depth == 0 else kernel[fold], bias[fold]]
+    return weights
+
+
+def predict_folds(stack, parts, width: int, dtype) -> list:
+    """Each fold's outputs (its head's activation) for its own rows, in one forward pass.
+
+    Parameters
+    ----------
+    stack : FoldStack
+    parts : list of ndarray
+        Fold ``k``'s rows, preprocessed by fold ``k``'s preprocessor.
+    width : int
+        The stack's input width.
+    dtype : numpy dtype
+        The stack's input dtype.
+
+    Returns
+    -------
+    list of ndarray
+        Fold ``k``'s outputs, of shape (len(parts[k]), n_outputs).
+    """
+    import keras
+
+    x = np.zeros((max(len(part) for part in parts), len(parts), width), dtype)
+    for fold, part in enumerate(parts):
+        x[: len(part), fold, : part.shape[1]] = part
+    outputs = keras.ops.convert_to_numpy(stack(x, training=False))
+    return [outputs[: len(part), fold] for fold, part in enumerate(parts)]
 
 
 def stack_rows(parts, width: int, dtype):

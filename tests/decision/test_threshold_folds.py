@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from sklearn.model_selection import StratifiedKFold
 
 from safekeras import SafeKerasClassifier
 from safekeras.decision import stacked_folds, threshold_fitting
@@ -61,24 +62,62 @@ def test_stack_obstacles_name_what_keeps_the_clones(params, reason):
     assert stacked_folds.obstacles(SafeKerasClassifier()) == []
 
 
+def fold_clone(**params):
+    """A fold's estimator as ``cross_validated_thresholds`` configures it (its recipe)."""
+    settings = {**FAST, "early_stopping": False, "batch_size": 16, **params}
+    return SafeKerasClassifier(threshold=0.5, threshold_cv=None, on_drift="ignore", **settings)
+
+
 def test_stacked_folds_fit_each_fold_as_its_clone_would_up_to_training(rare_positives):
     X, y = rare_positives
     kept = np.arange(len(X))
     data = stacked_folds.FoldData(X, y, None, kept)
     train = kept[: len(X) * 4 // 5]
-    fold = SafeKerasClassifier(threshold=0.5, threshold_cv=None, on_drift="ignore", **FAST)
-    prepared = stacked_folds._prepare(fold, *stacked_folds._fold_rows(data, train))
-    clone_fit = SafeKerasClassifier(threshold=0.5, threshold_cv=None, on_drift="ignore", **FAST)
-    clone_fit.set_params(epochs=1, learning_rate=1e-12).fit(X[train], y[train])
-    # Same validation split, preprocessing and initial weights as the clone's own fit.
-    assert len(prepared.rows.x_train) + len(prepared.rows.x_val) == len(train)
+    prepared = stacked_folds._prepare(fold_clone(), *stacked_folds._fold_rows(data, train))
+    clone_fit = fold_clone(epochs=1, learning_rate=1e-12).fit(X[train], y[train])
+    # Every row trains (no split), with the clone's preprocessing and initial weights.
+    assert len(prepared.rows.x_train) == len(train)
     np.testing.assert_allclose(
-        prepared.preprocessor.transform(X[:5]), clone_fit.preprocessor_.transform(X[:5])
+        prepared.preprocessed(X[:5], "float32"), clone_fit.preprocessor_.transform(X[:5])
     )
-    for mine, own in zip(
-        prepared.network.get_weights(), clone_fit.model_.get_weights(), strict=True
-    ):
+    for mine, own in zip(prepared.weights, clone_fit.model_.get_weights(), strict=True):
         np.testing.assert_allclose(mine, own, atol=1e-6)  # one step of lr 1e-12 moved nothing
+
+
+def test_a_stacked_folds_held_out_probabilities_are_its_clones(rare_positives):
+    X, y = rare_positives
+    kept = np.arange(len(X))
+    data = stacked_folds.FoldData(X, y, None, kept)
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    # Without dropout: in a stack, the folds draw their masks from one layer per depth.
+    clones = [fold_clone(dropout=0.0, random_state=seed) for seed in range(3)]
+    together = stacked_folds.fit_stacked(clones, data, folds, "binary")
+    # The stack shuffles with fold 0's seed, so fold 0 (whose clone shuffles alike:
+    # the folds hold 200 rows each, no padding) takes its clone's very steps.
+    train, test = folds[0]
+    alone = fold_clone(dropout=0.0, random_state=0).fit(X[train], y[train])
+    np.testing.assert_allclose(together[0], alone.predict_proba(X[test]), rtol=1e-4, atol=1e-5)
+    for (_, test), proba in zip(folds, together, strict=True):
+        assert proba.shape == (len(test), 2) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_the_folds_train_for_the_epochs_the_network_kept(rare_positives, monkeypatch):
+    X, y = rare_positives
+    seen = []
+    original = stacked_folds.fit_stacked
+
+    def spy(fold_estimators, *args):
+        seen.append(
+            {(fold.epochs, fold.batch_size, fold.early_stopping) for fold in fold_estimators}
+        )
+        return original(fold_estimators, *args)
+
+    monkeypatch.setattr(stacked_folds, "fit_stacked", spy)
+    clf = SafeKerasClassifier(**{**FAST, "epochs": 200, "learning_rate": 0.05, "patience": 3}).fit(
+        X, y
+    )
+    assert clf.best_epoch_ < clf.n_epochs_  # it stopped early, and kept an earlier epoch
+    assert seen == [{(clf.best_epoch_, clf.batch_size_, False)}]
 
 
 @pytest.mark.filterwarnings("ignore::safekeras.exceptions.ThresholdWarning")  # 7 positives

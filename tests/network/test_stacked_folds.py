@@ -56,19 +56,62 @@ def compiled(network):
     return network
 
 
-def trained_stack(folds, networks, dropout=0.0):
-    width = max(part[0].shape[1] for part in folds)
-    stack = stacked.stack_networks(
-        networks, width=width, hidden_units=HIDDEN, activation="relu", dropout=dropout, l2=L2
+def stack_of(networks, width, dropout=0.0):
+    """The stack of ``networks``' initial weights (and their first one's dropout seeds)."""
+    seeds = [layer.get_config()["seed"] for layer in networks[0].layers if "dropout" in layer.name]
+    stack = stacked.stack_weights(
+        [network.get_weights() for network in networks],
+        dropout_seeds=seeds,
+        width=width,
+        hidden_units=HIDDEN,
+        activation="relu",
+        dropout=dropout,
+        l2=L2,
+        output_activation="sigmoid",
     )
     stack.compile(optimizer=training.make_optimizer("adam", 0.01), loss=None)
+    return stack
+
+
+def unstack_into(stack, networks):
+    for fold, network in enumerate(networks):
+        network.set_weights(stacked.fold_weights(stack, fold, network.input_shape[-1]))
+
+
+def trained_stack(folds, networks, dropout=0.0):
+    width = max(part[0].shape[1] for part in folds)
+    stack = stack_of(networks, width, dropout)
     train = stacked.stack_rows([(x, y, None) for x, y, _, _ in folds], width, "float32")
     validation = stacked.stack_rows([(xv, yv, None) for _, _, xv, yv in folds], width, "float32")
     result = stacked.train_stack(
         stack, train=train, validation=validation, shuffle_seed=7, **SETTINGS
     )
-    stacked.unstack_into(stack, networks)
+    unstack_into(stack, networks)
     return result
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_initial_fold_weights_are_the_default_mlps_drawn_from_the_same_seeds(dropout):
+    network = default_mlp(5, seed=3, dropout=dropout)
+    seeds = architecture.seed_stream(np.random.RandomState(3))
+    weights, dropout_seeds = stacked.initial_fold_weights(5, HIDDEN, 1, dropout, seeds)
+    for mine, built in zip(weights, network.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, built)
+    expected = [layer.get_config()["seed"] for layer in network.layers if "dropout" in layer.name]
+    assert dropout_seeds == expected
+    rebuilt = architecture.seed_stream(np.random.RandomState(3))
+    for _ in range(len(HIDDEN) + 1 + len(expected)):
+        next(rebuilt)
+    assert next(seeds) == next(rebuilt)  # as many seeds drawn as the build draws
+
+
+def test_predict_folds_gives_each_fold_its_own_networks_outputs():
+    networks = [default_mlp(5, seed=1), default_mlp(3, seed=2)]
+    stack = stack_of(networks, width=5)
+    parts = [fold_data(0)[2], fold_data(1, width=3)[2][:7]]
+    outputs = stacked.predict_folds(stack, parts, 5, "float32")
+    for output, network, part in zip(outputs, networks, parts, strict=True):
+        np.testing.assert_allclose(output, network.predict(part, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
@@ -128,12 +171,9 @@ def test_rows_of_weight_zero_do_not_train_a_fold():
     weights = []
     for train in (clean, garbage):
         networks = [default_mlp(width, seed=1), default_mlp(width, seed=2)]
-        stack = stacked.stack_networks(
-            networks, width=width, hidden_units=HIDDEN, activation="relu", dropout=0.0, l2=L2
-        )
-        stack.compile(optimizer=training.make_optimizer("adam", 0.01), loss=None)
+        stack = stack_of(networks, width)
         stacked.train_stack(stack, train=train, validation=validation, shuffle_seed=7, **SETTINGS)
-        stacked.unstack_into(stack, networks)
+        unstack_into(stack, networks)
         weights.append(networks[0].get_weights())
     for with_garbage, without in zip(*weights, strict=True):
         np.testing.assert_array_equal(with_garbage, without)

@@ -1,0 +1,52 @@
+"""How ``fit`` fits the decision rule, and how its internal folds train.
+
+:func:`~safekeras.decision.threshold_fitting.decision_plan` decides where the
+threshold is tuned (:class:`DecisionPlan`); a "cv" plan's folds are fitted
+after the network, with the training recipe the network's own fit ended with
+(:class:`FoldRecipe`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DecisionPlan", "FoldRecipe"]
+
+
+@dataclass(frozen=True)
+class DecisionPlan:
+    """How ``fit`` fits the decision rule.
+
+    Attributes
+    ----------
+    decision : {"validation", "cv"} or None
+        Tune on the validation split, on out-of-fold probabilities, or not at
+        all (a fixed threshold).
+    threshold_cv : int, splitter or None
+        The folds of a "cv" plan.
+    fold_seed : int or None
+        Their seed, drawn before the split so that the network's split and
+        seeds do not depend on the plan.
+    """
+
+    decision: str | None
+    threshold_cv: object = None
+    fold_seed: int | None = None
+
+
+@dataclass(frozen=True)
+class FoldRecipe:
+    """How each internal fold trains: the network's fit, repeated on the fold's rows.
+
+    Attributes
+    ----------
+    epochs : int
+        The epochs whose weights the network kept (its ``best_epoch_``): a
+        fold trains that long, with no split or early stopping of its own,
+        so all of its rows train it and every fold stops together.
+    batch_size : int
+        The network's batch size (its ``batch_size_``).
+    """
+
+    epochs: int
+    batch_size: int

@@ -119,8 +119,18 @@ class FoldStack(keras.Model):
         for number, layer in enumerate(self.hidden):
             parts = layer.fold_outputs(parts)
             if self.drops:
-                parts = [self.drops[number](part, training=training) for part in parts]
+                parts = [self._dropped(self.drops[number], part, training) for part in parts]
         return self.output_activation(ops.stack(self.head.fold_outputs(parts), axis=1))
+
+    @staticmethod
+    def _dropped(layer, part, training):
+        # The compiled TensorFlow engine trains the folds' own networks with the cheaper
+        # masks of .dropout (one seed draw per call, as here): a fold's stack draws alike.
+        if training and keras.backend.backend() == "tensorflow":
+            from .dropout import training_dropout
+
+            return training_dropout(layer, part)
+        return layer(part, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The folds' losses: their sum in training, one per fold otherwise.

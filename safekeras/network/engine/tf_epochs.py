@@ -2,7 +2,9 @@
 
 One call shuffles the row indices with a stateless, seeded shuffle, then
 loops over the batches in the graph: gather the batch, run the network with
-``training=True`` under a ``GradientTape``, compute the loss exactly as
+``training=True`` under a ``GradientTape`` (a plain Sequential's Dropout
+layers drawing their masks with 16 random bits a unit, see
+:mod:`safekeras.network.dropout`), compute the loss exactly as
 ``model.fit`` does (``model.compute_loss``: the compiled loss with sample
 weights plus the layers' regularisation losses, scaled by the optimizer for
 mixed precision) and apply the optimizer. The last batch is the remainder,
@@ -29,6 +31,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from ..dropout import training_forward
 from .shared import (
     VALIDATION_CHUNK,
     build_training_state,
@@ -228,6 +231,7 @@ def _epoch_body(network, batch_size: int):
     import tensorflow as tf
 
     optimizer = network.optimizer
+    forward = training_forward(network)  # network(x, training=True), cheaper dropout masks
 
     def run_epoch(x, y, sample_weight, seed):
         n_rows = tf.shape(x, out_type=tf.int64)[0]
@@ -239,7 +243,7 @@ def _epoch_body(network, batch_size: int):
             x_batch, y_batch = tf.gather(x, rows), tf.gather(y, rows)
             w_batch = None if sample_weight is None else tf.gather(sample_weight, rows)
             with tf.GradientTape() as tape:
-                y_pred = network(x_batch, training=True)
+                y_pred = forward(x_batch)
                 loss = network.compute_loss(x_batch, y_batch, y_pred, w_batch, training=True)
                 scaled = optimizer.scale_loss(loss)
             variables = network.trainable_variables

@@ -514,17 +514,33 @@ def _resolve_regression(spec, head, loss, name) -> OutputSpec:
             f"{_expected_head(spec)}. Fix the last layer, pass model=None, or "
             "add_head=True."
         )
-    if head.activation != "linear":
-        raise ModelSpecError(
-            f"The model's last layer uses {head.activation}, but SafeKerasRegressor "
-            "standardises y (zero mean, unit variance) so the output must be able to take "
-            "any real value: use a linear last layer, or pass model=None."
-        )
+    if loss == "auto":  # the spec's: mean squared error, or the Poisson deviance of counts
+        loss = name = spec.loss
+    # The Poisson deviance compares positive means with y: the log link, an exponential head.
+    expected = "exponential" if name == "poisson" else "linear"
+    if head.activation != expected:
+        raise ModelSpecError(_regression_head_problem(head.activation, expected, name))
     return OutputSpec(
-        loss="mean_squared_error" if loss == "auto" else loss,
-        y_encoding="standardised",
+        loss=loss,
+        y_encoding="scaled" if expected == "exponential" else "standardised",
         logits=False,
-        activation="linear",
+        activation=expected,
+    )
+
+
+def _regression_head_problem(activation: str, expected: str, name) -> str:
+    if expected == "exponential":
+        return (
+            f"The model's last layer uses {activation}, but loss='poisson' needs positive "
+            "outputs (the expected count, through the log link): use "
+            "activation='exponential' on the last layer, or pass model=None."
+        )
+    loss_text = f"loss={name!r}" if name else "a custom loss"
+    return (
+        f"The model's last layer uses {activation}, but SafeKerasRegressor with "
+        f"{loss_text} standardises y (zero mean, unit variance) so the "
+        "output must be able to take any real value: use a linear last layer, or pass "
+        "model=None (an exponential last layer goes with loss='poisson')."
     )
 
 

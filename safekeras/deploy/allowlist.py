@@ -228,6 +228,11 @@ def normalise_trusted(trusted) -> frozenset:
 
 # -- checking the Keras side -----------------------------------------------------------------
 
+# safekeras's own registered objects that a network it saves holds and whose configs are
+# numbers and names only (nothing they name is imported or called): the regressor's Poisson
+# loss (safekeras.network.losses), in the compile config of a network fitted with it.
+_SAFEKERAS_OWN = frozenset({"safekeras>PoissonDeviance"})
+
 
 def keras_config_problems(config, trusted: frozenset, where: str = "") -> list:
     """Every object a Keras config names that is not allowed, walking all nesting.
@@ -238,6 +243,7 @@ def keras_config_problems(config, trusted: frozenset, where: str = "") -> list:
 
     allowed = _keras_allow_list()
     custom = frozenset(keras.saving.get_custom_objects())
+    trusted = trusted | _SAFEKERAS_OWN
     problems = []
     stack = [config]
     while stack:

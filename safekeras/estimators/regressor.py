@@ -4,10 +4,13 @@ The fit and predict steps are the shared ones of
 :class:`~safekeras.estimators.base._SafeKerasBase`; this class adds the
 continuous target (:mod:`~safekeras.data.targets`), transformed in ``fit``
 (:mod:`~safekeras.data.target_transforms`: standardised, or log1p then
-standardised for a heavy right tail) and transformed back by ``predict``.
+standardised for a heavy right tail, or only scaled for a count fitted with
+the Poisson deviance) and transformed back by ``predict``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
@@ -17,8 +20,11 @@ from ..data import targets
 from ..data.target_transforms import (
     TARGET_TRANSFORMS,
     TargetTransformer,
+    choose_regression_loss,
     choose_target_transform,
 )
+from ..exceptions import ParameterError, TargetError
+from ..network.losses import POISSON
 from .base import _SafeKerasBase
 
 __all__ = ["SafeKerasRegressor"]
@@ -28,17 +34,27 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
     """A Keras network as a scikit-learn regressor, fitted as one safe pipeline.
 
     Like :class:`SafeKerasClassifier`, with a linear output of one unit per
-    target and a target transformed inside ``fit`` (and transformed back by
-    ``predict``), so the loss sees targets of unit scale whatever their units.
+    target (exponential for counts, see ``loss``) and a target transformed
+    inside ``fit`` (and transformed back by ``predict``), so the loss sees
+    targets of unit scale whatever their units.
 
     Parameters
     ----------
     model, hidden_layer_sizes, activation, dropout, l2, add_head, preprocessor
         As in :class:`SafeKerasClassifier`.
-    loss : "auto", str or keras loss, default="auto"
-        ``"auto"`` is mean squared error on the transformed target. A
+    loss : "auto", "poisson", str or keras loss, default="auto"
+        ``"poisson"`` is the Poisson deviance of an exponential last layer
+        (the log link) on ``y`` divided by its mean: the network
+        predicts the conditional mean of a non-negative target, such as a
+        count, on its own scale. It needs ``y >= 0`` and ``target_transform``
+        ``"auto"`` or ``"scale"``. ``"auto"`` picks it when every target column
+        holds non-negative integers with a skewness of at least 1 (counts with
+        a right tail; rule in
+        :func:`safekeras.data.target_transforms.choose_regression_loss`) and
+        ``target_transform`` is ``"auto"`` or ``"scale"``, else mean squared
+        error on the transformed target. The choice is ``loss_``. A
         classification loss is an error.
-    target_transform : {"auto", "standard", "log1p"}, default="auto"
+    target_transform : {"auto", "standard", "log1p", "scale"}, default="auto"
         How the target is put on a unit scale for the network. ``"standard"``
         subtracts the mean and divides by the standard deviation.
         ``"log1p"`` standardises ``log(1 + y)`` (``sign(y) * log(1 + |y|)``
@@ -49,7 +65,9 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
         strictly positive with a skewness of at least 2 that ``log1p``
         reduces, else ``"standard"`` (rule and measurements in
         :func:`safekeras.data.target_transforms.choose_target_transform` and
-        ``docs/targets.md``). The choice is ``target_transform_``.
+        ``docs/targets.md``), and ``"scale"`` (``y`` divided by the mean of
+        ``|y|``, not centred) under the Poisson loss. The choice is
+        ``target_transform_``.
     optimizer, learning_rate, batch_size, epochs, early_stopping, \
 validation_fraction, patience, callbacks, warm_start, engine, on_drift, random_state, verbose
         As in :class:`SafeKerasClassifier`; the validation split is a plain
@@ -64,8 +82,11 @@ pipeline_, history_, best_epoch_, n_epochs_, batch_size_, patience_, engine_, lo
         ``"continuous"`` or ``"continuous-multioutput"``.
     n_outputs_ : int
         Number of targets.
-    target_transform_ : {"standard", "log1p"}
+    target_transform_ : {"standard", "log1p", "scale"}
         The target transform used (``target_transform`` with ``"auto"`` resolved).
+    loss_ : str or keras loss
+        The loss trained: ``"poisson"`` (the Poisson deviance, an exponential
+        last layer) or ``"mean_squared_error"`` when ``loss="auto"``.
     target_scaler_ : safekeras.data.target_transforms.TargetTransformer
         The target transform fitted on the training split; ``predict``
         applies its ``inverse_transform`` to the network's outputs.
@@ -179,14 +200,42 @@ pipeline_, history_, best_epoch_, n_epochs_, batch_size_, patience_, engine_, lo
         return self._fit(X, y, sample_weight, partial=True)
 
     def _target_spec(self, y):
-        return targets.regression_target(y)
+        spec, y_encoded = targets.regression_target(y)
+        if self._resolved_loss(y_encoded) != POISSON:
+            return spec, y_encoded
+        _check_counts(y_encoded, "loss='poisson'")
+        # The head and loss the network is built and checked with, and warm starts keep.
+        return replace(spec, activation="exponential", loss=POISSON), y_encoded
+
+    def _resolved_loss(self, y) -> str:
+        """``"poisson"`` when ``loss`` names it or "auto" picks it for ``y``, else MSE."""
+        named = None if _is_auto(self.loss) else targets.describe_loss(self.loss)[0]
+        poisson_ok = self.target_transform in ("auto", "scale")
+        if named == POISSON and not poisson_ok:
+            raise ParameterError(
+                f"loss='poisson' fits the expected value of a non-negative y on its own "
+                f"scale, but target_transform={self.target_transform!r} moves y off it "
+                "(centred or logged). Use target_transform='auto' (or 'scale') with "
+                "loss='poisson', or another loss."
+            )
+        if named == POISSON or (_is_auto(self.loss) and poisson_ok):
+            return POISSON if named == POISSON else choose_regression_loss(y)
+        return "mean_squared_error"
+
+    def _continued_target(self, spec, y, classes, how: str) -> np.ndarray:
+        y_encoded = super()._continued_target(spec, y, classes, how)
+        if spec.loss == POISSON:  # the network was fitted to counts: new rows must be ones too
+            _check_counts(y_encoded, f"{how} of a network fitted with loss='poisson'")
+        return y_encoded
 
     def _check_kept_targets(self, spec, y_kept):
         return None
 
     def _fit_target_transformer(self, spec, y_train, w_train):
         method = self.target_transform
-        if method == "auto":  # from the training split only, as every fitted step
+        if method == "auto" and spec.loss == POISSON:  # a count stays a non-negative count
+            method = "scale"
+        elif method == "auto":  # from the training split only, as every fitted step
             method = choose_target_transform(y_train, w_train)
         transformer = TargetTransformer(method).fit(y_train, sample_weight=w_train)
         self.target_transform_ = method  # inside fit's transaction: undone if fit raises
@@ -237,3 +286,22 @@ pipeline_, history_, best_epoch_, n_epochs_, batch_size_, patience_, engine_, lo
         if self._target_spec_.y_ndim == 1:
             return predictions.ravel()
         return predictions
+
+
+def _is_auto(loss) -> bool:
+    return isinstance(loss, str) and loss == "auto"
+
+
+def _check_counts(y: np.ndarray, what: str) -> None:
+    """Raise :class:`TargetError` unless ``y`` is non-negative and not all zero."""
+    if np.any(y < 0):
+        raise TargetError(
+            f"{what} needs a non-negative y (counts, amounts): y holds {int(np.sum(y < 0))} "
+            f"negative value(s), down to {float(np.min(y)):.4g}. Use loss='auto' (mean squared "
+            "error) for a target that can be negative, or drop those rows."
+        )
+    if not np.any(y > 0):
+        raise TargetError(
+            f"{what} needs some positive y: every target is 0, so the expected count is 0 "
+            "for every row and there is nothing to learn. Check y."
+        )

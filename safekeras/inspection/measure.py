@@ -25,6 +25,7 @@ from ..decision.thresholds import (
     tune_threshold,
 )
 from ..exceptions import InputError, NotFittedError, TargetError
+from ..network.losses import POISSON, poisson_deviance_per_row
 from .profile import TrainingProfile
 
 # Keras clips probabilities this far from 0 and 1 in its cross-entropies.
@@ -204,13 +205,26 @@ def _measure_regressor(estimator, quiet, X, y, n_rows) -> _Given:
         )
     predicted = np.asarray(quiet.predict(X), dtype=np.float64).reshape(len(y), -1)
     scaler = estimator.target_scaler_
-    # The training loss is the squared error on the standardised target: measure it alike.
-    per_row = np.mean((scaler.transform(y2d) - scaler.transform(predicted)) ** 2, axis=1)
+    # Measured as the training loss was, on the target as the network learnt it.
+    if getattr(estimator, "loss_", None) == POISSON:
+        per_row, name = _poisson_deviance(y2d, predicted, scaler), "poisson_deviance_scaled"
+    else:
+        per_row = np.mean((scaler.transform(y2d) - scaler.transform(predicted)) ** 2, axis=1)
+        name = "mse_standardised"
     loss, loss_se = _mean_and_se(per_row)
-    metrics = {"mse_standardised": loss}
+    metrics = {name: loss}
     if n_rows >= 2:
         metrics["r2"] = float(r2_score(y2d, predicted))
     return _Given(n_rows, y2d, (), None, predicted, loss, loss_se, metrics)
+
+
+def _poisson_deviance(y2d, predicted, scaler) -> np.ndarray:
+    if np.any(y2d < 0):
+        raise TargetError(
+            "y holds negative values, but the estimator was fitted with loss='poisson' on "
+            "non-negative targets (counts): pass the targets as they were given to fit."
+        )
+    return poisson_deviance_per_row(scaler.transform(y2d), scaler.transform(predicted))
 
 
 def _encode_labels(estimator, y) -> tuple[np.ndarray, tuple]:

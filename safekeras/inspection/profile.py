@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..network.losses import POISSON, poisson_deviance_per_row
 from ..network.training import _target_matrix, prior_loss
 
 __all__ = ["TrainingProfile", "baseline_loss", "training_profile"]
@@ -94,6 +95,11 @@ def baseline_loss(target_type, y_encoded, sample_weight, loss) -> float | None:
     """
     if not isinstance(loss, str):
         return None
+    if target_type.startswith("continuous") and loss == POISSON:
+        # The deviance of predicting the (weighted) mean count for every row.
+        y = np.asarray(y_encoded, dtype=np.float64)
+        mean = np.broadcast_to(np.average(y, axis=0, weights=sample_weight), y.shape)
+        return float(np.average(poisson_deviance_per_row(y, mean), weights=sample_weight))
     if target_type.startswith("continuous"):
         # The target is standardised (weighted) in fit: its weighted variance is 1 per output.
         return 1.0 if loss in _SQUARED_ERRORS else None

@@ -158,6 +158,10 @@ def loss_in_dtype(loss, dtype: str):
     """
     import keras
 
+    from .losses import keras_loss
+
+    # The regressor's "poisson" is the deviance (:mod:`.losses`), not Keras's Poisson.
+    loss = keras_loss(loss, dtype)
     if dtype == keras.config.floatx():
         return loss
     if isinstance(loss, keras.losses.Loss):
@@ -334,8 +338,9 @@ def check_training_outcome(
         matrix, or the standardised target).
     sample_weight : ndarray or None
         Training weights (None: all equal).
-    activation : {"sigmoid", "softmax", "linear"}
-        What turns the outputs into probabilities; "linear" for regression.
+    activation : {"sigmoid", "softmax", "linear", "exponential"}
+        What turns the outputs into probabilities; "linear" for regression,
+        "exponential" for the regressor's Poisson head (judged as "linear").
     logits : bool
         Whether the outputs are logits (the loss was computed ``from_logits``):
         the loss is then computed exactly from them, as Keras does, rather than
@@ -352,6 +357,8 @@ def check_training_outcome(
     TrainingError
         Naming what was measured, the baseline and what to change.
     """
+    if activation == "exponential":  # a Poisson head's outputs are means in y's (scaled) units
+        activation = "linear"  # so judged by their squared error, as a linear head's
     rows = slice(None, None, max(1, -(-len(x) // OUTCOME_ROWS)))
     outputs = np.asarray(predict(x[rows]), dtype=np.float64)
     if not np.all(np.isfinite(outputs)):

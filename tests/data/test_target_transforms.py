@@ -93,6 +93,6 @@ def test_inverse_of_a_huge_output_overflows_to_inf_for_the_caller_to_report():
 def test_unknown_method_is_a_parameter_error():
     with pytest.raises(
         ParameterError,
-        match=r"target_transform='box-cox' is not one of \['auto', 'standard', 'log1p'\]",
+        match=r"target_transform='box-cox' is not one of \['auto', 'standard', 'log1p', 'scale'\]",
     ):
         TargetTransformer("box-cox").fit(np.ones((3, 1)))

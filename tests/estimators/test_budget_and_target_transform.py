@@ -80,7 +80,7 @@ def test_classifier_resolves_the_budget_too():
         (
             {"target_transform": "box-cox"},
             r"The 'target_transform' parameter of SafeKerasRegressor must be a str among "
-            r"\{('auto'|'standard'|'log1p'|, )+\}\. Got 'box-cox' instead\.",
+            r"\{('auto'|'standard'|'log1p'|'scale'|, )+\}\. Got 'box-cox' instead\.",
         ),
     ],
 )
@@ -104,12 +104,15 @@ def test_auto_target_transform_is_chosen_from_the_training_target(lognormal, cho
 
 
 def test_counts_keep_the_standard_transform():
-    # log1p cost R² on the count tables measured (docs/defaults.md): zeros keep it standard.
+    # log1p cost R² on the count tables measured (docs/defaults.md): zeros keep it standard
+    # under squared error ("auto" fits such counts with the Poisson loss instead).
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 3))
     y = rng.poisson(np.exp(X[:, 0] - 1.0)).astype(float)
-    assert SafeKerasRegressor(**TINY).fit(X, y).target_transform_ == "standard"
-    shifted = SafeKerasRegressor(**TINY).fit(X, (y + 1.0) ** 3)  # positive, skew far above 2
+    squared = SafeKerasRegressor(**TINY, loss="mean_squared_error")
+    assert squared.fit(X, y).target_transform_ == "standard"
+    # Positive, skew far above 2, not whole numbers (whole ones are counts for "auto").
+    shifted = SafeKerasRegressor(**TINY).fit(X, (y + 1.5) ** 3)
     assert shifted.target_transform_ == "log1p"
 
 

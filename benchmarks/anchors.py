@@ -7,7 +7,10 @@ Every task of :func:`benchmarks.real_tables.load_real_tasks` (the CSVs of
 binary, multiclass and regression targets, 178 to 20 190 rows, string
 categories and gaps as they come), cross-validated on the same folds for every
 contender: ``StratifiedKFold`` for classes, ``KFold`` for regression, shuffled
-with ``--seed`` (``--repeats`` more runs of the CV use ``seed + 1``, ...).
+with ``--seed`` (``--repeats`` more runs of the CV use ``seed + 1``, ...); a
+panel table (randhie: each person's rows share their features) gets
+``GroupKFold`` folds over its distinct feature rows, so no contender is scored
+on rows whose twins it trained on.
 Contenders (:mod:`benchmarks.anchor_contenders`): safekeras at its defaults
 (``random_state`` only), a tuned linear model, tuned HistGradientBoosting,
 scikit-learn's MLP at its defaults and with early stopping, a careful
@@ -69,7 +72,7 @@ from sklearn.metrics import (
     mean_absolute_error,
     r2_score,
 )
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, train_test_split
 from sklearn.preprocessing import label_binarize
 from threadpoolctl import threadpool_limits
 
@@ -183,18 +186,28 @@ def subsample(task: real_tables.RealTask, max_rows: int | None, seed: int):
     )
     keep = np.sort(keep)
     return real_tables.RealTask(
-        task.name, task.kind, task.X.iloc[keep].reset_index(drop=True), task.y[keep], task.source
+        task.name,
+        task.kind,
+        task.X.iloc[keep].reset_index(drop=True),
+        task.y[keep],
+        task.source,
+        None if task.groups is None else task.groups[keep],
     )
 
 
 def splits(task: real_tables.RealTask, args) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The same folds for every contender: ``--repeats`` shuffled K-folds, seeds seed, seed+1..."""
+    """The same folds for every contender: ``--repeats`` shuffled K-folds, seeds seed, seed+1...
+
+    A panel's folds are grouped (``GroupKFold``; see ``RealTask.groups``).
+    """
     kind = KFold if task.kind == "regression" else StratifiedKFold
+    if task.groups is not None:
+        kind = GroupKFold
     return [
         fold
         for repeat in range(args.repeats)
         for fold in kind(args.folds, shuffle=True, random_state=args.seed + repeat).split(
-            task.X, task.y
+            task.X, task.y, task.groups
         )
     ]
 

@@ -55,7 +55,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from benchmarks.contenders import make_default_path_contender
 from benchmarks.datasets import make_default_path_split
-from benchmarks.report import prepare_keras, quiet_tensorflow_logger
+from benchmarks.report import fill_defaults, prepare_keras, quiet_tensorflow_logger
 from benchmarks.speed_docs import ROOT, write_block
 
 SIZES = [(600, 30), (3000, 10), (20000, 20), (100000, 20)]
@@ -229,7 +229,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=parse_sizes, default=None, help="e.g. 600x30,3000x10")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=None, help="3; --quick: 1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="one small size, one repeat")
     parser.add_argument(
@@ -241,10 +241,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "docs/training.md and docs/benchmarks.md under ROOT (default: this repository)",
     )
     args = parser.parse_args(argv)
-    if args.sizes is None:
-        args.sizes = QUICK_SIZES if args.quick else SIZES
-    if args.quick:
-        args.repeats = 1
+    fill_defaults(
+        args, quick={"sizes": QUICK_SIZES, "repeats": 1}, full={"sizes": SIZES, "repeats": 3}
+    )
     return args
 
 

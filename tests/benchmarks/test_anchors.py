@@ -137,6 +137,20 @@ def test_every_contender_gets_the_same_folds_and_repeats_reshuffle_them():
     assert not all((a == b).all() for (_, a), (_, b) in zip(first[:4], first[4:], strict=True))
 
 
+def test_a_panels_folds_keep_each_units_rows_on_one_side():
+    X = pd.DataFrame({"a": np.repeat(np.arange(30), 4), "b": np.repeat(np.arange(30) % 3, 4)})
+    y = np.arange(len(X), dtype=float)
+    groups = anchors.real_tables.feature_row_groups(X)
+    assert len(np.unique(groups)) == 30  # one unit per distinct feature row
+    task = anchors.real_tables.RealTask("panel", "regression", X, y, "made here", groups)
+    folds = anchors.splits(task, anchors.parse_args(["--folds", "5"]))
+    assert sorted(np.concatenate([test for _, test in folds])) == list(range(len(y)))
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+    small = anchors.subsample(task, 60, seed=0)
+    assert len(small.groups) == 60 and set(small.groups) <= set(groups)
+
+
 def test_target_passes_within_the_margin_and_fails_past_it():
     args = anchors.parse_args(["--folds", "3"])
     task = anchors.SavedTask("t", "binary", "")

@@ -18,6 +18,7 @@ from safekeras import (
 )
 from safekeras.data.drift import MIN_ROWS_FOR_SHARE, MIN_ROWS_FOR_SPREAD
 from safekeras.data.schema import InputSchema
+from safekeras.decision import threshold_fitting
 
 pytestmark = pytest.mark.core
 
@@ -347,7 +348,10 @@ def test_internal_threshold_folds_do_not_check_drift(monkeypatch):
     X, y = load_breast_cancer(return_X_y=True)
     clf = SafeKerasClassifier(**{**QUICK, "threshold": "auto", "threshold_cv": 2})
     clf.fit(X[:80], y[:80])
-    assert calls == [False, False]  # the two folds' predict_proba: structural checks only
+    assert calls == []  # stacked folds: their held-out rows are predicted by the stack
+    monkeypatch.setattr(threshold_fitting, "STACK_FOLDS", False)
+    clf.fit(X[:80], y[:80])
+    assert calls == [False, False]  # the two clones' predict_proba: structural checks only
 
 
 def test_strings_without_a_preprocessor_raise_input_error():

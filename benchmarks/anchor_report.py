@@ -330,7 +330,9 @@ def settings_section(args, skipped: list[str]) -> str:
         f"- date: {datetime.date.today().isoformat()}",
         f"- safekeras measured: {getattr(args, 'code', None) or 'unknown'}",
         f"- {args.folds}-fold CV x {args.repeats} repeat(s), seed {args.seed}; the same folds "
-        "for every contender; paired rule: `benchmarks.paired.compare_paired` "
+        "for every contender (grouped by distinct feature row on a panel table, randhie: "
+        "each person's yearly rows share their features); paired rule: "
+        "`benchmarks.paired.compare_paired` "
         f"(corrected resampled t, 95 %, test fraction 1/{args.folds})",
         "- a paired cell is safekeras minus the contender, mean over the paired folds ± the "
         "corrected 95 % half-width, and the verdict for safekeras (win / tie / loss); for "

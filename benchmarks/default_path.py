@@ -8,9 +8,8 @@ on and 25 % to score on, at 600 x 30, 3000 x 10, 20000 x 20 and 100000 x 20
 (``--sizes``). Contenders, each at its defaults as a new user would write it:
 
 * **safekeras**: ``SafeKerasClassifier(random_state=seed)``: early stopping on
-  its validation split, the tuned threshold (with ``threshold_cv="auto"``'s
-  internal fits when the split holds under 20 rows of a class), the ``"auto"``
-  preprocessing;
+  its validation split, the threshold balanced accuracy asks for (the positive
+  class's training share), the ``"auto"`` preprocessing;
 * **MLP pipeline**: ``make_pipeline(StandardScaler(), MLPClassifier(
   early_stopping=True, random_state=seed))``;
 * **tuned MLP pipeline**: the same inside ``TunedThresholdClassifierCV(...,

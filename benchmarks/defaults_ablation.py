@@ -70,6 +70,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler, label_binarize 
 from benchmarks.multiclass_multipliers import HeldOutMultipliers  # noqa: E402
 from benchmarks.paired import compare_paired  # noqa: E402
 from benchmarks.real_tables import load_real_tasks  # noqa: E402
+from benchmarks.threshold_rules import HeldOutThreshold  # noqa: E402
 from safekeras import SafeKerasClassifier, SafeKerasRegressor  # noqa: E402
 from safekeras.network import budget  # noqa: E402
 
@@ -212,6 +213,28 @@ def multiclass_candidates() -> dict:
     }
 
 
+BEFORE = "(before)"
+
+
+def threshold_candidates() -> dict:
+    """The binary decision rules: the training share (the new default) against tuning it.
+
+    The baseline, last in the name ``(before)``, is ``threshold_cv="auto"`` as it
+    was: tuned on the validation split, or out of fold by 5 internal fits when that
+    split holds under 20 rows of a class (``benchmarks.threshold_rules``).
+    """
+    return {
+        "tuned on held-out rows " + BEFORE: lambda n: HeldOutThreshold(
+            SafeKerasClassifier(random_state=SEED)
+        ),
+        "positive class's training share (new default)": lambda n: SafeKerasClassifier(
+            random_state=SEED
+        ),
+        "always 5 internal folds": lambda n: SafeKerasClassifier(threshold_cv=5, random_state=SEED),
+        "0.5": lambda n: SafeKerasClassifier(threshold=0.5, random_state=SEED),
+    }
+
+
 def regression_candidates(plain_keras: bool) -> dict:
     old = dict(batch_size=256, patience=10, random_state=SEED)
     candidates = {
@@ -328,6 +351,13 @@ def _section_tasks(section: str, args):
             (t.name, t.kind, t.X, t.y, candidates if len(t.y) <= args.plain_keras_rows else small)
             for t in tasks
         ]
+    if section == "threshold":
+        tasks, _ = load_real_tasks(("binary",), args.tasks)
+        real = [(t.name, t.kind, t.X, t.y, threshold_candidates()) for t in tasks]
+        return real + [
+            (name, kind, X, y, threshold_candidates())
+            for name, kind, X, y, _ in _default_path_tasks(args)
+        ]
     if section == "classification":
         tasks, _ = load_real_tasks(("binary", "multiclass"), args.tasks)
         candidates = {
@@ -337,6 +367,11 @@ def _section_tasks(section: str, args):
         }
         extra = {"multiclass": multiclass_candidates()}
         return [(t.name, t.kind, t.X, t.y, {**candidates, **extra.get(t.kind, {})}) for t in tasks]
+    return _default_path_tasks(args)
+
+
+def _default_path_tasks(args):
+    """The default-path data of every ``--sizes``, with the budget candidates."""
     tasks = []
     for rows, features in args.sizes:
         X, y = make_classification(
@@ -359,7 +394,9 @@ _METRICS = {
 
 
 def _baseline_name(candidates) -> str:
-    return next(c for c in candidates if c.startswith(TODAY))
+    """Today's defaults, or (in the threshold section) the rule marked ``(before)``."""
+    today = [c for c in candidates if c.startswith(TODAY)]
+    return today[0] if today else next(c for c in candidates if c.endswith(BEFORE))
 
 
 def _settings(result: dict) -> str:
@@ -373,15 +410,17 @@ def _settings(result: dict) -> str:
     transforms = sorted(set(result.get("target_transform_", [])))
     if transforms:
         parts.append("y " + "/".join(transforms))
-    losses = sorted(set(result.get("loss_", [])) - {"mean_squared_error"})
+    auto_losses = {"mean_squared_error", "binary_crossentropy", "sparse_categorical_crossentropy"}
+    losses = sorted(set(result.get("loss_", [])) - auto_losses)
     if losses:  # the regressor's Poisson deviance, where it ran
         parts.append("loss " + "/".join(losses))
     return ", ".join(parts)
 
 
 def task_table(task: str, results: dict, metrics) -> str:
-    baseline = results[_baseline_name(results)]
-    header = " | ".join(f"{label} | Δ {label} vs today" for _, label, _ in metrics)
+    name = _baseline_name(results)
+    baseline, versus = results[name], "today" if name.startswith(TODAY) else "before"
+    header = " | ".join(f"{label} | Δ {label} vs {versus}" for _, label, _ in metrics)
     lines = [
         f"**{task}**",
         "",
@@ -415,7 +454,9 @@ def tally(section_results: dict, metrics) -> str:
                 verdict = compare_paired(result[key], baseline[key], higher_is_better=higher)
                 row = counts.setdefault(candidate, {}).setdefault(label, [0, 0, 0])
                 row[("win", "tie", "loss").index(verdict.verdict)] += 1
-    lines = ["| candidate vs today | " + " | ".join(f"{m[1]} W/T/L" for m in metrics) + " |"]
+    baselines = {_baseline_name(results) for results in section_results.values()}
+    versus = "today" if any(name.startswith(TODAY) for name in baselines) else "before"
+    lines = [f"| candidate vs {versus} | " + " | ".join(f"{m[1]} W/T/L" for m in metrics) + " |"]
     lines.append("|---|" + "---:|" * len(metrics))
     for candidate, by_metric in counts.items():
         cells = ["{}/{}/{}".format(*by_metric.get(label, [0, 0, 0])) for _, label, _ in metrics]
@@ -428,6 +469,7 @@ def render(raw: dict) -> str:
         "regression": "## Regression: real tables",
         "classification": "## Classification: real tables",
         "default-path": "## Classification: default-path data (issue 19 sizes)",
+        "threshold": "## The binary threshold: the training share against tuning it",
     }
     sections = []
     for section, tasks in raw.items():
@@ -443,7 +485,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=("regression", "classification", "default-path"),
+        choices=("regression", "classification", "default-path", "threshold"),
         default=None,
     )
     parser.add_argument("--tasks", nargs="+", default=None, help="real task names to keep")
@@ -469,10 +511,11 @@ def parse_args(argv=None):
         "--docs",
         type=Path,
         default=None,
-        help="a page whose text between the defaults:tables markers the tables replace",
+        help="a page whose text between the defaults:tables markers (defaults:threshold "
+        "for the threshold section) the tables replace",
     )
     args = parser.parse_args(argv)
-    sections = ["regression", "classification", "default-path"]
+    sections = ["regression", "classification", "default-path", "threshold"]
     fill_defaults(
         args,
         quick={"sections": sections, "tasks": ["diabetes", "wine"], "sizes": [(600, 30)]},
@@ -499,20 +542,30 @@ def main(argv=None) -> str:
     if args.markdown:
         args.markdown.write_text(report + "\n", encoding="utf-8")
     if args.docs:
-        write_between_markers(args.docs, report)
+        for name, part in _docs_blocks(raw).items():
+            write_between_markers(args.docs, render(part), name)
     return report
 
 
 DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"
 
 
-def write_between_markers(path: Path, block: str) -> None:
-    """Replace the generated tables of ``path`` (between its markers) with ``block``."""
+def _docs_blocks(raw: dict) -> dict:
+    """The sections run, by the page block they fill: "threshold", else "tables"."""
+    blocks = {}
+    for section, tasks in raw.items():
+        blocks.setdefault("threshold" if section == "threshold" else "tables", {})[section] = tasks
+    return blocks
+
+
+def write_between_markers(path: Path, block: str, name: str = "tables") -> None:
+    """Replace the text of ``path`` between its ``defaults:<name>`` markers with ``block``."""
+    start_marker, end_marker = f"<!-- defaults:{name}:start -->", f"<!-- defaults:{name}:end -->"
     text = path.read_text(encoding="utf-8")
-    start, end = text.find(DOCS_START), text.find(DOCS_END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise SystemExit(f"{path} has no {DOCS_START} ... {DOCS_END} markers")
-    head, tail = text[: start + len(DOCS_START)], text[end:]
+        raise SystemExit(f"{path} has no {start_marker} ... {end_marker} markers")
+    head, tail = text[: start + len(start_marker)], text[end:]
     path.write_text(f"{head}\n{block}\n{tail}", encoding="utf-8")
 
 

@@ -25,10 +25,9 @@ rows:
 
 * **safekeras default**: ``SafeKerasClassifier(random_state=seed)``:
   preprocessing fitted on the training split, early stopping, and
-  ``threshold="auto"`` tuned to maximise balanced accuracy on the
-  early-stopping validation split, or, when that would hold fewer than 20
-  rows of a class (``threshold_cv="auto"``), on out-of-fold predictions of 5
-  internal fits. One network fit, or six on small data.
+  ``threshold="auto"``, which for balanced accuracy is the positive class's
+  share of the training rows (its Bayes rule; nothing is tuned). One network
+  fit.
 * **raw Keras @0.5**: a careful but naive user: ``StandardScaler`` fitted on
   the training fold, then the same architecture as safekeras's default MLP
   (``Dense(64, relu) -> Dropout(0.1) -> Dense(32, relu) -> Dropout(0.1) ->
@@ -230,7 +229,7 @@ def fit_safekeras(X, y, args, **params) -> Fitted:
         proba=lambda X: clf.predict_proba(X)[:, column],
         predict=clf.predict,
         threshold=float(clf.threshold_),
-        # threshold_cv="auto" adds internal fits when the validation split is too small.
+        # A tuned threshold (another scoring, an explicit threshold_cv) may add internal fits.
         n_fits=1 + (clf.threshold_search_.n_folds if clf.threshold_search_ else 0),
     )
 

@@ -15,9 +15,9 @@ a dataset, or None when it does not apply):
   default: the ``"auto"`` preprocessor (imputation, scaling, one-hot encoding
   of categories), the default MLP (``Dense(64) -> Dense(32)``, dropout 0.1,
   L2 1e-4), early stopping on a 15 % validation split (at most 200 epochs) and,
-  for binary targets, ``threshold="auto"`` (tuned for balanced accuracy; out of
-  fold by 5 internal fits when the validation split would hold fewer than 20
-  rows of a class). No tuning by the benchmark.
+  for binary targets, ``threshold="auto"`` (for balanced accuracy, the positive
+  class's share of the training rows: its Bayes rule, nothing tuned). No tuning
+  by the benchmark.
 * **careful Keras**: what a good Keras tutorial writes, built by
   ``contenders.make_careful_keras`` (``benchmarks/careful_keras.py``): median
   imputation and ``StandardScaler`` on the numbers, imputation and one-hot
@@ -415,7 +415,7 @@ def models_trained(estimator) -> float:
     model = final_estimator(estimator)
     search = getattr(model, "threshold_search_", None)
     if search is not None and not isinstance(search, list):
-        return float(1 + search.n_folds)  # threshold_cv="auto" tuned out of fold
+        return float(1 + search.n_folds)  # a threshold tuned out of fold
     return 1.0
 
 

@@ -19,14 +19,15 @@ class DecisionPlan:
 
     Attributes
     ----------
-    decision : {"validation", "cv"} or None
-        Tune on the validation split, on out-of-fold probabilities, or not at
-        all (a fixed threshold).
+    decision : {"validation", "cv", "prior"} or None
+        Tune on the validation split, on out-of-fold probabilities, take the
+        training class shares (balanced accuracy's rule), or none (a fixed
+        threshold).
     threshold_cv : int, splitter or None
         The folds of a "cv" plan.
     fold_seed : int or None
-        Their seed, drawn before the split so that the network's split and
-        seeds do not depend on the plan.
+        Their seed, drawn before the split and the network's seeds (a "cv"
+        plan's network draws its seeds one later); None for other plans.
     """
 
     decision: str | None

@@ -37,7 +37,7 @@ __all__ = [
     "fit_class_multipliers",
     "fit_decision",
     "is_auto",
-    "multiclass_plan",
+    "prior_plan",
     "resolve_pos_label",
     "search_thresholds",
 ]
@@ -74,16 +74,24 @@ def decision_plan(
     ``threshold_cv``, ``class_weight``, ``sampler`` and
     ``validation_fraction``; ``y_kept`` are the encoded targets of the rows
     with a positive weight. A multiclass target's plan is "prior" or None
-    (:func:`multiclass_plan`): nothing is tuned on held-out rows.
+    (:func:`prior_plan`): nothing is tuned on held-out rows. So is a
+    binary target's with ``threshold_cv="auto"`` when the scoring has a
+    prior-corrected Bayes rule (balanced accuracy): its threshold is the
+    positive class's training share, which ties tuning it out of fold and
+    costs no internal fits (``docs/defaults.md`` has the measurements).
+    An explicit ``threshold_cv`` always tunes.
     """
     if not is_auto(estimator.threshold) or partial:
         return None, None
     scoring = estimator.threshold_scoring
     if spec.target_type == "multiclass":
-        return multiclass_plan(estimator), None
+        return prior_plan(estimator), None
     if thresholds.costs_stated(estimator.class_weight, estimator.sampler, scoring):
         return None, None  # 0.5 is the decision the stated costs ask for
     _check_scorer(scoring)
+    if spec.target_type == "binary" and is_auto(estimator.threshold_cv):
+        if prior_plan(estimator) == "prior":
+            return "prior", None  # the Bayes rule needs no held-out rows
     if estimator.threshold_cv is None or resume:
         # Cross-validated tuning refits from scratch; a warm start tunes on its split.
         return "validation", None
@@ -103,13 +111,15 @@ def _check_scorer(scoring) -> None:
         ) from exc
 
 
-def multiclass_plan(estimator) -> str | None:
-    """``"prior"`` when ``threshold="auto"`` divides multiclass probabilities by the priors.
+def prior_plan(estimator) -> str | None:
+    """``"prior"`` when ``threshold="auto"`` divides the probabilities by the class priors.
 
     Balanced accuracy (:data:`~safekeras.decision.rule.PRIOR_CORRECTED_SCORINGS`)
-    asks for ``argmax p(c|x) / prior(c)``; any other ``threshold_scoring``
-    keeps the most probable class (None), and so do a ``class_weight`` or a
-    ``sampler``: they state the costs, and the network trained on them
+    asks for ``argmax p(c|x) / prior(c)``: for a binary target, predicting the
+    positive class when its probability is at least its training share. Any
+    other ``threshold_scoring`` gets None (multiclass: the most probable class;
+    binary: a threshold tuned on held-out rows), and so do a ``class_weight``
+    or a ``sampler``: they state the costs, and the network trained on them
     already weighs the classes as asked.
     """
     scoring = estimator.threshold_scoring
@@ -126,26 +136,32 @@ def fit_class_multipliers(spec, decision, rows) -> dict:
 
     One over the class shares of the rows ``fit`` was given (training and
     validation rows, weighted by ``sample_weight``) for a "prior"
-    :func:`multiclass_plan`, else ones (the most probable class); None for
+    :func:`prior_plan`, else ones (the most probable class); None for
     binary and multilabel targets, which ``threshold_`` decides.
     """
     if spec.target_type != "multiclass":
         return {"class_multipliers_": None}
     if decision != "prior":
         return {"class_multipliers_": np.ones(spec.n_classes)}
+    return {"class_multipliers_": _prior_multipliers(spec, rows)}
+
+
+def _prior_multipliers(spec, rows) -> np.ndarray:
+    """One over each class's share of the rows ``fit`` was given (weighted)."""
     y_all, w_all = rows.y_train, rows.w_train
     if rows.y_val is not None:
         y_all = np.concatenate([rows.y_train, rows.y_val])
         w_all = np.concatenate([rows.w_train, rows.w_val])
-    multipliers = prior_multipliers(np.asarray(y_all, np.intp), w_all, spec.n_classes)
-    return {"class_multipliers_": multipliers}
+    return prior_multipliers(np.asarray(y_all, np.intp), w_all, spec.n_classes)
 
 
-def fit_decision(estimator, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
-    """``threshold_`` (fixed, or tuned on held-out probabilities) and its search.
+def fit_decision(estimator, spec, plan, network, rows, held_out_searches) -> dict:
+    """``threshold_`` (fixed, the prior, or tuned on held-out probabilities) and its search.
 
-    ``plan`` is :func:`decision_plan`'s: None fixes the threshold, "validation"
-    tunes it on ``network``'s probabilities of the validation rows, "cv" uses
+    ``plan`` is :func:`decision_plan`'s: None fixes the threshold, "prior"
+    sets a binary target's to the positive class's share of the rows ``fit``
+    was given (weighted; no search), "validation" tunes it on ``network``'s
+    probabilities of the validation rows of ``rows``, "cv" uses
     ``held_out_searches`` (from :func:`cross_validated_thresholds`).
     """
     if spec.target_type == "multiclass":
@@ -157,9 +173,15 @@ def fit_decision(estimator, spec, plan, network, x_val, y_val, w_val, held_out_s
         if spec.target_type == "multilabel-indicator":
             threshold = np.full(spec.n_classes, threshold)
         return {"threshold_": threshold, "threshold_search_": None}
+    if plan == "prior":
+        positive = positive_index(spec.classes, resolve_pos_label(estimator, spec.classes))
+        share = 1.0 / _prior_multipliers(spec, rows)[positive]
+        return {"threshold_": float(share), "threshold_search_": None}
     if plan == "validation":
-        proba = proba_from_outputs(spec.target_type, network.predict(x_val))
-        searches = search_thresholds(estimator, spec, proba, y_val, unequal_or_none(w_val))
+        proba = proba_from_outputs(spec.target_type, network.predict(rows.x_val))
+        searches = search_thresholds(
+            estimator, spec, proba, rows.y_val, unequal_or_none(rows.w_val)
+        )
     else:
         searches = held_out_searches
     scoring = estimator.threshold_scoring

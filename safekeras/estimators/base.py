@@ -295,7 +295,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         """
         y_kept = data.y_encoded[data.kept]
         decision, threshold_cv = self._decision_plan(data.spec, y_kept, partial, resume)
-        # Drawn here whatever the plan, so the split and the network's seeds do not depend on it.
+        # Drawn before the split and the network's seeds (so those of a "cv" plan come one later).
         fold_seed = next(seeds) if decision == "cv" else None
         return DecisionPlan(decision, threshold_cv, fold_seed)
 
@@ -469,10 +469,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         if plan.decision == "cv":
             recipe = FoldRecipe(epochs=result.best_epoch, batch_size=self.batch_size_)
             held_out = self._cross_validated_thresholds(data, spec, plan, recipe)
-        x_val, y_val, w_val = rows.x_val, rows.y_val, rows.w_val
-        return self._fit_decision(
-            spec, plan.decision, fitted_network, x_val, y_val, w_val, held_out
-        )
+        return self._fit_decision(spec, plan.decision, fitted_network, rows, held_out)
 
     def _check_trained(self, fitted_network, output, x_train, y_train, w_train, resume: bool):
         """Raise :class:`TrainingError` when training left the network worse than a constant.
@@ -555,14 +552,14 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
     def _decision_plan(
         self, spec, y_kept, partial=False, resume=False
     ) -> tuple[str | None, object]:
-        """How the decision rule is fitted: ("validation" | "cv" | None, the CV to use)."""
+        """How the decision rule is fitted: ("validation" | "cv" | "prior" | None, its CV)."""
         return None, None
 
     def _rebalance(self, spec, x_train, y_train, w_train, y_val, w_val, preprocessor, seeds):
         """Training split after resampling, and the weights training and validation use."""
         return x_train, y_train, w_train, w_val
 
-    def _fit_decision(self, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
+    def _fit_decision(self, spec, plan, network, rows: Rows, held_out_searches) -> dict:
         return {}
 
     def _declared_dtype(self, resume: bool) -> str | None:

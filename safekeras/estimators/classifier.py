@@ -80,16 +80,21 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         targets only.
     threshold : "auto", float in (0, 1) or None, default="auto"
         Decision threshold ``predict`` applies to the probability of
-        ``pos_label`` (binary) or of each label (multilabel). ``"auto"`` tunes
-        it after training to maximise ``threshold_scoring`` on probabilities
-        the network did not train on: the validation split (held out even with
-        ``early_stopping=False``), or out-of-fold predictions with
-        ``threshold_cv``. With ``class_weight`` or ``sampler`` set (and the
-        default ``threshold_scoring``), ``"auto"`` keeps 0.5: the weights state
-        the costs, and 0.5 on the weighted network is their decision. A float
-        fixes it; None means 0.5. Multiclass: ``"auto"`` with balanced accuracy (or
-        ``"recall_macro"``) divides each class's probability by its training share, that
-        scoring's best rule; else the most probable class (see ``class_multipliers_``).
+        ``pos_label`` (binary) or of each label (multilabel). ``"auto"`` gives
+        the rule ``threshold_scoring`` asks for. Balanced accuracy (the
+        default, or ``"recall_macro"``) has a known best rule: divide each
+        class's probability by its share of the training rows. For a binary
+        target that is the threshold ``pos_label``'s share, which ``"auto"``
+        uses unless ``threshold_cv`` is set. Any other scoring, or an explicit
+        ``threshold_cv``, is tuned after training on probabilities the network
+        did not train on: the validation split (held out even with
+        ``early_stopping=False``) or out-of-fold predictions (``threshold_cv``).
+        With ``class_weight`` or ``sampler`` set (and the default
+        ``threshold_scoring``), ``"auto"`` keeps 0.5: the weights state the
+        costs, and 0.5 on the weighted network is their decision. A float fixes
+        it; None means 0.5. Multiclass: ``"auto"`` with balanced accuracy
+        divides by the training shares, else takes the most probable class
+        (see ``class_multipliers_``).
     threshold_scoring : str or callable, default="balanced_accuracy"
         What ``threshold="auto"`` maximises: a scikit-learn scorer name (``"f1"``,
         ``"recall"``, ``"precision"``, ...), evaluated with ``pos_label`` as the positive
@@ -101,14 +106,14 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         validation split. An int ``k`` or a splitter: out-of-fold
         probabilities of every row from ``k`` internal fits (stratified,
         shuffled folds for an int), steadier on small data at ``k`` extra
-        fits. ``"auto"``: the validation split when it holds at least 20 rows
-        of each class (of each label's positives and negatives), else 5
-        internal folds, because a threshold tuned on a handful of positives is
-        noise. Used only with ``threshold="auto"`` on binary and multilabel
-        targets. The internal fits run after the network's and repeat its
-        training: the epochs it kept (``best_epoch_``), its ``batch_size_``,
-        no split or early stopping of their own. For the default MLP they
-        train together, as one stacked network (see ``threshold_search_``).
+        fits. ``"auto"``: none for a binary target and balanced accuracy (the training
+        share is the threshold); else the validation split when it holds at least 20 rows
+        of each class (of each label's positives and negatives), else 5 internal folds,
+        because a threshold tuned on a handful of positives is noise. Used only with
+        ``threshold="auto"`` on binary and multilabel targets. The internal fits run
+        after the network's and repeat its training: the epochs it kept (``best_epoch_``),
+        its ``batch_size_``, no split or early stopping of their own. For the default MLP
+        they train together, as one stacked network (see ``threshold_search_``).
     pos_label : label or None, default=None
         The positive class of a binary target, to which ``threshold`` applies.
         None means ``classes_[1]``.
@@ -236,7 +241,8 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         over each class's weighted training share for balanced accuracy, else ones; else None.
     threshold_search_ : ThresholdSearch, list of ThresholdSearch or None
         How ``threshold_`` was tuned (candidates, scores, counts of positive
-        and negative rows, score at 0.5); None when it was fixed. See
+        and negative rows, score at 0.5); None when it was fixed or is the
+        training share. See
         :class:`safekeras.thresholds.ThresholdSearch`.
     pos_label_ : label or None
         The positive class of a binary target.
@@ -454,11 +460,9 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
             seeds=seeds,
         )
 
-    def _fit_decision(self, spec, plan, network, x_val, y_val, w_val, held_out_searches) -> dict:
-        """``threshold_`` (fixed, or tuned on held-out probabilities) and its search."""
-        return threshold_fitting.fit_decision(
-            self, spec, plan, network, x_val, y_val, w_val, held_out_searches
-        )
+    def _fit_decision(self, spec, plan, network, rows, held_out_searches) -> dict:
+        """``threshold_`` (fixed, the prior, or tuned on held-out rows) and its search."""
+        return threshold_fitting.fit_decision(self, spec, plan, network, rows, held_out_searches)
 
     def _decided(self, spec, plan, fitted_network, rows, *args, **kwargs) -> dict:
         """The threshold's attributes and ``class_multipliers_`` (multiclass)."""

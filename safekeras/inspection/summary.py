@@ -76,7 +76,7 @@ def _threshold_source(estimator) -> str:
     search = estimator.threshold_search_
     if search is None:
         if _is_auto(estimator.threshold) and estimator.target_type_ != "multiclass":
-            return "0.5: class_weight or sampler states the costs, so threshold='auto' keeps it"
+            return _untuned_auto_source(estimator)
         return "fixed" if estimator.threshold is not None else "fixed (0.5)"
     if isinstance(search, list):
         tuned = sum(s.tuned for s in search)
@@ -84,6 +84,15 @@ def _threshold_source(estimator) -> str:
     if not search.tuned:
         return f"not tunable on {search.source}, so 0.5"
     return f"tuned on {search.source}"
+
+
+def _untuned_auto_source(estimator) -> str:
+    """Why ``threshold="auto"`` searched nothing: the costs are stated, or the prior is the rule."""
+    if estimator.class_weight is not None or estimator.sampler is not None:
+        return "0.5: class_weight or sampler states the costs, so threshold='auto' keeps it"
+    if estimator.target_type_ == "binary" and _is_auto(estimator.threshold_cv):
+        return f"the positive class's training share ({estimator.threshold_scoring}'s rule)"
+    return "0.5: partial_fit does not tune it"
 
 
 def _curves(context) -> dict:

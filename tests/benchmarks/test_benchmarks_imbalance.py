@@ -42,5 +42,5 @@ def test_quick_run_reports_every_arm_with_finite_numbers(tmp_path, capsys):
         assert len(numbers) == 13, (name, cells)  # 5 mean ± std pairs + 3 plain numbers
         assert all(math.isfinite(x) for x in numbers), (name, cells)
     assert rows[benchmark.ARM_TUNED].split("|")[8].strip() == "6"  # fits/fold
-    # 9 malignant rows per training fold: the threshold is tuned out of fold (5 + 1 fits).
-    assert rows[benchmark.ARM_DEFAULT].split("|")[8].strip() == "6"
+    # Balanced accuracy's threshold is the training share: no internal fits, even on 9 positives.
+    assert rows[benchmark.ARM_DEFAULT].split("|")[8].strip() == "1"

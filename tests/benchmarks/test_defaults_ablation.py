@@ -68,3 +68,52 @@ def test_string_columns_become_categories_for_gradient_boosting():
     assert str(frame["b"].dtype) != "category"  # the caller's frame is left as it was
     array = np.zeros((2, 2))
     assert ablation._categoricals_as_category(array) is array
+
+
+def _classified(balanced_accuracy):
+    return {"fit_s": [1.0] * 5, "balanced_accuracy": balanced_accuracy, "pr_auc": [0.5] * 5}
+
+
+def test_the_threshold_section_compares_with_the_rule_before_and_fills_its_own_block(tmp_path):
+    before = "tuned on held-out rows " + ablation.BEFORE
+    raw = {
+        "threshold": {
+            "600x30": {
+                "share": _classified([0.80, 0.82, 0.81, 0.83, 0.84]),
+                before: _classified([0.70, 0.71, 0.72, 0.70, 0.73]),
+            }
+        },
+        **RAW,
+    }
+    assert ablation._baseline_name(raw["threshold"]["600x30"]) == before
+    report = ablation.render({"threshold": raw["threshold"]})
+    assert "| candidate vs before |" in report and "Δ bal. acc. vs before" in report
+    assert "| share | 1/0/0 | 0/1/0 |" in report
+    page = tmp_path / "defaults.md"
+    page.write_text(
+        f"{ablation.DOCS_START}\nold\n{ablation.DOCS_END}\n"
+        "<!-- defaults:threshold:start -->\nold\n<!-- defaults:threshold:end -->\n"
+    )
+    for name, part in ablation._docs_blocks(raw).items():
+        ablation.write_between_markers(page, ablation.render(part), name)
+    text = page.read_text()
+    assert "\nold\n" not in text
+    tables, threshold = text.split("<!-- defaults:threshold:start -->")
+    assert "heavy" in tables and "600x30" not in tables
+    assert "600x30" in threshold and "heavy" not in threshold
+
+
+def test_the_rule_before_tunes_where_the_old_auto_did():
+    from sklearn.datasets import make_classification
+
+    from benchmarks.threshold_rules import HeldOutThreshold
+    from safekeras import SafeKerasClassifier
+
+    X, y = make_classification(n_samples=300, n_features=5, weights=[0.9], random_state=0)
+    fast = SafeKerasClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0)
+    small = HeldOutThreshold(fast).fit(X, y)  # about 5 positives in the split: 5 folds
+    assert small.estimator_.threshold_search_.n_folds == 5
+    X, y = make_classification(n_samples=1000, n_features=5, weights=[0.5], random_state=0)
+    large = HeldOutThreshold(fast).fit(X, y)  # about 75 of each class in the split
+    assert large.estimator_.threshold_search_.n_folds == 0
+    np.testing.assert_array_equal(large.predict(X), large.estimator_.predict(X))

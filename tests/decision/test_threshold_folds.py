@@ -11,7 +11,10 @@ from safekeras.decision import stacked_folds, threshold_fitting
 
 pytestmark = pytest.mark.core
 
-FAST = dict(hidden_layer_sizes=(8,), epochs=8, learning_rate=0.01, random_state=0)
+# f1 has no prior rule (balanced accuracy's), so threshold_cv="auto" tunes it out of fold.
+FAST = dict(
+    hidden_layer_sizes=(8,), epochs=8, learning_rate=0.01, random_state=0, threshold_scoring="f1"
+)
 
 
 @pytest.fixture(scope="module")

@@ -424,11 +424,18 @@ def test_threshold_cv_tunes_on_out_of_fold_probabilities(imbalanced):
 def test_auto_threshold_cv_folds_only_when_validation_is_too_small(imbalanced):
     X, y = imbalanced  # 90 positives: about 13 in a 15 % validation split
     CountingBuilder.built = 0
-    small = fast_classifier(model=CountingBuilder(), threshold_cv="auto").fit(X, y)
+    # f1 has no prior rule, so threshold_cv="auto" tunes it on held-out rows.
+    small = fast_classifier(model=CountingBuilder(), threshold_cv="auto", threshold_scoring="f1")
+    small.fit(X, y)
     assert CountingBuilder.built == 6 and small.threshold_search_.n_samples == len(X)
     assert small.threshold_search_.n_folds == 5
     CountingBuilder.built = 0
-    large = fast_classifier(model=CountingBuilder(), threshold_cv="auto", validation_fraction=0.3)
+    large = fast_classifier(
+        model=CountingBuilder(),
+        threshold_cv="auto",
+        threshold_scoring="f1",
+        validation_fraction=0.3,
+    )
     large.fit(X, y)
     assert CountingBuilder.built == 1  # 27 positives in validation: tuned there
     assert large.threshold_search_.n_folds == 0
@@ -444,7 +451,7 @@ def test_a_threshold_tuned_on_under_ten_positives_warns():
         rf"tuned on only {y.sum()} positive and {len(y) - y.sum()} negative rows of out-of-fold"
     )
     with pytest.warns(ThresholdWarning, match=message):
-        fast_classifier(threshold_cv="auto").fit(X, y)
+        fast_classifier(threshold_cv="auto", threshold_scoring="f1").fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -475,7 +482,7 @@ def test_class_weight_decides_with_the_default_threshold():
 
 def test_tuned_threshold_survives_pickle_and_clone_forgets_it(imbalanced):
     X, y = imbalanced
-    clf = fast_classifier(threshold_cv="auto").fit(X, y)  # tuned out of fold
+    clf = fast_classifier(threshold_cv=5).fit(X, y)  # tuned out of fold
     restored = pickle.loads(pickle.dumps(clf))
     assert restored.threshold_ == clf.threshold_
     assert restored.threshold_search_.threshold == clf.threshold_

@@ -85,9 +85,8 @@ def stack_obstacles(*, backend: str, optimizer) -> list[str]:
     name = type(optimizer).__name__
     if name not in STACKABLE_OPTIMIZERS:
         obstacles.append(f"optimizer {name} is not one whose updates are elementwise")
-    config = optimizer.get_config()
     for key in ("clipnorm", "global_clipnorm"):
-        if config.get(key) is not None:
+        if getattr(optimizer, key, None) is not None:
             obstacles.append(f"{key} mixes the folds' gradients")
     return obstacles
 

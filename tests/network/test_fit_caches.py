@@ -8,6 +8,7 @@ within their bound, and fits in threads get the results of serial fits. They
 run on TensorFlow and on JAX (``KERAS_BACKEND=jax``).
 """
 
+import warnings
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -105,6 +106,17 @@ def test_names_seeds_and_a_float_learning_rate_leave_the_trace_key_alone():
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=10, decay_rate=0.9)
     network.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy")
     assert _key(network) != _key(reference)  # a schedule is part of the program
+
+
+def test_reading_the_trace_key_raises_no_warning(data):
+    # On JAX, Keras's get_config warned (NumPy's __array__ copy deprecation) on every fit.
+    optimizer = keras.optimizers.Adam(learning_rate=0.002)
+    optimizer.build([keras.Variable(np.zeros(3))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert shared.optimizer_config(optimizer)["learning_rate"] == pytest.approx(0.002)
+        assert _key(_network()) is not None
+        SafeKerasClassifier(**PARAMS, random_state=0).fit(*data)
 
 
 def test_a_fit_through_a_warm_cache_equals_the_same_fit_through_a_cold_one(data, cold_cache):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 __all__ = [
     "VALIDATION_CHUNK",
@@ -10,6 +11,7 @@ __all__ = [
     "chunks",
     "epoch_batching",
     "mean_loss",
+    "optimizer_config",
     "state_variable_groups",
     "trace_key",
 ]
@@ -115,7 +117,7 @@ def trace_key(network, **data) -> str | None:
     import keras
 
     try:
-        optimizer = dict(network.optimizer.get_config())
+        optimizer = optimizer_config(network.optimizer)
         if isinstance(optimizer.get("learning_rate"), float):
             del optimizer["learning_rate"]
         parts = {
@@ -128,6 +130,33 @@ def trace_key(network, **data) -> str | None:
         return json.dumps(_without_names_and_seeds(parts), sort_keys=True, default=repr)
     except (NotImplementedError, TypeError, ValueError):
         return None
+
+
+def optimizer_config(optimizer) -> dict:
+    """``optimizer.get_config()``, without the NumPy warning Keras raises reading it on JAX.
+
+    Keras reads a variable learning rate as ``float(variable.numpy())``; on JAX
+    that goes through an ``__array__`` without NumPy 2's ``copy`` keyword, and
+    NumPy emits a DeprecationWarning on every call. It is about Keras's code,
+    not the user's, and it fired on every fit (each reads its trace key), so
+    this call, and only this call, ignores it.
+
+    Parameters
+    ----------
+    optimizer : keras.optimizers.Optimizer
+
+    Returns
+    -------
+    dict
+        A copy of the optimizer's config.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message="__array__ implementation doesn't accept a copy keyword",
+            category=DeprecationWarning,
+        )
+        return dict(optimizer.get_config())
 
 
 def _without_names_and_seeds(value):

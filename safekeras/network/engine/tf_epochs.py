@@ -38,6 +38,7 @@ from .shared import (
     chunks,
     epoch_batching,
     mean_loss,
+    optimizer_config,
     state_variable_groups,
     trace_key,
 )
@@ -314,7 +315,7 @@ def _clone_for_training(network, x, y, sample_weight):
 
     try:
         twin = keras.models.clone_model(network)
-        optimizer = type(network.optimizer).from_config(network.optimizer.get_config())
+        optimizer = type(network.optimizer).from_config(optimizer_config(network.optimizer))
         twin.compile(optimizer=optimizer, loss=network.loss)
         build_training_state(twin, x, y, sample_weight)
     except (NotImplementedError, TypeError, ValueError):

@@ -22,6 +22,18 @@ standardised target):
   600 x 30, 3000 x 10 and 20000 x 20, 5 stratified folds: balanced accuracy,
   PR-AUC and fit time, the issue 19 sizes.
 
+* **the binary threshold** (``--sections threshold``): on the binary real
+  tables and the default-path data, the positive class's training share (the
+  new default) against the threshold tuned on held-out rows it replaced
+  (``benchmarks.threshold_rules``), tuning out of fold always, and 0.5;
+* **the learning rate** (``--sections learning-rate``): on every real table
+  and the default-path data, Adam's own 1e-3 (the rate before
+  ``learning_rate="auto"``) against 2e-3 and 3e-3 (the new default).
+
+These two sections fill their own blocks of the page (``defaults:threshold``,
+``defaults:learning-rate``), and compare with the rule they replaced, marked
+``(before)``.
+
 Every candidate is compared with today's defaults by
 ``benchmarks.paired.compare_paired`` (corrected resampled paired t over the
 folds): "win"/"loss" only when the interval clears 0. Fit times are the median
@@ -235,6 +247,16 @@ def threshold_candidates() -> dict:
     }
 
 
+def learning_rate_candidates(kind: str) -> dict:
+    """Adam's own rate (the rule before ``learning_rate="auto"``) against higher ones."""
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    return {
+        "Adam's own, 1e-3 " + BEFORE: lambda n: estimator(learning_rate=None, random_state=SEED),
+        "2e-3": lambda n: estimator(learning_rate=2e-3, random_state=SEED),
+        "3e-3, learning_rate='auto' (new default)": lambda n: estimator(random_state=SEED),
+    }
+
+
 def regression_candidates(plain_keras: bool) -> dict:
     old = dict(batch_size=256, patience=10, random_state=SEED)
     candidates = {
@@ -350,6 +372,13 @@ def _section_tasks(section: str, args):
         return [
             (t.name, t.kind, t.X, t.y, candidates if len(t.y) <= args.plain_keras_rows else small)
             for t in tasks
+        ]
+    if section == "learning-rate":
+        tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
+        real = [(t.name, t.kind, t.X, t.y, learning_rate_candidates(t.kind)) for t in tasks]
+        return real + [
+            (name, kind, X, y, learning_rate_candidates(kind))
+            for name, kind, X, y, _ in _default_path_tasks(args)
         ]
     if section == "threshold":
         tasks, _ = load_real_tasks(("binary",), args.tasks)
@@ -470,14 +499,31 @@ def render(raw: dict) -> str:
         "classification": "## Classification: real tables",
         "default-path": "## Classification: default-path data (issue 19 sizes)",
         "threshold": "## The binary threshold: the training share against tuning it",
+        "learning-rate": "## The learning rate: Adam's own against higher ones",
     }
     sections = []
     for section, tasks in raw.items():
-        metrics = _METRICS["regression" if section == "regression" else "classification"]
-        parts = [titles[section], tally(tasks, metrics)]
-        parts += [task_table(task, results, metrics) for task, results in tasks.items()]
+        parts = [titles[section]]
+        for kind, subset in _by_metrics(section, tasks).items():
+            metrics = _METRICS[kind]
+            parts.append(tally(subset, metrics))
+            parts += [task_table(task, results, metrics) for task, results in subset.items()]
         sections.append("\n\n".join(parts))
     return "\n\n".join(sections)
+
+
+def _by_metrics(section: str, tasks: dict) -> dict:
+    """The section's tasks grouped by the metrics they report: "classification", "regression".
+
+    A section mixing both (the learning rate's) is told apart by its tasks' scores.
+    """
+    if section != "learning-rate":
+        return {"regression" if section == "regression" else "classification": tasks}
+    groups = {}
+    for task, results in tasks.items():
+        kind = "regression" if "r2" in next(iter(results.values())) else "classification"
+        groups.setdefault(kind, {})[task] = results
+    return groups
 
 
 def parse_args(argv=None):
@@ -485,7 +531,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=("regression", "classification", "default-path", "threshold"),
+        choices=("regression", "classification", "default-path", "threshold", "learning-rate"),
         default=None,
     )
     parser.add_argument("--tasks", nargs="+", default=None, help="real task names to keep")
@@ -511,11 +557,11 @@ def parse_args(argv=None):
         "--docs",
         type=Path,
         default=None,
-        help="a page whose text between the defaults:tables markers (defaults:threshold "
-        "for the threshold section) the tables replace",
+        help="a page whose text between the defaults:tables markers (defaults:<section> "
+        "for the threshold and learning-rate sections) the tables replace",
     )
     args = parser.parse_args(argv)
-    sections = ["regression", "classification", "default-path", "threshold"]
+    sections = ["regression", "classification", "default-path", "threshold", "learning-rate"]
     fill_defaults(
         args,
         quick={"sections": sections, "tasks": ["diabetes", "wine"], "sizes": [(600, 30)]},
@@ -548,13 +594,16 @@ def main(argv=None) -> str:
 
 
 DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"
+# Sections whose tables fill their own block of the page (defaults:<section>).
+OWN_BLOCKS = ("threshold", "learning-rate")
 
 
 def _docs_blocks(raw: dict) -> dict:
-    """The sections run, by the page block they fill: "threshold", else "tables"."""
+    """The sections run, by the page block they fill: their own, else "tables"."""
     blocks = {}
     for section, tasks in raw.items():
-        blocks.setdefault("threshold" if section == "threshold" else "tables", {})[section] = tasks
+        block = section if section in OWN_BLOCKS else "tables"
+        blocks.setdefault(block, {})[section] = tasks
     return blocks
 
 

@@ -86,7 +86,10 @@ def obstacles(estimator) -> list[str]:
         reasons.append("engine='keras'")
     if not (isinstance(estimator.loss, str) and estimator.loss == "auto"):
         reasons.append(f"loss={estimator.loss!r}")
-    optimizer = training.make_optimizer(estimator.optimizer, estimator.learning_rate)
+    rate = training.resolve_learning_rate(
+        estimator.learning_rate, estimator.optimizer, estimator.model
+    )
+    optimizer = training.make_optimizer(estimator.optimizer, rate)
     reasons += stacked.stack_obstacles(backend=keras.backend.backend(), optimizer=optimizer)
     return reasons
 
@@ -194,9 +197,10 @@ def _train_together(settings, prepared):
         l2=settings.l2,
         output_activation=prepared[0].output_activation,
     )
-    stack.compile(
-        optimizer=training.make_optimizer(settings.optimizer, settings.learning_rate), loss=None
+    rate = training.resolve_learning_rate(
+        settings.learning_rate, settings.optimizer, settings.model
     )
+    stack.compile(optimizer=training.make_optimizer(settings.optimizer, rate), loss=None)
     train = stacked.stack_rows(
         [
             (part.rows.x_train, part.y_train, training.normalise_weights(part.rows.w_train, dtype))

@@ -81,7 +81,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         ],
         "loss": [str, callable],
         "optimizer": [str, HasMethods(["get_config"])],
-        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -107,7 +107,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         preprocessor="auto",
         loss="auto",
         optimizer="adam",
-        learning_rate=None,
+        learning_rate="auto",
         batch_size="auto",
         epochs=200,
         early_stopping=True,
@@ -428,7 +428,10 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         # start begins a new optimisation from the fitted weights, as sklearn's do.
         if not (partial and resume and getattr(network, "compiled", False)):
             network.compile(
-                optimizer=training.make_optimizer(self.optimizer, self.learning_rate),
+                optimizer=training.make_optimizer(
+                    self.optimizer,
+                    training.resolve_learning_rate(self.learning_rate, self.optimizer, self.model),
+                ),
                 loss=training.loss_in_dtype(output.loss, dtype),
             )
         # Steps, not epochs, are what train a network: "auto" counts them from the rows.

@@ -119,7 +119,7 @@ pipeline_, history_, best_epoch_, n_epochs_, batch_size_, patience_, engine_, lo
         target_transform="auto",
         loss="auto",
         optimizer="adam",
-        learning_rate=None,
+        learning_rate="auto",
         batch_size="auto",
         epochs=200,
         early_stopping=True,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
+from ..network.training import resolve_learning_rate
 from .overfitting import _sizes
 from .report import Finding
 
@@ -120,10 +123,14 @@ def _strengthen(estimator) -> list:
             steps.append(f"l2 is {float(estimator.l2):g}: try {float(estimator.l2) / 10:g}")
     else:
         steps.append("a wider or deeper model")
-    rate = estimator.learning_rate
+    given = estimator.learning_rate
+    rate = resolve_learning_rate(given, estimator.optimizer, estimator.model)
+    shown = f"{given:g}" if isinstance(given, Real) else repr(given)
+    label = f"learning_rate is {shown}"
     if rate is None:
-        steps.append("learning_rate is None (the optimizer's own, 1e-3 for Adam): try 3e-3")
+        steps.append(f"{label} (the optimizer's own, 1e-3 for Adam): try 3e-3")
     elif rate < 1e-2:  # above, a higher rate tends to diverge rather than learn more
         suggested = 1e-3 if rate < 1e-4 else 3 * rate
-        steps.append(f"learning_rate is {rate:g}: try {suggested:g}")
+        resolved = "" if isinstance(given, Real) else f" ({rate:g})"
+        steps.append(f"{label}{resolved}: try {suggested:g}")
     return steps

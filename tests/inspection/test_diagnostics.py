@@ -287,6 +287,23 @@ def test_underfitting():
     assert "X carries little information about y" in finding.fix
 
 
+@pytest.mark.parametrize(
+    "params, advice",
+    [
+        ({}, "learning_rate is 'auto' (0.003): try 0.009"),
+        ({"learning_rate": None}, "learning_rate is None (the optimizer's own, 1e-3 for Adam)"),
+        ({"optimizer": "sgd"}, "learning_rate is 'auto' (the optimizer's own, 1e-3 for Adam)"),
+        ({"learning_rate": 0.02}, None),  # already high: a higher rate tends to diverge
+    ],
+)
+def test_the_learning_rate_advice_names_the_rate_the_fit_used(params, advice):
+    from safekeras.inspection.underfitting import _strengthen
+
+    steps = [step for step in _strengthen(SafeKerasClassifier(**params)) if "learning_rate" in step]
+    assert steps == ([] if advice is None else [s for s in steps if s.startswith(advice)])
+    assert (advice is None) == (not steps)
+
+
 def test_underfitting_when_epochs_run_out_while_the_loss_falls(blobs):
     X_train, X_test, y_train, y_test = blobs
     clf = SafeKerasClassifier(**{**FAST_CLF, "epochs": 8}).fit(X_train, y_train)

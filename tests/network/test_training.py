@@ -15,7 +15,13 @@ from safekeras import (
     TrainingError,
     ValidationSplitWarning,
 )
-from safekeras.network.training import ValidationSplit, make_optimizer, normalise_weights
+from safekeras.network.training import (
+    AUTO_LEARNING_RATE,
+    ValidationSplit,
+    make_optimizer,
+    normalise_weights,
+    resolve_learning_rate,
+)
 
 pytestmark = pytest.mark.core
 
@@ -241,6 +247,39 @@ def test_learning_rate_and_optimizer_take_effect(data):
     clf = SafeKerasClassifier(optimizer="sgd", learning_rate=0.123, **CLASSIFIER).fit(X, y)
     assert type(clf.model_.optimizer).__name__ == "SGD"
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.123)
+
+
+def _own_builder(meta):
+    return keras.Sequential(
+        [keras.Input(shape=(meta["n_features_in_"],)), keras.layers.Dense(1, activation="sigmoid")]
+    )
+
+
+@pytest.mark.parametrize(
+    "params, rate",
+    [
+        ({}, AUTO_LEARNING_RATE),  # "auto": the default MLP with Adam
+        ({"learning_rate": None}, 1e-3),  # Adam's own
+        ({"model": _own_builder}, 1e-3),  # "auto" leaves a user's network at the optimizer's own
+        ({"optimizer": "rmsprop"}, 1e-3),  # ... and another optimizer
+        ({"optimizer": keras.optimizers.Adam(0.02)}, 0.02),  # ... and a template's rate
+        ({"learning_rate": 0.05}, 0.05),
+    ],
+)
+def test_auto_learning_rate_is_3e_3_for_the_default_mlp_with_adam_only(data, params, rate):
+    X, y = data
+    clf = SafeKerasClassifier(**{**CLASSIFIER, "epochs": 1, **params}).fit(X, y)
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(rate)
+    assert clf.get_params()["learning_rate"] == params.get("learning_rate", "auto")
+
+
+def test_resolve_learning_rate_reads_the_estimator_settings():
+    assert resolve_learning_rate("auto", "adam", None) == AUTO_LEARNING_RATE
+    assert resolve_learning_rate("auto", "Adam", None) == AUTO_LEARNING_RATE
+    assert resolve_learning_rate("auto", "sgd", None) is None
+    assert resolve_learning_rate("auto", "adam", _own_builder) is None
+    assert resolve_learning_rate(None, "adam", None) is None
+    assert resolve_learning_rate(0.1, "sgd", _own_builder) == 0.1
 
 
 def test_refits_create_variables_under_the_same_names(data):

@@ -9,12 +9,12 @@ survives pickle and save/load and is reported.
 
 import pickle
 
-import keras
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.metrics import balanced_accuracy_score
+from test_thresholds import CountingBuilder  # counts the networks a fit builds
 
 from safekeras import SafeKerasClassifier
 from safekeras.deploy.persistence import load, save
@@ -48,22 +48,6 @@ def rare_positives():
 def prior_fitted(rare_positives):
     X, y, _, _ = rare_positives
     return fast_classifier().fit(X, y)
-
-
-class CountingBuilder:
-    """A model builder that counts the networks it builds."""
-
-    built = 0
-
-    def __call__(self, meta):
-        type(self).built += 1
-        return keras.Sequential(
-            [
-                keras.Input(shape=(meta["n_features_in_"],)),
-                keras.layers.Dense(8, activation="relu"),
-                keras.layers.Dense(1, activation="sigmoid"),
-            ]
-        )
 
 
 def test_the_threshold_is_the_positive_share_of_the_rows_given(prior_fitted, rare_positives):

@@ -115,7 +115,8 @@ def test_plan_reads_the_current_weights():
     x = RNG.normal(size=(4, 5)).astype("float32")
     before = plan(x)
     model.layers[-1].bias.assign(model.layers[-1].bias + 1.0)  # e.g. fine-tuned after fit
-    np.testing.assert_allclose(plan(x), before + 1.0, rtol=1e-6)
+    # float32: (w x + b) + 1 and w x + (b + 1) round apart by up to an ulp of 1.0 (1.2e-7).
+    np.testing.assert_allclose(plan(x), before + 1.0, rtol=1e-6, atol=1e-6)
 
 
 def test_a_plan_that_disagrees_with_keras_is_dropped(monkeypatch):

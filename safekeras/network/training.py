@@ -25,6 +25,7 @@ from ..exceptions import InputError, TrainingError, ValidationSplitWarning, exte
 from .engine import DIVERGENCE_FIXES, TrainingResult, resolve_engine
 from .engine.keras_fit import fit_with_keras
 from .engine.loop import run_epochs
+from .engine.shared import optimizer_config
 
 __all__ = [
     "TrainingResult",
@@ -174,7 +175,7 @@ def make_optimizer(optimizer, learning_rate):
             return template
     else:
         template = optimizer
-    config = template.get_config()
+    config = optimizer_config(template)
     if learning_rate is not None:
         config["learning_rate"] = float(learning_rate)
     return template.__class__.from_config(config)

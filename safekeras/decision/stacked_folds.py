@@ -86,10 +86,7 @@ def obstacles(estimator) -> list[str]:
         reasons.append("engine='keras'")
     if not (isinstance(estimator.loss, str) and estimator.loss == "auto"):
         reasons.append(f"loss={estimator.loss!r}")
-    rate = training.resolve_learning_rate(
-        estimator.learning_rate, estimator.optimizer, estimator.model
-    )
-    optimizer = training.make_optimizer(estimator.optimizer, rate)
+    optimizer = training.fit_optimizer(estimator)
     reasons += stacked.stack_obstacles(backend=keras.backend.backend(), optimizer=optimizer)
     return reasons
 
@@ -197,10 +194,7 @@ def _train_together(settings, prepared):
         l2=settings.l2,
         output_activation=prepared[0].output_activation,
     )
-    rate = training.resolve_learning_rate(
-        settings.learning_rate, settings.optimizer, settings.model
-    )
-    stack.compile(optimizer=training.make_optimizer(settings.optimizer, rate), loss=None)
+    stack.compile(optimizer=training.fit_optimizer(settings), loss=None)
     train = stacked.stack_rows(
         [
             (part.rows.x_train, part.y_train, training.normalise_weights(part.rows.w_train, dtype))

@@ -428,10 +428,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         # start begins a new optimisation from the fitted weights, as sklearn's do.
         if not (partial and resume and getattr(network, "compiled", False)):
             network.compile(
-                optimizer=training.make_optimizer(
-                    self.optimizer,
-                    training.resolve_learning_rate(self.learning_rate, self.optimizer, self.model),
-                ),
+                optimizer=training.fit_optimizer(self),
                 loss=training.loss_in_dtype(output.loss, dtype),
             )
         # Steps, not epochs, are what train a network: "auto" counts them from the rows.

@@ -152,6 +152,23 @@ def resolve_learning_rate(learning_rate, optimizer, model):
     return AUTO_LEARNING_RATE if model is None and default_adam else None
 
 
+def fit_optimizer(estimator):
+    """A fresh optimizer for a fit of ``estimator``: its ``optimizer`` at its resolved rate.
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        Read for ``optimizer``, ``learning_rate`` and ``model`` (see
+        :func:`resolve_learning_rate`).
+
+    Returns
+    -------
+    keras.optimizers.Optimizer
+    """
+    rate = resolve_learning_rate(estimator.learning_rate, estimator.optimizer, estimator.model)
+    return make_optimizer(estimator.optimizer, rate)
+
+
 def make_optimizer(optimizer, learning_rate):
     """A fresh Keras optimizer from a name or a template instance (never reused).
 

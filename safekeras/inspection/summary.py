@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..decision import threshold_fitting
 from .text import _is_auto, _plain
 
 
@@ -90,7 +91,9 @@ def _untuned_auto_source(estimator) -> str:
     """Why ``threshold="auto"`` searched nothing: the costs are stated, or the prior is the rule."""
     if estimator.class_weight is not None or estimator.sampler is not None:
         return "0.5: class_weight or sampler states the costs, so threshold='auto' keeps it"
-    if estimator.target_type_ == "binary" and _is_auto(estimator.threshold_cv):
+    # The conditions of threshold_fitting.decision_plan's "prior" plan (a binary target).
+    prior = estimator.target_type_ == "binary" and _is_auto(estimator.threshold_cv)
+    if prior and threshold_fitting.prior_plan(estimator) == "prior":
         return f"the positive class's training share ({estimator.threshold_scoring}'s rule)"
     return "0.5: partial_fit does not tune it"
 

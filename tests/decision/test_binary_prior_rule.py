@@ -140,3 +140,10 @@ def test_diagnose_says_where_the_threshold_came_from(prior_fitted, rare_positive
     source = "the positive class's training share (balanced_accuracy's rule)"
     assert summary["threshold_source"] == source
     assert summary["threshold"] == prior_fitted.threshold_
+
+
+def test_diagnose_says_partial_fit_keeps_one_half_for_a_tuned_scoring(rare_positives):
+    X, y, _, _ = rare_positives
+    clf = fast_classifier(threshold_scoring="f1").partial_fit(X, y, classes=[0, 1])
+    assert clf.threshold_ == 0.5 and clf.threshold_search_ is None
+    assert clf.diagnose(X, y).summary["threshold_source"] == "0.5: partial_fit does not tune it"

@@ -1,6 +1,7 @@
 """Numpy forward passes for standard networks (safekeras/network/inference.py)."""
 
 import threading
+from collections import OrderedDict
 
 import keras
 import numpy as np
@@ -122,8 +123,26 @@ def test_plan_reads_the_current_weights():
 def test_a_plan_that_disagrees_with_keras_is_dropped(monkeypatch):
     model = _sequential(keras.layers.Dense(3, activation="relu"))
     assert plan_forward(model) is not None
+    monkeypatch.setattr(inference, "_agreed", OrderedDict())  # as in a new process
     monkeypatch.setitem(inference._ACTIVATIONS, "relu", lambda x: x)  # wrong on purpose
     assert plan_forward(model) is None
+
+
+def test_an_architecture_is_checked_against_keras_once(monkeypatch):
+    monkeypatch.setattr(inference, "_agreed", OrderedDict())
+    checks = []
+    original = inference._agrees_with_keras
+    monkeypatch.setattr(
+        inference, "_agrees_with_keras", lambda *args: checks.append(1) or original(*args)
+    )
+    for _ in range(3):  # same layers, other weights and names
+        model = _sequential(keras.layers.Dense(3, activation="relu"))
+        x = RNG.normal(size=(4, 5)).astype("float32")
+        expected = inference.as_numpy(model(x))
+        np.testing.assert_allclose(plan_forward(model)(x), expected, rtol=1e-5, atol=1e-6)
+    assert len(checks) == 1
+    assert plan_forward(_sequential(keras.layers.Dense(3, activation="tanh"))) is not None
+    assert len(checks) == 2  # another activation: another architecture
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ __all__ = [
     "optimizer_config",
     "state_variable_groups",
     "trace_key",
+    "without_names_and_seeds",
 ]
 
 # Validation rows per forward pass: one pass for typical splits, bounded
@@ -127,7 +128,7 @@ def trace_key(network, **data) -> str | None:
             "loss": keras.saving.serialize_keras_object(network.loss),
             "data": data,
         }
-        return json.dumps(_without_names_and_seeds(parts), sort_keys=True, default=repr)
+        return json.dumps(without_names_and_seeds(parts), sort_keys=True, default=repr)
     except (NotImplementedError, TypeError, ValueError):
         return None
 
@@ -159,13 +160,14 @@ def optimizer_config(optimizer) -> dict:
         return dict(optimizer.get_config())
 
 
-def _without_names_and_seeds(value):
+def without_names_and_seeds(value):
+    """``value`` (a config: nested dicts and lists) without its "name" and "seed" entries."""
     if isinstance(value, dict):
         return {
-            key: _without_names_and_seeds(item)
+            key: without_names_and_seeds(item)
             for key, item in value.items()
             if key not in ("name", "seed")
         }
     if isinstance(value, (list, tuple)):
-        return [_without_names_and_seeds(item) for item in value]
+        return [without_names_and_seeds(item) for item in value]
     return value

@@ -91,7 +91,6 @@ class TensorFlowEpochs:
         shuffle_seed,
         has_callbacks=False,
     ):
-        build_training_state(network, x, y, sample_weight)
         self._network = network
         self._seed = int(shuffle_seed)
         batch_size, self.steps_per_epoch = epoch_batching(len(x), batch_size)
@@ -103,13 +102,15 @@ class TensorFlowEpochs:
         if not has_callbacks:
             self._twin = _borrow_twin(network, batch_size, signature, x, y, sample_weight)
         if self._twin is None:
+            build_training_state(network, x, y, sample_weight)
             self._trainee = network
             self._functions = _trace(network, batch_size, signature)
         else:
             self._trainee = self._twin.network
             self._functions = self._twin.functions
             try:
-                _copy_state(network, self._trainee)
+                _build_copied_state(network, x, y, sample_weight)
+                self._twin.copy(network, self._trainee)
             except BaseException:
                 self.close()
                 raise
@@ -157,12 +158,12 @@ class TensorFlowEpochs:
     def to_network(self) -> None:
         """Copy the twin's state into the network (nothing to do without a twin)."""
         if self._twin is not None:
-            _copy_state(self._trainee, self._network)
+            self._twin.copy(self._trainee, self._network)
 
     def from_network(self) -> None:
         """Copy the network's state into the twin (nothing to do without a twin)."""
         if self._twin is not None:
-            _copy_state(self._network, self._trainee)
+            self._twin.copy(self._network, self._trainee)
 
     def close(self) -> None:
         """Give the twin back to the cache."""
@@ -283,6 +284,24 @@ class _Twin:
     network: object
     functions: tuple
     in_use: threading.Lock = field(default_factory=threading.Lock)
+    _copy_function: object = None
+
+    def copy(self, source, target) -> None:
+        """Assign ``source``'s copied variables (see :func:`_copied_variables`) to ``target``'s.
+
+        One graph call per copy: the variables are its arguments, so the one
+        trace serves every network of the twin's layout, in both directions
+        (24 eager assigns took about 2 ms for the default MLP, measured).
+        """
+        sources, targets = _copied_variables(source), _copied_variables(target)
+        raw_sources = [variable.value for variable in sources]
+        raw_targets = [variable.value for variable in targets]
+        if not _all_tf_variables(raw_sources + raw_targets):
+            _copy_eagerly(sources, targets)
+            return
+        if self._copy_function is None:
+            self._copy_function = _graph_copy()
+        self._copy_function(raw_sources, raw_targets)
 
 
 def _borrow_twin(network, batch_size, signature, x, y, sample_weight):
@@ -318,23 +337,54 @@ def _clone_for_training(network, x, y, sample_weight):
         optimizer = type(network.optimizer).from_config(optimizer_config(network.optimizer))
         twin.compile(optimizer=optimizer, loss=network.loss)
         build_training_state(twin, x, y, sample_weight)
+        _build_copied_state(network, x, y, sample_weight)
     except (NotImplementedError, TypeError, ValueError):
         return None
-    layout = [(tuple(v.shape), v.dtype) for v in _state_variables(network)]
-    if layout != [(tuple(v.shape), v.dtype) for v in _state_variables(twin)]:
+    layout = [(tuple(v.shape), v.dtype) for v in _copied_variables(network)]
+    if layout != [(tuple(v.shape), v.dtype) for v in _copied_variables(twin)]:
         return None
     return twin
 
 
-def _state_variables(network) -> list:
-    return [variable for group in state_variable_groups(network) for variable in group]
+def _build_copied_state(network, x, y, sample_weight) -> None:
+    """Create the variables of ``network`` a twin's state is copied to and from.
+
+    The optimizer's slots, not the compiled loss: the twin computes the loss,
+    and its loss trackers are not copied (nothing reads them: an epoch sums its
+    own loss). A network not built yet gets the whole training state.
+    """
+    if not network.built:
+        build_training_state(network, x, y, sample_weight)
+    elif not network.optimizer.built:  # a continued fit (partial_fit) keeps its optimizer
+        network.optimizer.build(network.trainable_variables)
 
 
-def _copy_state(source, target) -> None:
-    for source_variable, target_variable in zip(
-        _state_variables(source), _state_variables(target), strict=True
-    ):
-        target_variable.assign(source_variable.value)
+def _copied_variables(network) -> list:
+    """What a fit moves between a network and its twin: every variable training changes."""
+    trainable, non_trainable, _, optimizer = state_variable_groups(network)
+    return [*trainable, *non_trainable, *optimizer]
+
+
+def _all_tf_variables(values) -> bool:
+    import tensorflow as tf
+
+    return all(isinstance(value, tf.Variable) for value in values)
+
+
+def _graph_copy():
+    """A ``tf.function`` assigning each source variable to its target (both arguments)."""
+    import tensorflow as tf
+
+    def copy(sources, targets):
+        for source, target in zip(sources, targets, strict=True):
+            target.assign(source)
+
+    return tf.function(copy)
+
+
+def _copy_eagerly(sources, targets) -> None:
+    for source, target in zip(sources, targets, strict=True):
+        target.assign(source.value)
 
 
 def _present(tensors) -> tuple:

@@ -104,7 +104,7 @@ def auto_batch_size(n_rows: int, *, max_batch: int = MAX_BATCH) -> int:
     return int(min(max(2**exponent, MIN_BATCH), max_batch))
 
 
-def auto_patience(n_rows: int, batch_size: int, *, patience_steps: int = PATIENCE_STEPS) -> int:
+def auto_patience(n_rows: int, batch_size: int, *, patience_steps: int | None = None) -> int:
     """The patience ``patience="auto"`` gives for ``n_rows`` rows in batches of ``batch_size``.
 
     Parameters
@@ -113,8 +113,8 @@ def auto_patience(n_rows: int, batch_size: int, *, patience_steps: int = PATIENC
         Rows the network trains on.
     batch_size : int
         Rows per optimizer step (the resolved one).
-    patience_steps : int, default=PATIENCE_STEPS
-        Optimizer steps to wait at least.
+    patience_steps : int, default=None
+        Optimizer steps to wait at least; ``None`` is :data:`PATIENCE_STEPS`.
 
     Returns
     -------
@@ -127,6 +127,10 @@ def auto_patience(n_rows: int, batch_size: int, *, patience_steps: int = PATIENC
     >>> auto_patience(210, 32), auto_patience(2_000, 256), auto_patience(60, 32)
     (12, 10, 40)
     """
+    # The module's constants are read at each call, not bound at import, so that the
+    # patience ablation (benchmarks/defaults_ablation.py) can try other rules.
+    if patience_steps is None:
+        patience_steps = PATIENCE_STEPS
     steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
     return int(min(max(math.ceil(patience_steps / steps_per_epoch), MIN_PATIENCE), MAX_PATIENCE))
 

@@ -58,3 +58,13 @@ def test_resolve_budget_keeps_integers_as_they_are():
 
 def test_the_patience_counts_ten_epochs_of_the_target_length():
     assert budget.PATIENCE_STEPS == budget.MIN_PATIENCE * budget.STEPS_PER_EPOCH == 80
+
+
+def test_the_auto_rule_reads_its_constants_at_each_call(monkeypatch):
+    # The patience ablation (benchmarks/defaults_ablation.py) tries other rules by
+    # patching the module's constants: a default bound at import would ignore them.
+    monkeypatch.setattr(budget, "MIN_PATIENCE", 5)
+    monkeypatch.setattr(budget, "PATIENCE_STEPS", 40)
+    assert auto_patience(2_000, 256) == 5
+    assert auto_patience(210, 32) == 6  # 7 steps an epoch: 6 epochs hold 42 >= 40 steps
+    assert resolve_budget("auto", "auto", n_rows=210) == Budget(batch_size=32, patience=6)

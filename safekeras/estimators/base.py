@@ -445,6 +445,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             epochs=1 if partial else self.epochs,
             batch_size=budget.batch_size,
             patience=budget.patience,
+            epochs_per_wait=budget.epochs_per_wait,
             callbacks=self.callbacks,
             shuffle_seed=shuffle_seed,
             verbose=self.verbose,

@@ -239,6 +239,7 @@ def train(
     epochs: int,
     batch_size: int,
     patience: int,
+    epochs_per_wait: int = 0,
     callbacks,
     shuffle_seed: int,
     verbose,
@@ -262,6 +263,12 @@ def train(
         Whether the validation loss stops training (after ``patience`` epochs
         without improvement) and restores the best epoch's weights. False
         only records it, so that ``diagnose`` can read over-fitting from it.
+    epochs, batch_size, patience : int
+        Epoch budget, rows per step, and epochs without improvement before stopping.
+    epochs_per_wait : int, default=0
+        The wait grows by one epoch for every ``epochs_per_wait`` epochs up to
+        the best one (see :func:`~safekeras.network.budget.required_wait`); 0
+        waits ``patience`` epochs only.
     callbacks : list or None
         The user's callbacks; deep-copied here so that no state is shared
         between fits or clones.
@@ -290,6 +297,7 @@ def train(
             early_stopping=early_stopping,
             epochs=epochs,
             patience=patience,
+            epochs_per_wait=epochs_per_wait,
             callbacks=callbacks,
             verbose=verbose,
             **options,
@@ -300,6 +308,7 @@ def train(
         network,
         epochs=epochs,
         patience=patience,
+        epochs_per_wait=epochs_per_wait,
         validate=validation is not None,
         early_stopping=early_stopping,
         callbacks=callbacks,

@@ -3,7 +3,13 @@
 import pytest
 
 from safekeras.network import budget
-from safekeras.network.budget import Budget, auto_batch_size, auto_patience, resolve_budget
+from safekeras.network.budget import (
+    Budget,
+    auto_batch_size,
+    auto_patience,
+    required_wait,
+    resolve_budget,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,8 +58,9 @@ def test_resolve_budget_keeps_integers_as_they_are():
     assert resolve_budget(100, 3, n_rows=210) == Budget(batch_size=100, patience=3)
     assert resolve_budget("auto", 0, n_rows=210) == Budget(batch_size=32, patience=0)
     # An explicit batch still gets an automatic patience in steps of that batch.
-    assert resolve_budget(256, "auto", n_rows=210) == Budget(batch_size=256, patience=50)
-    assert resolve_budget("auto", "auto", n_rows=210) == Budget(batch_size=32, patience=12)
+    grows = budget.EPOCHS_PER_WAIT  # "auto" also grows the wait with the best epoch
+    assert resolve_budget(256, "auto", n_rows=210) == Budget(256, 50, epochs_per_wait=grows)
+    assert resolve_budget("auto", "auto", n_rows=210) == Budget(32, 12, epochs_per_wait=grows)
 
 
 def test_the_patience_counts_ten_epochs_of_the_target_length():
@@ -67,4 +74,13 @@ def test_the_auto_rule_reads_its_constants_at_each_call(monkeypatch):
     monkeypatch.setattr(budget, "PATIENCE_STEPS", 40)
     assert auto_patience(2_000, 256) == 5
     assert auto_patience(210, 32) == 6  # 7 steps an epoch: 6 epochs hold 42 >= 40 steps
-    assert resolve_budget("auto", "auto", n_rows=210) == Budget(batch_size=32, patience=6)
+    assert resolve_budget("auto", "auto", n_rows=210) == Budget(32, 6, epochs_per_wait=5)
+
+
+def test_the_auto_wait_grows_with_the_best_epoch_and_an_integer_one_does_not():
+    assert budget.EPOCHS_PER_WAIT == 5
+    assert resolve_budget(256, 7, n_rows=5_000).epochs_per_wait == 0
+    # ceil(best / 5), at least the patience: no change before the 50th epoch.
+    waits = [required_wait(10, 5, best) for best in (1, 50, 51, 96, 100, 101)]
+    assert waits == [10, 10, 11, 20, 20, 21]
+    assert [required_wait(3, 0, best) for best in (1, 100)] == [3, 3]

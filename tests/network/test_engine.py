@@ -23,6 +23,7 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
 from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
+from safekeras.network import budget
 from safekeras.network.engine import (
     COMPILED_BACKENDS,
     compiled_obstacles,
@@ -559,3 +560,32 @@ def test_a_diverging_whole_fit_raises_the_per_epoch_loops_error(data, whole_fits
         messages.append(str(error.value))
         assert not hasattr(clf, "pipeline_")
     assert len(whole_fits) == 1 and messages[0] == messages[1]
+
+
+def test_every_engine_grows_the_wait_with_the_best_epoch(data, monkeypatch):
+    # patience="auto" waits at least one epoch for every EPOCHS_PER_WAIT epochs up to the
+    # best one (budget.required_wait); small constants make the growth show on tiny data.
+    monkeypatch.setattr(budget, "MIN_PATIENCE", 1)
+    monkeypatch.setattr(budget, "PATIENCE_STEPS", 1)
+    monkeypatch.setattr(budget, "EPOCHS_PER_WAIT", 2)
+    X, y = data
+    params = {**FULL_BATCH, "epochs": 80, "learning_rate": 0.05, "patience": "auto"}
+    fits = {
+        "whole fit": SafeKerasClassifier(engine="compiled", **params),
+        "per-epoch loop": SafeKerasClassifier(
+            engine="compiled", callbacks=[_EpochCounter()], **params
+        ),
+        "model.fit": SafeKerasClassifier(engine="keras", **params),
+    }
+    for estimator in fits.values():
+        estimator.fit(X, y)
+    whole = fits["whole fit"]
+    best, run = whole.best_epoch_, whole.n_epochs_
+    assert whole.patience_ == 1 and run < params["epochs"]
+    assert run - best == budget.required_wait(1, 2, best) > 1  # a fixed patience of 1 stops sooner
+    for name in ("per-epoch loop", "model.fit"):
+        other = fits[name]
+        assert (other.best_epoch_, other.n_epochs_) == (best, run), name
+        np.testing.assert_allclose(
+            other.history_["val_loss"], whole.history_["val_loss"], rtol=1e-4
+        )

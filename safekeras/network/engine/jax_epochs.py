@@ -111,7 +111,9 @@ class JaxEpochs:
             self._validation,
         )
 
-    def train_all(self, *, epochs: int, patience: int, stops: bool) -> WholeFit:
+    def train_all(
+        self, *, epochs: int, patience: int, epochs_per_wait: int = 0, stops: bool
+    ) -> WholeFit:
         """Run every epoch in one call (see :mod:`.whole_fit`); the best weights restored."""
         import jax.numpy as jnp
         import numpy as np
@@ -122,6 +124,7 @@ class JaxEpochs:
             self._train,
             self._validation,
             jnp.asarray(patience, jnp.int32),
+            jnp.asarray(epochs_per_wait, jnp.int32),
             jnp.asarray(bool(stops)),
             epochs=int(epochs),
         )

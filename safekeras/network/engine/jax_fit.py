@@ -21,7 +21,7 @@ __all__ = ["whole_fit_function"]
 
 
 def whole_fit_function(epoch_function, loss_function):
-    """``fit(state, key, train, validation, patience, stops, *, epochs)``, jitted.
+    """``fit(state, key, train, validation, patience, epochs_per_wait, stops, *, epochs)``, jitted.
 
     Returns the final state (best weights restored when early stopping
     picked them), the training and validation losses (``epochs`` long; the
@@ -30,7 +30,7 @@ def whole_fit_function(epoch_function, loss_function):
     """
     import jax
 
-    def fit(state, key, train, validation, patience, stops, *, epochs):
+    def fit(state, key, train, validation, patience, epochs_per_wait, stops, *, epochs):
         def run_epoch(carry):
             state, epoch = carry
             return epoch_function(state, jax.random.fold_in(key, epoch), *train)
@@ -38,14 +38,15 @@ def whole_fit_function(epoch_function, loss_function):
         def validation_loss(state):
             return _validation_loss(loss_function, state, validation)
 
+        wait = (patience, epochs_per_wait)
         return _epoch_loop(
-            state, run_epoch, validation_loss if validation else None, patience, stops, epochs
+            state, run_epoch, validation_loss if validation else None, wait, stops, epochs
         )
 
     return jax.jit(fit, static_argnames=("epochs",))
 
 
-def _epoch_loop(state, run_epoch, validation_loss, patience, stops, epochs):
+def _epoch_loop(state, run_epoch, validation_loss, wait, stops, epochs):
     """The ``lax.while_loop`` over epochs, and the best weights restored after it.
 
     A fold-stacked network (see :mod:`safekeras.network.stacked`) has one
@@ -87,7 +88,7 @@ def _epoch_loop(state, run_epoch, validation_loss, patience, stops, epochs):
         best = keep_best(improved, state[:2], best)
         best_epoch = jnp.where(improved, epoch, best_epoch)
         waited = jnp.where(improved, jnp.zeros_like(waited), waited + 1)
-        stopped = stopped | (stops & ~improved & (waited >= patience))
+        stopped = stopped | (stops & ~improved & (waited >= _required_wait(*wait, best_epoch)))
         going = jnp.logical_and(finite, ~jnp.all(stopped))
         return epoch, going, state, losses, val_losses, best_loss, best_epoch, waited, stopped, best
 
@@ -103,6 +104,15 @@ def _epoch_loop(state, run_epoch, validation_loss, patience, stops, epochs):
     restore = jnp.logical_and(stops, jnp.all(best_epoch > 0))
     kept = jax.tree.map(lambda old, new: jnp.where(restore, old, new), best, state[:2])
     return (*kept, *state[2:]), losses, val_losses, jnp.max(best_epoch), epochs_run
+
+
+def _required_wait(patience, epochs_per_wait, best_epoch):
+    """:func:`~safekeras.network.budget.required_wait` in the loop (per fold), in integers."""
+    import jax.numpy as jnp
+
+    per = jnp.maximum(epochs_per_wait, 1)
+    grown = jnp.where(epochs_per_wait > 0, (best_epoch + per - 1) // per, 0)
+    return jnp.maximum(patience, grown)
 
 
 def _where_fold(improved, new, old):

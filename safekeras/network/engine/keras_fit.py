@@ -26,6 +26,7 @@ def fit_with_keras(
     epochs: int,
     batch_size: int,
     patience: int,
+    epochs_per_wait: int = 0,
     callbacks: list,
     shuffle_seed: int,
     verbose,
@@ -44,11 +45,7 @@ def fit_with_keras(
             max(batch_size, 1024)
         )
         if early_stopping:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=patience, restore_best_weights=True
-                )
-            )
+            callbacks.append(_early_stopping(patience, epochs_per_wait))
     keras_history = network.fit(
         train_data,
         validation_data=validation_data,
@@ -68,6 +65,25 @@ def fit_with_keras(
     return TrainingResult(
         history=history, best_epoch=best_epoch, epochs_run=epochs_run, engine="keras"
     )
+
+
+def _early_stopping(patience: int, epochs_per_wait: int):
+    """Keras's ``EarlyStopping`` on the validation loss, its wait grown as the engines grow it.
+
+    See :func:`~safekeras.network.budget.required_wait`: before each epoch's
+    check the patience is set from the best epoch so far, which is what the
+    compiled engines compare the epochs waited with.
+    """
+    import keras
+
+    from ..budget import required_wait
+
+    class _GrowingWait(keras.callbacks.EarlyStopping):
+        def on_epoch_end(self, epoch, logs=None):
+            self.patience = required_wait(patience, epochs_per_wait, self.best_epoch + 1)
+            super().on_epoch_end(epoch, logs)
+
+    return _GrowingWait(monitor="val_loss", patience=patience, restore_best_weights=True)
 
 
 def _at(values, index):

@@ -8,7 +8,8 @@ The per-epoch work is delegated to a backend's epoch runner
 restore_best_weights=True)``:
 
 - an epoch improves when its validation loss is strictly below the best so
-  far; training stops after ``patience`` epochs in a row without improvement,
+  far; training stops after ``patience`` epochs in a row without improvement
+  (or more, grown with the best epoch: :func:`~safekeras.network.budget.required_wait`),
   and the network is left holding the best epoch's weights;
 - a NaN or infinite loss stops training with a :class:`TrainingError`;
 - the user's callbacks get ``on_train_begin/end`` and ``on_epoch_begin/end``
@@ -37,6 +38,7 @@ def run_epochs(
     *,
     epochs: int,
     patience: int,
+    epochs_per_wait: int = 0,
     validate: bool,
     early_stopping: bool = True,
     callbacks: list,
@@ -56,6 +58,9 @@ def run_epochs(
         The compiled network (what callbacks see as ``self.model``).
     epochs, patience : int
         Epoch budget, and epochs without improvement before stopping.
+    epochs_per_wait : int, default=0
+        The wait grows by one epoch for every ``epochs_per_wait`` epochs up to
+        the best one (:func:`~safekeras.network.budget.required_wait`).
     validate : bool
         Whether ``runner`` has a validation split: its loss is recorded each
         epoch (``history["val_loss"]``).
@@ -73,14 +78,23 @@ def run_epochs(
         if not callbacks and not verbose and hasattr(runner, "train_all"):
             # Nothing to call between epochs: every epoch in one compiled call.
             network.stop_training = False
-            return run_whole_fit(runner, epochs=epochs, patience=patience, stops=stops)
-        return _run(runner, network, epochs, patience, validate, stops, callbacks, verbose)
+            return run_whole_fit(
+                runner,
+                epochs=epochs,
+                patience=patience,
+                epochs_per_wait=epochs_per_wait,
+                stops=stops,
+            )
+        wait = (patience, epochs_per_wait)
+        return _run(runner, network, epochs, wait, validate, stops, callbacks, verbose)
     finally:
         runner.close()
 
 
-def _run(runner, network, epochs, patience, validate, stops, callbacks, verbose) -> TrainingResult:
+def _run(runner, network, epochs, wait, validate, stops, callbacks, verbose) -> TrainingResult:
     import keras
+
+    from ..budget import required_wait
 
     callback_list = keras.callbacks.CallbackList(
         callbacks, model=network, epochs=epochs, steps=runner.steps_per_epoch, verbose=verbose
@@ -113,7 +127,7 @@ def _run(runner, network, epochs, patience, validate, stops, callbacks, verbose)
                 )
             else:
                 waited += 1
-                stop = waited >= patience
+                stop = waited >= required_wait(*wait, best_epoch)
         if callbacks:
             runner.to_network()
         callback_list.on_epoch_end(epoch, logs)

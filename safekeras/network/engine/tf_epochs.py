@@ -130,7 +130,9 @@ class TensorFlowEpochs:
             self._validation_chunks = list(chunks(*self._validation_rows, size=VALIDATION_CHUNK))
         return mean_loss(lambda part: self._functions[1](*_present(part)), self._validation_chunks)
 
-    def train_all(self, *, epochs: int, patience: int, stops: bool) -> WholeFit:
+    def train_all(
+        self, *, epochs: int, patience: int, epochs_per_wait: int = 0, stops: bool
+    ) -> WholeFit:
         """Run every epoch in one call (see :mod:`.whole_fit`); the best weights restored."""
         import tensorflow as tf
 
@@ -141,6 +143,7 @@ class TensorFlowEpochs:
             tf.constant(self._seed, tf.int64),
             tf.constant(epochs, tf.int32),
             tf.constant(patience, tf.int32),
+            tf.constant(epochs_per_wait, tf.int32),
             tf.constant(bool(stops)),
         )
         return WholeFit(

@@ -12,8 +12,9 @@ training stops after ``patience`` epochs in a row without improvement, at
 the epoch budget, or after an epoch whose loss is not finite. After the
 loop, the best weights are assigned back when early stopping picked them.
 
-The epoch budget, the patience and whether to stop early are arguments, so
-one trace serves every fit of the architecture.
+The epoch budget, the patience (and how it grows, see
+:func:`~safekeras.network.budget.required_wait`) and whether to stop early
+are arguments, so one trace serves every fit of the architecture.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
     Returns
     -------
     tf.function
-        ``fit(train, [validation,] seed, epochs, patience, stops)`` returning
+        ``fit(train, [validation,] seed, epochs, patience, epochs_per_wait, stops)`` returning
         the training losses, the validation losses (empty without a split),
         and the 1-based best epoch (0 when no weights were restored).
     """
@@ -49,7 +50,7 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
 
     def fit(train, *rest):
         validation = rest[0] if validation_specs is not None else None
-        seed, epochs, patience, stops = rest[-4:]
+        seed, epochs, patience, epochs_per_wait, stops = rest[-5:]
         x, y = train[0], train[1]
         sample_weight = train[2] if len(train) == 3 else None
 
@@ -63,18 +64,23 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
 
         validates = validation is not None
         return _epoch_loop(
-            network, train_epoch, validation_loss if validates else None, epochs, patience, stops
+            network,
+            train_epoch,
+            validation_loss if validates else None,
+            epochs,
+            (patience, epochs_per_wait),
+            stops,
         )
 
     scalar = tf.TensorSpec([], tf.int32)
     signature = [tuple(train_specs)]
     if validation_specs is not None:
         signature.append(tuple(validation_specs))
-    signature += [tf.TensorSpec([], tf.int64), scalar, scalar, tf.TensorSpec([], tf.bool)]
+    signature += [tf.TensorSpec([], tf.int64), scalar, scalar, scalar, tf.TensorSpec([], tf.bool)]
     return tf.function(fit, input_signature=signature)
 
 
-def _epoch_loop(network, train_epoch, validation_loss, epochs, patience, stops):
+def _epoch_loop(network, train_epoch, validation_loss, epochs, wait, stops):
     """The ``tf.while_loop`` over epochs, and the best weights restored after it.
 
     A fold-stacked network (``network.n_folds``, see
@@ -115,7 +121,10 @@ def _epoch_loop(network, train_epoch, validation_loss, epochs, patience, stops):
         best_loss = tf.where(improved, val_loss, best_loss)
         best_epoch = tf.where(improved, epoch, best_epoch)
         waited = tf.where(improved, 0, waited + 1)
-        stop = tf.logical_and(tf.logical_and(stops, tf.logical_not(improved)), waited >= patience)
+        stop = tf.logical_and(
+            tf.logical_and(stops, tf.logical_not(improved)),
+            waited >= _required_wait(*wait, best_epoch),
+        )
         stopped = tf.logical_or(stopped, stop)
         going = tf.logical_and(finite, tf.logical_not(tf.reduce_all(stopped)))
         return epoch, going, losses, val_losses, best_loss, best_epoch, waited, stopped, best
@@ -140,6 +149,15 @@ def _epoch_loop(network, train_epoch, validation_loss, epochs, patience, stops):
         lambda: tf.constant(False),
     )
     return losses.stack(), val_losses.stack(), tf.reduce_max(best_epoch)
+
+
+def _required_wait(patience, epochs_per_wait, best_epoch):
+    """:func:`~safekeras.network.budget.required_wait` in the graph (per fold), in integers."""
+    import tensorflow as tf
+
+    per = tf.maximum(epochs_per_wait, 1)
+    grown = tf.where(epochs_per_wait > 0, (best_epoch + per - 1) // per, 0)
+    return tf.maximum(patience, grown)
 
 
 def _best_keeper(read_weights, *, per_fold: bool):

@@ -48,17 +48,22 @@ class WholeFit:
     best_epoch: int
 
 
-def run_whole_fit(runner, *, epochs: int, patience: int, stops: bool) -> TrainingResult:
+def run_whole_fit(
+    runner, *, epochs: int, patience: int, epochs_per_wait: int = 0, stops: bool
+) -> TrainingResult:
     """Train with ``runner.train_all`` and return what :func:`.loop.run_epochs` would.
 
     Parameters
     ----------
     runner : TensorFlowEpochs or JaxEpochs
-        A runner with ``train_all(epochs=, patience=, stops=)``, which trains
+        A runner with ``train_all(epochs=, patience=, epochs_per_wait=, stops=)``, which trains
         in one compiled call, restores the best weights when ``stops``, and
         returns a :class:`WholeFit`.
     epochs, patience : int
         Epoch budget, and epochs without improvement before stopping.
+    epochs_per_wait : int, default=0
+        The wait grows by one epoch for every ``epochs_per_wait`` epochs up to
+        the best one (:func:`~safekeras.network.budget.required_wait`).
     stops : bool
         Whether the validation loss stops training and picks the weights kept.
 
@@ -67,7 +72,9 @@ def run_whole_fit(runner, *, epochs: int, patience: int, stops: bool) -> Trainin
     TrainingError
         If a recorded loss is NaN or infinite, naming the first such epoch.
     """
-    fit = runner.train_all(epochs=epochs, patience=patience, stops=stops)
+    fit = runner.train_all(
+        epochs=epochs, patience=patience, epochs_per_wait=epochs_per_wait, stops=stops
+    )
     history = {"loss": fit.losses}
     if fit.val_losses is not None:
         history["val_loss"] = fit.val_losses

@@ -29,10 +29,23 @@ standardised target):
 * **the learning rate** (``--sections learning-rate``): on every real table
   and the default-path data, Adam's own 1e-3 (the rate before
   ``learning_rate="auto"``) against 2e-3 and 3e-3 (the new default).
+* **the patience** (``--sections patience``): on every real table and the
+  default-path data, ``patience="auto"``'s rule (10 epochs, or more until they
+  hold 80 optimizer steps) against 7 epochs / 56 steps and 5 / 40
+  (:class:`PatienceRule`).
+* **numeric embeddings** (``--sections embeddings``, an experiment: asked for
+  by name only, never part of the default run): on every real table and the
+  default-path data, today's default against the same estimator whose
+  ``"auto"`` preprocessor appends to each standardised numeric column a B-spline
+  basis of it, knots at its training quantiles (:class:`NumericEmbedding`,
+  :class:`QuantileSplines`): cubic with 6 knots, and piecewise linear (degree 1,
+  the piecewise-linear encoding of Gorishniy et al. 2022) with 8 knots, on the
+  columns of at least 10 distinct values, or of at least 3.
 
-These two sections fill their own blocks of the page (``defaults:threshold``,
-``defaults:learning-rate``), and compare with the rule they replaced, marked
-``(before)``.
+These sections fill their own blocks of the page (``defaults:threshold``,
+``defaults:learning-rate``, ``defaults:patience``, ``defaults:embeddings``), and
+compare with the rule they replaced (or, for the patience and the embeddings,
+today's), marked ``(before)``.
 
 Every candidate is compared with today's defaults by
 ``benchmarks.paired.compare_paired`` (corrected resampled paired t over the
@@ -50,11 +63,13 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 if __package__ in (None, ""):  # run as a script: the `benchmarks.` imports need the root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,7 +79,7 @@ from benchmarks.report import fill_defaults, prepare_keras, progress
 prepare_keras()
 
 import numpy as np  # noqa: E402
-from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone  # noqa: E402
 from sklearn.compose import make_column_selector, make_column_transformer  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
@@ -76,14 +91,21 @@ from sklearn.metrics import (  # noqa: E402
     r2_score,
 )
 from sklearn.model_selection import KFold, StratifiedKFold  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder, StandardScaler, label_binarize  # noqa: E402
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline  # noqa: E402
+from sklearn.preprocessing import (  # noqa: E402
+    OneHotEncoder,
+    SplineTransformer,
+    StandardScaler,
+    label_binarize,
+)
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from benchmarks.multiclass_multipliers import HeldOutMultipliers  # noqa: E402
 from benchmarks.paired import compare_paired  # noqa: E402
 from benchmarks.real_tables import load_real_tasks  # noqa: E402
 from benchmarks.threshold_rules import HeldOutThreshold  # noqa: E402
 from safekeras import SafeKerasClassifier, SafeKerasRegressor  # noqa: E402
+from safekeras.data import preprocessing  # noqa: E402
 from safekeras.network import budget  # noqa: E402
 
 SEED = 0
@@ -178,6 +200,176 @@ class SmearedLog1pRegressor(RegressorMixin, BaseEstimator):
         return (1.0 + self.regressor_.predict(X)) * self.smearing_ - 1.0
 
 
+class _PatchedFit(BaseEstimator):
+    """``estimator`` fitted while :meth:`_patched` holds, then used as it is.
+
+    Subclasses patch a library rule for the duration of the fit only (restored
+    after it, whatever the fit raises); the fitted estimator's "as run"
+    attributes are copied so the report reads them as for any candidate.
+    """
+
+    _AS_RUN = ("batch_size_", "patience_", "n_epochs_", "target_transform_", "loss_")
+
+    def _patched(self):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def fit(self, X, y):
+        self.estimator_ = clone(self.estimator)
+        with self._patched():
+            self.estimator_.fit(X, y)
+        for name in self._AS_RUN:
+            if hasattr(self.estimator_, name):
+                setattr(self, name, getattr(self.estimator_, name))
+        return self
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+
+class PatienceRule(_PatchedFit):
+    """``estimator`` fitted under another ``patience="auto"`` rule, then used as it is.
+
+    The rule is :mod:`safekeras.network.budget`'s: ``min_patience`` epochs, or more
+    until they hold ``patience_steps`` optimizer steps, and (``epochs_per_wait`` > 0)
+    one epoch for every ``epochs_per_wait`` up to the best one. Its module constants
+    (``MIN_PATIENCE``, ``PATIENCE_STEPS``, ``EPOCHS_PER_WAIT``) are patched for the
+    duration of the fit only, and restored after it, whatever the fit raises;
+    nothing else changes.
+    """
+
+    def __init__(self, estimator, min_patience=7, patience_steps=56, epochs_per_wait=5):
+        self.estimator = estimator
+        self.min_patience = min_patience
+        self.patience_steps = patience_steps
+        self.epochs_per_wait = epochs_per_wait
+
+    def _patched(self):
+        stack = contextlib.ExitStack()
+        for name, value in (
+            ("MIN_PATIENCE", self.min_patience),
+            ("PATIENCE_STEPS", self.patience_steps),
+            ("EPOCHS_PER_WAIT", self.epochs_per_wait),
+        ):
+            stack.enter_context(mock.patch.object(budget, name, value))
+        return stack
+
+
+class QuantileSplines(TransformerMixin, BaseEstimator):
+    """B-spline bases of the numeric columns, knots at each column's training quantiles.
+
+    A column of fewer than ``min_distinct`` distinct training values is left out
+    (a binary column's basis is the column itself again). The knots are the
+    column's quantiles at ``n_knots`` evenly spaced levels, repeats dropped, so a
+    column with tied values gets fewer knots instead of an error; a column left
+    with one knot is left out. Beyond the training range the basis is held
+    constant (``extrapolation="constant"``): the value's linear trend stays with
+    the standardised column that the basis is appended to.
+
+    Parameters
+    ----------
+    degree : int, default=3
+        The splines' degree; 1 is the piecewise-linear encoding.
+    n_knots : int, default=6
+        Quantile levels per column, 0 and 1 included.
+    min_distinct : int, default=10
+        Fewest distinct training values of a column that gets a basis.
+
+    Attributes
+    ----------
+    columns_ : list of int
+        Positions of the columns that have a basis, in output order.
+    splines_ : list of SplineTransformer
+        Each such column's fitted basis.
+    n_features_in_ : int
+    """
+
+    def __init__(self, degree=3, n_knots=6, min_distinct=10):
+        self.degree = degree
+        self.n_knots = n_knots
+        self.min_distinct = min_distinct
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        self.n_features_in_ = X.shape[1]
+        self.columns_, self.splines_ = [], []
+        levels = np.linspace(0.0, 1.0, self.n_knots)
+        for j, column in enumerate(X.T):
+            if len(np.unique(column)) < self.min_distinct:
+                continue
+            knots = np.unique(np.quantile(column, levels))
+            if len(knots) < 2:
+                continue
+            spline = SplineTransformer(
+                degree=self.degree, knots=knots[:, None], extrapolation="constant"
+            )
+            self.splines_.append(spline.fit(column[:, None]))
+            self.columns_.append(j)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "splines_")
+        X = np.asarray(X, dtype=np.float64)
+        blocks = [s.transform(X[:, [j]]) for j, s in zip(self.columns_, self.splines_, strict=True)]
+        return np.hstack(blocks) if blocks else np.empty((len(X), 0))
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "splines_")
+        names = (
+            [f"x{j}" for j in range(self.n_features_in_)]
+            if input_features is None
+            else [str(name) for name in input_features]
+        )
+        return np.asarray(
+            [
+                f"{names[j]}_spline{k}"
+                for j, spline in zip(self.columns_, self.splines_, strict=True)
+                for k in range(spline.n_features_out_)
+            ],
+            dtype=object,
+        )
+
+
+class NumericEmbedding(_PatchedFit):
+    """``estimator`` fitted with spline embeddings of its numeric columns, then used as it is.
+
+    For the duration of the fit only (restored after it, whatever the fit
+    raises), the ``"auto"`` preprocessor's numeric branch
+    (``safekeras.data.preprocessing._numeric_pipeline``) gains a last step that
+    keeps the standardised columns and appends their :class:`QuantileSplines`
+    basis. The fitted preprocessor (``estimator_.preprocessor_``) carries the
+    step, so ``predict`` applies the same embedding. The longer pipeline is not
+    the one ``"auto"`` builds: prediction goes through scikit-learn, not the
+    preprocessing plan, and sample weights would not weight its statistics
+    (``fit`` takes none).
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        With ``preprocessor="auto"``.
+    degree, n_knots, min_distinct : int
+        Of :class:`QuantileSplines`.
+    """
+
+    def __init__(self, estimator, degree=3, n_knots=6, min_distinct=10):
+        self.estimator = estimator
+        self.degree = degree
+        self.n_knots = n_knots
+        self.min_distinct = min_distinct
+
+    def _patched(self):
+        today = preprocessing._numeric_pipeline
+        splines = QuantileSplines(self.degree, self.n_knots, self.min_distinct)
+
+        def embedded() -> Pipeline:
+            union = FeatureUnion([("scaled", "passthrough"), ("splines", clone(splines))])
+            return Pipeline([*today().steps, ("embed", union)])
+
+        return mock.patch.object(preprocessing, "_numeric_pipeline", embedded)
+
+
 def _rule_budget(n_fit_rows: int, *, max_batch: int) -> dict:
     """``batch_size`` and ``patience`` of the "auto" rule with another largest batch."""
     rows = int(n_fit_rows * TRAIN_SHARE)
@@ -255,6 +447,71 @@ def learning_rate_candidates(kind: str) -> dict:
         "2e-3": lambda n: estimator(learning_rate=2e-3, random_state=SEED),
         "3e-3, learning_rate='auto' (new default)": lambda n: estimator(random_state=SEED),
     }
+
+
+def dropout_candidates(kind: str) -> dict:
+    """The default MLP's dropout of 0.1 (today's) against none and 0.2."""
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    return {
+        "dropout 0.1 " + BEFORE: lambda n: estimator(dropout=0.1, random_state=SEED),
+        "no dropout": lambda n: estimator(dropout=0.0, random_state=SEED),
+        "dropout 0.2": lambda n: estimator(dropout=0.2, random_state=SEED),
+    }
+
+
+# The waits measured, in epochs: the one before (10), the new default's (7) and a shorter one;
+# their optimizer steps scale with the epochs, as PATIENCE_STEPS = MIN_PATIENCE * STEPS_PER_EPOCH.
+PATIENCE_EPOCHS = (10, 7, 5)
+
+
+def patience_candidates(kind: str) -> dict:
+    """``patience="auto"``'s wait: fixed at 10 epochs (before), and waits that grow.
+
+    The rule before: 10 epochs, or as many as hold 80 optimizer steps. A growing
+    wait also waits one epoch for every :data:`~safekeras.network.budget.EPOCHS_PER_WAIT`
+    epochs up to the best one; the new default grows from 7 epochs / 56 steps.
+    Every candidate is the default estimator, ``patience="auto"``; only the rule
+    that resolves it differs (:class:`PatienceRule`).
+    """
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+
+    def rule(epochs: int, per_wait: int):
+        return lambda n: PatienceRule(
+            estimator(random_state=SEED),
+            min_patience=epochs,
+            patience_steps=epochs * budget.STEPS_PER_EPOCH,
+            epochs_per_wait=per_wait,
+        )
+
+    def wait(epochs: int) -> str:
+        return f"{epochs} epochs / {epochs * budget.STEPS_PER_EPOCH} steps"
+
+    per_wait = budget.EPOCHS_PER_WAIT
+    grows = f"one more per {per_wait} epochs to the best"
+    candidates = {f"{wait(10)}, fixed {BEFORE}": rule(10, 0)}
+    for epochs in PATIENCE_EPOCHS:
+        label = f"{wait(epochs)}, {grows}"
+        if epochs == budget.MIN_PATIENCE:
+            label += " (new default)"
+        candidates[label] = rule(epochs, per_wait)
+    return candidates
+
+
+# (degree, knots, fewest distinct values of an embedded column) of each embedding tried.
+EMBEDDINGS = ((3, 6, 10), (1, 8, 10), (1, 8, 3))
+
+
+def embedding_candidates(kind: str) -> dict:
+    """Today's default estimator against it with spline embeddings of its numeric columns."""
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    candidates = {"no embedding, today's default " + BEFORE: lambda n: estimator(random_state=SEED)}
+    for degree, knots, distinct in EMBEDDINGS:
+        shape = {1: "piecewise linear", 3: "cubic B-splines"}.get(degree, f"degree {degree}")
+        name = f"{shape}, {knots} quantile knots, columns of >= {distinct} values"
+        candidates[name] = lambda n, d=degree, k=knots, m=distinct: NumericEmbedding(
+            estimator(random_state=SEED), degree=d, n_knots=k, min_distinct=m
+        )
+    return candidates
 
 
 def regression_candidates(plain_keras: bool) -> dict:
@@ -373,11 +630,17 @@ def _section_tasks(section: str, args):
             (t.name, t.kind, t.X, t.y, candidates if len(t.y) <= args.plain_keras_rows else small)
             for t in tasks
         ]
-    if section == "learning-rate":
+    if section in MIXED_SECTIONS:
+        candidates = {
+            "learning-rate": learning_rate_candidates,
+            "patience": patience_candidates,
+            "embeddings": embedding_candidates,
+            "dropout": dropout_candidates,
+        }[section]
         tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
-        real = [(t.name, t.kind, t.X, t.y, learning_rate_candidates(t.kind)) for t in tasks]
+        real = [(t.name, t.kind, t.X, t.y, candidates(t.kind)) for t in tasks]
         return real + [
-            (name, kind, X, y, learning_rate_candidates(kind))
+            (name, kind, X, y, candidates(kind))
             for name, kind, X, y, _ in _default_path_tasks(args)
         ]
     if section == "threshold":
@@ -500,6 +763,9 @@ def render(raw: dict) -> str:
         "default-path": "## Classification: default-path data (issue 19 sizes)",
         "threshold": "## The binary threshold: the training share against tuning it",
         "learning-rate": "## The learning rate: Adam's own against higher ones",
+        "patience": "## The patience: a fixed wait against waits that grow with the best epoch",
+        "embeddings": "## Numeric embeddings: spline bases appended to the scaled columns",
+        "dropout": "## Dropout: the default MLP's 0.1 against none and 0.2",
     }
     sections = []
     for section, tasks in raw.items():
@@ -512,12 +778,17 @@ def render(raw: dict) -> str:
     return "\n\n".join(sections)
 
 
+# Sections run on the tables of both kinds.
+MIXED_SECTIONS = ("learning-rate", "patience", "embeddings", "dropout")
+
+
 def _by_metrics(section: str, tasks: dict) -> dict:
     """The section's tasks grouped by the metrics they report: "classification", "regression".
 
-    A section mixing both (the learning rate's) is told apart by its tasks' scores.
+    A section mixing both (the learning rate's, the patience's, the embeddings') is told
+    apart by its tasks' scores.
     """
-    if section != "learning-rate":
+    if section not in MIXED_SECTIONS:
         return {"regression" if section == "regression" else "classification": tasks}
     groups = {}
     for task, results in tasks.items():
@@ -526,15 +797,36 @@ def _by_metrics(section: str, tasks: dict) -> dict:
     return groups
 
 
+SECTIONS = (
+    "regression",
+    "classification",
+    "default-path",
+    "threshold",
+    "learning-rate",
+    "patience",
+    "embeddings",
+    "dropout",
+)
+# Sections of candidates that are no default yet: run only when asked for by name.
+EXPERIMENTS = ("embeddings", "dropout")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=("regression", "classification", "default-path", "threshold", "learning-rate"),
+        choices=SECTIONS,
         default=None,
+        help=f"default: all but the experiments ({', '.join(EXPERIMENTS)})",
     )
     parser.add_argument("--tasks", nargs="+", default=None, help="real task names to keep")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=SEED,
+        help="seed of the folds, the estimators and the generated data (default 0)",
+    )
     parser.add_argument(
         "--sizes",
         nargs="+",
@@ -558,10 +850,11 @@ def parse_args(argv=None):
         type=Path,
         default=None,
         help="a page whose text between the defaults:tables markers (defaults:<section> "
-        "for the threshold and learning-rate sections) the tables replace",
+        "for the threshold, learning-rate, patience and embeddings sections) the tables "
+        "replace",
     )
     args = parser.parse_args(argv)
-    sections = ["regression", "classification", "default-path", "threshold", "learning-rate"]
+    sections = [section for section in SECTIONS if section not in EXPERIMENTS]
     fill_defaults(
         args,
         quick={"sections": sections, "tasks": ["diabetes", "wine"], "sizes": [(600, 30)]},
@@ -572,11 +865,15 @@ def parse_args(argv=None):
 
 def main(argv=None) -> str:
     args = parse_args(argv)
+    global SEED
+    SEED = args.seed  # read by the candidates, the folds and the generated data
     if args.from_json:
         raw = {}
         for path in args.from_json:
             raw.update(json.loads(path.read_text(encoding="utf-8")))
     else:
+        if args.docs:  # before the run, not after an hour of it
+            check_markers(args.docs, _docs_blocks(dict.fromkeys(args.sections)))
 
         def saved(results):
             if args.json:
@@ -595,7 +892,7 @@ def main(argv=None) -> str:
 
 DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"
 # Sections whose tables fill their own block of the page (defaults:<section>).
-OWN_BLOCKS = ("threshold", "learning-rate")
+OWN_BLOCKS = ("threshold", "learning-rate", "patience", "embeddings", "dropout")
 
 
 def _docs_blocks(raw: dict) -> dict:
@@ -607,13 +904,29 @@ def _docs_blocks(raw: dict) -> dict:
     return blocks
 
 
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- defaults:{name}:start -->", f"<!-- defaults:{name}:end -->"
+
+
+def check_markers(path: Path, names) -> None:
+    """Stop, saying which, if ``path`` lacks the ``defaults:<name>`` markers of any of ``names``."""
+    text = path.read_text(encoding="utf-8")
+    for name in names:
+        start_marker, end_marker = _markers(name)
+        start, end = text.find(start_marker), text.find(end_marker)
+        if start < 0 or end < start:
+            raise SystemExit(
+                f"{path} has no {start_marker} ... {end_marker} markers: add them where the "
+                f"{name} tables go, or leave --docs out and render later with --from-json"
+            )
+
+
 def write_between_markers(path: Path, block: str, name: str = "tables") -> None:
     """Replace the text of ``path`` between its ``defaults:<name>`` markers with ``block``."""
-    start_marker, end_marker = f"<!-- defaults:{name}:start -->", f"<!-- defaults:{name}:end -->"
+    check_markers(path, [name])
+    start_marker, end_marker = _markers(name)
     text = path.read_text(encoding="utf-8")
     start, end = text.find(start_marker), text.find(end_marker)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path} has no {start_marker} ... {end_marker} markers")
     head, tail = text[: start + len(start_marker)], text[end:]
     path.write_text(f"{head}\n{block}\n{tail}", encoding="utf-8")
 

@@ -146,7 +146,7 @@ class SafeKerasClassifier(ClassifierMixin, _SafeKerasBase):
         and for tuning ``threshold``.
     patience : "auto" or int, default="auto"
         Epochs without improvement of the validation loss before stopping. ``"auto"``:
-        10, or as many as hold 80 optimizer steps (at most 50; see ``patience_``), and
+        7, or as many as hold 56 optimizer steps (at most 50; see ``patience_``), and
         at least a fifth of the epochs up to the best one (20 after a best epoch 100).
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks, deep-copied for every fit. The compiled engine

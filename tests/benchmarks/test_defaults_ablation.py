@@ -1,5 +1,7 @@
 """``benchmarks/defaults_ablation.py``: its report, counted by the one paired rule."""
 
+from unittest import mock
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -56,9 +58,9 @@ def test_the_docs_page_gets_the_tables_between_its_markers(tmp_path):
 
 
 def test_rule_variants_follow_the_budget_rule():
-    assert ablation._rule_budget(20_000, max_batch=1024) == {"batch_size": 1024, "patience": 10}
-    assert ablation._rule_budget(20_000, max_batch=256) == {"batch_size": 256, "patience": 10}
-    assert ablation._rule_budget(300, max_batch=256) == {"batch_size": 32, "patience": 10}
+    assert ablation._rule_budget(20_000, max_batch=1024) == {"batch_size": 1024, "patience": 7}
+    assert ablation._rule_budget(20_000, max_batch=256) == {"batch_size": 256, "patience": 7}
+    assert ablation._rule_budget(300, max_batch=256) == {"batch_size": 32, "patience": 7}
 
 
 def test_string_columns_become_categories_for_gradient_boosting():
@@ -117,3 +119,101 @@ def test_the_rule_before_tunes_where_the_old_auto_did():
     large = HeldOutThreshold(fast).fit(X, y)  # about 75 of each class in the split
     assert large.estimator_.threshold_search_.n_folds == 0
     np.testing.assert_array_equal(large.predict(X), large.estimator_.predict(X))
+
+
+def test_the_patience_section_varies_the_auto_rule_for_its_fits_only():
+    from sklearn.datasets import make_classification
+
+    from safekeras import SafeKerasClassifier
+    from safekeras.estimators import base
+    from safekeras.network import budget
+
+    candidates = ablation.patience_candidates("binary")
+    grows = "one more per 5 epochs to the best"
+    assert list(candidates) == [
+        "10 epochs / 80 steps, fixed " + ablation.BEFORE,
+        f"10 epochs / 80 steps, {grows}",
+        f"7 epochs / 56 steps, {grows} (new default)",
+        f"5 epochs / 40 steps, {grows}",
+    ]
+    assert ablation._baseline_name(candidates) == next(iter(candidates))
+    # 300 rows: 255 train in batches of 32, 8 steps an epoch, so the epochs rule decides.
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    fast = SafeKerasClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0)
+    shorter = ablation.PatienceRule(fast, min_patience=5, patience_steps=40).fit(X, y)
+    assert (shorter.patience_, shorter.estimator_.patience) == (5, "auto")
+    resolved = []
+
+    def spy(*args, **kwargs):
+        resolved.append(budget.resolve_budget(*args, **kwargs))
+        return resolved[-1]
+
+    with mock.patch.object(base, "resolve_budget", spy):
+        ablation.PatienceRule(fast, epochs_per_wait=0).fit(X, y)
+        ablation.PatienceRule(fast).fit(X, y)
+    assert [found.epochs_per_wait for found in resolved] == [0, 5]
+    # restored after the fits
+    assert (budget.MIN_PATIENCE, budget.PATIENCE_STEPS, budget.EPOCHS_PER_WAIT) == (7, 56, 5)
+    assert ablation.PatienceRule(fast).fit(X, y).patience_ == fast.fit(X, y).patience_ == 7
+    assert ablation.PatienceRule(fast, 10, 80).fit(X, y).patience_ == 10
+    np.testing.assert_array_equal(shorter.predict_proba(X), shorter.estimator_.predict_proba(X))
+
+
+def test_a_docs_page_without_a_sections_markers_stops_the_run_before_it_starts(
+    tmp_path, monkeypatch
+):
+    page = tmp_path / "defaults.md"
+    page.write_text(f"{ablation.DOCS_START}\nold\n{ablation.DOCS_END}\n")
+    monkeypatch.setattr(ablation, "run_sections", lambda *a: pytest.fail("the run started"))
+    with pytest.raises(SystemExit, match=r"no <!-- defaults:patience:start -->.*--from-json"):
+        ablation.main(["--sections", "patience", "--docs", str(page)])
+    assert page.read_text() == f"{ablation.DOCS_START}\nold\n{ablation.DOCS_END}\n"
+
+
+def test_the_embeddings_section_patches_the_numeric_pipeline_for_its_fits_only():
+    from sklearn.datasets import make_regression
+
+    from safekeras import SafeKerasRegressor
+    from safekeras.data import preprocessing
+
+    candidates = ablation.embedding_candidates("regression")
+    assert ablation._baseline_name(candidates) == next(iter(candidates))
+    assert len(candidates) == 1 + len(ablation.EMBEDDINGS)
+    today = preprocessing._numeric_pipeline
+    X, y = make_regression(n_samples=200, n_features=3, random_state=0)
+    X[:, 2] = np.round(X[:, 2]) > 0  # two values: below min_distinct, no basis
+    fast = SafeKerasRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0)
+    embedded = ablation.NumericEmbedding(fast, degree=1, n_knots=5, min_distinct=10).fit(X, y)
+    assert preprocessing._numeric_pipeline is today  # restored after the fit
+    numeric = embedded.estimator_.preprocessor_.named_transformers_["numeric"]
+    assert [name for name, _ in numeric.steps] == [
+        *(name for name, _ in today().steps),
+        "embed",
+    ]
+    splines = numeric.named_steps["embed"].transformer_list[1][1]
+    assert splines.columns_ == [0, 1]
+    width = 3 + 2 * 5  # the 3 scaled columns, then 5 degree-1 basis functions of 2 of them
+    assert embedded.estimator_.model_.input_shape[-1] == width
+    # predict reads the fitted preprocessor (not the plan of the "auto" one): the same embedding.
+    assert embedded.estimator_._preprocessing_plan() is None
+    x = embedded.estimator_.preprocessor_.transform(X).astype("float32")
+    assert x.shape == (200, width)
+    network_output = embedded.estimator_.model_.predict(x, verbose=0)
+    np.testing.assert_allclose(embedded.estimator_.pipeline_.predict(X), network_output, rtol=1e-5)
+    assert np.isfinite(embedded.predict(X)).all()
+    with pytest.raises(ValueError):
+        ablation.NumericEmbedding(fast).fit(X, np.full(len(X), np.nan))
+    assert preprocessing._numeric_pipeline is today  # restored after a fit that raised, too
+    plain = fast.fit(X, y)  # a fit outside the candidate is today's
+    assert plain.model_.input_shape[-1] == 3 and plain._preprocessing_plan() is not None
+
+
+def test_quantile_splines_drop_repeated_knots_and_hold_the_basis_beyond_the_range():
+    column = np.r_[np.zeros(80), np.linspace(1, 2, 20)][:, None]  # 80 % ties at 0
+    splines = ablation.QuantileSplines(degree=1, n_knots=6, min_distinct=3).fit(column)
+    assert splines.columns_ == [0]
+    knots = splines.splines_[0].bsplines_[0].t
+    assert len(np.unique(knots)) < 6  # the tied quantiles became one knot
+    outside = splines.transform(np.array([[-5.0], [10.0]]))
+    np.testing.assert_allclose(outside, splines.transform(np.array([[0.0], [2.0]])))
+    assert len(splines.get_feature_names_out(["a"])) == outside.shape[1]

@@ -43,11 +43,11 @@ def test_auto_batch_size_is_a_power_of_two_within_its_bounds_and_grows_with_the_
 @pytest.mark.parametrize(
     ("rows", "batch", "patience"),
     [
-        (210, 32, 12),  # 7 steps an epoch: 12 epochs hold 84 >= 80 steps
-        (2_000, 256, 10),  # 8 steps an epoch: 10 epochs are already 80 steps
-        (60, 32, 40),  # 2 steps an epoch
+        (210, 32, 8),  # 7 steps an epoch: 8 epochs hold 56 >= 56 steps
+        (2_000, 256, 7),  # 8 steps an epoch: 7 epochs are already 56 steps
+        (60, 32, 28),  # 2 steps an epoch
         (10, 256, 50),  # 1 step an epoch: capped at MAX_PATIENCE
-        (100_000, 256, 10),
+        (100_000, 256, 7),
     ],
 )
 def test_auto_patience_counts_optimizer_steps(rows, batch, patience):
@@ -60,11 +60,11 @@ def test_resolve_budget_keeps_integers_as_they_are():
     # An explicit batch still gets an automatic patience in steps of that batch.
     grows = budget.EPOCHS_PER_WAIT  # "auto" also grows the wait with the best epoch
     assert resolve_budget(256, "auto", n_rows=210) == Budget(256, 50, epochs_per_wait=grows)
-    assert resolve_budget("auto", "auto", n_rows=210) == Budget(32, 12, epochs_per_wait=grows)
+    assert resolve_budget("auto", "auto", n_rows=210) == Budget(32, 8, epochs_per_wait=grows)
 
 
-def test_the_patience_counts_ten_epochs_of_the_target_length():
-    assert budget.PATIENCE_STEPS == budget.MIN_PATIENCE * budget.STEPS_PER_EPOCH == 80
+def test_the_patience_counts_seven_epochs_of_the_target_length():
+    assert budget.PATIENCE_STEPS == budget.MIN_PATIENCE * budget.STEPS_PER_EPOCH == 56
 
 
 def test_the_auto_rule_reads_its_constants_at_each_call(monkeypatch):

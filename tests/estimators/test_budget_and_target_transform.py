@@ -32,10 +32,10 @@ def heavy_tailed():
 @pytest.mark.parametrize(
     ("rows", "early_stopping", "batch", "patience"),
     [
-        (200, True, 32, 14),  # 170 training rows: 6 steps an epoch, 14 epochs hold 80+
-        (200, False, 32, 12),  # no validation split: 200 rows, 7 steps an epoch
-        (1000, True, 128, 12),  # 850 rows: 7 steps an epoch
-        (3000, True, 256, 10),  # 2550 rows: 10 steps an epoch, as before
+        (200, True, 32, 10),  # 170 training rows: 6 steps an epoch, 10 epochs hold 56+
+        (200, False, 32, 8),  # no validation split: 200 rows, 7 steps an epoch
+        (1000, True, 128, 8),  # 850 rows: 7 steps an epoch
+        (3000, True, 256, 7),  # 2550 rows: 10 steps an epoch, the least wait
     ],
 )
 def test_auto_budget_resolves_from_the_training_rows(rows, early_stopping, batch, patience):
@@ -56,7 +56,7 @@ def test_classifier_resolves_the_budget_too():
     X = rng.normal(size=(200, 3))
     y = (X[:, 0] > 0).astype(int)
     est = SafeKerasClassifier(**TINY, threshold=None).fit(X, y)
-    assert (est.batch_size_, est.patience_) == (32, 14)
+    assert (est.batch_size_, est.patience_) == (32, 10)
 
 
 @pytest.mark.parametrize(

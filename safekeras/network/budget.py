@@ -17,7 +17,7 @@ instead, from the number of rows the network trains on:
   :data:`MAX_PATIENCE` epochs. And it waits at least one epoch for every
   :data:`EPOCHS_PER_WAIT` epochs its best epoch took (see
   :func:`required_wait`): a network still improving after 100 epochs is not
-  judged on 10, while one whose best epoch came early still stops 10 after it.
+  judged on 7, while one whose best epoch came early still stops 7 after it.
 
 The constants were chosen by ``benchmarks/defaults_ablation.py``; the numbers
 that chose them are in ``docs/defaults.md``. An integer keeps the meaning it

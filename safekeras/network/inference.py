@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .engine.shared import keep_recent, without_names_and_seeds
+
 __all__ = ["ForwardPlan", "as_numpy", "plan_forward"]
 
 # Agreement asked of the numpy plan with Keras on the probe batch (float32 arithmetic).
@@ -199,9 +201,7 @@ def plan_forward(model) -> ForwardPlan | None:
         return None
     if key is not None:
         with _agreed_lock:
-            _agreed[key] = None
-            while len(_agreed) > _AGREED_SIZE:
-                _agreed.popitem(last=False)
+            keep_recent(_agreed, key, None, _AGREED_SIZE)
     return plan
 
 
@@ -308,8 +308,6 @@ def _activation(function, keras) -> Callable | None:
 
 def _architecture_key(model) -> str | None:
     """The layers' kinds and settings (names and seeds left out), or None if unreadable."""
-    from .engine.shared import without_names_and_seeds
-
     try:
         config = without_names_and_seeds(model.get_config())
         return json.dumps([type(model).__qualname__, config], sort_keys=True, default=repr)

@@ -33,6 +33,7 @@ from .shared import (
     build_training_state,
     chunks,
     epoch_batching,
+    keep_recent,
     mean_loss,
     state_variable_groups,
     trace_key,
@@ -182,9 +183,7 @@ def _compiled(network, n_rows: int, batch_size: int):
     if key is not None:
         with _compiled_lock:
             # A concurrent fit may have cached the same key meanwhile: either serves.
-            _compiled_functions[key] = functions
-            while len(_compiled_functions) > _CACHE_SIZE:
-                _compiled_functions.popitem(last=False)
+            keep_recent(_compiled_functions, key, functions, _CACHE_SIZE)
     return functions
 
 

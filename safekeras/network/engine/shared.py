@@ -10,6 +10,7 @@ __all__ = [
     "build_training_state",
     "chunks",
     "epoch_batching",
+    "keep_recent",
     "mean_loss",
     "optimizer_config",
     "state_variable_groups",
@@ -158,6 +159,17 @@ def optimizer_config(optimizer) -> dict:
             category=DeprecationWarning,
         )
         return dict(optimizer.get_config())
+
+
+def keep_recent(cache, key, value, size: int) -> None:
+    """Store ``value`` under ``key`` in the LRU ``cache``, dropping the oldest beyond ``size``.
+
+    ``cache`` is an ``OrderedDict`` whose last entries are the most recently
+    used; the caller holds the lock that guards it.
+    """
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 def without_names_and_seeds(value):

@@ -37,6 +37,7 @@ from .shared import (
     build_training_state,
     chunks,
     epoch_batching,
+    keep_recent,
     mean_loss,
     optimizer_config,
     state_variable_groups,
@@ -325,9 +326,7 @@ def _borrow_twin(network, batch_size, signature, x, y, sample_weight):
     twin = _Twin(twin_network, _trace(twin_network, batch_size, signature))
     twin.in_use.acquire()
     with _twins_lock:
-        _twins[key] = twin
-        while len(_twins) > _CACHE_SIZE:
-            _twins.popitem(last=False)
+        keep_recent(_twins, key, twin, _CACHE_SIZE)
     return twin
 
 

@@ -95,6 +95,21 @@ def test_every_setting_that_shapes_the_program_changes_the_trace_key(change):
     assert _key(_network(**change)) != _key(_network())
 
 
+def test_a_loss_setting_its_config_leaves_out_changes_the_trace_key():
+    # Keras's Huber drops delta from its config: two deltas once shared one program.
+    network, other = _network(), _network()
+    network.compile(optimizer="adam", loss=keras.losses.Huber(delta=1.0))
+    other.compile(optimizer="adam", loss=keras.losses.Huber(delta=0.1))
+    assert _key(other) != _key(network)
+    again = _network()
+    again.compile(optimizer="adam", loss=keras.losses.Huber(delta=1.0))
+    assert _key(again) == _key(network)  # equal settings still share a program
+    first, second = _network(), _network()
+    first.compile(optimizer="adam", loss=lambda y, p: (y - p) ** 2)
+    second.compile(optimizer="adam", loss=lambda y, p: abs(y - p))
+    assert _key(first) != _key(second)  # two functions of one name
+
+
 def test_names_seeds_and_a_float_learning_rate_leave_the_trace_key_alone():
     # They only set initial values (variables): one program trains them all.
     reference = _network(seed=0)

@@ -11,6 +11,7 @@ __all__ = [
     "chunks",
     "epoch_batching",
     "keep_recent",
+    "loss_identity",
     "mean_loss",
     "optimizer_config",
     "state_variable_groups",
@@ -126,12 +127,53 @@ def trace_key(network, **data) -> str | None:
             "network": (type(network).__module__, type(network).__qualname__),
             "config": network.get_config(),
             "optimizer": (type(network.optimizer).__qualname__, optimizer),
-            "loss": keras.saving.serialize_keras_object(network.loss),
+            "loss": loss_identity(network.loss),
             "data": data,
         }
         return json.dumps(without_names_and_seeds(parts), sort_keys=True, default=repr)
     except (NotImplementedError, TypeError, ValueError):
         return None
+
+
+def loss_identity(loss):
+    """What ``loss`` computes, as far as it can be told: its config and its settings.
+
+    A loss's config is not enough: Keras's ``Huber`` leaves ``delta`` out of
+    it (Keras 3.15), so ``Huber(delta=0.1)`` and ``Huber()`` serialise alike
+    and one's trace would train the other's fits. A loss object's attributes
+    hold such settings (``LossFunctionWrapper`` keeps them in its function's
+    keyword arguments); a function is told apart by its identity, so two
+    lambdas never share a trace.
+
+    Parameters
+    ----------
+    loss : str, keras.losses.Loss, callable or None
+        A compiled network's ``loss``.
+
+    Returns
+    -------
+    JSON-able description; equal descriptions compute the same loss.
+    """
+    import keras
+
+    if loss is None or isinstance(loss, str):
+        return loss
+    if not isinstance(loss, keras.losses.Loss):  # a function: its identity
+        return _setting_identity(loss)
+    return [keras.saving.serialize_keras_object(loss), _setting_identity(vars(loss))]
+
+
+def _setting_identity(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _setting_identity(item) for key, item in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_setting_identity(item) for item in value]
+    if callable(value):
+        name = getattr(value, "__qualname__", type(value).__qualname__)
+        return f"{getattr(value, '__module__', '')}.{name}@{id(value)}"
+    return repr(value)
 
 
 def optimizer_config(optimizer) -> dict:

@@ -88,8 +88,8 @@ _STAGES = [
     ("weights back to network", "runner", "to_network", 1),
     ("outcome check", "est", "_checked_network", 0),
     ("threshold search", "est", "_decided", 0),
-    ("recording", "est", "_record_network", 0),
-    ("recording (target, profile)", "est", "_record_target", 0),
+    ("recording", "base", "record_network", 0),
+    ("recording (target, profile)", "base", "record_target", 0),
 ]
 
 

@@ -285,6 +285,7 @@ def _non_default_params():
         activation="tanh",
         dropout=0.2,
         l2=1e-3,
+        ensemble_size=2,
         add_head=True,
         preprocessor="passthrough",
         loss="binary_crossentropy",

@@ -86,6 +86,9 @@ def obstacles(estimator) -> list[str]:
         reasons.append("engine='keras'")
     if not (isinstance(estimator.loss, str) and estimator.loss == "auto"):
         reasons.append(f"loss={estimator.loss!r}")
+    if estimator.ensemble_size != "auto" and estimator.ensemble_size > 1:
+        # ("auto" trains a classifier's one network: a fold's stack matches it.)
+        reasons.append(f"ensemble_size={estimator.ensemble_size} (each fold trains its own)")
     optimizer = training.fit_optimizer(estimator)
     reasons += stacked.stack_obstacles(backend=keras.backend.backend(), optimizer=optimizer)
     return reasons

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import numbers
 
 import numpy as np
 
@@ -174,8 +175,33 @@ def _preprocessed_width(estimator) -> int | None:
 
 
 def _check_default_layers(estimator, network, spec, width: int, where: str) -> None:
-    """The default MLP: the loaded layers must be those the parameters build."""
-    expected = estimator._build_network(spec, np.zeros((1, width)), itertools.count())
+    """The default MLP: the loaded layers must be those the parameters build.
+
+    The weights they would hold are counted first, and nothing is built unless
+    the file's network holds as many: a tampered ``hidden_layer_sizes`` or
+    ``ensemble_size_`` must not make the check itself build a huge network.
+    """
+    size = getattr(estimator, "ensemble_size_", 1)  # files from before: one network
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise PersistenceError(
+            f"{where} is inconsistent: ensemble_size_={size!r} is not a number of networks. "
+            "The file was tampered with or corrupted."
+        )
+    try:
+        expected_weights = _default_mlp_weights(estimator, width, spec.n_outputs, int(size))
+    except (TypeError, ValueError) as exc:
+        raise PersistenceError(
+            f"{where} is inconsistent: hidden_layer_sizes={estimator.hidden_layer_sizes!r} does "
+            "not name layer widths. The file was tampered with or corrupted."
+        ) from exc
+    if expected_weights != network.count_params():
+        raise PersistenceError(
+            f"{where} is inconsistent: its network holds {network.count_params()} weights, but the "
+            f"default MLP the estimator's parameters build ({int(size)} network(s) of "
+            f"hidden_layer_sizes={estimator.hidden_layer_sizes!r}) holds {expected_weights}. "
+            "The file was tampered with or corrupted."
+        )
+    expected = estimator._build_network(spec, np.zeros((1, width)), itertools.count(), int(size))
     got, wanted = _signature(network), _signature(expected)
     if got != wanted:
         differing = next(
@@ -192,6 +218,15 @@ def _check_default_layers(estimator, network, spec, width: int, where: str) -> N
             f"file, {_describe(wanted, differing)} expected). The file was tampered with or "
             "corrupted."
         )
+
+
+def _default_mlp_weights(estimator, width: int, n_outputs: int, size: int) -> int:
+    """Weights (kernels and biases) of ``size`` default MLPs kept as one wide network."""
+    from ..network.architecture import layer_sizes
+
+    units = [width, *(size * int(h) for h in layer_sizes(estimator.hidden_layer_sizes))]
+    units.append(n_outputs)
+    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(units))
 
 
 def _signature(network) -> list:

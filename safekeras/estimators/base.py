@@ -29,7 +29,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -43,13 +42,13 @@ from ..data import input_validation, targets
 from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
 from ..decision.plan import DecisionPlan, FoldRecipe
 from ..exceptions import ParameterError, TargetError
-from ..inspection.profile import training_profile
-from ..network import architecture, checks, incremental, training
+from ..network import architecture, checks, ensemble, incremental, training
 from ..network.budget import resolve_budget
 from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
 from ..network.parallel import limit_worker_threads
 from .fit_state import FitData, Rows, fit_transaction
+from .fitted_attributes import record_network, record_target
 from .input_kinds import (
     check_default_network,
     check_network_takes,
@@ -73,6 +72,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         "activation": [str, callable],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
+        "ensemble_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "add_head": ["boolean"],
         "preprocessor": [
             StrOptions({"auto", "passthrough"}),
@@ -103,6 +103,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         activation="relu",
         dropout=0.1,
         l2=1e-4,
+        ensemble_size="auto",
         add_head=False,
         preprocessor="auto",
         loss="auto",
@@ -125,6 +126,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         self.activation = activation
         self.dropout = dropout
         self.l2 = l2
+        self.ensemble_size = ensemble_size
         self.add_head = add_head
         self.preprocessor = preprocessor
         self.loss = loss
@@ -208,7 +210,10 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             preprocessor, rows = self._training_rows(data, train_idx, val_idx, resume)
             target_transformer = self._target_transformer(data.spec, rows, resume)
             rows = self._rebalanced(data.spec, rows, preprocessor, seeds)
-            network = self.model_ if resume else self._build_network(data.spec, rows.x_train, seeds)
+            size = self._ensemble_size(data.spec, partial, resume)
+            network = (
+                self.model_ if resume else self._build_network(data.spec, rows.x_train, seeds, size)
+            )
             rows = self._in_network_dtype(data, preprocessor, network, rows, resume)
             output = self._checked_output(data.spec, network, rows.x_train)
             y_train, validation = self._encoded_targets(
@@ -219,7 +224,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             )
             with checkpoint:
                 result = self._train(
-                    network, output, rows, y_train, validation, partial, resume, seeds
+                    network, output, rows, y_train, validation, partial, resume, seeds, size
                 )
                 fitted_network = self._checked_network(network, output, rows, y_train, resume)
                 decision_attributes = (
@@ -227,11 +232,11 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                     if partial and resume
                     else self._decided(data.spec, plan, fitted_network, rows, data, result)
                 )
-            self._record_network(
-                data, preprocessor, network, fitted_network, result, partial and resume
+            record_network(
+                self, data, preprocessor, network, fitted_network, result, partial and resume
             )
-            self._record_target(
-                data, output, rows, val_idx, target_transformer, decision_attributes
+            record_target(
+                self, data, output, rows, val_idx, target_transformer, decision_attributes
             )
         return self
 
@@ -366,13 +371,24 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         )
         return replace(rows, x_train=x_train, y_train=y_train, w_train=w_train, w_val_fit=w_val_fit)
 
-    def _build_network(self, spec, x_train, seeds):
-        """A fresh, seeded network for ``spec`` and ``x_train``'s width."""
+    def _ensemble_size(self, spec, partial: bool, resume: bool) -> int:
+        """The networks this fit trains together (see :mod:`~safekeras.network.ensemble`)."""
+        if resume:  # the fitted network trains on as one (files from before: one network)
+            return getattr(self, "ensemble_size_", 1)
+        return ensemble.resolve_ensemble_size(self, spec, partial=partial)
+
+    def _build_network(self, spec, x_train, seeds, size: int = 1):
+        """A fresh, seeded network for ``spec`` and ``x_train``'s width.
+
+        ``size`` members are kept as one default MLP ``size`` times as wide
+        (:func:`~safekeras.network.ensemble.merge_members`).
+        """
+        hidden = architecture.layer_sizes(self.hidden_layer_sizes)
         network = architecture.build_network(
             self.model,
             meta=architecture.make_meta(spec, x_train.shape[1], x_train.shape[1:]),
             spec=spec,
-            hidden_layer_sizes=architecture.layer_sizes(self.hidden_layer_sizes),
+            hidden_layer_sizes=hidden if size == 1 else ensemble.wide_layer_sizes(hidden, size),
             activation=self.activation,
             dropout=self.dropout,
             l2=self.l2,
@@ -418,8 +434,14 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             validation = (rows.x_val, encode(rows.y_val), val_weights)
         return y_train, validation
 
-    def _train(self, network, output, rows: Rows, y_train, validation, partial, resume, seeds):
-        """Compile ``network`` (unless partial_fit continues) and train it on ``rows``."""
+    def _train(
+        self, network, output, rows: Rows, y_train, validation, partial, resume, seeds, size=1
+    ):
+        """Compile ``network`` (unless partial_fit continues) and train it on ``rows``.
+
+        With ``size`` > 1 the members train together and ``network`` gets their
+        merged weights (:mod:`~safekeras.network.ensemble`).
+        """
         shuffle_seed = next(seeds)
         if partial and resume:  # a new shuffle for each chunk, reproducibly
             shuffle_seed = (shuffle_seed + self.n_epochs_) % (2**31 - 1)
@@ -434,6 +456,26 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         # Steps, not epochs, are what train a network: "auto" counts them from the rows.
         budget = resolve_budget(self.batch_size, self.patience, len(rows.x_train))
         self.batch_size_, self.patience_ = budget.batch_size, budget.patience
+        self.ensemble_size_ = size
+        if size > 1:
+            weights, result = ensemble.train_members(
+                size=size,
+                settings=self,
+                output=output,
+                n_outputs=network.output_shape[-1],
+                x=rows.x_train,
+                y=y_train,
+                sample_weight=training.normalise_weights(rows.w_train, dtype),
+                validation=validation,
+                budget=budget,
+                early_stopping=self.early_stopping,
+                epochs=self.epochs,
+                seeds=seeds,
+            )
+            network.set_weights(weights)
+            if self.verbose:
+                print(ensemble.summary_line(size, result), flush=True)
+            return result
         return training.train(
             network,
             engine=self.engine,
@@ -492,50 +534,6 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             dtype=getattr(network, "compute_dtype", None) or input_dtype(network),
             continued=resume,
         )
-
-    def _record_network(self, data, preprocessor, network, fitted_network, result, appended):
-        """Record the fitted pipeline and how training went (``appended``: a partial_fit chunk)."""
-        history, epochs_run, best_epoch = result.history, result.epochs_run, result.best_epoch
-        if appended:  # one entry per call: the learning curve over the chunks
-            history = {"loss": [*self.history_["loss"], *history["loss"]]}
-            epochs_run = best_epoch = self.n_epochs_ + result.epochs_run
-        self.input_schema_ = data.input_schema
-        self.input_kind_ = self.__dict__.pop("_kind")  # the steps that read it are done
-        self._input_shape_ = tuple(int(d) for d in data.X.shape[1:])
-        self.preprocessor_ = preprocessor
-        self.model_ = network
-        self.pipeline_ = Pipeline(
-            [
-                ("preprocess", preprocessor if preprocessor is not None else "passthrough"),
-                ("network", fitted_network),
-            ]
-        )
-        self._preprocessing_plan()  # planned now: predict never changes the estimator
-        self.target_type_ = data.spec.target_type
-        self.n_outputs_ = data.spec.n_outputs if data.spec.y_ndim == 2 else 1
-        self.history_ = history
-        self.best_epoch_ = best_epoch
-        self.n_epochs_ = epochs_run
-        self.engine_ = result.engine
-
-    def _record_target(self, data, output, rows, val_idx, target_transformer, decision_attributes):
-        """Record the loss, the target, the training profile and the decision attributes."""
-        spec = data.spec
-        self.loss_ = output.loss
-        self._target_spec_ = spec
-        self._structure_ = incremental.structure_of(self)
-        self._training_profile_ = training_profile(
-            spec,
-            data.y_encoded[data.kept],
-            rows.y_train,
-            rows.w_train,
-            n_validation=0 if val_idx is None else len(val_idx),
-            loss=output.loss,
-        )
-        for name, value in {**data.target_attributes, **decision_attributes}.items():
-            setattr(self, name, value)
-        if target_transformer is not None:
-            self.target_scaler_ = target_transformer
 
     def _fit_target_transformer(self, spec, y_train, w_train):
         return None

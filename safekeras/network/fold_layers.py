@@ -59,6 +59,9 @@ class FoldStack(keras.Model):
     dropouts : list of dict
         ``{"seed": int}`` per hidden layer when ``dropout > 0`` (the folds share one
         dropout layer per depth, each fold drawing its own mask).
+    loss : str or dict, default="binary_crossentropy"
+        Each fold's loss: a Keras loss name, or a serialised ``keras.losses.Loss``
+        (the ensembles of :mod:`.ensemble` train the estimator's own loss).
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class FoldStack(keras.Model):
         n_outputs,
         output_activation,
         dropouts=(),
+        loss="binary_crossentropy",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -87,7 +91,9 @@ class FoldStack(keras.Model):
             output_activation=output_activation,
             # {"seed": ...} entries: the engine's trace key leaves seeds out.
             dropouts=[{"seed": int(entry["seed"])} for entry in dropouts],
+            loss=loss,
         )
+        self.per_row_loss = _per_row_loss(loss)
         self.hidden = [
             FoldDense(self.n_folds, units, activation, name=f"hidden_{number}")
             for number, units in enumerate(hidden_units, start=1)
@@ -136,10 +142,11 @@ class FoldStack(keras.Model):
         """The folds' losses: their sum in training, one per fold otherwise.
 
         Fold ``k``'s loss is the one its own network reports: the weighted mean
-        binary cross-entropy over its rows of the batch (rows of weight 0 are
-        not its rows), plus the L2 penalty of its hidden kernels.
+        of its loss (binary cross-entropy unless told otherwise) over its rows
+        of the batch (rows of weight 0 are not its rows), plus the L2 penalty
+        of its hidden kernels.
         """
-        per_row = keras.losses.binary_crossentropy(y, y_pred)  # (rows, n_folds)
+        per_row = self.per_row_loss(y, y_pred)  # (rows, n_folds)
         weights = ops.cast(sample_weight, per_row.dtype)
         rows = ops.sum(ops.cast(weights > 0, per_row.dtype), axis=0)
         per_fold = ops.divide_no_nan(ops.sum(per_row * weights, axis=0), rows)
@@ -151,3 +158,14 @@ class FoldStack(keras.Model):
 
     def get_config(self):
         return {**self._settings, "name": self.name}
+
+
+def _per_row_loss(loss):
+    """``loss(y, y_pred)`` per row and fold, reduced over the outputs (the last axis) only."""
+    from .losses import keras_loss
+
+    if isinstance(loss, dict):
+        loss = keras.losses.deserialize(loss)
+    loss = keras.losses.get(keras_loss(loss))
+    # A Loss object's call() leaves the rows unreduced; its __call__ would average them.
+    return loss.call if isinstance(loss, keras.losses.Loss) else loss

@@ -132,7 +132,16 @@ def initial_fold_weights(width: int, hidden_units, n_outputs: int, dropout: floa
 
 
 def stack_weights(
-    fold_weights, *, dropout_seeds, width, hidden_units, activation, dropout, l2, output_activation
+    fold_weights,
+    *,
+    dropout_seeds,
+    width,
+    hidden_units,
+    activation,
+    dropout,
+    l2,
+    output_activation,
+    loss="binary_crossentropy",
 ):
     """One :class:`FoldStack` whose fold ``k`` starts from ``fold_weights[k]``.
 
@@ -152,7 +161,9 @@ def stack_weights(
     hidden_units, activation, dropout, l2
         The default MLP's architecture (``hidden_layer_sizes`` as a sequence).
     output_activation : str
-        Of the head (the stack trains binary cross-entropy: "sigmoid").
+        Of the head ("sigmoid" for the threshold folds' binary cross-entropy).
+    loss : str or dict, default="binary_crossentropy"
+        Each fold's loss (see :class:`~safekeras.network.fold_layers.FoldStack`).
     """
     from .fold_layers import FoldStack
 
@@ -166,6 +177,7 @@ def stack_weights(
         n_outputs=fold_weights[0][-1].shape[0],
         output_activation=output_activation,
         dropouts=[{"seed": seed} for seed in dropout_seeds] if dropout > 0 else (),
+        loss=loss,
         name="safekeras_fold_stack",
     )
     for depth, layer in enumerate([*stack.hidden, stack.head]):
@@ -256,7 +268,18 @@ def stack_rows(parts, width: int, dtype):
     return x_all, y_all, w_all
 
 
-def train_stack(stack, *, train, validation, batch_size, epochs, patience, shuffle_seed):
+def train_stack(
+    stack,
+    *,
+    train,
+    validation,
+    batch_size,
+    epochs,
+    patience,
+    shuffle_seed,
+    epochs_per_wait=0,
+    stops=None,
+):
     """Train a compiled :class:`FoldStack` in one whole fit of the compiled engine.
 
     Parameters
@@ -271,6 +294,12 @@ def train_stack(stack, *, train, validation, batch_size, epochs, patience, shuff
         trains every fold ``epochs`` epochs.
     batch_size, epochs, patience, shuffle_seed
         As for a fold's own fit.
+    epochs_per_wait : int, default=0
+        The wait grows by one epoch per ``epochs_per_wait`` epochs up to a
+        fold's best one (see :func:`~safekeras.network.budget.required_wait`).
+    stops : bool or None, default=None
+        Whether the validation losses stop the folds and pick their weights;
+        None: whenever there is a validation split (False records them only).
 
     Returns
     -------
@@ -301,6 +330,12 @@ def train_stack(stack, *, train, validation, batch_size, epochs, patience, shuff
         shuffle_seed=shuffle_seed,
     )
     try:
-        return run_whole_fit(runner, epochs=epochs, patience=patience, stops=validation is not None)
+        return run_whole_fit(
+            runner,
+            epochs=epochs,
+            patience=patience,
+            epochs_per_wait=epochs_per_wait,
+            stops=validation is not None and stops is not False,
+        )
     finally:
         runner.close()

@@ -128,3 +128,32 @@ def test_default_networks_of_other_parameters_fit_their_estimators(estimator, tm
     path = tmp_path / "other.safekeras"
     estimator.save(path)
     np.testing.assert_array_equal(load(path).predict(X), estimator.predict(X))
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        dict(ensemble_size_=10**6),
+        dict(ensemble_size_=0),
+        dict(ensemble_size_="2"),
+        dict(ensemble_size_=1),
+        dict(hidden_layer_sizes=(10**7, 10**7)),
+        dict(hidden_layer_sizes=("eight",)),
+    ],
+    ids=lambda tamper: "-".join(f"{k}={v!r}" for k, v in tamper.items()),
+)
+def test_tampered_network_sizes_are_refused_before_any_network_is_built(
+    tamper, tmp_path, monkeypatch
+):
+    # The check compares the file's network with the one the parameters build: it must not
+    # build a huge one (10**6 networks, layers of 10**7 units) to find out that they differ.
+    X, y = make_regression(n_samples=80, n_features=4, random_state=0)
+    estimator = SafeKerasRegressor(hidden_layer_sizes=(8,), ensemble_size=2, epochs=2).fit(X, y)
+    vars(estimator).update(tamper)
+    path = tmp_path / "tampered.safekeras"
+    estimator.save(path)
+    built = []
+    monkeypatch.setattr(SafeKerasRegressor, "_build_network", lambda *args: built.append(args))
+    with pytest.raises(PersistenceError, match="inconsistent"):
+        load(path)
+    assert not built

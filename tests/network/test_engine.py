@@ -137,7 +137,9 @@ def test_full_batch_regression_matches_model_fit(multioutput):
         y = np.column_stack([y, -0.5 * y + 10])
     compiled, keras_fit = _fit_both(
         lambda engine: SafeKerasRegressor(
-            engine=engine, **{k: v for k, v in FULL_BATCH.items() if k != "threshold"}
+            engine=engine,
+            ensemble_size=1,  # model.fit trains one network
+            **{k: v for k, v in FULL_BATCH.items() if k != "threshold"},
         ),
         X,
         y,
@@ -172,7 +174,9 @@ def test_minibatch_training_reaches_model_fit_quality():
     r2 = {
         engine: r2_score(
             y_test,
-            SafeKerasRegressor(engine=engine, epochs=60, batch_size=32, random_state=0)
+            SafeKerasRegressor(
+                engine=engine, ensemble_size=1, epochs=60, batch_size=32, random_state=0
+            )
             .fit(X_train, y_train)
             .predict(X_test),
         )
@@ -548,7 +552,12 @@ def test_callbacks_and_verbose_keep_their_per_epoch_calls(data, whole_fits, caps
 def test_a_diverging_whole_fit_raises_the_per_epoch_loops_error(data, whole_fits):
     X, y = data
     params = dict(
-        engine="compiled", preprocessor=None, early_stopping=False, epochs=20, random_state=0
+        engine="compiled",
+        ensemble_size=1,
+        preprocessor=None,
+        early_stopping=False,
+        epochs=20,
+        random_state=0,
     )
     messages = []
     for callbacks in (None, [_EpochCounter()]):

@@ -117,7 +117,6 @@ def trace_key(network, **data) -> str | None:
     dropout seed state is a variable). A float learning rate is a variable
     too; a learning-rate schedule is part of the program.
     """
-    import keras
 
     try:
         optimizer = optimizer_config(network.optimizer)

@@ -1,0 +1,255 @@
+"""Several default MLPs trained together and kept as one network (safekeras/network/ensemble.py).
+
+Three properties make the ensemble what it claims to be: a member trained in
+the stack takes the very steps its own network takes with the estimator's loss
+(so the members are default MLPs, not something else), the kept network's
+output is the members' mean pre-activation (so the ensemble predicts their
+average), and the estimator predicts what its members predict on average.
+"""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+
+from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
+from safekeras.data.targets import classification_target, regression_target
+from safekeras.network import architecture, ensemble, stacked, training
+
+pytestmark = [
+    pytest.mark.core,
+    pytest.mark.skipif(
+        keras.backend.backend() not in ("tensorflow", "jax"),
+        reason="the members train in the compiled engine",
+    ),
+]
+
+HIDDEN = (8, 4)
+L2 = 1e-3
+SETTINGS = dict(batch_size=16, epochs=12, patience=3)
+
+
+def regression_data(seed, n_rows=96, width=5, outputs=1):
+    rng = np.random.RandomState(seed)
+    x = rng.normal(size=(n_rows, width)).astype("float32")
+    y = x[:, :outputs] - 0.5 * x[:, 1:2] ** 2 + 0.3 * rng.normal(size=(n_rows, outputs))
+    y = y.astype("float32")
+    return x[:72], y[:72], x[72:], y[72:]
+
+
+def default_mlp(spec, width, seed, hidden=HIDDEN, dropout=0.1):
+    return architecture.build_network(
+        None,
+        meta=architecture.make_meta(spec, width),
+        spec=spec,
+        hidden_layer_sizes=hidden,
+        activation="relu",
+        dropout=dropout,
+        l2=L2,
+        add_head=False,
+        seeds=architecture.seed_stream(np.random.RandomState(seed)),
+    )
+
+
+def regression_spec(outputs=1):
+    spec, _ = regression_target(np.zeros((4, outputs)) if outputs > 1 else np.zeros(4))
+    return spec
+
+
+@pytest.mark.parametrize(
+    "loss",
+    ["mean_squared_error", "huber", keras.losses.LogCosh()],
+    ids=["mse", "huber", "log_cosh"],
+)
+def test_a_member_alone_takes_its_networks_own_steps_with_the_estimators_loss(loss):
+    x, y, x_val, y_val = regression_data(0)
+    spec = regression_spec()
+    alone = default_mlp(spec, x.shape[1], seed=1)
+    alone.compile(optimizer=training.make_optimizer("adam", 0.01), loss=loss)
+    result = training.train(
+        alone,
+        engine="compiled",
+        x=x,
+        y=y,
+        sample_weight=None,
+        validation=(x_val, y_val, None),
+        callbacks=None,
+        shuffle_seed=7,
+        verbose=0,
+        early_stopping=True,
+        **SETTINGS,
+    )
+    member = default_mlp(spec, x.shape[1], seed=1)
+    seeds = [layer.get_config()["seed"] for layer in member.layers if "dropout" in layer.name]
+    stack = stacked.stack_weights(
+        [member.get_weights()],
+        dropout_seeds=seeds,
+        width=x.shape[1],
+        hidden_units=HIDDEN,
+        activation="relu",
+        dropout=0.1,
+        l2=L2,
+        output_activation="linear",
+        loss=loss if isinstance(loss, str) else keras.losses.serialize(loss),
+    )
+    stack.compile(optimizer=training.make_optimizer("adam", 0.01), loss=None)
+    stacked_result = stacked.train_stack(
+        stack,
+        train=stacked.stack_rows([(x, y, None)], x.shape[1], "float32"),
+        validation=stacked.stack_rows([(x_val, y_val, None)], x.shape[1], "float32"),
+        shuffle_seed=7,
+        **SETTINGS,
+    )
+    assert stacked_result.epochs_run == result.epochs_run
+    np.testing.assert_allclose(
+        stacked_result.history["val_loss"], result.history["val_loss"], rtol=1e-4, atol=1e-6
+    )
+    trained = stacked.fold_weights(stack, 0, x.shape[1])
+    for mine, own in zip(trained, alone.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, own, rtol=1e-4, atol=1e-5)
+
+
+def member_weights(width, hidden, outputs, seed):
+    rng = np.random.RandomState(seed)
+    sizes = [width, *hidden, outputs]
+    weights = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        weights += [rng.normal(size=(fan_in, fan_out)), rng.normal(size=fan_out)]
+    return [w.astype("float32") for w in weights]
+
+
+def pre_activation(weights, x):
+    for layer in range(len(weights) // 2 - 1):
+        x = np.maximum(x @ weights[2 * layer] + weights[2 * layer + 1], 0.0)
+    return x @ weights[-2] + weights[-1]
+
+
+@pytest.mark.parametrize("hidden", [(6,), (6, 5), (6, 5, 3)])
+@pytest.mark.parametrize("target", ["regression", "binary"])
+def test_the_kept_network_outputs_the_members_mean_pre_activation(hidden, target):
+    outputs = 2 if target == "regression" else 1
+    members = [member_weights(4, hidden, outputs, seed) for seed in range(3)]
+    spec = regression_spec(outputs) if target == "regression" else classification_target([0, 1])[0]
+    network = default_mlp(spec, 4, seed=0, hidden=ensemble.wide_layer_sizes(hidden, 3))
+    network.set_weights(ensemble.merge_members(members))
+    x = np.random.RandomState(9).normal(size=(11, 4)).astype("float32")
+    mean = np.mean([pre_activation(member, x) for member in members], axis=0)
+    expected = mean if target == "regression" else 1 / (1 + np.exp(-mean))
+    np.testing.assert_allclose(network.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_regressor_predicts_its_members_mean(monkeypatch):
+    kept = []
+    merge = ensemble.merge_members
+    monkeypatch.setattr(
+        ensemble, "merge_members", lambda members: kept.append(members) or merge(members)
+    )
+    X, y = make_regression(n_samples=120, n_features=5, noise=5.0, random_state=0)
+    regressor = SafeKerasRegressor(ensemble_size=3, epochs=8, random_state=0).fit(X, y)
+    assert regressor.ensemble_size_ == 3
+    assert [layer.units for layer in regressor.model_.layers if hasattr(layer, "units")] == [
+        192,
+        96,
+        1,
+    ]
+    (members,) = kept
+    scaled = regressor.preprocessor_.transform(X[:9]).astype("float32")
+    mean = np.mean([pre_activation(member, scaled) for member in members], axis=0)
+    expected = regressor.target_scaler_.inverse_transform(mean).ravel()
+    np.testing.assert_allclose(regressor.predict(X[:9]), expected, rtol=1e-4, atol=1e-3)
+
+
+def test_auto_ensembles_a_regressor_and_not_a_classifier():
+    X, y = make_regression(n_samples=80, n_features=4, random_state=0)
+    regressor = SafeKerasRegressor(epochs=3, random_state=0).fit(X, y)
+    assert regressor.ensemble_size_ == ensemble.AUTO_REGRESSION_SIZE
+    Xc, yc = make_classification(n_samples=80, n_features=4, random_state=0)
+    assert SafeKerasClassifier(epochs=3, random_state=0).fit(Xc, yc).ensemble_size_ == 1
+    # Anything that trains one network on its own terms makes "auto" train one.
+    callback = keras.callbacks.TerminateOnNaN()
+    for settings in ({"callbacks": [callback]}, {"engine": "keras"}):
+        fitted = SafeKerasRegressor(epochs=2, random_state=0, **settings).fit(X, y)
+        assert fitted.ensemble_size_ == 1
+    assert SafeKerasRegressor(random_state=0).partial_fit(X, y).ensemble_size_ == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"engine": "keras"}, "engine='keras'"),
+        ({"model": lambda meta: keras.Sequential([keras.layers.Dense(1)])}, "your own model"),
+        ({"loss": lambda y, p: (y - p) ** 2}, "plain function"),
+        ({"loss": keras.losses.Huber(delta=0.5)}, "Huber's config leaves out"),
+        ({"optimizer": keras.optimizers.Adam(clipnorm=1.0)}, "clipnorm"),
+    ],
+)
+def test_an_ensemble_that_cannot_train_together_is_refused_naming_why(settings, named):
+    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+    regressor = SafeKerasRegressor(ensemble_size=2, epochs=2, **settings)
+    with pytest.raises(ParameterError, match=named):
+        regressor.fit(X, y)
+    assert not hasattr(regressor, "pipeline_")  # nothing half-fitted
+    with pytest.raises(ParameterError, match="partial_fit trains one network"):
+        SafeKerasRegressor(ensemble_size=2).partial_fit(X, y)
+
+
+def test_an_ensemble_is_reproducible_and_each_member_stops_on_the_shared_split():
+    X, y = make_regression(n_samples=150, n_features=6, noise=10.0, random_state=1)
+    fits = [SafeKerasRegressor(ensemble_size=3, random_state=4).fit(X, y) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
+    fitted = fits[0]
+    assert len(fitted.history_["val_loss"]) == len(fitted.history_["loss"]) == fitted.n_epochs_
+    assert 1 <= fitted.best_epoch_ <= fitted.n_epochs_ < 200  # the members stopped early
+    other = SafeKerasRegressor(ensemble_size=3, random_state=5).fit(X, y)
+    assert not np.array_equal(other.predict(X), fitted.predict(X))
+
+
+def test_diverging_members_raise_and_leave_nothing_fitted():
+    X, y = make_regression(n_samples=80, n_features=4, random_state=0)
+    regressor = SafeKerasRegressor(
+        ensemble_size=2, preprocessor=None, learning_rate=1e6, early_stopping=False, epochs=20
+    )
+    with pytest.raises(TrainingError, match=r"diverged: loss became (nan|inf) at epoch \d+\."):
+        regressor.fit(X * 1e15, y * 1e15)
+    assert not hasattr(regressor, "pipeline_")
+
+
+def test_a_warm_start_trains_the_kept_network_on_as_one():
+    X, y = make_regression(n_samples=100, n_features=4, noise=5.0, random_state=0)
+    regressor = SafeKerasRegressor(ensemble_size=2, epochs=4, warm_start=True, random_state=0)
+    regressor.fit(X, y)
+    widths = [layer.units for layer in regressor.model_.layers if hasattr(layer, "units")]
+    before = regressor.predict(X)
+    regressor.fit(X, y)
+    assert regressor.ensemble_size_ == 2
+    assert [layer.units for layer in regressor.model_.layers if hasattr(layer, "units")] == widths
+    assert not np.array_equal(regressor.predict(X), before)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_classifier_ensemble_gives_probabilities_and_labels(n_classes):
+    X, y = make_classification(
+        n_samples=120,
+        n_features=5,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=n_classes,
+        random_state=0,
+    )
+    classifier = SafeKerasClassifier(ensemble_size=2, epochs=6, random_state=0).fit(X, y)
+    assert classifier.ensemble_size_ == 2
+    proba = classifier.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(classifier.predict(X)) <= set(classifier.classes_)
+
+
+def test_the_threshold_folds_of_an_ensemble_are_ensembles(capsys):
+    X, y = make_classification(n_samples=120, n_features=5, weights=[0.8], random_state=0)
+    classifier = SafeKerasClassifier(
+        ensemble_size=2, threshold_cv=3, epochs=6, random_state=0, verbose=1
+    ).fit(X, y)
+    assert "not stacked: ensemble_size=2 (each fold trains its own)" in capsys.readouterr().out
+    assert 0 < classifier.threshold_ < 1
+    assert classifier.threshold_search_ is not None

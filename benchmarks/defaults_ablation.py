@@ -106,7 +106,7 @@ from benchmarks.real_tables import load_real_tasks  # noqa: E402
 from benchmarks.threshold_rules import HeldOutThreshold  # noqa: E402
 from safekeras import SafeKerasClassifier, SafeKerasRegressor  # noqa: E402
 from safekeras.data import preprocessing  # noqa: E402
-from safekeras.network import budget  # noqa: E402
+from safekeras.network import budget, ensemble  # noqa: E402
 
 SEED = 0
 FOLDS = 5
@@ -459,6 +459,29 @@ def dropout_candidates(kind: str) -> dict:
     }
 
 
+# Members of the ensembles measured beside one network (the regressor's "auto" is the middle one).
+ENSEMBLE_SIZES = (1, 4, 8)
+
+
+def ensemble_candidates(kind: str) -> dict:
+    """One network (the rule before; still the classifier's default) against several averaged.
+
+    ``ensemble_size="auto"`` trains :data:`~safekeras.network.ensemble.AUTO_REGRESSION_SIZE`
+    networks together for a regression target and one for classes.
+    """
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    default = ensemble.AUTO_REGRESSION_SIZE if kind == "regression" else 1
+    candidates = {}
+    for size in ENSEMBLE_SIZES:
+        label = "one network" if size == 1 else f"{size} networks averaged"
+        if size == default:
+            label += " (default)"
+        if size == 1:
+            label += " " + BEFORE  # the baseline every other row is paired with
+        candidates[label] = lambda n, k=size: estimator(ensemble_size=k, random_state=SEED)
+    return candidates
+
+
 # The waits measured, in epochs: the one before (10), the new default's (7) and a shorter one;
 # their optimizer steps scale with the epochs, as PATIENCE_STEPS = MIN_PATIENCE * STEPS_PER_EPOCH.
 PATIENCE_EPOCHS = (10, 7, 5)
@@ -636,6 +659,7 @@ def _section_tasks(section: str, args):
             "patience": patience_candidates,
             "embeddings": embedding_candidates,
             "dropout": dropout_candidates,
+            "ensemble": ensemble_candidates,
         }[section]
         tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
         real = [(t.name, t.kind, t.X, t.y, candidates(t.kind)) for t in tasks]
@@ -766,6 +790,7 @@ def render(raw: dict) -> str:
         "patience": "## The patience: a fixed wait against waits that grow with the best epoch",
         "embeddings": "## Numeric embeddings: spline bases appended to the scaled columns",
         "dropout": "## Dropout: the default MLP's 0.1 against none and 0.2",
+        "ensemble": "## Ensembles: one network against 4 and 8 averaged",
     }
     sections = []
     for section, tasks in raw.items():
@@ -779,7 +804,7 @@ def render(raw: dict) -> str:
 
 
 # Sections run on the tables of both kinds.
-MIXED_SECTIONS = ("learning-rate", "patience", "embeddings", "dropout")
+MIXED_SECTIONS = ("learning-rate", "patience", "embeddings", "dropout", "ensemble")
 
 
 def _by_metrics(section: str, tasks: dict) -> dict:
@@ -806,6 +831,7 @@ SECTIONS = (
     "patience",
     "embeddings",
     "dropout",
+    "ensemble",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
 EXPERIMENTS = ("embeddings", "dropout")
@@ -850,8 +876,8 @@ def parse_args(argv=None):
         type=Path,
         default=None,
         help="a page whose text between the defaults:tables markers (defaults:<section> "
-        "for the threshold, learning-rate, patience and embeddings sections) the tables "
-        "replace",
+        "for the threshold, learning-rate, patience, embeddings, dropout and ensemble "
+        "sections) the tables replace",
     )
     args = parser.parse_args(argv)
     sections = [section for section in SECTIONS if section not in EXPERIMENTS]
@@ -892,7 +918,7 @@ def main(argv=None) -> str:
 
 DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"
 # Sections whose tables fill their own block of the page (defaults:<section>).
-OWN_BLOCKS = ("threshold", "learning-rate", "patience", "embeddings", "dropout")
+OWN_BLOCKS = ("threshold", "learning-rate", "patience", "embeddings", "dropout", "ensemble")
 
 
 def _docs_blocks(raw: dict) -> dict:

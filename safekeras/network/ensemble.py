@@ -278,14 +278,17 @@ def merge_members(members) -> list:
         Kernel and bias per layer of the network with
         :func:`wide_layer_sizes` hidden units: the first kernel side by side,
         deeper hidden kernels block-diagonal, the output kernel stacked and
-        divided by the members, the output bias their mean.
+        divided by the members, the output bias their mean (without hidden
+        layers, the members' mean kernel and bias).
     """
     size, depth = len(members), len(members[0]) // 2
     merged = []
     for layer in range(depth):
         kernels = [member[2 * layer] for member in members]
         biases = [member[2 * layer + 1] for member in members]
-        if layer == depth - 1:  # the head: the mean of the members' pre-activations
+        if layer == depth - 1 == 0:  # no hidden layer: linear members, their mean is linear
+            merged += [np.mean(kernels, axis=0), np.mean(biases, axis=0)]
+        elif layer == depth - 1:  # the head: the mean of the members' pre-activations
             merged += [np.concatenate(kernels, axis=0) / size, np.mean(biases, axis=0)]
         elif layer == 0:  # every member reads the same inputs
             merged += [np.concatenate(kernels, axis=1), np.concatenate(biases)]

@@ -126,7 +126,7 @@ def pre_activation(weights, x):
     return x @ weights[-2] + weights[-1]
 
 
-@pytest.mark.parametrize("hidden", [(6,), (6, 5), (6, 5, 3)])
+@pytest.mark.parametrize("hidden", [(), (6,), (6, 5), (6, 5, 3)])
 @pytest.mark.parametrize("target", ["regression", "binary"])
 def test_the_kept_network_outputs_the_members_mean_pre_activation(hidden, target):
     outputs = 2 if target == "regression" else 1

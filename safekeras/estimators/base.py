@@ -372,9 +372,12 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         return replace(rows, x_train=x_train, y_train=y_train, w_train=w_train, w_val_fit=w_val_fit)
 
     def _ensemble_size(self, spec, partial: bool, resume: bool) -> int:
-        """The networks this fit trains together (see :mod:`~safekeras.network.ensemble`)."""
-        if resume:  # the fitted network trains on as one (files from before: one network)
-            return getattr(self, "ensemble_size_", 1)
+        """The networks this fit trains together (see :mod:`~safekeras.network.ensemble`).
+
+        A continued fit trains the fitted network on as one, whatever it holds.
+        """
+        if resume:
+            return 1
         return ensemble.resolve_ensemble_size(self, spec, partial=partial)
 
     def _build_network(self, spec, x_train, seeds, size: int = 1):
@@ -456,7 +459,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         # Steps, not epochs, are what train a network: "auto" counts them from the rows.
         budget = resolve_budget(self.batch_size, self.patience, len(rows.x_train))
         self.batch_size_, self.patience_ = budget.batch_size, budget.patience
-        self.ensemble_size_ = size
+        if not resume:  # a continued fit keeps the count of the fit that built the network
+            self.ensemble_size_ = size
         if size > 1:
             weights, result = ensemble.train_members(
                 size=size,

@@ -24,6 +24,7 @@ import sys
 import zipfile
 
 from ..exceptions import NotFittedError, PersistenceError
+from ..network.engine.shared import loss_config_keeps_settings
 from .allowlist import defined_in_keras, keras_config_problems
 from .file_format import (
     _KERAS_FOLDER,
@@ -140,6 +141,13 @@ def _keras_config_json(name: str, value, keras) -> bytes:
             f"Cannot save the {name!r} attribute ({value!r}): Keras cannot serialise it ({exc})."
         ) from exc
     _refuse_denied_problems(keras_config_problems(config, frozenset()), repr(name))
+    if isinstance(value, keras.losses.Loss) and not loss_config_keeps_settings(value):
+        raise PersistenceError(
+            f"Cannot save the {name!r} attribute ({type(value).__name__}): its Keras config "
+            "leaves out some of its settings (Keras's Huber drops delta), so the file would "
+            "load another loss. Give the loss by name (its defaults), or a loss class whose "
+            "get_config returns every setting."
+        )
     return data
 
 

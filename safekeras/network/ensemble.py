@@ -34,6 +34,7 @@ import numpy as np
 from ..exceptions import ParameterError
 from . import stacked
 from .engine.result import TrainingResult
+from .engine.shared import loss_config_keeps_settings
 
 __all__ = [
     "AUTO_REGRESSION_SIZE",
@@ -81,7 +82,9 @@ def ensemble_obstacles(estimator, *, partial: bool) -> list[str]:
         obstacles.append("callbacks watch one network's training")
     if not isinstance(estimator.loss, (str, keras.losses.Loss)):
         obstacles.append("the loss is a plain function (give a loss name or a keras.losses.Loss)")
-    elif isinstance(estimator.loss, keras.losses.Loss) and not _config_keeps(estimator.loss):
+    elif isinstance(estimator.loss, keras.losses.Loss) and not loss_config_keeps_settings(
+        estimator.loss
+    ):
         obstacles.append(
             f"{type(estimator.loss).__name__}'s config leaves out some of its settings, and the "
             "members' network is rebuilt from its config (give the loss by name)"
@@ -315,19 +318,6 @@ def _column(y):
 
 def _rows_of(sample_weight, order):
     return None if sample_weight is None else sample_weight[order]
-
-
-def _config_keeps(loss) -> bool:
-    """Whether ``loss`` rebuilt from its config computes the same (Huber's delta is lost)."""
-    import keras
-
-    from .engine.shared import loss_identity
-
-    try:
-        rebuilt = keras.losses.deserialize(keras.losses.serialize(loss))
-    except (TypeError, ValueError):
-        return False
-    return loss_identity(rebuilt) == loss_identity(loss)
 
 
 def _stackable_loss(loss):

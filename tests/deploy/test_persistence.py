@@ -1034,3 +1034,17 @@ def test_public_entry_points_are_the_estimator_method_and_safekeras_load(
     restored = safekeras.load(path)
     assert type(restored) is type(binary)
     np.testing.assert_array_equal(restored.predict_proba(X), binary.predict_proba(X))
+
+
+def test_a_loss_whose_config_drops_a_setting_is_not_saved_as_another_loss(tmp_path):
+    # Keras's Huber leaves delta out of its config: the file would load Huber(delta=1.0).
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    estimator = SafeKerasRegressor(
+        loss=keras.losses.Huber(delta=0.5), ensemble_size=1, epochs=2, random_state=0
+    ).fit(X, y)
+    with pytest.raises(PersistenceError, match="leaves out some of its settings"):
+        save(estimator, tmp_path / "huber.safekeras")
+    assert not (tmp_path / "huber.safekeras").exists()
+    fine = SafeKerasRegressor(loss="huber", epochs=2, random_state=0).fit(X, y)
+    save(fine, tmp_path / "named.safekeras")
+    np.testing.assert_array_equal(load(tmp_path / "named.safekeras").predict(X), fine.predict(X))

@@ -11,6 +11,7 @@ __all__ = [
     "chunks",
     "epoch_batching",
     "keep_recent",
+    "loss_config_keeps_settings",
     "loss_identity",
     "mean_loss",
     "optimizer_config",
@@ -160,6 +161,30 @@ def loss_identity(loss):
     if not isinstance(loss, keras.losses.Loss):  # a function: its identity
         return _setting_identity(loss)
     return [keras.saving.serialize_keras_object(loss), _setting_identity(vars(loss))]
+
+
+def loss_config_keeps_settings(loss) -> bool:
+    """Whether ``loss`` rebuilt from its Keras config computes what it computes.
+
+    Keras's ``Huber`` loses ``delta`` on the way (Keras 3.15): a network
+    rebuilt from config, or a file loaded, would train or score another loss.
+
+    Parameters
+    ----------
+    loss : keras.losses.Loss
+
+    Returns
+    -------
+    bool
+        False also when Keras cannot serialise or rebuild it.
+    """
+    import keras
+
+    try:
+        rebuilt = keras.losses.deserialize(keras.losses.serialize(loss))
+    except (TypeError, ValueError):
+        return False
+    return loss_identity(rebuilt) == loss_identity(loss)
 
 
 def _setting_identity(value):

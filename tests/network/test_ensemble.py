@@ -9,14 +9,16 @@ average), and the estimator predicts what its members predict on average.
 
 import itertools
 
+import default_mlps
 import keras
 import numpy as np
 import pytest
+from default_mlps import HIDDEN, L2, SETTINGS
 from sklearn.datasets import make_classification, make_regression
 
 from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
 from safekeras.data.targets import classification_target, regression_target
-from safekeras.network import architecture, ensemble, stacked, training
+from safekeras.network import ensemble, stacked, training
 
 pytestmark = [
     pytest.mark.core,
@@ -25,10 +27,6 @@ pytestmark = [
         reason="the members train in the compiled engine",
     ),
 ]
-
-HIDDEN = (8, 4)
-L2 = 1e-3
-SETTINGS = dict(batch_size=16, epochs=12, patience=3)
 
 
 def regression_data(seed, n_rows=96, width=5, outputs=1):
@@ -40,17 +38,7 @@ def regression_data(seed, n_rows=96, width=5, outputs=1):
 
 
 def default_mlp(spec, width, seed, hidden=HIDDEN, dropout=0.1):
-    return architecture.build_network(
-        None,
-        meta=architecture.make_meta(spec, width),
-        spec=spec,
-        hidden_layer_sizes=hidden,
-        activation="relu",
-        dropout=dropout,
-        l2=L2,
-        add_head=False,
-        seeds=architecture.seed_stream(np.random.RandomState(seed)),
-    )
+    return default_mlps.default_mlp(spec, width, seed, hidden=hidden, dropout=dropout)
 
 
 def regression_spec(outputs=1):
@@ -68,19 +56,7 @@ def test_a_member_alone_takes_its_networks_own_steps_with_the_estimators_loss(lo
     spec = regression_spec()
     alone = default_mlp(spec, x.shape[1], seed=1)
     alone.compile(optimizer=training.make_optimizer("adam", 0.01), loss=loss)
-    result = training.train(
-        alone,
-        engine="compiled",
-        x=x,
-        y=y,
-        sample_weight=None,
-        validation=(x_val, y_val, None),
-        callbacks=None,
-        shuffle_seed=7,
-        verbose=0,
-        early_stopping=True,
-        **SETTINGS,
-    )
+    result = default_mlps.train_alone(alone, x, y, (x_val, y_val, None))
     member = default_mlp(spec, x.shape[1], seed=1)
     seeds = [layer.get_config()["seed"] for layer in member.layers if "dropout" in layer.name]
     stack = stacked.stack_weights(

@@ -9,9 +9,11 @@ trained weights are bit for bit those it gets when every other fold's labels
 are changed and its own zero-weight padding rows hold garbage.
 """
 
+import default_mlps
 import keras
 import numpy as np
 import pytest
+from default_mlps import HIDDEN, L2, SETTINGS
 
 from safekeras.data.targets import classification_target
 from safekeras.network import architecture, stacked, training
@@ -24,10 +26,6 @@ pytestmark = [
     ),
 ]
 
-HIDDEN = (8, 4)
-L2 = 1e-3
-SETTINGS = dict(batch_size=16, epochs=12, patience=3)
-
 
 def fold_data(seed, n_rows=96, width=5):
     rng = np.random.RandomState(seed)
@@ -38,17 +36,7 @@ def fold_data(seed, n_rows=96, width=5):
 
 def default_mlp(width, seed, dropout=0.0):
     spec, _ = classification_target(np.array([0, 1]))
-    return architecture.build_network(
-        None,
-        meta=architecture.make_meta(spec, width),
-        spec=spec,
-        hidden_layer_sizes=HIDDEN,
-        activation="relu",
-        dropout=dropout,
-        l2=L2,
-        add_head=False,
-        seeds=architecture.seed_stream(np.random.RandomState(seed)),
-    )
+    return default_mlps.default_mlp(spec, width, seed, dropout=dropout)
 
 
 def compiled(network):
@@ -118,18 +106,7 @@ def test_predict_folds_gives_each_fold_its_own_networks_outputs():
 def test_a_stack_of_one_fold_takes_its_networks_own_optimizer_steps(dropout):
     x, y, x_val, y_val = fold_data(0)
     alone = compiled(default_mlp(x.shape[1], seed=1, dropout=dropout))
-    result = training.train(
-        alone,
-        engine="compiled",
-        x=x,
-        y=y,
-        sample_weight=None,
-        validation=(x_val, y_val, None),
-        callbacks=None,
-        shuffle_seed=7,
-        verbose=0,
-        **SETTINGS,
-    )
+    result = default_mlps.train_alone(alone, x, y, (x_val, y_val, None))
     in_stack = default_mlp(x.shape[1], seed=1, dropout=dropout)
     stacked_result = trained_stack([(x, y, x_val, y_val)], [in_stack], dropout=dropout)
     assert stacked_result.epochs_run == result.epochs_run

@@ -28,6 +28,10 @@ def _summary(context) -> dict:
         n_epochs=context.n_epochs,
         best_epoch=context.best_epoch,
         early_stopping=bool(estimator.early_stopping),
+    )
+    if getattr(estimator, "ensemble_size_", 1) > 1:  # its losses are the members' mean
+        summary["ensemble_size"] = int(estimator.ensemble_size_)
+    summary.update(
         train_loss_best=context.train_best,
         train_loss_final=float(context.loss[-1]),
     )

@@ -178,6 +178,13 @@ def test_an_ensemble_is_reproducible_and_each_member_stops_on_the_shared_split()
     fitted = fits[0]
     assert len(fitted.history_["val_loss"]) == len(fitted.history_["loss"]) == fitted.n_epochs_
     assert 1 <= fitted.best_epoch_ <= fitted.n_epochs_ < 200  # the members stopped early
+    summary = fitted.diagnose().summary
+    assert summary["ensemble_size"] == 3
+    assert summary["train_loss_best"] == fitted.history_["loss"][fitted.best_epoch_ - 1]
+    assert (
+        "ensemble_size"
+        not in SafeKerasRegressor(ensemble_size=1, epochs=3).fit(X, y).diagnose().summary
+    )
     other = SafeKerasRegressor(ensemble_size=3, random_state=5).fit(X, y)
     assert not np.array_equal(other.predict(X), fitted.predict(X))
 

@@ -187,8 +187,9 @@ def _check_default_layers(estimator, network, spec, width: int, where: str) -> N
             f"{where} is inconsistent: ensemble_size_={size!r} is not a number of networks. "
             "The file was tampered with or corrupted."
         )
+    size = int(size)
     try:
-        expected_weights = _default_mlp_weights(estimator, width, spec.n_outputs, int(size))
+        expected_weights = _default_mlp_weights(estimator, width, spec.n_outputs, size)
     except (TypeError, ValueError) as exc:
         raise PersistenceError(
             f"{where} is inconsistent: hidden_layer_sizes={estimator.hidden_layer_sizes!r} does "
@@ -197,11 +198,11 @@ def _check_default_layers(estimator, network, spec, width: int, where: str) -> N
     if expected_weights != network.count_params():
         raise PersistenceError(
             f"{where} is inconsistent: its network holds {network.count_params()} weights, but the "
-            f"default MLP the estimator's parameters build ({int(size)} network(s) of "
+            f"default MLP the estimator's parameters build ({size} network(s) of "
             f"hidden_layer_sizes={estimator.hidden_layer_sizes!r}) holds {expected_weights}. "
             "The file was tampered with or corrupted."
         )
-    expected = estimator._build_network(spec, np.zeros((1, width)), itertools.count(), int(size))
+    expected = estimator._build_network(spec, np.zeros((1, width)), itertools.count(), size)
     got, wanted = _signature(network), _signature(expected)
     if got != wanted:
         differing = next(
@@ -223,9 +224,10 @@ def _check_default_layers(estimator, network, spec, width: int, where: str) -> N
 def _default_mlp_weights(estimator, width: int, n_outputs: int, size: int) -> int:
     """Weights (kernels and biases) of ``size`` default MLPs kept as one wide network."""
     from ..network.architecture import layer_sizes
+    from ..network.ensemble import wide_layer_sizes
 
-    units = [width, *(size * int(h) for h in layer_sizes(estimator.hidden_layer_sizes))]
-    units.append(n_outputs)
+    hidden = wide_layer_sizes(layer_sizes(estimator.hidden_layer_sizes), size)
+    units = [width, *hidden, n_outputs]
     return sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(units))
 
 

@@ -391,7 +391,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             self.model,
             meta=architecture.make_meta(spec, x_train.shape[1], x_train.shape[1:]),
             spec=spec,
-            hidden_layer_sizes=hidden if size == 1 else ensemble.wide_layer_sizes(hidden, size),
+            hidden_layer_sizes=ensemble.wide_layer_sizes(hidden, size),
             activation=self.activation,
             dropout=self.dropout,
             l2=self.l2,

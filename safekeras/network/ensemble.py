@@ -140,7 +140,7 @@ def resolve_ensemble_size(estimator, spec, *, partial: bool) -> int:
 
 
 def wide_layer_sizes(hidden_units, size: int) -> list[int]:
-    """The hidden widths of the one network ``size`` members become."""
+    """The hidden widths of the one network ``size`` members become (``size=1``: their own)."""
     return [int(units) * size for units in hidden_units]
 
 
@@ -227,8 +227,9 @@ def train_members(
     stack.compile(optimizer=fit_optimizer(settings), loss=None)
     orders = np.random.default_rng(next(seeds))
     rows = [np.arange(len(x))] + [orders.permutation(len(x)) for _ in range(size - 1)]
+    targets = _column(y)
     train = stacked.stack_rows(
-        [(x[order], _column(y)[order], _rows_of(sample_weight, order)) for order in rows],
+        [(x[order], targets[order], _rows_of(sample_weight, order)) for order in rows],
         width,
         x.dtype,
     )

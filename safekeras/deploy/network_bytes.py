@@ -17,6 +17,7 @@ import os
 import tempfile
 
 from ..exceptions import PersistenceError, UnsafeFileError
+from ..network.variable_names import stable_variable_names
 from .archive import (
     _MAX_CONFIG_BYTES,
     _MAX_INFLATED_MEMBER_BYTES,
@@ -136,7 +137,8 @@ def _load_keras_model(members: dict, where: str):
         with open(path, "wb") as handle:
             handle.write(_zip_bytes(members))
         try:
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
+            with stable_variable_names():  # loading a network per request must not grow memory
+                return keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as exc:
             raise PersistenceError(
                 f"Keras could not load {where}: {exc}. If it uses custom layers or functions, "

@@ -47,6 +47,7 @@ from ..network.budget import resolve_budget
 from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
 from ..network.parallel import limit_worker_threads
+from ..network.variable_names import stable_variable_names
 from .fit_state import FitData, Rows, fit_transaction
 from .fitted_attributes import record_network, record_target
 from .input_kinds import (
@@ -196,7 +197,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         architecture.check_layer_sizes(self.hidden_layer_sizes)
         resume = self.__sklearn_is_fitted__() and (partial or self.warm_start)
         how = "partial_fit" if partial else "warm_start=True"
-        with fit_transaction(self):
+        with fit_transaction(self), stable_variable_names():
             if resume:
                 incremental.check_same_structure(self, self._structure_, how)
             data = self._read_validated(

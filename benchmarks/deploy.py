@@ -73,7 +73,11 @@ carries signal.
    * (e) **raw Keras over the grid**: the same candidates and folds as (b),
      each a new raw Keras network of that architecture and learning rate:
      the like-for-like reference of (b), since every new architecture costs
-     compilation memory that refitting one architecture (c) never pays.
+     compilation memory that refitting one architecture (c) never pays;
+   * (f) **safekeras refit, a network-building function**: (a) with
+     ``model=`` a function that builds the raw Keras network of (c) anew on
+     every call, so Keras names its layers and seed states afresh
+     ("dense_57"), as users' functions do.
 
    Each process first does ``--memory-warmups`` (3) fits of the same kind
    (for the grid search: a one-candidate ``GridSearchCV`` of another

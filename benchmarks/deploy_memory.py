@@ -55,6 +55,22 @@ def memory_refit(X, y, args, reading: Callable[[], None]) -> None:
         reading()
 
 
+def fresh_raw_network(meta):
+    """A new network on every call, its layers named by Keras ("dense_57"), as users write it."""
+    return build_raw_model(meta["n_features_in_"])
+
+
+def memory_refit_callable(X, y, args, reading: Callable[[], None]) -> None:
+    """(a) with ``model=`` a callable that builds a new, Keras-named network for every fit."""
+    estimator = safekeras_estimator(args.memory_epochs, model=fresh_raw_network)
+    for _ in range(args.memory_warmups):
+        estimator.fit(X, y)
+    reading()
+    for _ in range(args.refits):
+        estimator.fit(X, y)
+        reading()
+
+
 def grid_candidates(n: int) -> list[dict]:
     pairs = [(h, lr) for h in GRID_ARCHITECTURES for lr in GRID_LEARNING_RATES]
     pairs = (pairs * (n // len(pairs) + 1))[:n]
@@ -146,6 +162,10 @@ MEMORY_CASES = {
     "raw_grid": MemoryCase(
         "(e) raw Keras over the grid's candidates and folds (the reference of (b))",
         memory_raw_grid,
+    ),
+    "refit_callable": MemoryCase(
+        "(f) safekeras: refit with `model=` a function building a new, Keras-named network",
+        memory_refit_callable,
     ),
 }
 

@@ -25,6 +25,7 @@ import numbers
 import numpy as np
 
 from ..exceptions import ModelSpecError, PersistenceError
+from ..network.variable_names import stable_variable_names
 
 __all__ = ["check_decision_fits", "check_network_fits"]
 
@@ -202,7 +203,8 @@ def _check_default_layers(estimator, network, spec, width: int, where: str) -> N
             f"hidden_layer_sizes={estimator.hidden_layer_sizes!r}) holds {expected_weights}. "
             "The file was tampered with or corrupted."
         )
-    expected = estimator._build_network(spec, np.zeros((1, width)), itertools.count(), size)
+    with stable_variable_names():  # a load per request must not grow memory
+        expected = estimator._build_network(spec, np.zeros((1, width)), itertools.count(), size)
     got, wanted = _signature(network), _signature(expected)
     if got != wanted:
         differing = next(

@@ -87,6 +87,25 @@ def test_loading_a_pickle_twice_creates_no_new_names(data):
     assert names[0] == names[1] == {f"{VARIABLE_NAME}:0"}
 
 
+def test_save_then_load_creates_variables_under_the_fixed_name_only(data, tmp_path):
+    import tensorflow as tf
+
+    from safekeras import load
+
+    X, y = data
+    path = tmp_path / "model.skeras"
+    SafeKerasClassifier(dropout=0.2, threshold=None, random_state=0, **SMALL).fit(X, y).save(path)
+    created = []
+
+    def record(next_creator, **kwargs):  # outermost: sees the name the variable gets
+        created.append(kwargs.get("name"))
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(record):
+        load(path)  # the network, and the default MLP its load check builds to compare
+    assert created and set(created) == {f"{VARIABLE_NAME}/"}
+
+
 def test_graph_mode_variables_keep_their_names():
     import tensorflow as tf
 

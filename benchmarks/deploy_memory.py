@@ -45,8 +45,9 @@ def rss_mb() -> float:
     return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def memory_refit(X, y, args, reading: Callable[[], None]) -> None:
-    estimator = safekeras_estimator(args.memory_epochs)
+def memory_refit(X, y, args, reading: Callable[[], None], **params) -> None:
+    """Refits of one estimator (``params``: its settings beyond the benchmark's)."""
+    estimator = safekeras_estimator(args.memory_epochs, **params)
     for _ in range(args.memory_warmups):
         estimator.fit(X, y)
     reading()
@@ -58,17 +59,6 @@ def memory_refit(X, y, args, reading: Callable[[], None]) -> None:
 def fresh_raw_network(meta):
     """A new network on every call, its layers named by Keras ("dense_57"), as users write it."""
     return build_raw_model(meta["n_features_in_"])
-
-
-def memory_refit_callable(X, y, args, reading: Callable[[], None]) -> None:
-    """(a) with ``model=`` a callable that builds a new, Keras-named network for every fit."""
-    estimator = safekeras_estimator(args.memory_epochs, model=fresh_raw_network)
-    for _ in range(args.memory_warmups):
-        estimator.fit(X, y)
-    reading()
-    for _ in range(args.refits):
-        estimator.fit(X, y)
-        reading()
 
 
 def grid_candidates(n: int) -> list[dict]:
@@ -165,7 +155,7 @@ MEMORY_CASES = {
     ),
     "refit_callable": MemoryCase(
         "(f) safekeras: refit with `model=` a function building a new, Keras-named network",
-        memory_refit_callable,
+        lambda X, y, args, reading: memory_refit(X, y, args, reading, model=fresh_raw_network),
     ),
 }
 

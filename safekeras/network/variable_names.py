@@ -7,9 +7,10 @@ for the life of the process (about 35 KB, measured; see TensorFlow issue
 19671) and a kernel build (about 0.7 ms). Keras numbers many of the names
 it makes: every ``Dropout`` layer's ``SeedGenerator`` is "seed_generator_57",
 a user's layers are "dense_57", an optimizer's slots carry the layer names.
-A default fit with dropout created two such names, an ensemble of four
-networks eight; 100 to 250 KB a fit were never given back, and a long
-search or a service that refits grew without bound.
+A default classifier fit created two such names (its two Dropout
+layers' seeds), a default regressor four (the stack of its members and the
+wide network they become): 70 to 230 KB a refit were never given back, so a
+long search or a service that refits grew without bound.
 
 :func:`stable_variable_names` gives every TensorFlow variable created inside
 it one fixed name through ``tf.variable_creator_scope`` (TensorFlow's public

@@ -28,8 +28,6 @@ import contextlib
 
 __all__ = ["VARIABLE_NAME", "stable_variable_names"]
 
-# The trailing slash makes it an absolute name scope: no enclosing scope is
-# prefixed and TensorFlow does not number it.
 VARIABLE_NAME = "safekeras_variable"
 
 
@@ -65,5 +63,7 @@ def _fixed_name(next_creator, **kwargs):
     with tf.init_scope():  # where the variable will be created: eager unless in a v1 graph
         eager = tf.executing_eagerly()
     if eager:
+        # The trailing slash makes it an absolute name scope: no enclosing scope is
+        # prefixed and TensorFlow does not number it.
         kwargs["name"] = VARIABLE_NAME + "/"
     return next_creator(**kwargs)

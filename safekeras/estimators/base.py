@@ -42,7 +42,7 @@ from ..data import input_validation, targets
 from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
 from ..decision.plan import DecisionPlan, FoldRecipe
 from ..exceptions import ParameterError, TargetError
-from ..network import architecture, checks, ensemble, incremental, training
+from ..network import architecture, checks, deferred, ensemble, incremental, training
 from ..network.budget import resolve_budget
 from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
@@ -177,6 +177,14 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         state.pop("_kind", None)  # only a fit in progress reads it
         return state
 
+    def __getattr__(self, name):
+        # Only for attributes not set: the model_ of a fit whose network is built on first
+        # read (safekeras.network.deferred) is the pipeline's.
+        pipeline = self.__dict__.get("pipeline_") if name == "model_" else None
+        if pipeline is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return pipeline.named_steps["network"].model_
+
     def __setstate__(self, state):
         super().__setstate__(state)
         if "pipeline_" in self.__dict__:
@@ -213,7 +221,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             rows = self._rebalanced(data.spec, rows, preprocessor, seeds)
             size = self._ensemble_size(data.spec, partial, resume)
             network = (
-                self.model_ if resume else self._build_network(data.spec, rows.x_train, seeds, size)
+                self.model_ if resume else self._new_network(data.spec, rows, seeds, size, partial)
             )
             rows = self._in_network_dtype(data, preprocessor, network, rows, resume)
             output = self._checked_output(data.spec, network, rows.x_train)
@@ -381,6 +389,30 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             return 1
         return ensemble.resolve_ensemble_size(self, spec, partial=partial)
 
+    def _new_network(self, spec, rows: Rows, seeds, size: int, partial: bool):
+        """The network this fit trains: a Keras network, or the default MLP deferred.
+
+        A :class:`~safekeras.network.deferred.DeferredNetwork` when its build
+        can wait (:func:`~safekeras.network.deferred.can_defer`): it draws the
+        same seeds, and trains to the same weights.
+        """
+        kind = self._fit_kind()
+        if not deferred.can_defer(self, kind=kind, size=size, partial=partial):
+            return self._build_network(spec, rows.x_train, seeds, size)
+        import keras
+
+        recipe = deferred.MLPRecipe.draw(
+            rows.x_train.shape[1],
+            n_outputs=spec.n_outputs,
+            output_activation=spec.activation,
+            hidden_layer_sizes=architecture.layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+            dropout=self.dropout,
+            l2=self.l2,
+            seeds=seeds,
+        )
+        return deferred.DeferredNetwork(recipe, keras.config.floatx())
+
     def _build_network(self, spec, x_train, seeds, size: int = 1):
         """A fresh, seeded network for ``spec`` and ``x_train``'s width.
 
@@ -526,9 +558,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         fit that fails here keeps the previous fit. ``y_train`` is encoded as the
         network was trained on it (see ``_encode_target``).
         """
-        network = fitted_network.model_
         # The loss of a logits head is measured on the logits, as it was trained.
-        raw = FittedNetwork.from_trained(network) if output.logits else fitted_network
+        raw = fitted_network.without_activation() if output.logits else fitted_network
         training.check_training_outcome(
             raw.predict,
             x_train,
@@ -536,7 +567,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             training.normalise_weights(w_train, "float64"),
             activation=output.activation,
             logits=output.logits,
-            dtype=getattr(network, "compute_dtype", None) or input_dtype(network),
+            dtype=fitted_network.compute_dtype(),
             continued=resume,
         )
 

@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 
 from ..inspection.profile import training_profile
 from ..network import incremental
+from ..network.deferred import DeferredNetwork
 
 __all__ = ["record_network", "record_target"]
 
@@ -24,7 +25,10 @@ def record_network(estimator, data, preprocessor, network, fitted_network, resul
     estimator.input_kind_ = vars(estimator).pop("_kind")  # the steps that read it are done
     estimator._input_shape_ = tuple(int(d) for d in data.X.shape[1:])
     estimator.preprocessor_ = preprocessor
-    estimator.model_ = network
+    if isinstance(network, DeferredNetwork) and network.model is None:
+        vars(estimator).pop("model_", None)  # the pipeline's, built when first read
+    else:
+        estimator.model_ = network.model if isinstance(network, DeferredNetwork) else network
     estimator.pipeline_ = Pipeline(
         [
             ("preprocess", preprocessor if preprocessor is not None else "passthrough"),

@@ -21,7 +21,7 @@ from ..data.preprocessing_plan import PreprocessingPlan
 from ..exceptions import DriftError, DriftWarning, NotFittedError, external_stacklevel
 from ..inspection import diagnostics
 from ..network import architecture, checks
-from ..network.fitted import input_dtype, row_chunks
+from ..network.fitted import row_chunks
 from .input_kinds import fitted_kind
 
 
@@ -57,7 +57,7 @@ class _PredictMixin:
     def _outputs_of(self, X, batch) -> np.ndarray:
         """The network's outputs for a validated, decoded batch (numbers checked first)."""
         network = self.pipeline_.named_steps["network"]
-        dtype = input_dtype(network.model_)
+        dtype = network.input_dtype()
         if self._feeds_raw_numbers():  # before the drift warning: an error makes it moot
             self.input_schema_.check_representable(dtype, batch)
         if fitted_kind(self) == "tokens":  # before Keras: a GPU reads zeros
@@ -87,6 +87,8 @@ class _PredictMixin:
 
     def _finite_predictions(self, values: np.ndarray, what: str) -> np.ndarray:
         """``values``, or an error naming the rows whose output is NaN or infinite."""
+        if np.isfinite(values).all():  # the network (read to tell why) may not be built yet
+            return values
         return checks.finite_predictions(values, what, self.model_)
 
     def _preprocessing_plan(self):

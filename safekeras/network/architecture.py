@@ -22,6 +22,7 @@ __all__ = [
     "check_layer_sizes",
     "declared_input_shape",
     "declared_input_width",
+    "default_mlp",
     "embedding_input_dim",
     "inspect_head",
     "layer_sizes",
@@ -119,7 +120,16 @@ def build_network(
 
     n_features = meta["n_features_in_"]
     if model is None:
-        return _default_mlp(n_features, spec, hidden_layer_sizes, activation, dropout, l2, seeds)
+        return default_mlp(
+            n_features,
+            n_outputs=spec.n_outputs,
+            output_activation=spec.activation,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            l2=l2,
+            seeds=seeds,
+        )
     if isinstance(model, keras.Model):
         network = _clone_seeded(model, seeds)
     elif callable(model):
@@ -199,7 +209,44 @@ def inspect_head(network, x_probe: np.ndarray) -> Head:
     return Head(units=units, activation=activation)
 
 
-def _default_mlp(n_features, spec, hidden_layer_sizes, activation, dropout, l2, seeds):
+def default_mlp(
+    n_features: int,
+    *,
+    n_outputs: int,
+    output_activation,
+    hidden_layer_sizes,
+    activation,
+    dropout: float,
+    l2: float,
+    seeds: Iterator[int],
+):
+    """The default MLP, uncompiled: its hidden layers, then the output layer the target needs.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the preprocessed input.
+    n_outputs : int
+        Units of the output layer.
+    output_activation : str or None
+        Its activation (from the target type).
+    hidden_layer_sizes : sequence of int
+        Units of each hidden layer.
+    activation : str
+        Activation of the hidden layers.
+    dropout : float
+        Rate of the Dropout layer after each hidden layer (none when 0).
+    l2 : float
+        L2 penalty on the hidden layers' kernels (none when 0).
+    seeds : iterator of int
+        One seed is drawn per layer with random state, in layer order: each
+        hidden layer's kernel, then its Dropout, and the output kernel last
+        (:class:`~safekeras.network.deferred.MLPRecipe` draws them alike).
+
+    Returns
+    -------
+    keras.Sequential
+    """
     import keras
 
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
@@ -220,8 +267,8 @@ def _default_mlp(n_features, spec, hidden_layer_sizes, activation, dropout, l2, 
             layers.append(keras.layers.Dropout(dropout, seed=next(seeds), name=f"dropout_{number}"))
     layers.append(
         keras.layers.Dense(
-            spec.n_outputs,
-            activation=spec.activation,
+            n_outputs,
+            activation=output_activation,
             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
             name="output",
         )

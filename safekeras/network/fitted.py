@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..deploy.network_bytes import model_from_bytes, model_to_bytes
+from .deferred import DeferredNetwork
 from .inference import plan_forward
 from .parallel import limit_worker_threads
 
@@ -14,6 +17,8 @@ __all__ = ["PREDICT_CHUNK", "FittedNetwork", "input_dtype", "row_chunks"]
 # Rows per forward pass at predict time: large enough to amortise the call,
 # small enough not to hold a second copy of a big batch.
 PREDICT_CHUNK = 8192
+# Builds deferred networks one at a time, so that concurrent first reads build one network.
+_build_lock = threading.RLock()
 
 
 def row_chunks(n_rows: int) -> list[slice]:
@@ -24,6 +29,8 @@ def row_chunks(n_rows: int) -> list[slice]:
 
 def input_dtype(model) -> str:
     """The dtype the network's first layer computes in ("float32" unless built otherwise)."""
+    if isinstance(model, DeferredNetwork):
+        return model.dtype
     try:
         return str(model.inputs[0].dtype)
     except (AttributeError, IndexError, ValueError):
@@ -48,7 +55,9 @@ class FittedNetwork(BaseEstimator):
     Attributes
     ----------
     model_ : keras.Model
-        The trained network.
+        The trained network. A default MLP trained without being built
+        (:mod:`~safekeras.network.deferred`) is built when this is first
+        read; ``predict`` does not need it.
     """
 
     def __init__(self, logits_activation=None):
@@ -56,11 +65,38 @@ class FittedNetwork(BaseEstimator):
 
     @classmethod
     def from_trained(cls, model, logits_activation=None) -> FittedNetwork:
-        """Wrap a network the estimator has just trained."""
+        """Wrap a network the estimator has just trained.
+
+        Parameters
+        ----------
+        model : keras.Model or DeferredNetwork
+            The trained network; a deferred one that was built is read as its
+            Keras network.
+        logits_activation : {None, "sigmoid", "softmax"}, default=None
+
+        Returns
+        -------
+        FittedNetwork
+        """
         network = cls(logits_activation=logits_activation)
+        if isinstance(model, DeferredNetwork) and model.model is not None:
+            model = model.model
+        if isinstance(model, DeferredNetwork):
+            network._deferred = model  # model_ is built when first read (__getattr__)
+            return network
         network.model_ = model
         network._forward(model)  # planned now: predict never changes the object
         return network
+
+    def without_activation(self) -> FittedNetwork:
+        """The same trained network, its outputs read as they are (logits stay logits).
+
+        Returns
+        -------
+        FittedNetwork
+        """
+        model = self.__dict__.get("model_")
+        return FittedNetwork.from_trained(model if model is not None else self._deferred)
 
     def fit(self, X, y=None, **fit_params):
         raise TypeError(
@@ -68,13 +104,34 @@ class FittedNetwork(BaseEstimator):
         )
 
     def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "model_")
+        return "model_" in self.__dict__ or "_deferred" in self.__dict__
+
+    def __getattr__(self, name):
+        # Only for attributes not set: model_ of a deferred network, built once, on first read.
+        deferred = self.__dict__.get("_deferred") if name == "model_" else None
+        if deferred is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        with _build_lock:
+            if "model_" not in self.__dict__:
+                self.__dict__["model_"] = deferred.build_model()
+        return self.__dict__["model_"]
+
+    def input_dtype(self) -> str:
+        """The dtype ``predict`` feeds the network (see :func:`input_dtype`)."""
+        return self._forward_and_dtype()[1]
+
+    def compute_dtype(self) -> str:
+        """The dtype the network computes in (its input dtype unless mixed precision)."""
+        model = self.__dict__.get("model_")
+        if model is None and "_deferred" in self.__dict__:
+            return self._deferred.dtype
+        model = self.model_
+        return getattr(model, "compute_dtype", None) or input_dtype(model)
 
     def predict(self, X) -> np.ndarray:
         """Network outputs for ``X`` (already preprocessed), shape (n_samples, n_outputs)."""
-        model = self.model_
-        forward = self._forward(model)
-        X = np.asarray(X, dtype=input_dtype(model))
+        forward, dtype = self._forward_and_dtype()
+        X = np.asarray(X, dtype=dtype)
         chunks = [np.asarray(forward(X[rows])) for rows in row_chunks(len(X))]
         outputs = np.concatenate(chunks).astype(np.float64, copy=False)
         if self.logits_activation == "sigmoid":
@@ -83,6 +140,15 @@ class FittedNetwork(BaseEstimator):
             shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
             outputs = shifted / shifted.sum(axis=1, keepdims=True)
         return outputs
+
+    def _forward_and_dtype(self):
+        """The forward pass and its input dtype: the Keras network's once built, else the plan's."""
+        model = self.__dict__.get("model_")
+        deferred = self.__dict__.get("_deferred")
+        if model is None and deferred is not None:
+            return deferred.forward, deferred.dtype
+        model = self.model_  # AttributeError when not fitted, as before
+        return self._forward(model), input_dtype(model)
 
     def _forward(self, model):
         """The fastest exact forward pass: numpy when the network allows it, else Keras.
@@ -99,7 +165,10 @@ class FittedNetwork(BaseEstimator):
 
     def __getstate__(self) -> dict:
         # A copy: on Python >= 3.11 the base implementation returns the live __dict__.
+        if "_deferred" in self.__dict__:
+            self.model_  # noqa: B018 - pickled as the Keras network, as before (built here)
         state = dict(super().__getstate__())
+        state.pop("_deferred", None)  # the built network holds all of it
         state.pop("_forward_cache", None)  # rebuilt on first use
         if "model_" in state:
             state["model_"] = model_to_bytes(state["model_"])

@@ -141,6 +141,39 @@ class ForwardPlan:
             values = step.apply(values, *weights)
         return values
 
+    def reading(self, variables, arrays) -> ForwardPlan:
+        """This plan with each of ``variables`` replaced by the array at its position in ``arrays``.
+
+        For a network whose trained weights are held as arrays before its
+        Keras object exists (:mod:`~safekeras.network.deferred`): the plan of
+        another network of the same layout, reading these arrays instead.
+
+        Parameters
+        ----------
+        variables : list of keras.Variable
+            Every variable the plan's steps read, among others.
+        arrays : list of ndarray
+            One array per entry of ``variables``, same order.
+
+        Returns
+        -------
+        ForwardPlan
+            The new plan; this one is unchanged.
+        """
+        position = {id(variable): index for index, variable in enumerate(variables)}
+        steps = [
+            _Step(step.apply, tuple(_Held(arrays[position[id(v)]]) for v in step.variables))
+            for step in self._steps
+        ]
+        return ForwardPlan(steps, self._dtype)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """An array where a plan reads a variable's ``value``."""
+
+    value: np.ndarray
+
 
 def as_numpy(value) -> np.ndarray:
     """A backend tensor (a variable's value, a network's output) as a numpy array.

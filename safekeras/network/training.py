@@ -22,6 +22,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 from ..data.input_validation import unequal_or_none
 from ..exceptions import InputError, TrainingError, ValidationSplitWarning, external_stacklevel
+from .deferred import DeferredNetwork, train_deferred
 from .engine import DIVERGENCE_FIXES, TrainingResult, resolve_engine
 from .engine.keras_fit import fit_with_keras
 from .engine.loop import run_epochs
@@ -282,6 +283,23 @@ def train(
     ParameterError
         If ``engine="compiled"`` cannot train this network or these callbacks.
     """
+    if isinstance(network, DeferredNetwork):  # the default MLP, built only if it must be
+        return train_deferred(
+            network,
+            engine=engine,
+            x=x,
+            y=y,
+            sample_weight=sample_weight,
+            validation=validation,
+            early_stopping=early_stopping,
+            epochs=epochs,
+            batch_size=batch_size,
+            patience=patience,
+            epochs_per_wait=epochs_per_wait,
+            callbacks=callbacks,
+            shuffle_seed=shuffle_seed,
+            verbose=verbose,
+        )
     callbacks = list(copy.deepcopy(callbacks)) if callbacks else []
     options = dict(
         x=x,

@@ -31,7 +31,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..dropout import training_forward
+from ..inference import plan_forward
 from .shared import (
     VALIDATION_CHUNK,
     build_training_state,
@@ -46,7 +49,13 @@ from .shared import (
 from .tf_fit import trace_whole_fit
 from .whole_fit import WholeFit, as_floats
 
-__all__ = ["TensorFlowEpochs"]
+__all__ = [
+    "TensorFlowEpochs",
+    "borrow_cached_twin",
+    "build_copied_state",
+    "copied_variables",
+    "twin_key_for",
+]
 
 # Twins kept for reuse: each holds a network and its traced graph (about 8 MB for the default
 # MLP, measured), so few; but enough for the programs of a grid search over four candidates,
@@ -101,7 +110,8 @@ class TensorFlowEpochs:
         signature = _Signature.of(self._train, self._validation_rows)
         self._twin = None
         if not has_callbacks:
-            self._twin = _borrow_twin(network, batch_size, signature, x, y, sample_weight)
+            key = trace_key(network, batch_size=batch_size, signature=repr(signature))
+            self._twin = _borrow_twin(key, network, batch_size, signature, x, y, sample_weight)
         if self._twin is None:
             build_training_state(network, x, y, sample_weight)
             self._trainee = network
@@ -110,11 +120,31 @@ class TensorFlowEpochs:
             self._trainee = self._twin.network
             self._functions = self._twin.functions
             try:
-                _build_copied_state(network, x, y, sample_weight)
+                build_copied_state(network, x, y, sample_weight)
                 self._twin.copy(network, self._trainee)
             except BaseException:
                 self.close()
                 raise
+
+    @classmethod
+    def on_twin(cls, twin, *, x, y, sample_weight, validation, batch_size, shuffle_seed):
+        """A runner training ``twin`` (borrowed, loaded) for a network not built yet.
+
+        What :mod:`~safekeras.network.deferred` trains: there is no network to
+        copy to, so ``to_network`` and ``from_network`` do nothing, and
+        ``close`` gives the twin back. Whole fits only (no callbacks).
+        """
+        runner = cls.__new__(cls)
+        runner._network = None
+        runner._seed = int(shuffle_seed)
+        _, runner.steps_per_epoch = epoch_batching(len(x), batch_size)
+        runner._train = _as_tensors(x, y, sample_weight)
+        runner._validation_rows = None if validation is None else _as_tensors(*validation)
+        runner._validation_chunks = None
+        runner._twin = twin
+        runner._trainee = twin.network
+        runner._functions = twin.functions
+        return runner
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -160,13 +190,13 @@ class TensorFlowEpochs:
         self._trainee.set_weights(state)
 
     def to_network(self) -> None:
-        """Copy the twin's state into the network (nothing to do without a twin)."""
-        if self._twin is not None:
+        """Copy the twin's state into the network (nothing to do without a twin or network)."""
+        if self._twin is not None and self._network is not None:
             self._twin.copy(self._trainee, self._network)
 
     def from_network(self) -> None:
-        """Copy the network's state into the twin (nothing to do without a twin)."""
-        if self._twin is not None:
+        """Copy the network's state into the twin (nothing to do without a twin or network)."""
+        if self._twin is not None and self._network is not None:
             self._twin.copy(self._network, self._trainee)
 
     def close(self) -> None:
@@ -194,11 +224,23 @@ class _Signature:
 def _specs(tensors) -> tuple:
     import tensorflow as tf
 
+    # Tensors or the numpy arrays they are made from (same dtype): see twin_key_for.
     return tuple(
-        tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
+        tf.TensorSpec([None, *tensor.shape[1:]], tf.as_dtype(tensor.dtype))
         for tensor in tensors
         if tensor is not None
     )
+
+
+def twin_key_for(network, *, x, y, sample_weight, validation, batch_size) -> str | None:
+    """The key of the twin a fit of ``network`` on these arrays trains (None: no twin).
+
+    The same key :class:`TensorFlowEpochs` looks its twin up by, from the
+    numpy arrays instead of the tensors made from them.
+    """
+    batch_size, _ = epoch_batching(len(x), batch_size)
+    signature = _Signature.of((x, y, sample_weight), validation)
+    return trace_key(network, batch_size=batch_size, signature=repr(signature))
 
 
 def _trace(network, batch_size: int, signature: _Signature):
@@ -289,15 +331,50 @@ class _Twin:
     functions: tuple
     in_use: threading.Lock = field(default_factory=threading.Lock)
     _copy_function: object = None
+    _load_function: object = None
+    _read_function: object = None
+    _plan: tuple = ()  # (plan,) once planned; the plan may be None
+
+    def load(self, values) -> None:
+        """Assign ``values`` (one per copied variable, in order) to the twin: one graph call."""
+        if self._load_function is None:
+            import tensorflow as tf
+
+            targets = [variable.value for variable in copied_variables(self.network)]
+
+            def load(values):
+                for target, value in zip(targets, values, strict=True):
+                    target.assign(value)
+
+            self._load_function = tf.function(load)
+        self._load_function(list(values))
+
+    def read(self) -> list:
+        """The copied variables' values, as new numpy arrays (what :meth:`load` takes).
+
+        One graph call: about 0.3 ms per variable read eagerly, measured.
+        """
+        if self._read_function is None:
+            import tensorflow as tf
+
+            sources = [variable.value for variable in copied_variables(self.network)]
+            self._read_function = tf.function(lambda: [source.read_value() for source in sources])
+        return [np.array(value) for value in self._read_function()]
+
+    def forward_plan(self):
+        """The numpy forward pass of the twin's network (None: Keras must predict), planned once."""
+        if not self._plan:
+            self._plan = (plan_forward(self.network),)
+        return self._plan[0]
 
     def copy(self, source, target) -> None:
-        """Assign ``source``'s copied variables (see :func:`_copied_variables`) to ``target``'s.
+        """Assign ``source``'s copied variables (see :func:`copied_variables`) to ``target``'s.
 
         One graph call per copy: the variables are its arguments, so the one
         trace serves every network of the twin's layout, in both directions
         (24 eager assigns took about 2 ms for the default MLP, measured).
         """
-        sources, targets = _copied_variables(source), _copied_variables(target)
+        sources, targets = copied_variables(source), copied_variables(target)
         raw_sources = [variable.value for variable in sources]
         raw_targets = [variable.value for variable in targets]
         if not _all_tf_variables(raw_sources + raw_targets):
@@ -308,9 +385,24 @@ class _Twin:
         self._copy_function(raw_sources, raw_targets)
 
 
-def _borrow_twin(network, batch_size, signature, x, y, sample_weight):
+def borrow_cached_twin(key):
+    """The cached twin under ``key``, reserved for the caller (who releases ``in_use``).
+
+    Returns
+    -------
+    _Twin or None
+        None when there is none under ``key`` or another fit is training it.
+    """
+    with _twins_lock:
+        twin = _twins.get(key)
+        if twin is None or not twin.in_use.acquire(blocking=False):
+            return None
+        _twins.move_to_end(key)
+        return twin
+
+
+def _borrow_twin(key, network, batch_size, signature, x, y, sample_weight):
     """A cached twin of ``network``, reserved for this fit; None when there is none to use."""
-    key = trace_key(network, batch_size=batch_size, signature=repr(signature))
     if key is None:
         return None
     with _twins_lock:
@@ -339,16 +431,16 @@ def _clone_for_training(network, x, y, sample_weight):
         optimizer = type(network.optimizer).from_config(optimizer_config(network.optimizer))
         twin.compile(optimizer=optimizer, loss=network.loss)
         build_training_state(twin, x, y, sample_weight)
-        _build_copied_state(network, x, y, sample_weight)
+        build_copied_state(network, x, y, sample_weight)
     except (NotImplementedError, TypeError, ValueError):
         return None
-    layout = [(tuple(v.shape), v.dtype) for v in _copied_variables(network)]
-    if layout != [(tuple(v.shape), v.dtype) for v in _copied_variables(twin)]:
+    layout = [(tuple(v.shape), v.dtype) for v in copied_variables(network)]
+    if layout != [(tuple(v.shape), v.dtype) for v in copied_variables(twin)]:
         return None
     return twin
 
 
-def _build_copied_state(network, x, y, sample_weight) -> None:
+def build_copied_state(network, x, y, sample_weight) -> None:
     """Create the variables of ``network`` a twin's state is copied to and from.
 
     The optimizer's slots, not the compiled loss: the twin computes the loss,
@@ -361,7 +453,7 @@ def _build_copied_state(network, x, y, sample_weight) -> None:
         network.optimizer.build(network.trainable_variables)
 
 
-def _copied_variables(network) -> list:
+def copied_variables(network) -> list:
     """What a fit moves between a network and its twin: every variable training changes."""
     trainable, non_trainable, _, optimizer = state_variable_groups(network)
     return [*trainable, *non_trainable, *optimizer]

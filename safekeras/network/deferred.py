@@ -1,0 +1,428 @@
+"""The default MLP trained before its Keras object exists, which is built when first read.
+
+A warm default fit spent more time building its network than most of its
+other steps: the Keras layers and their variables (about 17 ms for the
+default MLP), the optimizer's slots (about 7 ms), the compile, and two
+copies of that state to and from the cached *twin* that actually trains
+(:mod:`.engine.tf_epochs`). None of it is needed to train or to predict: the
+twin holds the traced program and variables of the same layout, and
+predictions are a numpy forward pass (:mod:`.inference`).
+
+So a fit of the default MLP whose twin is cached trains a
+:class:`DeferredNetwork` instead: it loads the twin with the state the
+network would have started from (:meth:`MLPRecipe.initial_state`: the same
+seeded Glorot draws, zero biases, the Dropout seeds; the optimizer's fresh
+state), trains it, and reads the state back as arrays. Predictions read those
+arrays. The Keras network is built from them the first time anything asks
+for ``model_`` (``save``, pickling, ``to_keras``, ``partial_fit``, user
+code), and then holds exactly the weights, seed states and optimizer state a
+network built first would hold (tested).
+
+The first fit of each layout in a process (recipe without seeds, dtype,
+optimizer and its settings, loss, batch size, column shapes) builds the
+network and trains it the usual way, through the twin it creates. That fit
+also checks that the recipe's initial state equals the built network's, and
+keeps the fresh optimizer's state; only a layout that passed the check ever
+skips the build. TensorFlow only (the JAX engine has no twin to reuse), and
+only the default MLP as one network without callbacks or ``verbose``: every
+other fit builds its network first, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .architecture import default_mlp
+from .engine.shared import keep_recent, loss_identity, optimizer_config
+from .variable_names import stable_variable_names
+
+__all__ = ["DeferredNetwork", "MLPRecipe", "can_defer", "train_deferred"]
+
+# Layouts whose first fit was seen: key -> _Known, or None when the recipe's initial state
+# did not match the built network's (those fits always build). A few per search.
+_KNOWN_SIZE = 64
+_known: OrderedDict = OrderedDict()
+_known_lock = threading.Lock()
+_UNSEEN = object()
+
+
+@dataclass(frozen=True)
+class MLPRecipe:
+    """Everything that decides the default MLP of a fit, its seeds included.
+
+    :func:`~safekeras.network.architecture.default_mlp` builds it; the seeds
+    are drawn here, in the order it draws them, so that a recipe drawn from
+    a fit's seed stream builds the network that fit would have built.
+    """
+
+    n_features: int
+    n_outputs: int
+    output_activation: str | None
+    hidden_layer_sizes: tuple
+    activation: str
+    dropout: float
+    l2: float
+    seeds: tuple
+
+    @classmethod
+    def draw(
+        cls,
+        n_features: int,
+        *,
+        n_outputs: int,
+        output_activation,
+        hidden_layer_sizes,
+        activation,
+        dropout: float,
+        l2: float,
+        seeds: Iterator[int],
+    ) -> MLPRecipe:
+        """The recipe of a default MLP, its seeds drawn from ``seeds``.
+
+        Parameters
+        ----------
+        n_features, n_outputs, output_activation, hidden_layer_sizes, activation, dropout, l2
+            As :func:`~safekeras.network.architecture.default_mlp` takes them.
+        seeds : iterator of int
+            The fit's seed stream: as many seeds are drawn as building the
+            network would draw.
+
+        Returns
+        -------
+        MLPRecipe
+        """
+        hidden = tuple(int(units) for units in hidden_layer_sizes)
+        count = len(hidden) * (2 if dropout > 0 else 1) + 1
+        return cls(
+            n_features=int(n_features),
+            n_outputs=int(n_outputs),
+            output_activation=output_activation,
+            hidden_layer_sizes=hidden,
+            activation=activation,
+            dropout=float(dropout),
+            l2=float(l2),
+            seeds=tuple(int(next(seeds)) for _ in range(count)),
+        )
+
+    def build(self):
+        """The Keras network, uncompiled, with its initial weights.
+
+        Returns
+        -------
+        keras.Sequential
+        """
+        return default_mlp(
+            self.n_features,
+            n_outputs=self.n_outputs,
+            output_activation=self.output_activation,
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            activation=self.activation,
+            dropout=self.dropout,
+            l2=self.l2,
+            seeds=iter(self.seeds),
+        )
+
+    def layout(self) -> dict:
+        """The recipe without its seeds: what the compiled program depends on."""
+        layout = asdict(self)
+        del layout["seeds"]
+        return layout
+
+    def initial_state(self, dtype: str) -> list:
+        """The built network's trainable, then non-trainable, variables' values.
+
+        Each layer's kernel as Keras's ``GlorotUniform(seed)`` draws it,
+        zero biases, each Dropout layer's seed state ``[seed, 0]``: drawn in
+        one graph call per recipe layout (three eager draws took about 3.5
+        ms, measured). Checked against a built network once per layout (see
+        the module docstring).
+
+        Parameters
+        ----------
+        dtype : str
+            The network's variable dtype.
+
+        Returns
+        -------
+        list of tensors
+        """
+        import tensorflow as tf
+
+        draw = _initial_state_function(self.n_features, self.widths(), self.dropout > 0, dtype)
+        return draw(tf.constant(self.seeds, tf.int64))
+
+    def widths(self) -> tuple:
+        """Units of every Dense layer, the output layer last."""
+        return (*self.hidden_layer_sizes, self.n_outputs)
+
+
+# Graph functions drawing a layout's initial state from its seeds: one per layout, few.
+_DRAWS_SIZE = 16
+_draws: OrderedDict = OrderedDict()
+_draws_lock = threading.Lock()
+
+
+def _initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype: str):
+    """A ``tf.function`` of the seeds giving :meth:`MLPRecipe.initial_state`'s values.
+
+    Keras's ``GlorotUniform(seed)`` on TensorFlow is a stateless uniform draw
+    in ``[-limit, limit]``, ``limit = sqrt(3 / max(1, (fan_in + fan_out) / 2))``,
+    with the seed pair ``[seed, 0]`` taken modulo ``2**31 - 2`` to int32; a
+    Dropout seed state is the pair itself (int64).
+    """
+    import tensorflow as tf
+
+    key = (n_features, widths, dropout, dtype)
+    with _draws_lock:
+        if key in _draws:
+            _draws.move_to_end(key)
+            return _draws[key]
+
+    def draw(seeds):
+        trainable, seed_states = [], []
+        position, fan_in = 0, n_features
+        for index, units in enumerate(widths):
+            limit = math.sqrt(3.0 / max(1.0, (fan_in + units) / 2.0))
+            pair = tf.stack([seeds[position], tf.constant(0, tf.int64)])
+            seed = tf.cast(tf.math.floormod(pair, tf.int32.max - 1), tf.int32)
+            kernel = tf.random.stateless_uniform(
+                (fan_in, units),
+                minval=tf.cast(-limit, dtype),
+                maxval=tf.cast(limit, dtype),
+                dtype=dtype,
+                seed=seed,
+            )
+            trainable += [kernel, tf.zeros((units,), dtype)]
+            position += 1
+            if dropout and index < len(widths) - 1:
+                seed_states.append(tf.stack([seeds[position], tf.constant(0, tf.int64)]))
+                position += 1
+            fan_in = units
+        return [*trainable, *seed_states]
+
+    function = tf.function(draw)
+    with _draws_lock:
+        keep_recent(_draws, key, function, _DRAWS_SIZE)
+    return function
+
+
+class DeferredNetwork:
+    """A default MLP in training: its recipe, then its trained state; Keras built on demand.
+
+    It stands where a fit passes the network it trains: ``compile`` keeps
+    the optimizer and loss, :func:`train_deferred` trains it, and
+    :meth:`build_model` gives the Keras network.
+
+    Parameters
+    ----------
+    recipe : MLPRecipe
+    dtype : str
+        Input and variable dtype (Keras's ``floatx``).
+
+    Attributes
+    ----------
+    model : keras.Model or None
+        The Keras network, when this fit had to build it (the first of its
+        layout, or a twin in use): it then holds the trained state itself.
+    state : list of ndarray or None
+        Otherwise, after training: every variable a fit changes (the
+        network's, then the optimizer's), in ``copied_variables`` order.
+    forward : ForwardPlan or None
+        The numpy forward pass reading ``state``.
+    """
+
+    def __init__(self, recipe: MLPRecipe, dtype: str):
+        self.recipe = recipe
+        self.dtype = dtype
+        self.optimizer = None
+        self.loss = None
+        self.model = None
+        self.state = None
+        self.forward = None
+
+    def compile(self, *, optimizer, loss) -> None:
+        """Keep the optimizer (a fresh one, never built here) and the loss, as Keras's compile."""
+        self.optimizer, self.loss = optimizer, loss
+
+    def build_model(self):
+        """The Keras network, compiled; holding ``state`` (optimizer included) once trained.
+
+        Returns
+        -------
+        keras.Model
+        """
+        from .engine.tf_epochs import copied_variables
+
+        with stable_variable_names():
+            network = self.recipe.build()
+            optimizer = type(self.optimizer).from_config(optimizer_config(self.optimizer))
+            network.compile(optimizer=optimizer, loss=self.loss)
+            if self.state is not None:
+                network.optimizer.build(network.trainable_variables)
+                variables = copied_variables(network)
+                for variable, value in zip(variables, self.state, strict=True):
+                    variable.assign(value)
+        return network
+
+
+def can_defer(estimator, *, kind: str, size: int, partial: bool) -> bool:
+    """Whether a first fit of ``estimator`` may train a :class:`DeferredNetwork`.
+
+    The default MLP as one network, on a table, trained by the compiled
+    TensorFlow engine in one call (no callbacks, no ``verbose``), outside a
+    distribution strategy and with a plain dtype policy.
+    """
+    import keras
+
+    if estimator.model is not None or kind != "table" or size != 1 or partial:
+        return False
+    if estimator.callbacks or estimator.verbose or estimator.engine == "keras":
+        return False
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        return False
+    return keras.config.dtype_policy().name == keras.config.floatx()
+
+
+def train_deferred(network: DeferredNetwork, *, x, y, sample_weight, validation, **options):
+    """Train ``network``: on its layout's cached twin when it has one, else built first.
+
+    Parameters
+    ----------
+    network : DeferredNetwork
+        Compiled (``compile`` called).
+    x, y, sample_weight, validation
+        As :func:`~safekeras.network.training.train` takes them.
+    **options
+        The rest of :func:`~safekeras.network.training.train`'s keywords.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    from . import training
+
+    arrays = dict(x=x, y=y, sample_weight=sample_weight, validation=validation)
+    key = _layout_key(network, options["batch_size"], **arrays)
+    with _known_lock:
+        known = _known.get(key, _UNSEEN)
+    if isinstance(known, _Known) and not options["callbacks"] and not options["verbose"]:
+        result = _train_on_twin(network, known, **arrays, **options)
+        if result is not None:
+            return result
+    model = network.build_model()
+    fresh = None
+    if known is _UNSEEN:
+        fresh = _fresh_state(model, x, y, sample_weight)
+    network.model = model
+    result = training.train(model, **arrays, **options)
+    if fresh is not None:
+        _learn_layout(key, network, model, fresh, arrays, options["batch_size"])
+    return result
+
+
+@dataclass(frozen=True)
+class _Known:
+    twin_key: str
+    optimizer_state: tuple  # a fresh optimizer's variables, built for the network
+
+
+def _layout_key(network: DeferredNetwork, batch_size: int, *, x, y, sample_weight, validation):
+    """What the twin a fit of ``network`` trains depends on (its seeds and row counts aside)."""
+    import keras
+
+    optimizer = network.optimizer
+    parts = {
+        "recipe": network.recipe.layout(),
+        "dtype": [network.dtype, keras.config.dtype_policy().name],
+        "optimizer": [type(optimizer).__qualname__, optimizer_config(optimizer)],
+        "loss": loss_identity(network.loss),
+        "batch_size": min(int(batch_size), len(x)),
+        "columns": [_columns(a) for a in (x, y, sample_weight)],
+        "validation": None if validation is None else [_columns(a) for a in validation],
+    }
+    return json.dumps(parts, sort_keys=True, default=repr)
+
+
+def _columns(array):
+    return None if array is None else [list(array.shape[1:]), str(array.dtype)]
+
+
+def _fresh_state(model, x, y, sample_weight) -> list:
+    """The built network's variables before training, its optimizer's slots built."""
+    from .engine.tf_epochs import build_copied_state, copied_variables
+    from .inference import as_numpy
+
+    build_copied_state(model, x, y, sample_weight)
+    return [as_numpy(variable.value).copy() for variable in copied_variables(model)]
+
+
+def _learn_layout(key, network, model, fresh, arrays, batch_size) -> None:
+    """Remember the twin of ``key`` if the recipe's initial state is the built network's."""
+    import tensorflow as tf
+
+    from .engine.tf_epochs import borrow_cached_twin, twin_key_for
+
+    n_network = len(model.trainable_variables) + len(model.non_trainable_variables)
+    expected = [np.asarray(value) for value in network.recipe.initial_state(network.dtype)]
+    matches = len(expected) == n_network and all(
+        value.dtype == built.dtype and np.array_equal(value, built)
+        for value, built in zip(expected, fresh[:n_network], strict=False)
+    )
+    known = None
+    twin_key = twin_key_for(model, batch_size=batch_size, **arrays) if matches else None
+    twin = None if twin_key is None else borrow_cached_twin(twin_key)
+    if twin is not None:
+        try:
+            if twin.forward_plan() is not None:
+                # Tensors: converted once, not on every load.
+                optimizer_state = tuple(tf.convert_to_tensor(value) for value in fresh[n_network:])
+                known = _Known(twin_key, optimizer_state)
+        finally:
+            twin.in_use.release()
+    with _known_lock:
+        keep_recent(_known, key, known, _KNOWN_SIZE)
+
+
+def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, **options):
+    """Train the cached twin from ``network``'s initial state; None when the twin is not free."""
+    from .engine.tf_epochs import TensorFlowEpochs, borrow_cached_twin, copied_variables
+    from .engine.whole_fit import run_whole_fit
+
+    twin = borrow_cached_twin(known.twin_key)
+    if twin is None:
+        return None
+    try:
+        plan = twin.forward_plan()
+        twin.load([*network.recipe.initial_state(network.dtype), *known.optimizer_state])
+        runner = TensorFlowEpochs.on_twin(
+            twin,
+            x=x,
+            y=y,
+            sample_weight=sample_weight,
+            validation=validation,
+            batch_size=options["batch_size"],
+            shuffle_seed=options["shuffle_seed"],
+        )
+        result = run_whole_fit(
+            runner,
+            epochs=options["epochs"],
+            patience=options["patience"],
+            epochs_per_wait=options["epochs_per_wait"],
+            stops=validation is not None and options["early_stopping"],
+        )
+        network.state = twin.read()
+        network.forward = plan.reading(copied_variables(twin.network), network.state)
+        return result
+    finally:
+        twin.in_use.release()

@@ -75,7 +75,8 @@ _STAGES = [
     ("validation split", "est", "_split", 0),
     ("preprocessing fit + transform", "est", "_training_rows", 0),
     ("rebalance", "est", "_rebalanced", 0),
-    ("model build", "est", "_build_network", 0),
+    # A warm default fit draws the network's recipe only (safekeras.network.deferred).
+    ("model build (or its recipe)", "est", "_new_network", 0),
     ("dtype + input checks", "est", "_in_network_dtype", 0),
     ("head check", "est", "_checked_output", 0),
     ("encode targets", "est", "_encoded_targets", 0),
@@ -84,7 +85,9 @@ _STAGES = [
     ("compile", "keras.Model", "compile", 1),
     ("engine setup (state, trace lookup, copy)", "runner", "__init__", 1),
     ("training state (loss, optimizer slots)", "engine", "build_training_state", 2),
+    ("initial state into the twin (deferred)", "twin", "load", 1),
     ("epochs (one compiled call)", "runner", "train_all", 1),
+    ("state out of the twin (deferred)", "twin", "read", 1),
     ("weights back to network", "runner", "to_network", 1),
     ("outcome check", "est", "_checked_network", 0),
     ("threshold search", "est", "_decided", 0),
@@ -108,6 +111,8 @@ def _targets():
     else:
         from safekeras.network.engine import tf_epochs as engine
         from safekeras.network.engine.tf_epochs import TensorFlowEpochs as runner
+    from safekeras.network.engine.tf_epochs import _Twin as twin
+
     return {
         "keras.Model": keras.Model,
         "engine": engine,
@@ -116,6 +121,7 @@ def _targets():
         "base": base,
         "training": training,
         "runner": runner,
+        "twin": twin,
     }
 
 

@@ -178,8 +178,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         return state
 
     def __getattr__(self, name):
-        # Only for attributes not set: the model_ of a fit whose network is built on first
-        # read (safekeras.network.deferred) is the pipeline's.
+        # Unset attributes only: a deferred network's model_ (see network.deferred).
         pipeline = self.__dict__.get("pipeline_") if name == "model_" else None
         if pipeline is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -390,28 +389,14 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         return ensemble.resolve_ensemble_size(self, spec, partial=partial)
 
     def _new_network(self, spec, rows: Rows, seeds, size: int, partial: bool):
-        """The network this fit trains: a Keras network, or the default MLP deferred.
+        """The network this fit trains: Keras's, or the default MLP's build deferred.
 
-        A :class:`~safekeras.network.deferred.DeferredNetwork` when its build
-        can wait (:func:`~safekeras.network.deferred.can_defer`): it draws the
-        same seeds, and trains to the same weights.
+        Deferred (:mod:`~safekeras.network.deferred`) when the build can wait:
+        the same seeds are drawn, and training gives the same weights.
         """
-        kind = self._fit_kind()
-        if not deferred.can_defer(self, kind=kind, size=size, partial=partial):
-            return self._build_network(spec, rows.x_train, seeds, size)
-        import keras
-
-        recipe = deferred.MLPRecipe.draw(
-            rows.x_train.shape[1],
-            n_outputs=spec.n_outputs,
-            output_activation=spec.activation,
-            hidden_layer_sizes=architecture.layer_sizes(self.hidden_layer_sizes),
-            activation=self.activation,
-            dropout=self.dropout,
-            l2=self.l2,
-            seeds=seeds,
-        )
-        return deferred.DeferredNetwork(recipe, keras.config.floatx())
+        if deferred.can_defer(self, kind=self._fit_kind(), size=size, partial=partial):
+            return deferred.default_mlp_deferred(self, spec, rows.x_train.shape[1], seeds)
+        return self._build_network(spec, rows.x_train, seeds, size)
 
     def _build_network(self, spec, x_train, seeds, size: int = 1):
         """A fresh, seeded network for ``spec`` and ``x_train``'s width.
@@ -613,11 +598,3 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             return
         # A first fit's schema was profiled on X (its range says all); a continued fit's was not.
         schema.check_representable(dtype, schema.decode(X) if resume else None)
-
-    def _feeds_raw_numbers(self) -> bool:
-        """Whether the raw numbers reach the network as they are or linearly scaled.
-
-        True for "auto" and "passthrough"; a custom transformer may map a huge
-        raw value anywhere (a log), so only its output is checked.
-        """
-        return self.preprocessor is None or isinstance(self.preprocessor, str)

@@ -30,6 +30,14 @@ class _PredictMixin:
 
     # -- predicting ------------------------------------------------------------
 
+    def _feeds_raw_numbers(self) -> bool:
+        """Whether the raw numbers reach the network as they are or linearly scaled.
+
+        True for "auto" and "passthrough"; a custom transformer may map a huge
+        raw value anywhere (a log), so only its output is checked.
+        """
+        return self.preprocessor is None or isinstance(self.preprocessor, str)
+
     def _validate_features(self, X, *, y=None, reset: bool):
         """Validate X the way the configured preprocessor (and, fitted, the input kind) reads it."""
         kind = "table" if reset else fitted_kind(self)

@@ -39,11 +39,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .architecture import default_mlp
+from .architecture import default_mlp, layer_sizes
 from .engine.shared import keep_recent, loss_identity, optimizer_config
 from .variable_names import stable_variable_names
 
-__all__ = ["DeferredNetwork", "MLPRecipe", "can_defer", "train_deferred"]
+__all__ = [
+    "DeferredNetwork",
+    "MLPRecipe",
+    "can_defer",
+    "default_mlp_deferred",
+    "train_deferred",
+]
 
 # Layouts whose first fit was seen: key -> _Known, or None when the recipe's initial state
 # did not match the built network's (those fits always build). A few per search.
@@ -272,6 +278,39 @@ class DeferredNetwork:
         return network
 
 
+def default_mlp_deferred(estimator, spec, n_features: int, seeds) -> DeferredNetwork:
+    """The default MLP of ``estimator``'s fit, deferred, its seeds drawn from ``seeds``.
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        Read for its architecture parameters.
+    spec : TargetSpec
+        The target: the output layer's units and activation.
+    n_features : int
+        Width of the preprocessed input.
+    seeds : iterator of int
+        The fit's seed stream.
+
+    Returns
+    -------
+    DeferredNetwork
+    """
+    import keras
+
+    recipe = MLPRecipe.draw(
+        n_features,
+        n_outputs=spec.n_outputs,
+        output_activation=spec.activation,
+        hidden_layer_sizes=layer_sizes(estimator.hidden_layer_sizes),
+        activation=estimator.activation,
+        dropout=estimator.dropout,
+        l2=estimator.l2,
+        seeds=seeds,
+    )
+    return DeferredNetwork(recipe, keras.config.floatx())
+
+
 def can_defer(estimator, *, kind: str, size: int, partial: bool) -> bool:
     """Whether a first fit of ``estimator`` may train a :class:`DeferredNetwork`.
 
@@ -294,13 +333,18 @@ def can_defer(estimator, *, kind: str, size: int, partial: bool) -> bool:
     return keras.config.dtype_policy().name == keras.config.floatx()
 
 
-def train_deferred(network: DeferredNetwork, *, x, y, sample_weight, validation, **options):
+def train_deferred(
+    network: DeferredNetwork, *, train_built, x, y, sample_weight, validation, **options
+):
     """Train ``network``: on its layout's cached twin when it has one, else built first.
 
     Parameters
     ----------
     network : DeferredNetwork
         Compiled (``compile`` called).
+    train_built : callable
+        What trains a built Keras network, with the same keywords
+        (:func:`~safekeras.network.training.train`).
     x, y, sample_weight, validation
         As :func:`~safekeras.network.training.train` takes them.
     **options
@@ -310,8 +354,6 @@ def train_deferred(network: DeferredNetwork, *, x, y, sample_weight, validation,
     -------
     TrainingResult
     """
-    from . import training
-
     arrays = dict(x=x, y=y, sample_weight=sample_weight, validation=validation)
     key = _layout_key(network, options["batch_size"], **arrays)
     with _known_lock:
@@ -325,7 +367,7 @@ def train_deferred(network: DeferredNetwork, *, x, y, sample_weight, validation,
     if known is _UNSEEN:
         fresh = _fresh_state(model, x, y, sample_weight)
     network.model = model
-    result = training.train(model, **arrays, **options)
+    result = train_built(model, **arrays, **options)
     if fresh is not None:
         _learn_layout(key, network, model, fresh, arrays, options["batch_size"])
     return result

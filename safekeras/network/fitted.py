@@ -95,8 +95,8 @@ class FittedNetwork(BaseEstimator):
         -------
         FittedNetwork
         """
-        model = self.__dict__.get("model_")
-        return FittedNetwork.from_trained(model if model is not None else self._deferred)
+        model, deferred = self._model_or_deferred()
+        return FittedNetwork.from_trained(model if model is not None else deferred)
 
     def fit(self, X, y=None, **fit_params):
         raise TypeError(
@@ -110,10 +110,15 @@ class FittedNetwork(BaseEstimator):
         # Only for attributes not set: model_ of a deferred network, built once, on first read.
         deferred = self.__dict__.get("_deferred") if name == "model_" else None
         if deferred is None:
+            if name == "model_" and "model_" in self.__dict__:  # built by another thread
+                return self.__dict__["model_"]
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         with _build_lock:
             if "model_" not in self.__dict__:
                 self.__dict__["model_"] = deferred.build_model()
+                # The network holds it all now (and predicts: it may be changed). A predict
+                # that read neither is sent to model_ (see _forward_and_dtype).
+                self.__dict__.pop("_deferred", None)
         return self.__dict__["model_"]
 
     def input_dtype(self) -> str:
@@ -122,10 +127,9 @@ class FittedNetwork(BaseEstimator):
 
     def compute_dtype(self) -> str:
         """The dtype the network computes in (its input dtype unless mixed precision)."""
-        model = self.__dict__.get("model_")
-        if model is None and "_deferred" in self.__dict__:
-            return self._deferred.dtype
-        model = self.model_
+        model, deferred = self._model_or_deferred()
+        if model is None:
+            return deferred.dtype
         return getattr(model, "compute_dtype", None) or input_dtype(model)
 
     def predict(self, X) -> np.ndarray:
@@ -143,12 +147,22 @@ class FittedNetwork(BaseEstimator):
 
     def _forward_and_dtype(self):
         """The forward pass and its input dtype: the Keras network's once built, else the plan's."""
-        model = self.__dict__.get("model_")
-        deferred = self.__dict__.get("_deferred")
-        if model is None and deferred is not None:
+        model, deferred = self._model_or_deferred()
+        if model is None:
             return deferred.forward, deferred.dtype
-        model = self.model_  # AttributeError when not fitted, as before
         return self._forward(model), input_dtype(model)
+
+    def _model_or_deferred(self):
+        """``(model_, None)`` once built, else ``(None, the deferred network)``.
+
+        Read in this order, so that a network built by another thread meanwhile
+        is found (it is set before the deferred one is dropped).
+        """
+        deferred = self.__dict__.get("_deferred")
+        model = self.__dict__.get("model_")
+        if model is None and deferred is None:
+            model = self.model_  # AttributeError when not fitted, as before
+        return (model, None) if model is not None else (None, deferred)
 
     def _forward(self, model):
         """The fastest exact forward pass: numpy when the network allows it, else Keras.

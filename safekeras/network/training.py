@@ -286,6 +286,7 @@ def train(
     if isinstance(network, DeferredNetwork):  # the default MLP, built only if it must be
         return train_deferred(
             network,
+            train_built=train,
             engine=engine,
             x=x,
             y=y,

@@ -464,12 +464,15 @@ def test_jax_backend_trains_with_a_jitted_scan_that_matches_model_fit():
 def whole_fits(monkeypatch):
     """Counts the fits trained in one compiled call (the rest ran the per-epoch loop)."""
     calls = []
+    original = whole_fit.run_whole_fit
 
     def counting(runner, **options):
         calls.append(options)
-        return whole_fit.run_whole_fit(runner, **options)
+        return original(runner, **options)
 
     monkeypatch.setattr(loop, "run_whole_fit", counting)
+    # A deferred default fit (safekeras.network.deferred) calls it from its module.
+    monkeypatch.setattr(whole_fit, "run_whole_fit", counting)
     return calls
 
 

@@ -78,44 +78,26 @@ class MLPRecipe:
     seeds: tuple
 
     @classmethod
-    def draw(
-        cls,
-        n_features: int,
-        *,
-        n_outputs: int,
-        output_activation,
-        hidden_layer_sizes,
-        activation,
-        dropout: float,
-        l2: float,
-        seeds: Iterator[int],
-    ) -> MLPRecipe:
+    def draw(cls, seeds: Iterator[int], **layout) -> MLPRecipe:
         """The recipe of a default MLP, its seeds drawn from ``seeds``.
 
         Parameters
         ----------
-        n_features, n_outputs, output_activation, hidden_layer_sizes, activation, dropout, l2
-            As :func:`~safekeras.network.architecture.default_mlp` takes them.
         seeds : iterator of int
             The fit's seed stream: as many seeds are drawn as building the
             network would draw.
+        **layout
+            :func:`~safekeras.network.architecture.default_mlp`'s keywords
+            (``n_features`` included).
 
         Returns
         -------
         MLPRecipe
         """
-        hidden = tuple(int(units) for units in hidden_layer_sizes)
-        count = len(hidden) * (2 if dropout > 0 else 1) + 1
-        return cls(
-            n_features=int(n_features),
-            n_outputs=int(n_outputs),
-            output_activation=output_activation,
-            hidden_layer_sizes=hidden,
-            activation=activation,
-            dropout=float(dropout),
-            l2=float(l2),
-            seeds=tuple(int(next(seeds)) for _ in range(count)),
-        )
+        hidden = tuple(int(units) for units in layout.pop("hidden_layer_sizes"))
+        count = len(hidden) * (2 if layout["dropout"] > 0 else 1) + 1
+        drawn = tuple(int(next(seeds)) for _ in range(count))
+        return cls(**layout, hidden_layer_sizes=hidden, seeds=drawn)
 
     def build(self):
         """The Keras network, uncompiled, with its initial weights.
@@ -124,16 +106,7 @@ class MLPRecipe:
         -------
         keras.Sequential
         """
-        return default_mlp(
-            self.n_features,
-            n_outputs=self.n_outputs,
-            output_activation=self.output_activation,
-            hidden_layer_sizes=self.hidden_layer_sizes,
-            activation=self.activation,
-            dropout=self.dropout,
-            l2=self.l2,
-            seeds=iter(self.seeds),
-        )
+        return default_mlp(**self.layout(), seeds=iter(self.seeds))
 
     def layout(self) -> dict:
         """The recipe without its seeds: what the compiled program depends on."""
@@ -299,14 +272,14 @@ def default_mlp_deferred(estimator, spec, n_features: int, seeds) -> DeferredNet
     import keras
 
     recipe = MLPRecipe.draw(
-        n_features,
+        seeds,
+        n_features=n_features,
         n_outputs=spec.n_outputs,
         output_activation=spec.activation,
         hidden_layer_sizes=layer_sizes(estimator.hidden_layer_sizes),
         activation=estimator.activation,
         dropout=estimator.dropout,
         l2=estimator.l2,
-        seeds=seeds,
     )
     return DeferredNetwork(recipe, keras.config.floatx())
 

@@ -206,29 +206,20 @@ def test_a_recipe_draws_the_seeds_the_network_build_draws():
         return iter(range(100, 200))
 
     for dropout in (0.0, 0.25):
-        seeds = stream()
-        recipe = deferred.MLPRecipe.draw(
-            6,
+        layout = dict(
+            n_features=6,
             n_outputs=3,
             output_activation="softmax",
             hidden_layer_sizes=(5, 4),
             activation="relu",
             dropout=dropout,
             l2=0.0,
-            seeds=seeds,
         )
+        seeds = stream()
+        recipe = deferred.MLPRecipe.draw(seeds, **layout)
         after_recipe = next(seeds)
         seeds = stream()
-        network = architecture.default_mlp(
-            6,
-            n_outputs=3,
-            output_activation="softmax",
-            hidden_layer_sizes=(5, 4),
-            activation="relu",
-            dropout=dropout,
-            l2=0.0,
-            seeds=seeds,
-        )
+        network = architecture.default_mlp(**layout, seeds=seeds)
         assert next(seeds) == after_recipe
         values = [np.asarray(value) for value in recipe.initial_state("float32")]
         built = [*network.trainable_variables, *network.non_trainable_variables]

@@ -25,10 +25,11 @@ def record_network(estimator, data, preprocessor, network, fitted_network, resul
     estimator.input_kind_ = vars(estimator).pop("_kind")  # the steps that read it are done
     estimator._input_shape_ = tuple(int(d) for d in data.X.shape[1:])
     estimator.preprocessor_ = preprocessor
-    if isinstance(network, DeferredNetwork) and network.model is None:
+    model = network.model if isinstance(network, DeferredNetwork) else network
+    if model is None:
         vars(estimator).pop("model_", None)  # the pipeline's, built when first read
     else:
-        estimator.model_ = network.model if isinstance(network, DeferredNetwork) else network
+        estimator.model_ = model
     estimator.pipeline_ = Pipeline(
         [
             ("preprocess", preprocessor if preprocessor is not None else "passthrough"),

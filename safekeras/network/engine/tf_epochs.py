@@ -102,15 +102,11 @@ class TensorFlowEpochs:
         has_callbacks=False,
     ):
         self._network = network
-        self._seed = int(shuffle_seed)
-        batch_size, self.steps_per_epoch = epoch_batching(len(x), batch_size)
-        self._train = _as_tensors(x, y, sample_weight)
-        self._validation_rows = None if validation is None else _as_tensors(*validation)
-        self._validation_chunks = None  # made on the first per-epoch validation loss
+        batch_size = self._take_rows(x, y, sample_weight, validation, batch_size, shuffle_seed)
         signature = _Signature.of(self._train, self._validation_rows)
         self._twin = None
         if not has_callbacks:
-            key = trace_key(network, batch_size=batch_size, signature=repr(signature))
+            key = _twin_key(network, batch_size, signature)
             self._twin = _borrow_twin(key, network, batch_size, signature, x, y, sample_weight)
         if self._twin is None:
             build_training_state(network, x, y, sample_weight)
@@ -136,15 +132,20 @@ class TensorFlowEpochs:
         """
         runner = cls.__new__(cls)
         runner._network = None
-        runner._seed = int(shuffle_seed)
-        _, runner.steps_per_epoch = epoch_batching(len(x), batch_size)
-        runner._train = _as_tensors(x, y, sample_weight)
-        runner._validation_rows = None if validation is None else _as_tensors(*validation)
-        runner._validation_chunks = None
+        runner._take_rows(x, y, sample_weight, validation, batch_size, shuffle_seed)
         runner._twin = twin
         runner._trainee = twin.network
         runner._functions = twin.functions
         return runner
+
+    def _take_rows(self, x, y, sample_weight, validation, batch_size, shuffle_seed) -> int:
+        """Keep the rows as tensors, the shuffle seed and the steps; the batch size used."""
+        self._seed = int(shuffle_seed)
+        batch_size, self.steps_per_epoch = epoch_batching(len(x), batch_size)
+        self._train = _as_tensors(x, y, sample_weight)
+        self._validation_rows = None if validation is None else _as_tensors(*validation)
+        self._validation_chunks = None  # made on the first per-epoch validation loss
+        return batch_size
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -239,7 +240,11 @@ def twin_key_for(network, *, x, y, sample_weight, validation, batch_size) -> str
     numpy arrays instead of the tensors made from them.
     """
     batch_size, _ = epoch_batching(len(x), batch_size)
-    signature = _Signature.of((x, y, sample_weight), validation)
+    return _twin_key(network, batch_size, _Signature.of((x, y, sample_weight), validation))
+
+
+def _twin_key(network, batch_size: int, signature: _Signature) -> str | None:
+    """The one form of a twin's key (:class:`TensorFlowEpochs` and :func:`twin_key_for`)."""
     return trace_key(network, batch_size=batch_size, signature=repr(signature))
 
 

@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 
 from ..data.preprocessing import take_rows
 from ..exceptions import TrainingError
-from ..network import checks, stacked, training
+from ..network import checks, optimizers, stacked, training
 from ..network.architecture import layer_sizes, seed_stream
 from ..network.budget import resolve_budget
 from ..network.engine.result import DIVERGENCE_FIXES
@@ -89,7 +89,7 @@ def obstacles(estimator) -> list[str]:
     if estimator.ensemble_size != "auto" and estimator.ensemble_size > 1:
         # ("auto" trains a classifier's one network: a fold's stack matches it.)
         reasons.append(f"ensemble_size={estimator.ensemble_size} (each fold trains its own)")
-    optimizer = training.fit_optimizer(estimator)
+    optimizer = optimizers.fit_optimizer(estimator)
     reasons += stacked.stack_obstacles(backend=keras.backend.backend(), optimizer=optimizer)
     return reasons
 
@@ -197,7 +197,7 @@ def _train_together(settings, prepared):
         l2=settings.l2,
         output_activation=prepared[0].output_activation,
     )
-    stack.compile(optimizer=training.fit_optimizer(settings), loss=None)
+    stack.compile(optimizer=optimizers.fit_optimizer(settings), loss=None)
     train = stacked.stack_rows(
         [
             (part.rows.x_train, part.y_train, training.normalise_weights(part.rows.w_train, dtype))

@@ -42,7 +42,7 @@ from ..data import input_validation, targets
 from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
 from ..decision.plan import DecisionPlan, FoldRecipe
 from ..exceptions import ParameterError, TargetError
-from ..network import architecture, checks, deferred, ensemble, incremental, training
+from ..network import architecture, checks, deferred, ensemble, incremental, optimizers, training
 from ..network.budget import resolve_budget
 from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
@@ -471,7 +471,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         # start begins a new optimisation from the fitted weights, as sklearn's do.
         if not (partial and resume and getattr(network, "compiled", False)):
             network.compile(
-                optimizer=training.fit_optimizer(self),
+                optimizer=optimizers.fit_optimizer_for(network, self),
                 loss=training.loss_in_dtype(output.loss, dtype),
             )
         # Steps, not epochs, are what train a network: "auto" counts them from the rows.

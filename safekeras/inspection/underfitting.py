@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from numbers import Real
 
-from ..network.training import resolve_learning_rate
+from ..network.optimizers import resolve_learning_rate
 from .overfitting import _sizes
 from .report import Finding
 

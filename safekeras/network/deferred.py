@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .architecture import default_mlp, layer_sizes
-from .engine.shared import keep_recent, loss_identity, optimizer_config
+from .engine.shared import keep_recent, loss_identity
 from .variable_names import stable_variable_names
 
 __all__ = [
@@ -227,7 +227,15 @@ class DeferredNetwork:
         self.forward = None
 
     def compile(self, *, optimizer, loss) -> None:
-        """Keep the optimizer (a fresh one, never built here) and the loss, as Keras's compile."""
+        """Keep the optimizer's recipe and the loss, as Keras's compile keeps them.
+
+        Parameters
+        ----------
+        optimizer : OptimizerRecipe
+            What the network's optimizer is made from, if it is built
+            (:func:`~safekeras.network.optimizers.fit_optimizer_recipe`).
+        loss : str, keras.losses.Loss or callable
+        """
         self.optimizer, self.loss = optimizer, loss
 
     def build_model(self):
@@ -241,8 +249,7 @@ class DeferredNetwork:
 
         with stable_variable_names():
             network = self.recipe.build()
-            optimizer = type(self.optimizer).from_config(optimizer_config(self.optimizer))
-            network.compile(optimizer=optimizer, loss=self.loss)
+            network.compile(optimizer=self.optimizer.make(), loss=self.loss)
             if self.state is not None:
                 network.optimizer.build(network.trainable_variables)
                 variables = copied_variables(network)
@@ -360,7 +367,7 @@ def _layout_key(network: DeferredNetwork, batch_size: int, *, x, y, sample_weigh
     parts = {
         "recipe": network.recipe.layout(),
         "dtype": [network.dtype, keras.config.dtype_policy().name],
-        "optimizer": [type(optimizer).__qualname__, optimizer_config(optimizer)],
+        "optimizer": [optimizer.optimizer_class.__qualname__, dict(optimizer.config)],
         "loss": loss_identity(network.loss),
         "batch_size": min(int(batch_size), len(x)),
         "columns": [_columns(a) for a in (x, y, sample_weight)],

@@ -71,7 +71,7 @@ def ensemble_obstacles(estimator, *, partial: bool) -> list[str]:
     """
     import keras
 
-    from .training import fit_optimizer
+    from .optimizers import fit_optimizer
 
     obstacles = []
     if estimator.model is not None:
@@ -203,7 +203,7 @@ def train_members(
         If a member's training or validation loss becomes NaN or infinite.
     """
     from .architecture import layer_sizes
-    from .training import fit_optimizer
+    from .optimizers import fit_optimizer
 
     hidden_units = layer_sizes(settings.hidden_layer_sizes)
     width = x.shape[1]

@@ -26,14 +26,12 @@ from .deferred import DeferredNetwork, train_deferred
 from .engine import DIVERGENCE_FIXES, TrainingResult, resolve_engine
 from .engine.keras_fit import fit_with_keras
 from .engine.loop import run_epochs
-from .engine.shared import optimizer_config
 
 __all__ = [
     "TrainingResult",
     "ValidationSplit",
     "check_training_outcome",
     "loss_in_dtype",
-    "make_optimizer",
     "normalise_weights",
     "prior_loss",
     "split_rows",
@@ -119,84 +117,6 @@ def normalise_weights(sample_weight: np.ndarray, dtype="float32") -> np.ndarray 
     if unequal_or_none(sample_weight) is None:
         return None
     return (sample_weight * (len(sample_weight) / sample_weight.sum())).astype(dtype)
-
-
-# The default MLP's Adam rate ("auto"): 3x Adam's own 1e-3. It reaches the same held-out
-# quality in 20 to 50 % fewer epochs on the real tables and default-path data of
-# benchmarks/defaults_ablation.py (--sections learning-rate; docs/defaults.md).
-AUTO_LEARNING_RATE = 3e-3
-
-
-def resolve_learning_rate(learning_rate, optimizer, model):
-    """The rate a fit's optimizer gets: a float, or None for the optimizer's own.
-
-    ``"auto"`` is :data:`AUTO_LEARNING_RATE` for the default MLP (``model`` is
-    None) trained with ``optimizer="adam"``, the setting it was measured on;
-    any other network or optimizer keeps the optimizer's own rate, as None does.
-
-    Parameters
-    ----------
-    learning_rate : "auto", float or None
-        The estimator's ``learning_rate``.
-    optimizer : str or keras.optimizers.Optimizer
-        The estimator's ``optimizer``.
-    model : None, keras.Model or callable
-        The estimator's ``model`` (None: the default MLP).
-
-    Returns
-    -------
-    float or None
-    """
-    if not (isinstance(learning_rate, str) and learning_rate == "auto"):
-        return learning_rate
-    default_adam = isinstance(optimizer, str) and optimizer.lower() == "adam"
-    return AUTO_LEARNING_RATE if model is None and default_adam else None
-
-
-def fit_optimizer(estimator):
-    """A fresh optimizer for a fit of ``estimator``: its ``optimizer`` at its resolved rate.
-
-    Parameters
-    ----------
-    estimator : SafeKerasClassifier or SafeKerasRegressor
-        Read for ``optimizer``, ``learning_rate`` and ``model`` (see
-        :func:`resolve_learning_rate`).
-
-    Returns
-    -------
-    keras.optimizers.Optimizer
-    """
-    rate = resolve_learning_rate(estimator.learning_rate, estimator.optimizer, estimator.model)
-    return make_optimizer(estimator.optimizer, rate)
-
-
-def make_optimizer(optimizer, learning_rate):
-    """A fresh Keras optimizer from a name or a template instance (never reused).
-
-    The optimizer gets a fixed name (the given one, or the class's alias such as
-    "adam"): Keras would otherwise number every new optimizer ("adam_57"), and
-    TensorFlow keeps about 35 KB per distinct variable name for the life of the
-    process, which made memory grow with every refit.
-    """
-    import keras
-
-    if isinstance(optimizer, str):
-        # One optimizer, made with its rate: each one made creates variables (about 1 ms).
-        config = {"name": optimizer.lower()}
-        if learning_rate is not None:
-            config["learning_rate"] = float(learning_rate)
-        try:
-            return keras.optimizers.get({"class_name": optimizer, "config": config})
-        except ValueError as exc:
-            raise InputError(
-                f"optimizer={optimizer!r} is not a Keras optimizer name; use e.g. 'adam', "
-                "'sgd', 'rmsprop', 'adamw', or pass a keras.optimizers.Optimizer instance."
-            ) from exc
-    template = optimizer
-    config = optimizer_config(template)
-    if learning_rate is not None:
-        config["learning_rate"] = float(learning_rate)
-    return template.__class__.from_config(config)
 
 
 def loss_in_dtype(loss, dtype: str):

@@ -18,7 +18,7 @@ from sklearn.datasets import make_classification, make_regression
 
 from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, TrainingError
 from safekeras.data.targets import classification_target, regression_target
-from safekeras.network import ensemble, stacked, training
+from safekeras.network import ensemble, optimizers, stacked
 
 pytestmark = [
     pytest.mark.core,
@@ -55,7 +55,7 @@ def test_a_member_alone_takes_its_networks_own_steps_with_the_estimators_loss(lo
     x, y, x_val, y_val = regression_data(0)
     spec = regression_spec()
     alone = default_mlp(spec, x.shape[1], seed=1)
-    alone.compile(optimizer=training.make_optimizer("adam", 0.01), loss=loss)
+    alone.compile(optimizer=optimizers.make_optimizer("adam", 0.01), loss=loss)
     result = default_mlps.train_alone(alone, x, y, (x_val, y_val, None))
     member = default_mlp(spec, x.shape[1], seed=1)
     seeds = [layer.get_config()["seed"] for layer in member.layers if "dropout" in layer.name]
@@ -70,7 +70,7 @@ def test_a_member_alone_takes_its_networks_own_steps_with_the_estimators_loss(lo
         output_activation="linear",
         loss=loss if isinstance(loss, str) else keras.losses.serialize(loss),
     )
-    stack.compile(optimizer=training.make_optimizer("adam", 0.01), loss=None)
+    stack.compile(optimizer=optimizers.make_optimizer("adam", 0.01), loss=None)
     stacked_result = stacked.train_stack(
         stack,
         train=stacked.stack_rows([(x, y, None)], x.shape[1], "float32"),

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from safekeras import SafeKerasClassifier
-from safekeras.network import training
+from safekeras.network import optimizers
 from safekeras.network.engine import COMPILED_BACKENDS, jax_epochs, shared, tf_epochs
 
 pytestmark = [
@@ -70,7 +70,9 @@ def _network(units=8, activation="relu", dropout=0.1, l2=1e-4, optimizer="adam",
         layers.append(keras.layers.Dropout(dropout, seed=seed))
     layers.append(keras.layers.Dense(1, activation="sigmoid"))
     network = keras.Sequential(layers)
-    network.compile(optimizer=training.make_optimizer(optimizer, None), loss="binary_crossentropy")
+    network.compile(
+        optimizer=optimizers.make_optimizer(optimizer, None), loss="binary_crossentropy"
+    )
     return network
 
 

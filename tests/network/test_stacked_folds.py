@@ -16,7 +16,7 @@ import pytest
 from default_mlps import HIDDEN, L2, SETTINGS
 
 from safekeras.data.targets import classification_target
-from safekeras.network import architecture, stacked, training
+from safekeras.network import architecture, optimizers, stacked
 
 pytestmark = [
     pytest.mark.core,
@@ -40,7 +40,7 @@ def default_mlp(width, seed, dropout=0.0):
 
 
 def compiled(network):
-    network.compile(optimizer=training.make_optimizer("adam", 0.01), loss="binary_crossentropy")
+    network.compile(optimizer=optimizers.make_optimizer("adam", 0.01), loss="binary_crossentropy")
     return network
 
 
@@ -57,7 +57,7 @@ def stack_of(networks, width, dropout=0.0):
         l2=L2,
         output_activation="sigmoid",
     )
-    stack.compile(optimizer=training.make_optimizer("adam", 0.01), loss=None)
+    stack.compile(optimizer=optimizers.make_optimizer("adam", 0.01), loss=None)
     return stack
 
 

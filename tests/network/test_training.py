@@ -15,13 +15,7 @@ from safekeras import (
     TrainingError,
     ValidationSplitWarning,
 )
-from safekeras.network.training import (
-    AUTO_LEARNING_RATE,
-    ValidationSplit,
-    make_optimizer,
-    normalise_weights,
-    resolve_learning_rate,
-)
+from safekeras.network.training import ValidationSplit, normalise_weights
 
 pytestmark = pytest.mark.core
 
@@ -69,15 +63,6 @@ def test_constant_sample_weight_fits_exactly_like_none(data):
     weighted = SafeKerasClassifier(**CLASSIFIER).fit(X, y, sample_weight=np.full(200, 3.0))
     plain = SafeKerasClassifier(**CLASSIFIER).fit(X, y)
     np.testing.assert_array_equal(weighted.predict_proba(X), plain.predict_proba(X))
-
-
-def test_make_optimizer_builds_a_fresh_optimizer_each_time():
-    template = keras.optimizers.SGD(learning_rate=0.5, momentum=0.9)
-    first, second = make_optimizer(template, None), make_optimizer(template, 0.01)
-    assert first is not template and second is not first
-    assert float(first.learning_rate) == 0.5 and float(second.learning_rate) == pytest.approx(0.01)
-    with pytest.raises(InputError, match="not a Keras optimizer"):
-        make_optimizer("not-an-optimizer", None)
 
 
 def test_same_seed_same_probabilities_different_seed_different(data):
@@ -242,46 +227,6 @@ def test_failed_refit_keeps_the_previous_fit(data):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
-def test_learning_rate_and_optimizer_take_effect(data):
-    X, y = data
-    clf = SafeKerasClassifier(optimizer="sgd", learning_rate=0.123, **CLASSIFIER).fit(X, y)
-    assert type(clf.model_.optimizer).__name__ == "SGD"
-    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.123)
-
-
-def _own_builder(meta):
-    return keras.Sequential(
-        [keras.Input(shape=(meta["n_features_in_"],)), keras.layers.Dense(1, activation="sigmoid")]
-    )
-
-
-@pytest.mark.parametrize(
-    "params, rate",
-    [
-        ({}, AUTO_LEARNING_RATE),  # "auto": the default MLP with Adam
-        ({"learning_rate": None}, 1e-3),  # Adam's own
-        ({"model": _own_builder}, 1e-3),  # "auto" leaves a user's network at the optimizer's own
-        ({"optimizer": "rmsprop"}, 1e-3),  # ... and another optimizer
-        ({"optimizer": keras.optimizers.Adam(0.02)}, 0.02),  # ... and a template's rate
-        ({"learning_rate": 0.05}, 0.05),
-    ],
-)
-def test_auto_learning_rate_is_3e_3_for_the_default_mlp_with_adam_only(data, params, rate):
-    X, y = data
-    clf = SafeKerasClassifier(**{**CLASSIFIER, "epochs": 1, **params}).fit(X, y)
-    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(rate)
-    assert clf.get_params()["learning_rate"] == params.get("learning_rate", "auto")
-
-
-def test_resolve_learning_rate_reads_the_estimator_settings():
-    assert resolve_learning_rate("auto", "adam", None) == AUTO_LEARNING_RATE
-    assert resolve_learning_rate("auto", "Adam", None) == AUTO_LEARNING_RATE
-    assert resolve_learning_rate("auto", "sgd", None) is None
-    assert resolve_learning_rate("auto", "adam", _own_builder) is None
-    assert resolve_learning_rate(None, "adam", None) is None
-    assert resolve_learning_rate(0.1, "sgd", _own_builder) == 0.1
-
-
 def test_refits_create_variables_under_the_same_names(data):
     # TensorFlow keeps ~35 KB per distinct variable name for the life of the process, so
     # memory stays flat across refits only if a refit reuses the names of the last fit.
@@ -295,10 +240,3 @@ def test_refits_create_variables_under_the_same_names(data):
     first = variable_paths()
     assert any(path.startswith("adam/") for path in first)
     assert variable_paths() == first
-
-
-def test_string_optimizers_get_their_alias_as_name():
-    assert make_optimizer("adam", 0.01).name == "adam"
-    assert make_optimizer("RMSprop", None).name == "rmsprop"
-    template = keras.optimizers.SGD(name="my_sgd")
-    assert make_optimizer(template, 0.5).name == "my_sgd"

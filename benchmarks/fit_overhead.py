@@ -81,13 +81,12 @@ _STAGES = [
     ("head check", "est", "_checked_output", 0),
     ("encode targets", "est", "_encoded_targets", 0),
     ("train (compile + engine + epochs)", "est", "_train", 0),
-    ("optimizer", "training", "make_optimizer", 1),
+    ("optimizer (or its recipe)", "optimizers", "fit_optimizer_for", 1),
     ("compile", "keras.Model", "compile", 1),
     ("engine setup (state, trace lookup, copy)", "runner", "__init__", 1),
     ("training state (loss, optimizer slots)", "engine", "build_training_state", 2),
-    ("initial state into the twin (deferred)", "twin", "load", 1),
+    # A deferred fit's call also loads the twin's initial state and reads its state back.
     ("epochs (one compiled call)", "runner", "train_all", 1),
-    ("state out of the twin (deferred)", "twin", "read", 1),
     ("weights back to network", "runner", "to_network", 1),
     ("outcome check", "est", "_checked_network", 0),
     ("threshold search", "est", "_decided", 0),
@@ -103,7 +102,7 @@ def _targets():
     from safekeras import SafeKerasClassifier
     from safekeras.data import input_validation
     from safekeras.estimators import base
-    from safekeras.network import training
+    from safekeras.network import optimizers
 
     if keras.backend.backend() == "jax":
         from safekeras.network.engine import jax_epochs as engine
@@ -111,7 +110,6 @@ def _targets():
     else:
         from safekeras.network.engine import tf_epochs as engine
         from safekeras.network.engine.tf_epochs import TensorFlowEpochs as runner
-    from safekeras.network.engine.tf_epochs import _Twin as twin
 
     return {
         "keras.Model": keras.Model,
@@ -119,9 +117,8 @@ def _targets():
         "est": SafeKerasClassifier,
         "input_validation": input_validation,
         "base": base,
-        "training": training,
+        "optimizers": optimizers,
         "runner": runner,
-        "twin": twin,
     }
 
 

@@ -134,8 +134,21 @@ class MLPRecipe:
         """
         import tensorflow as tf
 
-        draw = _initial_state_function(self.n_features, self.widths(), self.dropout > 0, dtype)
-        return draw(tf.constant(self.seeds, tf.int64))
+        return self.state_function(dtype)(tf.constant(self.seeds, tf.int64))
+
+    def state_function(self, dtype: str):
+        """The ``tf.function`` of the seeds that :meth:`initial_state` calls (one per layout).
+
+        Parameters
+        ----------
+        dtype : str
+            The network's variable dtype.
+
+        Returns
+        -------
+        tf.function
+        """
+        return _initial_state_function(self.n_features, self.widths(), self.dropout > 0, dtype)
 
     def widths(self) -> tuple:
         """Units of every Dense layer, the output layer last."""
@@ -418,7 +431,14 @@ def _learn_layout(key, network, model, fresh, arrays, batch_size) -> None:
 
 def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, **options):
     """Train the cached twin from ``network``'s initial state; None when the twin is not free."""
-    from .engine.tf_epochs import TensorFlowEpochs, borrow_cached_twin, copied_variables
+    import tensorflow as tf
+
+    from .engine.tf_epochs import (
+        TensorFlowEpochs,
+        TwinStart,
+        borrow_cached_twin,
+        copied_variables,
+    )
     from .engine.whole_fit import run_whole_fit
 
     twin = borrow_cached_twin(known.twin_key)
@@ -426,9 +446,15 @@ def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, *
         return None
     try:
         plan = twin.forward_plan()
-        twin.load([*network.recipe.initial_state(network.dtype), *known.optimizer_state])
+        recipe = network.recipe
+        start = TwinStart(
+            draw=recipe.state_function(network.dtype),
+            seeds=tf.constant(recipe.seeds, tf.int64),
+            optimizer_state=known.optimizer_state,
+        )
         runner = TensorFlowEpochs.on_twin(
             twin,
+            start=start,
             x=x,
             y=y,
             sample_weight=sample_weight,
@@ -443,7 +469,7 @@ def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, *
             epochs_per_wait=options["epochs_per_wait"],
             stops=validation is not None and options["early_stopping"],
         )
-        network.state = twin.read()
+        network.state = runner.state
         network.forward = plan.reading(copied_variables(twin.network), network.state)
         return result
     finally:

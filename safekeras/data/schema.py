@@ -227,8 +227,8 @@ class InputSchema(DriftChecks):
         if numeric:
             values = _numeric_block(X, numeric)
             check_finite(values, [name(j) for j in numeric], allow_nan=not numeric_only)
-            for j, column in zip(numeric, values.T, strict=True):
-                profiles[j] = _numeric_profile(name(j), _dtype(X, j), column)
+            names, dtypes = [name(j) for j in numeric], [_dtype(X, j) for j in numeric]
+            profiles.update(zip(numeric, _numeric_profiles(names, dtypes, values), strict=True))
         for j in categorical:
             column = as_categories(_column(X, j))[:, 0]
             profiles[j] = _categorical_profile(name(j), _dtype(X, j), column)
@@ -376,26 +376,64 @@ def _numeric_block(X, positions) -> np.ndarray:
     return np.asarray(X[:, positions], dtype=np.float64)
 
 
+def _numeric_profiles(names, dtypes, values) -> list:
+    """One :class:`ColumnProfile` per column of ``values`` (float64, NaN where missing).
+
+    A block without missing values is profiled in one pass per statistic over
+    all its columns (the quantiles are order statistics, so they are the
+    same values the column-by-column pass picks).
+    """
+    if not len(values) or np.isnan(values).any():
+        return [
+            _numeric_profile(name, dtype, column)
+            for name, dtype, column in zip(names, dtypes, values.T, strict=True)
+        ]
+    levels = np.quantile(values, QUANTILES, axis=0, method="inverted_cdf").T.tolist()
+    minima, maxima = values.min(axis=0).tolist(), values.max(axis=0).tolist()
+    medians = np.asarray([column_levels[QUANTILES.index(0.5)] for column_levels in levels])
+    supports = np.count_nonzero(values != medians, axis=0).tolist()
+    return [
+        _profile_of_present(name, dtype, 0.0, len(values), *stats)
+        for name, dtype, *stats in zip(names, dtypes, levels, minima, maxima, supports, strict=True)
+    ]
+
+
 def _numeric_profile(name, dtype, column) -> ColumnProfile:
     present = column[~np.isnan(column)]
     missing_share = 1.0 - len(present) / max(len(column), 1)
     if not len(present):
         return ColumnProfile(name, "numeric", dtype, missing_share)
     levels = np.quantile(present, QUANTILES, method="inverted_cdf").tolist()
+    support = int(np.count_nonzero(present != levels[QUANTILES.index(0.5)]))
+    return _profile_of_present(
+        name,
+        dtype,
+        missing_share,
+        len(present),
+        levels,
+        float(present.min()),
+        float(present.max()),
+        support,
+    )
+
+
+def _profile_of_present(
+    name, dtype, missing_share, n_present, levels, minimum, maximum, support
+) -> ColumnProfile:
+    """The profile of a numeric column from the statistics of its present values."""
     quantiles = dict(zip(QUANTILES, levels, strict=True))
-    support = int(np.count_nonzero(present != quantiles[0.5]))
     return ColumnProfile(
         name,
         "numeric",
         dtype,
         missing_share,
-        minimum=float(present.min()),
-        maximum=float(present.max()),
+        minimum=minimum,
+        maximum=maximum,
         centre=quantiles[0.5],
         spread=quantiles[0.75] - quantiles[0.25],
         quantiles=tuple(quantiles.values()),
         support=support,
-        median_share=1.0 - support / len(present),
+        median_share=1.0 - support / n_present,
     )
 
 

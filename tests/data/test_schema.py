@@ -6,6 +6,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 
@@ -16,6 +19,7 @@ from safekeras import (
     SafeKerasClassifier,
     SafeKerasRegressor,
 )
+from safekeras.data import schema as schema_module
 from safekeras.data.drift import MIN_ROWS_FOR_SHARE, MIN_ROWS_FOR_SPREAD
 from safekeras.data.schema import InputSchema
 from safekeras.decision import threshold_fitting
@@ -359,3 +363,24 @@ def test_strings_without_a_preprocessor_raise_input_error():
     clf = SafeKerasClassifier(preprocessor=None, **QUICK).fit(X, [0, 1] * 10)
     with pytest.raises(InputError, match=r"could not convert.*preprocessor='auto'"):
         clf.predict(X.assign(b=["x"] * 20))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=12),
+        elements=st.one_of(st.integers(-3, 3).map(float), st.floats(-1e6, 1e6)),
+    ),
+    st.booleans(),
+)
+def test_a_block_is_profiled_as_each_of_its_columns_alone(values, with_missing):
+    # The profile of a block without missing values is computed for all its columns at once.
+    if with_missing:
+        values = values.copy()
+        values[0, 0] = np.nan
+    schema = InputSchema.from_training(values)
+    one_by_one = tuple(
+        schema_module._numeric_profile(j, "float64", values[:, j]) for j in range(values.shape[1])
+    )
+    assert schema.columns == one_by_one

@@ -39,7 +39,6 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _num_samples
 
 from ..data import input_validation, targets
-from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
 from ..decision.plan import DecisionPlan, FoldRecipe
 from ..exceptions import ParameterError, TargetError
 from ..network import architecture, checks, deferred, ensemble, incremental, optimizers, training
@@ -48,6 +47,7 @@ from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
 from ..network.parallel import limit_worker_threads
 from ..network.variable_names import stable_variable_names
+from .fit_rows import training_rows
 from .fit_state import FitData, Rows, fit_transaction
 from .fitted_attributes import record_network, record_target
 from .input_kinds import (
@@ -320,44 +320,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
 
     def _training_rows(self, data: FitData, train_idx, val_idx, resume: bool):
         """The preprocessor (fitted on the training rows, or kept) and the rows it gives."""
-        weights, y_encoded = data.weights, data.y_encoded
-        preprocessor, x_train, x_val = self._preprocess(
-            data.X, train_idx, val_idx, resume, weights[train_idx]
-        )
-        w_val = None if val_idx is None else weights[val_idx]
-        rows = Rows(
-            x_train=x_train,
-            y_train=y_encoded[train_idx],
-            w_train=weights[train_idx],
-            x_val=x_val,
-            y_val=None if val_idx is None else y_encoded[val_idx],
-            w_val=w_val,
-            w_val_fit=w_val,
-        )
-        return preprocessor, rows
-
-    def _preprocess(self, X, train_idx, val_idx, resume: bool, w_train=None):
-        """The preprocessor (fitted on the weighted training rows, or kept), the network input."""
-        X_train = take_rows(X, train_idx)
-        if resume:
-            preprocessor = self.preprocessor_  # frozen: the network learnt its scale
-            x_train = X_train if preprocessor is None else preprocessor.transform(X_train)
-        else:
-            preprocessor = resolve_preprocessor(self.preprocessor, X_train, self._fit_kind())
-            x_train = (
-                X_train
-                if preprocessor is None
-                else fit_preprocessor(preprocessor, X_train, w_train)
-            )
-        tokens = self._fit_kind() == "tokens"  # ids stay integers: an Embedding reads codes
-        x_val = None
-        if val_idx is not None:
-            X_val = take_rows(X, val_idx)
-            x_val = checks.as_network_input(
-                X_val if preprocessor is None else preprocessor.transform(X_val),
-                keep_integers=tokens,
-            )
-        return preprocessor, checks.as_network_input(x_train, keep_integers=tokens), x_val
+        return training_rows(self, data, train_idx, val_idx, resume, self._fit_kind())
 
     def _target_transformer(self, spec, rows: Rows, resume: bool):
         """The target scaling: fitted on the training rows, or the one a continued fit keeps."""

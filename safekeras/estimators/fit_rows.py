@@ -1,0 +1,80 @@
+"""The rows a fit trains and validates on: preprocessed as the network will read them.
+
+The preprocessor is fitted on the training rows only (weighted as the loss
+weights them) and applied unchanged to the validation rows, so that early
+stopping and the threshold search see what ``predict`` will see. A fitted
+``"auto"`` preprocessor applies through its
+:class:`~safekeras.data.preprocessing_plan.PreprocessingPlan`, as at predict
+time: the same operations as scikit-learn's, identical to the bit (tested),
+without about 1 ms of the ``ColumnTransformer``'s own overhead per call.
+"""
+
+from __future__ import annotations
+
+from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
+from ..data.preprocessing_plan import PreprocessingPlan
+from ..network import checks
+from .fit_state import FitData, Rows
+
+__all__ = ["training_rows"]
+
+
+def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, kind: str):
+    """The preprocessor (fitted on the training rows, or kept) and the rows it gives.
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        Read for ``preprocessor`` (a first fit) or ``preprocessor_`` (a continued one).
+    data : FitData
+        The fit's validated data.
+    train_idx, val_idx : ndarray of int or None
+        Rows of ``data.X`` that train, and that validate (None: no split).
+    resume : bool
+        Whether the fit continues a fitted one, whose preprocessing is frozen.
+    kind : {"table", "tensor", "tokens"}
+        How the fit reads ``X``.
+
+    Returns
+    -------
+    preprocessor : transformer or None
+    rows : Rows
+    """
+    weights, y_encoded = data.weights, data.y_encoded
+    X_train = take_rows(data.X, train_idx)
+    if resume:
+        preprocessor = estimator.preprocessor_  # frozen: the network learnt its scale
+        x_train = _transformed(preprocessor, X_train, data.input_schema, kind)
+    else:
+        preprocessor = resolve_preprocessor(estimator.preprocessor, X_train, kind)
+        x_train = (
+            X_train
+            if preprocessor is None
+            else fit_preprocessor(preprocessor, X_train, weights[train_idx])
+        )
+    tokens = kind == "tokens"  # ids stay integers: an Embedding reads codes
+    x_val = None
+    if val_idx is not None:
+        X_val = _transformed(preprocessor, take_rows(data.X, val_idx), data.input_schema, kind)
+        x_val = checks.as_network_input(X_val, keep_integers=tokens)
+    w_val = None if val_idx is None else weights[val_idx]
+    rows = Rows(
+        x_train=checks.as_network_input(x_train, keep_integers=tokens),
+        y_train=y_encoded[train_idx],
+        w_train=weights[train_idx],
+        x_val=x_val,
+        y_val=None if val_idx is None else y_encoded[val_idx],
+        w_val=w_val,
+        w_val_fit=w_val,
+    )
+    return preprocessor, rows
+
+
+def _transformed(preprocessor, X, schema, kind: str):
+    """``preprocessor.transform(X)``, through its plan where it has one (``X`` if None)."""
+    if preprocessor is None:
+        return X
+    plan = PreprocessingPlan.from_fitted(preprocessor, schema) if kind == "table" else None
+    if plan is None:
+        return preprocessor.transform(X)
+    return plan.transform(schema.decode(X))

@@ -201,7 +201,8 @@ def classification_target(y) -> tuple[TargetSpec, np.ndarray]:
     _check_no_missing_labels(y)
     try:
         target_type = type_of_target(y, input_name="y")
-        encoder = LabelEncoder().fit(y) if y.ndim == 1 else None
+        encoder = LabelEncoder() if y.ndim == 1 else None
+        y_encoded = None if encoder is None else encoder.fit_transform(y)  # one pass over y
     except TypeError as exc:
         raise TargetError(
             "y mixes label types that cannot be sorted (e.g. strings and numbers): "
@@ -233,7 +234,6 @@ def classification_target(y) -> tuple[TargetSpec, np.ndarray]:
             "a multiclass-multioutput target."
         )
 
-    y_encoded = encoder.transform(y)
     classes = encoder.classes_
     if len(classes) < 2:
         only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]

@@ -24,3 +24,27 @@ def test_stage_times_add_up_to_the_fit_and_the_wrappers_are_removed():
     assert 0.5 * total < sum(times.get(label, 0.0) for label in top) <= total
     inner = [label for label, _, _, depth in benchmark._STAGES if depth == 1]
     assert sum(times.get(label, 0.0) for label in inner) <= total
+
+
+def test_per_epoch_measures_the_fit_and_its_arithmetic_in_turns(monkeypatch):
+    import keras
+
+    benchmark = reports.load_benchmark("fit_overhead")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] > 0.8).astype(int)
+    epochs_run = []
+    original = benchmark.fit_once
+
+    def counting(X, y, params):
+        epochs_run.append(params.get("epochs"))
+        return original(X, y, params)
+
+    monkeypatch.setattr(benchmark, "fit_once", counting)
+    slope, arithmetic, batch_size = benchmark.per_epoch(X, y, short=1, long=3, repeats=2)
+    assert epochs_run == [None, 1, 3, 1, 3, 1, 3]  # the batch size's fit, a warm-up round, 2 rounds
+    assert batch_size >= 1 and np.isfinite(slope)
+    if keras.backend.backend() == "tensorflow":
+        assert np.isfinite(arithmetic)
+    else:
+        assert arithmetic is None

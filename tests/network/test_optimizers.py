@@ -1,7 +1,6 @@
 """The optimizer of a fit, its learning rate and its recipe (network/optimizers.py)."""
 
 import keras
-import numpy as np
 import pytest
 
 from safekeras import InputError, SafeKerasClassifier
@@ -20,14 +19,6 @@ pytestmark = pytest.mark.core
 CLASSIFIER = dict(
     hidden_layer_sizes=(16,), epochs=8, batch_size=32, random_state=0, threshold_cv=None
 )
-
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 5))
-    y = (X[:, 0] - X[:, 1] + 0.3 * rng.normal(size=200) > 0).astype(int)
-    return X, y
 
 
 def test_make_optimizer_builds_a_fresh_optimizer_each_time():

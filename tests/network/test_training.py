@@ -24,14 +24,6 @@ FAST = dict(hidden_layer_sizes=(16,), epochs=8, batch_size=32, random_state=0)
 CLASSIFIER = {**FAST, "threshold_cv": None}
 
 
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 5))
-    y = (X[:, 0] - X[:, 1] + 0.3 * rng.normal(size=200) > 0).astype(int)
-    return X, y
-
-
 def test_validation_split_is_stratified():
     labels = np.array([0] * 90 + [1] * 10)
     train, val = ValidationSplit(0.2).split(100, labels, np.random.RandomState(0))

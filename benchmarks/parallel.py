@@ -80,6 +80,7 @@ from benchmarks.report import (
     describe_environment,
     fill_defaults,
     finish_report,
+    format_ratio,
     prepare_keras,
     quiet_tensorflow_logger,
 )
@@ -350,7 +351,8 @@ def format_table(runs: list[Run]) -> str:
         each = ", ".join(f"{seconds:.2f}" for seconds in run.seconds)
         lines.append(
             f"| {label} | {run.n_jobs} | {pools} | {run.median:.2f} | {each} | "
-            f"{run.median / reference.median:.2f}x | {reference.median / run.median:.2f}x | "
+            f"{format_ratio(run.median / reference.median)} | "
+            f"{format_ratio(reference.median / run.median)} | "
             f"{'yes' if same else 'NO'} | {diff:.1e} | {describe_workers(run.workers)} |"
         )
     return "\n".join(lines)
@@ -369,7 +371,7 @@ def summary(runs: list[Run]) -> str:
     if limited and default:
         lines.append(
             f"Warm searches, pools limited vs TensorFlow's defaults: "
-            f"{limited.median / default.median:.2f}x the time."
+            f"{format_ratio(limited.median / default.median)} the time."
         )
     return "\n\n".join(lines)
 
@@ -389,7 +391,8 @@ def docs_body(runs: list[Run], args, candidates: int) -> str:
     lines = ["| search | time | speed-up over the first row |", "|---|---:|---:|"]
     for run in runs:
         label = DOCS_LABELS[(run.variant, run.start)].format(n=args.n_jobs)
-        lines.append(f"| {label} | {run.median:.2f} s | {reference.median / run.median:.2f}x |")
+        speed_up = format_ratio(reference.median / run.median)
+        lines.append(f"| {label} | {run.median:.2f} s | {speed_up} |")
     every = [params for run in runs for params in run.best_params]
     same = all(params == every[0] for params in every)
     by_key = {(run.variant, run.start): run for run in runs}

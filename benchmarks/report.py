@@ -154,7 +154,8 @@ def progress(message: str) -> None:
 
 
 def format_ratio(value: float) -> str:
-    return f"{value:.2f}x"
+    """``value`` as a ratio: two decimals, or two significant digits below 0.1 (never "0.00x")."""
+    return f"{value:.2f}x" if abs(value) >= 0.1 or value == 0 else f"{value:.2g}x"
 
 
 README_START = "<!-- benchmarks:headline -->"

@@ -135,6 +135,21 @@ class PreprocessingPlan:
                 return None
         return cls(numeric_positions, *numeric, encodings)
 
+    @classmethod
+    def for_input(cls, preprocessor, schema, kind: str) -> PreprocessingPlan | None:
+        """:meth:`from_fitted` for inputs of ``kind``: a plan reads table columns only.
+
+        Tensors and token ids go through their own preprocessor (or none).
+
+        Parameters
+        ----------
+        preprocessor : transformer or None
+        schema : InputSchema, TensorSchema or TokenSchema
+        kind : {"table", "tensor", "tokens"}
+            How the fit reads ``X`` (``input_kind_``).
+        """
+        return cls.from_fitted(preprocessor, schema) if kind == "table" else None
+
     def transform(self, batch, rows: slice = slice(None)) -> np.ndarray:
         """The preprocessed rows ``rows`` of a decoded batch, float64.
 

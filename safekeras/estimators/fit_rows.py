@@ -44,7 +44,8 @@ def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, ki
     X_train = take_rows(data.X, train_idx)
     if resume:
         preprocessor = estimator.preprocessor_  # frozen: the network learnt its scale
-        x_train = _transformed(preprocessor, X_train, data.input_schema, kind)
+        transform = _transformer(preprocessor, data.input_schema, kind)
+        x_train = transform(X_train)
     else:
         preprocessor = resolve_preprocessor(estimator.preprocessor, X_train, kind)
         x_train = (
@@ -52,11 +53,12 @@ def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, ki
             if preprocessor is None
             else fit_preprocessor(preprocessor, X_train, weights[train_idx])
         )
+        transform = None  # planned only if validation rows need it
     tokens = kind == "tokens"  # ids stay integers: an Embedding reads codes
     x_val = None
     if val_idx is not None:
-        X_val = _transformed(preprocessor, take_rows(data.X, val_idx), data.input_schema, kind)
-        x_val = checks.as_network_input(X_val, keep_integers=tokens)
+        transform = transform or _transformer(preprocessor, data.input_schema, kind)
+        x_val = checks.as_network_input(transform(take_rows(data.X, val_idx)), keep_integers=tokens)
     w_val = None if val_idx is None else weights[val_idx]
     rows = Rows(
         x_train=checks.as_network_input(x_train, keep_integers=tokens),
@@ -70,11 +72,11 @@ def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, ki
     return preprocessor, rows
 
 
-def _transformed(preprocessor, X, schema, kind: str):
-    """``preprocessor.transform(X)``, through its plan where it has one (``X`` if None)."""
+def _transformer(preprocessor, schema, kind: str):
+    """``preprocessor.transform``, as its plan where it has one (the identity for None)."""
     if preprocessor is None:
-        return X
-    plan = PreprocessingPlan.from_fitted(preprocessor, schema) if kind == "table" else None
+        return lambda X: X
+    plan = PreprocessingPlan.for_input(preprocessor, schema, kind)
     if plan is None:
-        return preprocessor.transform(X)
-    return plan.transform(schema.decode(X))
+        return preprocessor.transform
+    return lambda X: plan.transform(schema.decode(X))

@@ -103,9 +103,9 @@ class _PredictMixin:
         """The fast path of ``preprocessor_`` (:mod:`safekeras.data.preprocessing_plan`), if any."""
         cached = self.__dict__.get("_plan_cache")
         if cached is None or cached[0] is not self.preprocessor_:
-            plan = None  # the plan reads table columns: tensors and tokens go through Keras
-            if fitted_kind(self) == "table":
-                plan = PreprocessingPlan.from_fitted(self.preprocessor_, self.input_schema_)
+            plan = PreprocessingPlan.for_input(
+                self.preprocessor_, self.input_schema_, fitted_kind(self)
+            )
             cached = (self.preprocessor_, plan)
             self._plan_cache = cached  # one tuple: threads see the old or the new pair
         return cached[1]

@@ -120,11 +120,15 @@ def make_optimizer(optimizer, learning_rate):
                 f"optimizer={optimizer!r} is not a Keras optimizer name; use e.g. 'adam', "
                 "'sgd', 'rmsprop', 'adamw', or pass a keras.optimizers.Optimizer instance."
             ) from exc
-    template = optimizer
+    return type(optimizer).from_config(_template_config(optimizer, learning_rate))
+
+
+def _template_config(template, learning_rate) -> dict:
+    """A template optimizer's config, at ``learning_rate`` when one is given."""
     config = optimizer_config(template)
     if learning_rate is not None:
         config["learning_rate"] = float(learning_rate)
-    return template.__class__.from_config(config)
+    return config
 
 
 @dataclass(frozen=True)
@@ -144,9 +148,10 @@ class OptimizerRecipe:
     config: tuple
 
     @classmethod
-    def of(cls, optimizer) -> OptimizerRecipe:
-        """The recipe of ``optimizer`` (a Keras optimizer instance)."""
-        return cls(type(optimizer), tuple(sorted(optimizer_config(optimizer).items())))
+    def of(cls, optimizer, learning_rate=None) -> OptimizerRecipe:
+        """The recipe of ``optimizer`` (a Keras optimizer), at ``learning_rate`` if given."""
+        config = _template_config(optimizer, learning_rate)
+        return cls(type(optimizer), tuple(sorted(config.items())))
 
     def make(self):
         """A fresh optimizer: ``optimizer_class.from_config(config)``.
@@ -188,10 +193,7 @@ def fit_optimizer_recipe(estimator) -> OptimizerRecipe:
     rate = resolve_learning_rate(estimator.learning_rate, estimator.optimizer, estimator.model)
     optimizer = estimator.optimizer
     if not isinstance(optimizer, str):
-        config = optimizer_config(optimizer)
-        if rate is not None:
-            config["learning_rate"] = float(rate)
-        return OptimizerRecipe(type(optimizer), tuple(sorted(config.items())))
+        return OptimizerRecipe.of(optimizer, rate)
     key = (optimizer, None if rate is None else float(rate))
     with _recipes_lock:
         recipe = _recipes.get(key)

@@ -32,8 +32,8 @@ def _frame():
     return frame, y
 
 
-def _through_sklearn(preprocessor, X, schema, kind):
-    return X if preprocessor is None else preprocessor.transform(X)
+def _through_sklearn(preprocessor, schema, kind):
+    return (lambda X: X) if preprocessor is None else preprocessor.transform
 
 
 @pytest.mark.parametrize("as_frame", [True, False])
@@ -43,7 +43,7 @@ def test_validation_rows_through_the_plan_train_as_through_sklearn(monkeypatch, 
         X = X[["income", "age"]].to_numpy()
     planned = SafeKerasClassifier(**SMALL).fit(X, y)
     with monkeypatch.context() as patch:
-        patch.setattr(fit_rows, "_transformed", _through_sklearn)
+        patch.setattr(fit_rows, "_transformer", _through_sklearn)
         reference = SafeKerasClassifier(**SMALL).fit(X, y)
     assert planned.history_ == reference.history_
     np.testing.assert_array_equal(planned.predict_proba(X), reference.predict_proba(X))

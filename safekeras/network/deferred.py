@@ -8,24 +8,27 @@ copies of that state to and from the cached *twin* that actually trains
 twin holds the traced program and variables of the same layout, and
 predictions are a numpy forward pass (:mod:`.inference`).
 
-So a fit of the default MLP whose twin is cached trains a
-:class:`DeferredNetwork` instead: it loads the twin with the state the
-network would have started from (:meth:`MLPRecipe.initial_state`: the same
-seeded Glorot draws, zero biases, the Dropout seeds; the optimizer's fresh
-state), trains it, and reads the state back as arrays. Predictions read those
-arrays. The Keras network is built from them the first time anything asks
-for ``model_`` (``save``, pickling, ``to_keras``, ``partial_fit``, user
-code), and then holds exactly the weights, seed states and optimizer state a
-network built first would hold (tested).
+So a fit of the default MLP whose layout is known trains a
+:class:`DeferredNetwork` instead, from the state the network would have
+started from (:meth:`MLPRecipe.initial_state`: the same seeded Glorot draws,
+zero biases, the Dropout seeds; the optimizer's fresh state). On TensorFlow
+it loads the layout's cached twin with that state, trains it and reads the
+state back as arrays; on JAX, whose compiled functions are pure, it passes
+the state to the layout's jitted whole fit (:mod:`.engine.jax_layouts`).
+Predictions read the trained arrays. The Keras network is built from them
+the first time anything asks for ``model_`` (``save``, pickling,
+``to_keras``, ``partial_fit``, user code), and then holds exactly the
+weights, seed states and optimizer state a network built first would hold
+(tested).
 
 The first fit of each layout in a process (recipe without seeds, dtype,
 optimizer and its settings, loss, batch size, column shapes) builds the
-network and trains it the usual way, through the twin it creates. That fit
-also checks that the recipe's initial state equals the built network's, and
-keeps the fresh optimizer's state; only a layout that passed the check ever
-skips the build. TensorFlow only (the JAX engine has no twin to reuse), and
-only the default MLP as one network without callbacks or ``verbose``: every
-other fit builds its network first, as before.
+network and trains it the usual way (on TensorFlow through the twin it
+creates). That fit also checks that the recipe's initial state equals the
+built network's, and keeps the fresh optimizer's state; only a layout that
+passed the check ever skips the build. TensorFlow and JAX only, and only the default MLP as one
+network without callbacks or ``verbose``: every other fit builds its network
+first, as before.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .architecture import default_mlp, layer_sizes
+from .engine.jax_layouts import JaxLayout, learn_layout, train_on_layout
 from .engine.shared import keep_recent, loss_identity
 from .variable_names import stable_variable_names
 
@@ -54,6 +58,8 @@ __all__ = [
 # Layouts whose first fit was seen: key -> _Known, or None when the recipe's initial state
 # did not match the built network's (those fits always build). A few per search.
 _KNOWN_SIZE = 64
+# Of which JAX layouts (each holds a reference network of its layout) at most:
+_JAX_LAYOUTS = 8
 _known: OrderedDict = OrderedDict()
 _known_lock = threading.Lock()
 _UNSEEN = object()
@@ -119,9 +125,11 @@ class MLPRecipe:
 
         Each layer's kernel as Keras's ``GlorotUniform(seed)`` draws it,
         zero biases, each Dropout layer's seed state ``[seed, 0]``: drawn in
-        one graph call per recipe layout (three eager draws took about 3.5
+        one graph call per recipe layout on TensorFlow (three eager draws took about 3.5
         ms, measured). Checked against a built network once per layout (see
         the module docstring).
+
+        On JAX the draw is :func:`~.engine.jax_layouts.initial_state_function`'s.
 
         Parameters
         ----------
@@ -130,8 +138,17 @@ class MLPRecipe:
 
         Returns
         -------
-        list of tensors
+        list of tensors (TensorFlow) or arrays (JAX)
         """
+        import keras
+
+        if keras.backend.backend() == "jax":
+            import jax.numpy as jnp
+
+            from .engine.jax_layouts import initial_state_function
+
+            draw = initial_state_function(self.n_features, self.widths(), self.dropout > 0, dtype)
+            return draw(jnp.asarray(self.seeds, jnp.uint32))
         import tensorflow as tf
 
         return self.state_function(dtype)(tf.constant(self.seeds, tf.int64))
@@ -258,7 +275,7 @@ class DeferredNetwork:
         -------
         keras.Model
         """
-        from .engine.tf_epochs import copied_variables
+        from .engine.shared import copied_variables
 
         with stable_variable_names():
             network = self.recipe.build()
@@ -308,8 +325,9 @@ def can_defer(estimator, *, kind: str, size: int, partial: bool) -> bool:
     """Whether a first fit of ``estimator`` may train a :class:`DeferredNetwork`.
 
     The default MLP as one network, on a table, trained by the compiled
-    TensorFlow engine in one call (no callbacks, no ``verbose``), outside a
-    distribution strategy and with a plain dtype policy.
+    TensorFlow or JAX engine in one call (no callbacks, no ``verbose``),
+    outside a distribution strategy (or a JAX distribution) and with a plain
+    dtype policy.
     """
     import keras
 
@@ -317,11 +335,16 @@ def can_defer(estimator, *, kind: str, size: int, partial: bool) -> bool:
         return False
     if estimator.callbacks or estimator.verbose or estimator.engine == "keras":
         return False
-    if keras.backend.backend() != "tensorflow":
-        return False
-    import tensorflow as tf
+    backend = keras.backend.backend()
+    if backend == "jax":
+        if keras.distribution.distribution() is not None:
+            return False
+    elif backend == "tensorflow":
+        import tensorflow as tf
 
-    if tf.distribute.has_strategy():
+        if tf.distribute.has_strategy():
+            return False
+    else:
         return False
     return keras.config.dtype_policy().name == keras.config.floatx()
 
@@ -329,7 +352,10 @@ def can_defer(estimator, *, kind: str, size: int, partial: bool) -> bool:
 def train_deferred(
     network: DeferredNetwork, *, train_built, x, y, sample_weight, validation, **options
 ):
-    """Train ``network``: on its layout's cached twin when it has one, else built first.
+    """Train ``network`` without building it when its layout is known, else built first.
+
+    Known: on TensorFlow, the layout's cached twin (:mod:`.engine.tf_epochs`);
+    on JAX, its compiled functions and fresh state (:mod:`.engine.jax_layouts`).
 
     Parameters
     ----------
@@ -351,10 +377,13 @@ def train_deferred(
     key = _layout_key(network, options["batch_size"], **arrays)
     with _known_lock:
         known = _known.get(key, _UNSEEN)
-    if isinstance(known, _Known) and not options["callbacks"] and not options["verbose"]:
-        result = _train_on_twin(network, known, **arrays, **options)
-        if result is not None:
-            return result
+    if not options["callbacks"] and not options["verbose"]:
+        if isinstance(known, _Known):
+            result = _train_on_twin(network, known, **arrays, **options)
+            if result is not None:
+                return result
+        elif isinstance(known, JaxLayout):
+            return train_on_layout(network, known, **arrays, **options)
     model = network.build_model()
     fresh = None
     if known is _UNSEEN:
@@ -395,7 +424,8 @@ def _columns(array):
 
 def _fresh_state(model, x, y, sample_weight) -> list:
     """The built network's variables before training, its optimizer's slots built."""
-    from .engine.tf_epochs import build_copied_state, copied_variables
+    from .engine.shared import copied_variables
+    from .engine.tf_epochs import build_copied_state
     from .inference import as_numpy
 
     build_copied_state(model, x, y, sample_weight)
@@ -403,10 +433,8 @@ def _fresh_state(model, x, y, sample_weight) -> list:
 
 
 def _learn_layout(key, network, model, fresh, arrays, batch_size) -> None:
-    """Remember the twin of ``key`` if the recipe's initial state is the built network's."""
-    import tensorflow as tf
-
-    from .engine.tf_epochs import borrow_cached_twin, twin_key_for
+    """Remember how to train ``key``'s layout unbuilt, if its recipe draws the built state."""
+    import keras
 
     n_network = len(model.trainable_variables) + len(model.non_trainable_variables)
     expected = [np.asarray(value) for value in network.recipe.initial_state(network.dtype)]
@@ -415,18 +443,35 @@ def _learn_layout(key, network, model, fresh, arrays, batch_size) -> None:
         for value, built in zip(expected, fresh[:n_network], strict=False)
     )
     known = None
-    twin_key = twin_key_for(model, batch_size=batch_size, **arrays) if matches else None
-    twin = None if twin_key is None else borrow_cached_twin(twin_key)
-    if twin is not None:
-        try:
-            if twin.forward_plan() is not None:
-                # Tensors: converted once, not on every load.
-                optimizer_state = tuple(tf.convert_to_tensor(value) for value in fresh[n_network:])
-                known = _Known(twin_key, optimizer_state)
-        finally:
-            twin.in_use.release()
+    if matches and keras.backend.backend() == "jax":
+        known = learn_layout(network, arrays)
+    elif matches:
+        known = _known_twin(model, fresh[n_network:], arrays, batch_size)
     with _known_lock:
         keep_recent(_known, key, known, _KNOWN_SIZE)
+        # Each JAX layout holds a reference network: keep the most recent few.
+        layouts = [k for k, value in _known.items() if isinstance(value, JaxLayout)]
+        for old_key in layouts[:-_JAX_LAYOUTS]:
+            del _known[old_key]
+
+
+def _known_twin(model, optimizer_state, arrays, batch_size) -> _Known | None:
+    """The cached twin of ``model``'s layout with the fresh optimizer's state, if it predicts."""
+    import tensorflow as tf
+
+    from .engine.tf_epochs import borrow_cached_twin, twin_key_for
+
+    twin_key = twin_key_for(model, batch_size=batch_size, **arrays)
+    twin = None if twin_key is None else borrow_cached_twin(twin_key)
+    if twin is None:
+        return None
+    try:
+        if twin.forward_plan() is None:
+            return None
+        # Tensors: converted once, not on every load.
+        return _Known(twin_key, tuple(tf.convert_to_tensor(value) for value in optimizer_state))
+    finally:
+        twin.in_use.release()
 
 
 def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, **options):

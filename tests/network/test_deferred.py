@@ -1,12 +1,13 @@
 """A default fit that trains its network before building it gives the fit a built network gives.
 
 The first fit of a layout builds its network and checks the recipe's
-initial state against it; later fits of that layout train the cached twin
-from the recipe's state, and the Keras network is built only when read.
-These tests compare the two kinds of fit (predictions, weights, optimizer
-state, history), and check that everything reading ``model_`` (pickle,
-``save``, ``partial_fit``, threads) sees the network a built-first fit
-would have left.
+initial state against it; later fits of that layout train from the recipe's
+state (on TensorFlow the cached twin, on JAX the layout's compiled
+functions), and the Keras network is built only when read. These tests
+compare the two kinds of fit (predictions, weights, optimizer state,
+history), and check that everything reading ``model_`` (pickle, ``save``,
+``partial_fit``, threads) sees the network a built-first fit would have
+left. They run on both backends (the JAX core subset runs them there).
 """
 
 import copy
@@ -21,12 +22,11 @@ import pytest
 from safekeras import SafeKerasClassifier, SafeKerasRegressor, load
 from safekeras.network import architecture, deferred
 from safekeras.network.engine import tf_epochs
+from safekeras.network.engine.jax_layouts import JaxLayout
+from safekeras.network.engine.shared import copied_variables
 from safekeras.network.inference import as_numpy
 
-pytestmark = [
-    pytest.mark.core,
-    pytest.mark.tensorflow_only(reason="the deferred build reuses the TensorFlow engine's twins"),
-]
+pytestmark = pytest.mark.core
 
 SMALL = dict(hidden_layer_sizes=(8, 4), epochs=4, batch_size=32, threshold=None)
 
@@ -50,7 +50,7 @@ def _is_deferred(estimator) -> bool:
 
 
 def _state(network) -> list:
-    return [as_numpy(variable.value) for variable in tf_epochs.copied_variables(network)]
+    return [as_numpy(variable.value) for variable in copied_variables(network)]
 
 
 def test_a_deferred_fit_equals_a_fit_that_built_its_network(data, fresh_layouts):
@@ -148,6 +148,38 @@ def test_a_layout_whose_recipe_disagrees_with_keras_always_builds(data, fresh_la
     np.testing.assert_array_equal(second.predict_proba(X), first.predict_proba(X))
 
 
+def test_a_known_layout_defers_at_another_row_count(data, fresh_layouts):
+    X, y = data
+    SafeKerasClassifier(random_state=3, **SMALL).fit(X, y)
+    later = SafeKerasClassifier(random_state=3, **SMALL).fit(X[:150], y[:150])
+    assert _is_deferred(later)
+    deferred._known.clear()
+    built = SafeKerasClassifier(random_state=3, **SMALL).fit(X[:150], y[:150])
+    assert not _is_deferred(built)
+    np.testing.assert_array_equal(later.predict_proba(X), built.predict_proba(X))
+    assert later.history_ == built.history_
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX layouts hold a reference network")
+def test_jax_layouts_are_few_and_never_hand_out_their_reference(data, fresh_layouts, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(deferred, "_JAX_LAYOUTS", 2)
+    for width in (3, 4, 5):
+        settings = {**SMALL, "hidden_layer_sizes": (width,)}
+        first = SafeKerasClassifier(random_state=0, **settings).fit(X, y)
+        second = SafeKerasClassifier(random_state=0, **settings).fit(X, y)
+        assert not _is_deferred(first) and _is_deferred(second)
+        np.testing.assert_array_equal(second.predict_proba(X), first.predict_proba(X))
+    layouts = [value for value in deferred._known.values() if isinstance(value, JaxLayout)]
+    assert [layout.reference.layers[0].units for layout in layouts] == [4, 5]
+    # The reference trains nobody's weights: still the recipe's initial state.
+    reference = layouts[-1].reference
+    biases = [layer.bias for layer in reference.layers if getattr(layer, "bias", None) is not None]
+    assert biases and not any(np.any(as_numpy(bias.value)) for bias in biases)
+    assert second.model_ is not reference
+
+
+@pytest.mark.tensorflow_only(reason="TensorFlow's deferred fits borrow a twin")
 def test_a_twin_in_use_makes_the_fit_build_its_network(data, fresh_layouts):
     X, y = data
     SafeKerasClassifier(random_state=0, **SMALL).fit(X, y)

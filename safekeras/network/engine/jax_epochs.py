@@ -40,7 +40,7 @@ from .shared import (
 )
 from .whole_fit import WholeFit, as_floats
 
-__all__ = ["JaxEpochs"]
+__all__ = ["JaxEpochs", "compiled_functions"]
 
 # Compiled (epoch, loss) function pairs kept for reuse. Each entry holds on to
 # the network it was traced from, so the cache is small and least recently
@@ -72,13 +72,52 @@ class JaxEpochs:
         shuffle_seed,
         has_callbacks=False,
     ):
+        build_training_state(network, x, y, sample_weight)
+        self._network = network
+        batch_size = self._take_rows(x, y, sample_weight, validation, batch_size, shuffle_seed)
+        self.from_network()
+        # The state is written into ``network`` for callbacks, so they need no own functions.
+        del has_callbacks
+        self._epoch_function, self._loss_function, self._fit_function = _compiled(
+            network, len(x), batch_size
+        )
+
+    @classmethod
+    def from_state(
+        cls, functions, state, *, x, y, sample_weight, validation, batch_size, shuffle_seed
+    ):
+        """A runner training ``state`` with ``functions``, for a network not built yet.
+
+        What :mod:`~safekeras.network.deferred` trains on JAX: the compiled
+        functions of another network of the same layout (they are pure: the
+        state comes in as arguments) and the initial state as arrays. There
+        is no network to write to, so ``to_network`` does nothing; the
+        trained state is :meth:`snapshot`. Whole fits only (no callbacks).
+
+        Parameters
+        ----------
+        functions : tuple
+            The (epoch, validation-loss, whole-fit) functions of the layout
+            at these rows and batch size (:func:`compiled_functions`).
+        state : tuple of four lists of arrays
+            Trainable, non-trainable, metrics and optimizer variables' values,
+            in :func:`~.shared.state_variable_groups` order.
+        x, y, sample_weight, validation, batch_size, shuffle_seed
+            As :class:`JaxEpochs` takes them.
+        """
+        runner = cls.__new__(cls)
+        runner._network = None
+        runner._take_rows(x, y, sample_weight, validation, batch_size, shuffle_seed)
+        runner._state = state
+        runner._epoch_function, runner._loss_function, runner._fit_function = functions
+        return runner
+
+    def _take_rows(self, x, y, sample_weight, validation, batch_size, shuffle_seed) -> int:
+        """Keep the rows as JAX arrays, the shuffle key and the steps; return the batch size."""
         import jax
         import jax.numpy as jnp
 
-        build_training_state(network, x, y, sample_weight)
-        self._network = network
-        n_rows = len(x)
-        batch_size, self.steps_per_epoch = epoch_batching(n_rows, batch_size)
+        batch_size, self.steps_per_epoch = epoch_batching(len(x), batch_size)
         self._key = jax.random.key(int(shuffle_seed))
         self._train = tuple(None if a is None else jnp.asarray(a) for a in (x, y, sample_weight))
         self._validation = (
@@ -89,12 +128,7 @@ class JaxEpochs:
                 for part in chunks(*validation, size=VALIDATION_CHUNK)
             ]
         )
-        self.from_network()
-        # The state is written into ``network`` for callbacks, so they need no own functions.
-        del has_callbacks
-        self._epoch_function, self._loss_function, self._fit_function = _compiled(
-            network, n_rows, batch_size
-        )
+        return batch_size
 
     # -- the runner protocol (see loop.run_epochs) -------------------------------
 
@@ -145,7 +179,9 @@ class JaxEpochs:
         self._state = (trainable, non_trainable, metrics, optimizer)
 
     def to_network(self) -> None:
-        """Write the arrays into the network's (and optimizer's) variables."""
+        """Write the arrays into the network's (and optimizer's) variables (if it has one)."""
+        if self._network is None:
+            return
         groups = state_variable_groups(self._network)
         for variables, values in zip(groups, self._state, strict=True):
             for variable, value in zip(variables, values, strict=True):
@@ -160,6 +196,27 @@ class JaxEpochs:
 
     def close(self) -> None:
         """Nothing to release: the cached functions are pure."""
+
+
+def compiled_functions(network, n_rows: int, batch_size: int) -> tuple:
+    """The jitted (epoch, validation-loss, whole-fit) functions of ``network``'s layout.
+
+    Cached by the layout (:func:`~.shared.trace_key`), so any network of the
+    same layout, rows and batch size gets the same functions; they are pure,
+    so they train any state of that layout.
+
+    Parameters
+    ----------
+    network : keras.Model
+        Compiled, its training state built.
+    n_rows, batch_size : int
+        The training rows and the rows per step.
+
+    Returns
+    -------
+    tuple of three callables
+    """
+    return _compiled(network, n_rows, epoch_batching(n_rows, batch_size)[0])
 
 
 def _compiled(network, n_rows: int, batch_size: int):

@@ -9,6 +9,7 @@ __all__ = [
     "VALIDATION_CHUNK",
     "build_training_state",
     "chunks",
+    "copied_variables",
     "epoch_batching",
     "keep_recent",
     "loss_config_keeps_settings",
@@ -88,6 +89,18 @@ def state_variable_groups(network) -> tuple:
         network.metrics_variables,
         network.optimizer.variables,
     )
+
+
+def copied_variables(network) -> list:
+    """Every variable training changes: trainable, non-trainable, the optimizer's.
+
+    What a fit moves between a network and its TensorFlow twin, and what a
+    deferred network's ``state`` holds (:mod:`~safekeras.network.deferred`).
+    The loss trackers are left out: nothing reads them after a fit (an epoch
+    sums its own loss).
+    """
+    trainable, non_trainable, _, optimizer = state_variable_groups(network)
+    return [*trainable, *non_trainable, *optimizer]
 
 
 def mean_loss(loss_of_chunk, parts) -> float:

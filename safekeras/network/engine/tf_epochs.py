@@ -39,11 +39,11 @@ from .shared import (
     VALIDATION_CHUNK,
     build_training_state,
     chunks,
+    copied_variables,
     epoch_batching,
     keep_recent,
     mean_loss,
     optimizer_config,
-    state_variable_groups,
     trace_key,
 )
 from .tf_fit import trace_whole_fit
@@ -526,12 +526,6 @@ def build_copied_state(network, x, y, sample_weight) -> None:
         build_training_state(network, x, y, sample_weight)
     elif not network.optimizer.built:  # a continued fit (partial_fit) keeps its optimizer
         network.optimizer.build(network.trainable_variables)
-
-
-def copied_variables(network) -> list:
-    """What a fit moves between a network and its twin: every variable training changes."""
-    trainable, non_trainable, _, optimizer = state_variable_groups(network)
-    return [*trainable, *non_trainable, *optimizer]
 
 
 def _all_tf_variables(values) -> bool:

@@ -482,6 +482,32 @@ def ensemble_candidates(kind: str) -> dict:
     return candidates
 
 
+class MembersOnOneSplit(_PatchedFit):
+    """``estimator`` fitted with its members all stopping on the fit's one validation split.
+
+    The rule before cross-fitting (:data:`safekeras.network.ensemble.CROSS_FIT`):
+    every member trains on the same rows, each in an order of its own, and
+    none trains on the validation split. Patched for the fit only.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def _patched(self):
+        return mock.patch.object(ensemble, "CROSS_FIT", False)
+
+
+def cross_fit_candidates() -> dict:
+    """The regressor's default ensemble, its members on one split (before) or cross-fitted."""
+    label = f"{ensemble.AUTO_REGRESSION_SIZE} networks"
+    return {
+        f"{label}, one shared split {BEFORE}": lambda n: MembersOnOneSplit(
+            SafeKerasRegressor(random_state=SEED)
+        ),
+        f"{label}, cross-fitted (default)": lambda n: SafeKerasRegressor(random_state=SEED),
+    }
+
+
 # The waits measured, in epochs: the one before (10), the new default's (7) and a shorter one;
 # their optimizer steps scale with the epochs, as PATIENCE_STEPS = MIN_PATIENCE * STEPS_PER_EPOCH.
 PATIENCE_EPOCHS = (10, 7, 5)
@@ -653,6 +679,9 @@ def _section_tasks(section: str, args):
             (t.name, t.kind, t.X, t.y, candidates if len(t.y) <= args.plain_keras_rows else small)
             for t in tasks
         ]
+    if section == "cross-fit":
+        tasks, _ = load_real_tasks(("regression",), args.tasks)
+        return [(t.name, t.kind, t.X, t.y, cross_fit_candidates()) for t in tasks]
     if section in MIXED_SECTIONS:
         candidates = {
             "learning-rate": learning_rate_candidates,
@@ -791,6 +820,7 @@ def render(raw: dict) -> str:
         "embeddings": "## Numeric embeddings: spline bases appended to the scaled columns",
         "dropout": "## Dropout: the default MLP's 0.1 against none and 0.2",
         "ensemble": "## Ensembles: one network against 4 and 8 averaged",
+        "cross-fit": "## The regressor's members: one shared split against cross-fitted",
     }
     sections = []
     for section, tasks in raw.items():
@@ -814,7 +844,8 @@ def _by_metrics(section: str, tasks: dict) -> dict:
     apart by its tasks' scores.
     """
     if section not in MIXED_SECTIONS:
-        return {"regression" if section == "regression" else "classification": tasks}
+        kind = "regression" if section in ("regression", "cross-fit") else "classification"
+        return {kind: tasks}
     groups = {}
     for task, results in tasks.items():
         kind = "regression" if "r2" in next(iter(results.values())) else "classification"
@@ -832,6 +863,7 @@ SECTIONS = (
     "embeddings",
     "dropout",
     "ensemble",
+    "cross-fit",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
 EXPERIMENTS = ("embeddings", "dropout")
@@ -876,8 +908,8 @@ def parse_args(argv=None):
         type=Path,
         default=None,
         help="a page whose text between the defaults:tables markers (defaults:<section> "
-        "for the threshold, learning-rate, patience, embeddings, dropout and ensemble "
-        "sections) the tables replace",
+        "for the threshold, learning-rate, patience, embeddings, dropout, ensemble and "
+        "cross-fit sections) the tables replace",
     )
     args = parser.parse_args(argv)
     sections = [section for section in SECTIONS if section not in EXPERIMENTS]
@@ -918,7 +950,15 @@ def main(argv=None) -> str:
 
 DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"
 # Sections whose tables fill their own block of the page (defaults:<section>).
-OWN_BLOCKS = ("threshold", "learning-rate", "patience", "embeddings", "dropout", "ensemble")
+OWN_BLOCKS = (
+    "threshold",
+    "learning-rate",
+    "patience",
+    "embeddings",
+    "dropout",
+    "ensemble",
+    "cross-fit",
+)
 
 
 def _docs_blocks(raw: dict) -> dict:

@@ -217,3 +217,31 @@ def test_quantile_splines_drop_repeated_knots_and_hold_the_basis_beyond_the_rang
     outside = splines.transform(np.array([[-5.0], [10.0]]))
     np.testing.assert_allclose(outside, splines.transform(np.array([[0.0], [2.0]])))
     assert len(splines.get_feature_names_out(["a"])) == outside.shape[1]
+
+
+def test_the_cross_fit_section_shares_the_split_for_the_rule_befores_fits_only():
+    from sklearn.datasets import make_regression
+
+    from safekeras import SafeKerasRegressor
+    from safekeras.network import ensemble
+
+    candidates = ablation.cross_fit_candidates()
+    before, default = candidates
+    assert before.endswith(ablation.BEFORE) and ablation._baseline_name(candidates) == before
+    X, y = make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0)
+    seen = []
+    member_rows = ensemble.member_rows
+
+    def spy(*args, **kwargs):
+        seen.append(ensemble.CROSS_FIT)
+        return member_rows(*args, **kwargs)
+
+    fast = dict(hidden_layer_sizes=(8,), epochs=3)
+    with mock.patch.object(ensemble, "member_rows", spy):
+        shared = candidates[before](120).set_params(estimator__random_state=0)
+        shared.estimator.set_params(**fast)
+        shared.fit(X, y)
+        crossed = SafeKerasRegressor(random_state=0, **fast).fit(X, y)
+    assert seen == [False, True] and ensemble.CROSS_FIT is True  # restored after the fit
+    assert not np.array_equal(shared.predict(X), crossed.predict(X))
+    assert isinstance(candidates[default](120), SafeKerasRegressor)

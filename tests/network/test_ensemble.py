@@ -171,7 +171,7 @@ def test_an_ensemble_that_cannot_train_together_is_refused_naming_why(settings, 
         SafeKerasRegressor(ensemble_size=2).partial_fit(X, y)
 
 
-def test_an_ensemble_is_reproducible_and_each_member_stops_on_the_shared_split():
+def test_an_ensemble_is_reproducible_and_its_members_stop_early():
     X, y = make_regression(n_samples=150, n_features=6, noise=10.0, random_state=1)
     fits = [SafeKerasRegressor(ensemble_size=3, random_state=4).fit(X, y) for _ in range(2)]
     np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
@@ -241,3 +241,54 @@ def test_the_threshold_folds_of_an_ensemble_are_ensembles(capsys):
     assert "not stacked: ensemble_size=2 (each fold trains its own)" in capsys.readouterr().out
     assert 0 < classifier.threshold_ < 1
     assert classifier.threshold_search_ is not None
+
+
+def _rows_of_parts(parts, pool_x):
+    """Each part's rows, as positions in ``pool_x`` (its rows are distinct)."""
+    position = {tuple(row): index for index, row in enumerate(pool_x)}
+    return [np.array([position[tuple(row)] for row in x]) for x, _, _ in parts]
+
+
+@pytest.mark.parametrize("n_train, n_val, size", [(40, 8, 4), (20, 8, 4), (40, 8, 2)])
+def test_cross_fitted_members_each_hold_out_rows_they_never_train_on(n_train, n_val, size):
+    rng = np.random.RandomState(0)
+    x, y = rng.normal(size=(n_train, 3)), rng.normal(size=(n_train, 1))
+    x_val, y_val = rng.normal(size=(n_val, 3)), rng.normal(size=n_val)
+    weights, w_val = rng.uniform(0.5, 2, n_train), None
+    train, validation = ensemble.member_rows(
+        size, (x, y, weights), (x_val, y_val, w_val), np.random.default_rng(1)
+    )
+    pool_x = np.concatenate([x, x_val])
+    trained, held = _rows_of_parts(train, pool_x), _rows_of_parts(validation, pool_x)
+    # The first member is the fit's own split; every member trains on all rows but its own.
+    np.testing.assert_array_equal(trained[0], np.arange(n_train))
+    np.testing.assert_array_equal(held[0], np.arange(n_train, n_train + n_val))
+    for member in range(size):
+        assert len(held[member]) == n_val and not set(trained[member]) & set(held[member])
+        assert set(trained[member]) | set(held[member]) == set(range(n_train + n_val))
+        # Targets and weights travel with their rows; weights have mean 1 over each part.
+        pool_y = np.concatenate([y[:, 0], y_val])
+        np.testing.assert_array_equal(train[member][1][:, 0], pool_y[trained[member]])
+        assert train[member][2] is weights or np.isclose(train[member][2].mean(), 1.0)
+    # Held-out slices are disjoint while the training rows last: together, every row trains.
+    slices = held[1:]
+    if (size - 1) * n_val <= n_train:
+        assert len(set(np.concatenate(slices))) == (size - 1) * n_val
+    assert set(np.concatenate(trained[1:])) | set(trained[0]) == set(range(n_train + n_val))
+
+
+def test_without_cross_fitting_members_share_the_split_in_orders_of_their_own(monkeypatch):
+    monkeypatch.setattr(ensemble, "CROSS_FIT", False)
+    rng = np.random.RandomState(0)
+    x, y = rng.normal(size=(30, 3)), rng.normal(size=(30, 1))
+    x_val, y_val = rng.normal(size=(6, 3)), rng.normal(size=6)
+    train, validation = ensemble.member_rows(
+        3, (x, y, None), (x_val, y_val, None), np.random.default_rng(1)
+    )
+    trained = _rows_of_parts(train, x)
+    np.testing.assert_array_equal(trained[0], np.arange(30))
+    assert all(sorted(rows) == list(range(30)) for rows in trained)
+    assert not np.array_equal(trained[1], trained[0])
+    assert all(part[0] is x_val for part in validation)
+    no_split, none = ensemble.member_rows(3, (x, y, None), None, np.random.default_rng(1))
+    assert none is None and len(no_split) == 3

@@ -950,14 +950,10 @@ def main(argv=None) -> str:
 
 DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"
 # Sections whose tables fill their own block of the page (defaults:<section>).
-OWN_BLOCKS = (
-    "threshold",
-    "learning-rate",
-    "patience",
-    "embeddings",
-    "dropout",
-    "ensemble",
-    "cross-fit",
+OWN_BLOCKS = tuple(
+    section
+    for section in SECTIONS
+    if section not in ("regression", "classification", "default-path")
 )
 
 

@@ -8,7 +8,9 @@ Keras, TensorFlow or Python random state is read or written.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "declared_input_width",
     "default_mlp",
     "embedding_input_dim",
+    "glorot_layers",
     "inspect_head",
     "layer_sizes",
     "make_meta",
@@ -453,6 +456,60 @@ def layer_sizes(hidden_layer_sizes):
     if isinstance(hidden_layer_sizes, Integral):
         return (int(hidden_layer_sizes),)
     return hidden_layer_sizes
+
+
+@dataclass(frozen=True)
+class GlorotLayer:
+    """One Dense layer of the default MLP as its initial state is drawn.
+
+    Attributes
+    ----------
+    fan_in, units : int
+        The kernel's shape.
+    limit : float
+        Keras's ``GlorotUniform`` draws the kernel in ``[-limit, limit]``.
+    kernel_seed : int
+        Position of the kernel's seed among the network's seeds.
+    dropout_seed : int or None
+        Position of the seed of the Dropout layer after it (None: none).
+    """
+
+    fan_in: int
+    units: int
+    limit: float
+    kernel_seed: int
+    dropout_seed: int | None
+
+
+def glorot_layers(n_features: int, widths, dropout: bool) -> list[GlorotLayer]:
+    """The default MLP's Dense layers, in order, with where their seeds sit.
+
+    The seeds are laid out as :func:`default_mlp` draws them: each hidden
+    layer's kernel, then its Dropout's (when ``dropout``), the output kernel
+    last. Each backend draws the kernels from these (see
+    :mod:`~safekeras.network.deferred`).
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the network's input.
+    widths : sequence of int
+        Units of every Dense layer, the output layer last.
+    dropout : bool
+        Whether a Dropout layer follows each hidden layer.
+
+    Returns
+    -------
+    list of GlorotLayer
+    """
+    layers, position, fan_in = [], 0, int(n_features)
+    for index, units in enumerate(widths):
+        limit = math.sqrt(3.0 / max(1.0, (fan_in + units) / 2.0))
+        dropout_seed = position + 1 if dropout and index < len(widths) - 1 else None
+        layers.append(GlorotLayer(fan_in, int(units), limit, position, dropout_seed))
+        position += 1 if dropout_seed is None else 2
+        fan_in = int(units)
+    return layers
 
 
 def seed_stream(rng) -> Iterator[int]:

@@ -34,7 +34,6 @@ first, as before.
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,7 +41,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .architecture import default_mlp, layer_sizes
+from .architecture import default_mlp, glorot_layers, layer_sizes
 from .engine.jax_layouts import JaxLayout, learn_layout, train_on_layout
 from .engine.shared import keep_recent, loss_identity
 from .variable_names import stable_variable_names
@@ -194,26 +193,27 @@ def _initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype
             _draws.move_to_end(key)
             return _draws[key]
 
+    layers = glorot_layers(n_features, widths, dropout)
+
+    def pair(seed):  # the seed pair [seed, 0] (int64), as Keras's draw_seed makes it
+        return tf.stack([seed, tf.constant(0, tf.int64)])
+
     def draw(seeds):
         trainable, seed_states = [], []
-        position, fan_in = 0, n_features
-        for index, units in enumerate(widths):
-            limit = math.sqrt(3.0 / max(1.0, (fan_in + units) / 2.0))
-            pair = tf.stack([seeds[position], tf.constant(0, tf.int64)])
-            seed = tf.cast(tf.math.floormod(pair, tf.int32.max - 1), tf.int32)
+        for layer in layers:
+            seed = tf.cast(
+                tf.math.floormod(pair(seeds[layer.kernel_seed]), tf.int32.max - 1), tf.int32
+            )
             kernel = tf.random.stateless_uniform(
-                (fan_in, units),
-                minval=tf.cast(-limit, dtype),
-                maxval=tf.cast(limit, dtype),
+                (layer.fan_in, layer.units),
+                minval=tf.cast(-layer.limit, dtype),
+                maxval=tf.cast(layer.limit, dtype),
                 dtype=dtype,
                 seed=seed,
             )
-            trainable += [kernel, tf.zeros((units,), dtype)]
-            position += 1
-            if dropout and index < len(widths) - 1:
-                seed_states.append(tf.stack([seeds[position], tf.constant(0, tf.int64)]))
-                position += 1
-            fan_in = units
+            trainable += [kernel, tf.zeros((layer.units,), dtype)]
+            if layer.dropout_seed is not None:
+                seed_states.append(pair(seeds[layer.dropout_seed]))
         return [*trainable, *seed_states]
 
     function = tf.function(draw)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from safekeras import ModelSpecError, SafeKerasClassifier, SafeKerasRegressor
+from safekeras.network import architecture
 
 pytestmark = pytest.mark.core
 
@@ -194,3 +195,23 @@ def test_unnamed_activation_is_inferred_from_outputs(multiclass_data):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Softmax()])
     clf = SafeKerasClassifier(model=model, **FAST).fit(X, y)
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("dropout", [True, False])
+def test_glorot_layers_lay_the_seeds_out_as_the_default_mlp_draws_them(dropout):
+    layers = architecture.glorot_layers(5, (4, 3, 2), dropout)
+    assert [(layer.fan_in, layer.units) for layer in layers] == [(5, 4), (4, 3), (3, 2)]
+    if dropout:  # kernel, its Dropout, kernel, its Dropout, output kernel
+        assert [(layer.kernel_seed, layer.dropout_seed) for layer in layers] == [
+            (0, 1),
+            (2, 3),
+            (4, None),
+        ]
+    else:
+        assert [(layer.kernel_seed, layer.dropout_seed) for layer in layers] == [
+            (0, None),
+            (1, None),
+            (2, None),
+        ]
+    # Keras's GlorotUniform limit: sqrt(6 / (fan_in + fan_out)).
+    np.testing.assert_allclose([layer.limit for layer in layers], np.sqrt(6 / np.array([9, 7, 5])))

@@ -27,12 +27,12 @@ bit; a layout that fails always builds (see :mod:`~safekeras.network.deferred`).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 
 import numpy as np
 
+from ..architecture import glorot_layers
 from ..inference import plan_forward
 from . import whole_fit
 from .jax_epochs import JaxEpochs, compiled_functions
@@ -86,21 +86,24 @@ def initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype:
             _draws.move_to_end(key)
             return _draws[key]
 
+    layers = glorot_layers(n_features, widths, dropout)
+
+    def pair(seed):  # the raw key [seed, 0] (uint32), as Keras's draw_seed makes it
+        return jnp.stack([seed, jnp.uint32(0)])
+
     def draw(seeds):
         kernels_and_biases, seed_states = [], []
-        position, fan_in = 0, n_features
-        for index, units in enumerate(widths):
-            limit = math.sqrt(3.0 / max(1.0, (fan_in + units) / 2.0))
-            raw_key = jnp.stack([seeds[position], jnp.uint32(0)])
+        for layer in layers:
             kernel = jax.random.uniform(
-                raw_key, shape=(fan_in, units), dtype=dtype, minval=-limit, maxval=limit
+                pair(seeds[layer.kernel_seed]),
+                shape=(layer.fan_in, layer.units),
+                dtype=dtype,
+                minval=-layer.limit,
+                maxval=layer.limit,
             )
-            kernels_and_biases += [kernel, jnp.zeros((units,), dtype)]
-            position += 1
-            if dropout and index < len(widths) - 1:
-                seed_states.append(jnp.stack([seeds[position], jnp.uint32(0)]))
-                position += 1
-            fan_in = units
+            kernels_and_biases += [kernel, jnp.zeros((layer.units,), dtype)]
+            if layer.dropout_seed is not None:
+                seed_states.append(pair(seeds[layer.dropout_seed]))
         return [*kernels_and_biases, *seed_states]
 
     function = jax.jit(draw)

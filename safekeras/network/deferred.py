@@ -43,7 +43,7 @@ import numpy as np
 
 from .architecture import default_mlp, glorot_layers, layer_sizes
 from .engine.jax_layouts import JaxLayout, learn_layout, train_on_layout
-from .engine.shared import keep_recent, loss_identity
+from .engine.shared import keep_recent, loss_identity, recent_or_make
 from .variable_names import stable_variable_names
 
 __all__ = [
@@ -187,12 +187,6 @@ def _initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype
     """
     import tensorflow as tf
 
-    key = (n_features, widths, dropout, dtype)
-    with _draws_lock:
-        if key in _draws:
-            _draws.move_to_end(key)
-            return _draws[key]
-
     layers = glorot_layers(n_features, widths, dropout)
 
     def pair(seed):  # the seed pair [seed, 0] (int64), as Keras's draw_seed makes it
@@ -216,10 +210,8 @@ def _initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype
                 seed_states.append(pair(seeds[layer.dropout_seed]))
         return [*trainable, *seed_states]
 
-    function = tf.function(draw)
-    with _draws_lock:
-        keep_recent(_draws, key, function, _DRAWS_SIZE)
-    return function
+    key = (n_features, widths, dropout, dtype)
+    return recent_or_make(_draws, _draws_lock, key, lambda: tf.function(draw), _DRAWS_SIZE)
 
 
 class DeferredNetwork:
@@ -424,8 +416,7 @@ def _columns(array):
 
 def _fresh_state(model, x, y, sample_weight) -> list:
     """The built network's variables before training, its optimizer's slots built."""
-    from .engine.shared import copied_variables
-    from .engine.tf_epochs import build_copied_state
+    from .engine.shared import build_copied_state, copied_variables
     from .inference import as_numpy
 
     build_copied_state(model, x, y, sample_weight)

@@ -303,9 +303,10 @@ def member_rows(size: int, train, validation, rng) -> tuple[list, list | None]:
         x_val, y_val, w_val = validation
         return train_parts, [(x_val, _column(y_val), w_val)] * size
     x_val, y_val, w_val = validation
+    y_val = _column(y_val)
     n_train, n_val = len(x), len(x_val)
     pool_x = np.concatenate([x, x_val])
-    pool_y = np.concatenate([y, _column(y_val)])
+    pool_y = np.concatenate([y, y_val])
     pool_w = None
     if weights is not None or w_val is not None:
         pool_w = np.concatenate(
@@ -315,7 +316,7 @@ def member_rows(size: int, train, validation, rng) -> tuple[list, list | None]:
             ]
         )
     train_parts = [(x, y, weights)]
-    validation_parts = [(x_val, _column(y_val), w_val)]
+    validation_parts = [(x_val, y_val, w_val)]
     slices = rng.permutation(n_train)
     for member in range(1, size):
         held = slices[(np.arange(n_val) + (member - 1) * n_val) % n_train]

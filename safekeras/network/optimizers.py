@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..exceptions import InputError
 from .deferred import DeferredNetwork
-from .engine.shared import keep_recent, optimizer_config
+from .engine.shared import optimizer_config, recent_or_make
 
 __all__ = [
     "AUTO_LEARNING_RATE",
@@ -195,10 +195,10 @@ def fit_optimizer_recipe(estimator) -> OptimizerRecipe:
     if not isinstance(optimizer, str):
         return OptimizerRecipe.of(optimizer, rate)
     key = (optimizer, None if rate is None else float(rate))
-    with _recipes_lock:
-        recipe = _recipes.get(key)
-    if recipe is None:
-        recipe = OptimizerRecipe.of(make_optimizer(optimizer, rate))
-        with _recipes_lock:
-            keep_recent(_recipes, key, recipe, _RECIPES_SIZE)
-    return recipe
+    return recent_or_make(
+        _recipes,
+        _recipes_lock,
+        key,
+        lambda: OptimizerRecipe.of(make_optimizer(optimizer, rate)),
+        _RECIPES_SIZE,
+    )

@@ -238,3 +238,24 @@ def test_training_state_built_without_a_forward_pass_trains_the_same(data, monke
     np.testing.assert_array_equal(zeros_built.predict_proba(X), forward_built.predict_proba(X))
     names = [v.path for v in zeros_built.model_.optimizer.variables]
     assert names == [v.path for v in forward_built.model_.optimizer.variables]
+
+
+def test_recent_or_make_makes_a_key_once_keeps_the_recent_and_runs_make_unlocked():
+    import threading
+
+    cache, lock, made = OrderedDict(), threading.Lock(), []
+
+    def make(value):
+        def build():
+            assert not lock.locked()  # a trace or build never holds the cache's lock
+            made.append(value)
+            return value
+
+        return build
+
+    assert shared.recent_or_make(cache, lock, "a", make(1), size=2) == 1
+    assert shared.recent_or_make(cache, lock, "b", make(2), size=2) == 2
+    assert shared.recent_or_make(cache, lock, "a", make(99), size=2) == 1  # a hit: not made
+    assert shared.recent_or_make(cache, lock, "c", make(3), size=2) == 3
+    assert made == [1, 2, 3]
+    assert list(cache) == ["a", "c"]  # "b" was the least recently used

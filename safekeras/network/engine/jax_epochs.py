@@ -33,8 +33,8 @@ from .shared import (
     build_training_state,
     chunks,
     epoch_batching,
-    keep_recent,
     mean_loss,
+    recent_or_make,
     state_variable_groups,
     trace_key,
 )
@@ -223,25 +223,15 @@ def _compiled(network, n_rows: int, batch_size: int):
     """The jitted epoch, validation-loss and whole-fit functions for ``network`` (cached)."""
     import jax
 
+    def wrap():  # cheap: jax.jit compiles on the first call
+        epoch_function = jax.jit(_epoch_function(network, n_rows, batch_size))
+        loss_function = jax.jit(_loss_function(network))
+        return epoch_function, loss_function, whole_fit_function(epoch_function, loss_function)
+
     key = trace_key(network, rows=n_rows, batch_size=batch_size)
-    if key is not None:
-        with _compiled_lock:
-            if key in _compiled_functions:
-                _compiled_functions.move_to_end(key)
-                return _compiled_functions[key]
-    # Wrapping is cheap (jax.jit compiles on the first call): no lock held while it runs.
-    epoch_function = jax.jit(_epoch_function(network, n_rows, batch_size))
-    loss_function = jax.jit(_loss_function(network))
-    functions = (
-        epoch_function,
-        loss_function,
-        whole_fit_function(epoch_function, loss_function),
-    )
-    if key is not None:
-        with _compiled_lock:
-            # A concurrent fit may have cached the same key meanwhile: either serves.
-            keep_recent(_compiled_functions, key, functions, _CACHE_SIZE)
-    return functions
+    if key is None:
+        return wrap()
+    return recent_or_make(_compiled_functions, _compiled_lock, key, wrap, _CACHE_SIZE)
 
 
 def _epoch_function(network, n_rows: int, batch_size: int):

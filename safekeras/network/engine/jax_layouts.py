@@ -40,7 +40,7 @@ from .shared import (
     build_training_state,
     copied_variables,
     epoch_batching,
-    keep_recent,
+    recent_or_make,
     state_variable_groups,
 )
 
@@ -80,12 +80,6 @@ def initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype:
     import jax
     import jax.numpy as jnp
 
-    key = (n_features, widths, dropout, dtype)
-    with _draws_lock:
-        if key in _draws:
-            _draws.move_to_end(key)
-            return _draws[key]
-
     layers = glorot_layers(n_features, widths, dropout)
 
     def pair(seed):  # the raw key [seed, 0] (uint32), as Keras's draw_seed makes it
@@ -106,10 +100,8 @@ def initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype:
                 seed_states.append(pair(seeds[layer.dropout_seed]))
         return [*kernels_and_biases, *seed_states]
 
-    function = jax.jit(draw)
-    with _draws_lock:
-        keep_recent(_draws, key, function, _DRAWS_SIZE)
-    return function
+    key = (n_features, widths, dropout, dtype)
+    return recent_or_make(_draws, _draws_lock, key, lambda: jax.jit(draw), _DRAWS_SIZE)
 
 
 class JaxLayout:
@@ -148,15 +140,14 @@ class JaxLayout:
         tuple of three callables
         """
         key = (n_rows, epoch_batching(n_rows, batch_size)[0])
-        with self._lock:
-            if key in self._functions:
-                self._functions.move_to_end(key)
-                return self._functions[key]
-        # Traced from the reference (a new row count) outside the lock; either result serves.
-        functions = compiled_functions(self.reference, n_rows, batch_size)
-        with self._lock:
-            keep_recent(self._functions, key, functions, _ROW_COUNTS)
-        return functions
+        # A new row count's functions are traced from the reference.
+        return recent_or_make(
+            self._functions,
+            self._lock,
+            key,
+            lambda: compiled_functions(self.reference, n_rows, batch_size),
+            _ROW_COUNTS,
+        )
 
 
 def learn_layout(network, arrays: dict) -> JaxLayout | None:

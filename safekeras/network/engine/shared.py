@@ -7,6 +7,7 @@ import warnings
 
 __all__ = [
     "VALIDATION_CHUNK",
+    "build_copied_state",
     "build_training_state",
     "chunks",
     "copied_variables",
@@ -16,6 +17,7 @@ __all__ = [
     "loss_identity",
     "mean_loss",
     "optimizer_config",
+    "recent_or_make",
     "state_variable_groups",
     "trace_key",
     "without_names_and_seeds",
@@ -89,6 +91,21 @@ def state_variable_groups(network) -> tuple:
         network.metrics_variables,
         network.optimizer.variables,
     )
+
+
+def build_copied_state(network, x, y, sample_weight) -> None:
+    """Create the variables of ``network`` that :func:`copied_variables` lists.
+
+    The optimizer's slots, not the compiled loss: a TensorFlow twin computes
+    the loss, and the loss trackers are not copied (nothing reads them: an
+    epoch sums its own loss). A network not built yet gets the whole training
+    state. Also what a deferred network's first fit reads its fresh state
+    from, on either backend (:mod:`~safekeras.network.deferred`).
+    """
+    if not network.built:
+        build_training_state(network, x, y, sample_weight)
+    elif not network.optimizer.built:  # a continued fit (partial_fit) keeps its optimizer
+        network.optimizer.build(network.trainable_variables)
 
 
 def copied_variables(network) -> list:
@@ -249,6 +266,25 @@ def keep_recent(cache, key, value, size: int) -> None:
     cache[key] = value
     while len(cache) > size:
         cache.popitem(last=False)
+
+
+def recent_or_make(cache, lock, key, make, size: int):
+    """The value the LRU ``cache`` holds for ``key``, else ``make()``, stored there.
+
+    ``cache`` is an ``OrderedDict`` guarded by ``lock``; a hit becomes the
+    most recent entry, and :func:`keep_recent` drops the oldest beyond
+    ``size``. ``make`` runs without the lock held (a trace or a build can take
+    long), so two threads may both make a value for a new key: either is kept,
+    as the values of one key are interchangeable.
+    """
+    with lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with lock:
+        keep_recent(cache, key, value, size)
+    return value
 
 
 def without_names_and_seeds(value):

@@ -37,6 +37,7 @@ from ..dropout import training_forward
 from ..inference import plan_forward
 from .shared import (
     VALIDATION_CHUNK,
+    build_copied_state,
     build_training_state,
     chunks,
     copied_variables,
@@ -513,19 +514,6 @@ def _clone_for_training(network, x, y, sample_weight):
     if layout != [(tuple(v.shape), v.dtype) for v in copied_variables(twin)]:
         return None
     return twin
-
-
-def build_copied_state(network, x, y, sample_weight) -> None:
-    """Create the variables of ``network`` a twin's state is copied to and from.
-
-    The optimizer's slots, not the compiled loss: the twin computes the loss,
-    and its loss trackers are not copied (nothing reads them: an epoch sums its
-    own loss). A network not built yet gets the whole training state.
-    """
-    if not network.built:
-        build_training_state(network, x, y, sample_weight)
-    elif not network.optimizer.built:  # a continued fit (partial_fit) keeps its optimizer
-        network.optimizer.build(network.trainable_variables)
 
 
 def _all_tf_variables(values) -> bool:

@@ -43,7 +43,7 @@ import numpy as np
 
 from .architecture import default_mlp, glorot_layers, layer_sizes
 from .engine.jax_layouts import JaxLayout, learn_layout, train_on_layout
-from .engine.shared import keep_recent, loss_identity, recent_or_make
+from .engine.shared import keep_recent, layout_function, loss_identity, recent_or_make
 from .variable_names import stable_variable_names
 
 __all__ = [
@@ -211,7 +211,7 @@ def _initial_state_function(n_features: int, widths: tuple, dropout: bool, dtype
         return [*trainable, *seed_states]
 
     key = (n_features, widths, dropout, dtype)
-    return recent_or_make(_draws, _draws_lock, key, lambda: tf.function(draw), _DRAWS_SIZE)
+    return recent_or_make(_draws, _draws_lock, key, lambda: layout_function(draw), _DRAWS_SIZE)
 
 
 class DeferredNetwork:

@@ -259,3 +259,25 @@ def test_recent_or_make_makes_a_key_once_keeps_the_recent_and_runs_make_unlocked
     assert shared.recent_or_make(cache, lock, "c", make(3), size=2) == 3
     assert made == [1, 2, 3]
     assert list(cache) == ["a", "c"]  # "b" was the least recently used
+
+
+@pytest.mark.tensorflow_only(reason="TensorFlow's retracing detector; jax.jit logs no such line")
+def test_fitting_tables_of_many_widths_logs_no_retracing_warning():
+    # Each layout gets its own functions, traced once each; TensorFlow counts the
+    # traces of every function made from the same code, and would log after five.
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        rng = np.random.RandomState(0)
+        for width in range(2, 7):  # five layouts: the detector logs at the fifth trace
+            X = rng.normal(size=(60, width))
+            y = (X[:, 0] > 0).astype(int)
+            SafeKerasClassifier(hidden_layer_sizes=(8,), epochs=2, random_state=0).fit(X, y)
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]

@@ -13,6 +13,7 @@ __all__ = [
     "copied_variables",
     "epoch_batching",
     "keep_recent",
+    "layout_function",
     "loss_config_keeps_settings",
     "loss_identity",
     "mean_loss",
@@ -285,6 +286,38 @@ def recent_or_make(cache, lock, key, make, size: int):
     with lock:
         keep_recent(cache, key, value, size)
     return value
+
+
+def layout_function(python_function, **options):
+    """``tf.function(python_function, **options)``, one of many made from the same code.
+
+    safekeras makes a new ``tf.function`` from one Python function for each
+    network layout it meets (an input width, the hidden widths, a dtype) and
+    keeps it in a bounded cache, so each of those functions traces once. But
+    TensorFlow counts traces per Python code object, across every
+    ``tf.function`` made from it, and logs "5 out of the last 5 calls to ...
+    triggered tf.function retracing" once five in a row have traced: fitting
+    datasets of five widths in one process, ordinary work, would log it. The
+    function is marked as TensorFlow marks the functions it restores from a
+    SavedModel, whose traces that detector leaves out (a private attribute:
+    were it gone, the log line would return, nothing else).
+
+    Parameters
+    ----------
+    python_function : callable
+        What to trace.
+    **options
+        Passed to ``tf.function`` (``input_signature``, ...).
+
+    Returns
+    -------
+    tf.function
+    """
+    import tensorflow as tf
+
+    function = tf.function(python_function, **options)
+    function._omit_frequent_tracing_warning = True
+    return function
 
 
 def without_names_and_seeds(value):

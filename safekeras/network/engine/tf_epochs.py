@@ -43,6 +43,7 @@ from .shared import (
     copied_variables,
     epoch_batching,
     keep_recent,
+    layout_function,
     mean_loss,
     optimizer_config,
     trace_key,
@@ -300,11 +301,11 @@ def _trace(network, batch_size: int, signature: _Signature):
         return network.compute_loss(x, y, y_pred, sample_weight, training=False)
 
     seed_spec = tf.TensorSpec([2], tf.int64)
-    epoch_function = tf.function(epoch, input_signature=[*signature.train, seed_spec])
+    epoch_function = layout_function(epoch, input_signature=[*signature.train, seed_spec])
     loss_function = (
         None
         if signature.validation is None
-        else tf.function(loss, input_signature=list(signature.validation))
+        else layout_function(loss, input_signature=list(signature.validation))
     )
     fit_function = trace_whole_fit(network, run_epoch, loss, signature.train, signature.validation)
     return epoch_function, loss_function, fit_function
@@ -458,7 +459,7 @@ def _fit_from_function(twin, draw, optimizer_state):
     seeds_spec = tf.TensorSpec([None], tf.int64)
     state_specs = tuple(tf.TensorSpec(value.shape, value.dtype) for value in optimizer_state)
     signature = [seeds_spec, state_specs, *whole_fit.input_signature]
-    return tf.function(fit, input_signature=signature)
+    return layout_function(fit, input_signature=signature)
 
 
 def borrow_cached_twin(key):
@@ -524,13 +525,12 @@ def _all_tf_variables(values) -> bool:
 
 def _graph_copy():
     """A ``tf.function`` assigning each source variable to its target (both arguments)."""
-    import tensorflow as tf
 
     def copy(sources, targets):
         for source, target in zip(sources, targets, strict=True):
             target.assign(source)
 
-    return tf.function(copy)
+    return layout_function(copy)
 
 
 def _copy_eagerly(sources, targets) -> None:

@@ -19,7 +19,7 @@ are arguments, so one trace serves every fit of the architecture.
 
 from __future__ import annotations
 
-from .shared import VALIDATION_CHUNK
+from .shared import VALIDATION_CHUNK, layout_function
 
 __all__ = ["trace_whole_fit"]
 
@@ -77,7 +77,7 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
     if validation_specs is not None:
         signature.append(tuple(validation_specs))
     signature += [tf.TensorSpec([], tf.int64), scalar, scalar, scalar, tf.TensorSpec([], tf.bool)]
-    return tf.function(fit, input_signature=signature)
+    return layout_function(fit, input_signature=signature)
 
 
 def _epoch_loop(network, train_epoch, validation_loss, epochs, wait, stops):

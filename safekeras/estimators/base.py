@@ -358,7 +358,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         the same seeds are drawn, and training gives the same weights.
         """
         if deferred.can_defer(self, kind=self._fit_kind(), size=size, partial=partial):
-            return deferred.default_mlp_deferred(self, spec, rows.x_train.shape[1], seeds)
+            units = architecture.layer_sizes(self.hidden_layer_sizes)
+            hidden = ensemble.wide_layer_sizes(units, size)
+            return deferred.default_mlp_deferred(self, spec, rows.x_train.shape[1], seeds, hidden)
         return self._build_network(spec, rows.x_train, seeds, size)
 
     def _build_network(self, spec, x_train, seeds, size: int = 1):
@@ -447,7 +449,11 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 size=size,
                 settings=self,
                 output=output,
-                n_outputs=network.output_shape[-1],
+                n_outputs=(
+                    network.recipe.n_outputs
+                    if isinstance(network, deferred.DeferredNetwork)
+                    else network.output_shape[-1]
+                ),
                 x=rows.x_train,
                 y=y_train,
                 sample_weight=training.normalise_weights(rows.w_train, dtype),

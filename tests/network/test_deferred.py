@@ -220,17 +220,45 @@ def test_fits_that_need_their_network_build_it(data, fresh_layouts, params, caps
     assert not deferred._known
 
 
-def test_the_default_regressor_ensemble_builds_and_a_single_network_defers(data, fresh_layouts):
+def _regression(data):
     X, _ = data
-    target = X[:, 0] + 0.5 * X[:, 1]
     settings = {key: value for key, value in SMALL.items() if key != "threshold"}
-    for _ in range(2):
-        ensemble = SafeKerasRegressor(random_state=0, **settings).fit(X, target)
-        assert not _is_deferred(ensemble)
-    one = [SafeKerasRegressor(random_state=0, ensemble_size=1, **settings) for _ in range(2)]
-    built, later = (estimator.fit(X, target) for estimator in one)
-    assert not _is_deferred(built) and _is_deferred(later)
-    np.testing.assert_array_equal(later.predict(X), built.predict(X))
+    return X, X[:, 0] + 0.5 * X[:, 1], settings
+
+
+def test_an_ensemble_fit_defers_the_network_its_members_become(data, monkeypatch, tmp_path):
+    # The members train as a stack of their own: the wide network holding their merged
+    # weights is built only when read, and is then the network an eager build holds.
+    X, target, settings = _regression(data)
+    deferred_fit = SafeKerasRegressor(random_state=0, **settings).fit(X, target)
+    assert deferred_fit.ensemble_size_ == 4
+    assert _is_deferred(deferred_fit) and "model_" not in vars(deferred_fit)
+    with monkeypatch.context() as patched:
+        patched.setattr(deferred, "can_defer", lambda *args, **kwargs: False)
+        built = SafeKerasRegressor(random_state=0, **settings).fit(X, target)
+    assert not _is_deferred(built) and "model_" in vars(built)
+    np.testing.assert_array_equal(deferred_fit.predict(X), built.predict(X))
+    assert deferred_fit.history_ == built.history_
+    assert _is_deferred(deferred_fit)  # predicting needed no Keras network
+    for got, expected in zip(_state(deferred_fit.model_), _state(built.model_), strict=True):
+        np.testing.assert_array_equal(got, expected)  # weights and Dropout seed states
+    assert deferred_fit.model_.get_config() == built.model_.get_config()
+    assert not deferred_fit.model_.optimizer.built and not built.model_.optimizer.built
+    expected = built.predict(X)
+    np.testing.assert_array_equal(deferred_fit.predict(X), expected)
+    again = SafeKerasRegressor(random_state=0, **settings).fit(X, target)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(again)).predict(X), expected)
+    again.save(tmp_path / "ensemble.safekeras")
+    np.testing.assert_array_equal(load(tmp_path / "ensemble.safekeras").predict(X), expected)
+
+
+def test_an_ensemble_keras_must_predict_is_built_when_trained(data, monkeypatch):
+    X, target, settings = _regression(data)
+    expected = SafeKerasRegressor(random_state=0, **settings).fit(X, target).predict(X)
+    monkeypatch.setattr(deferred, "_reference_plan", lambda recipe, dtype: None)
+    estimator = SafeKerasRegressor(random_state=0, **settings).fit(X, target)
+    assert not _is_deferred(estimator) and "model_" in vars(estimator)
+    np.testing.assert_array_equal(estimator.predict(X), expected)
 
 
 def test_a_recipe_draws_the_seeds_the_network_build_draws():

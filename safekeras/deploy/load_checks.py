@@ -225,10 +225,9 @@ def _check_default_layers(estimator, network, spec, width: int, where: str) -> N
 
 def _default_mlp_weights(estimator, width: int, n_outputs: int, size: int) -> int:
     """Weights (kernels and biases) of ``size`` default MLPs kept as one wide network."""
-    from ..network.architecture import layer_sizes
     from ..network.ensemble import wide_layer_sizes
 
-    hidden = wide_layer_sizes(layer_sizes(estimator.hidden_layer_sizes), size)
+    hidden = wide_layer_sizes(estimator.hidden_layer_sizes, size)
     units = [width, *hidden, n_outputs]
     return sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(units))
 

@@ -358,8 +358,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         the same seeds are drawn, and training gives the same weights.
         """
         if deferred.can_defer(self, kind=self._fit_kind(), size=size, partial=partial):
-            units = architecture.layer_sizes(self.hidden_layer_sizes)
-            hidden = ensemble.wide_layer_sizes(units, size)
+            hidden = ensemble.wide_layer_sizes(self.hidden_layer_sizes, size)
             return deferred.default_mlp_deferred(self, spec, rows.x_train.shape[1], seeds, hidden)
         return self._build_network(spec, rows.x_train, seeds, size)
 
@@ -369,12 +368,11 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         ``size`` members are kept as one default MLP ``size`` times as wide
         (:func:`~safekeras.network.ensemble.merge_members`).
         """
-        hidden = architecture.layer_sizes(self.hidden_layer_sizes)
         network = architecture.build_network(
             self.model,
             meta=architecture.make_meta(spec, x_train.shape[1], x_train.shape[1:]),
             spec=spec,
-            hidden_layer_sizes=ensemble.wide_layer_sizes(hidden, size),
+            hidden_layer_sizes=ensemble.wide_layer_sizes(self.hidden_layer_sizes, size),
             activation=self.activation,
             dropout=self.dropout,
             l2=self.l2,

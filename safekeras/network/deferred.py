@@ -35,8 +35,8 @@ that is never trained. That network is deferred too, from its first fit on: it
 holds the merged weights as arrays (:meth:`DeferredNetwork.set_weights`), read
 by the forward plan of a reference network of its layout (built once per
 layout, never trained), and is built when first read, holding exactly what a
-network built first would hold (about 25 ms a fit of the default regressor,
-measured).
+network built first would hold (paired in one process, a default regressor's
+fit on diabetes was 18.7 ms faster).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .architecture import default_mlp, glorot_layers, layer_sizes
+from .architecture import default_mlp, glorot_layers
 from .engine.jax_layouts import JaxLayout, learn_layout, train_on_layout
 from .engine.shared import keep_recent, layout_function, loss_identity, recent_or_make
 from .variable_names import stable_variable_names
@@ -338,7 +338,7 @@ def _reference_plan(recipe: MLPRecipe, dtype: str):
 
 
 def default_mlp_deferred(
-    estimator, spec, n_features: int, seeds, hidden_layer_sizes=None
+    estimator, spec, n_features: int, seeds, hidden_layer_sizes
 ) -> DeferredNetwork:
     """The default MLP of ``estimator``'s fit, deferred, its seeds drawn from ``seeds``.
 
@@ -352,9 +352,9 @@ def default_mlp_deferred(
         Width of the preprocessed input.
     seeds : iterator of int
         The fit's seed stream.
-    hidden_layer_sizes : sequence of int, default=None
-        The widths, where they are not ``estimator``'s own (the one network
-        an ensemble's members become).
+    hidden_layer_sizes : sequence of int
+        The widths: ``estimator``'s own, or those of the one network an
+        ensemble's members become (:func:`~safekeras.network.ensemble.wide_layer_sizes`).
 
     Returns
     -------
@@ -362,8 +362,6 @@ def default_mlp_deferred(
     """
     import keras
 
-    if hidden_layer_sizes is None:
-        hidden_layer_sizes = layer_sizes(estimator.hidden_layer_sizes)
     recipe = MLPRecipe.draw(
         seeds,
         n_features=n_features,

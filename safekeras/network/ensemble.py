@@ -149,9 +149,14 @@ def resolve_ensemble_size(estimator, spec, *, partial: bool) -> int:
     return int(requested)
 
 
-def wide_layer_sizes(hidden_units, size: int) -> list[int]:
-    """The hidden widths of the one network ``size`` members become (``size=1``: their own)."""
-    return [int(units) * size for units in hidden_units]
+def wide_layer_sizes(hidden_layer_sizes, size: int) -> list[int]:
+    """The hidden widths of the one network ``size`` members become (``size=1``: their own).
+
+    ``hidden_layer_sizes`` as the estimators take it: an int is one layer.
+    """
+    from .architecture import layer_sizes
+
+    return [int(units) * size for units in layer_sizes(hidden_layer_sizes)]
 
 
 def train_members(

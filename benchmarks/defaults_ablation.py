@@ -41,6 +41,11 @@ standardised target):
   :class:`QuantileSplines`): cubic with 6 knots, and piecewise linear (degree 1,
   the piecewise-linear encoding of Gorishniy et al. 2022) with 8 knots, on the
   columns of at least 10 distinct values, or of at least 3.
+* **the ensemble's stop** (``--sections ensemble-stop``): on every real table,
+  four networks trained together until the last one stops (the rule before)
+  against until all but one have stopped, the last keeping its best epoch so
+  far (:data:`safekeras.network.ensemble.MEMBERS_LEFT`): the regressor's
+  default, and the classifier with ``ensemble_size=4``.
 
 These sections fill their own blocks of the page (``defaults:threshold``,
 ``defaults:learning-rate``, ``defaults:patience``, ``defaults:embeddings``), and
@@ -508,6 +513,46 @@ def cross_fit_candidates() -> dict:
     }
 
 
+class MembersTrainToTheLast(_PatchedFit):
+    """``estimator`` fitted with its members' stack training until its last member stops.
+
+    The rule before :data:`safekeras.network.ensemble.MEMBERS_LEFT`: the stack ran
+    until every member had stopped on its own held-out rows. Patched for the fit only.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def _patched(self):
+        return mock.patch.object(ensemble, "MEMBERS_LEFT", 0)
+
+
+def ensemble_stop_candidates(kind: str) -> dict:
+    """Four members trained until the last stops (before), or until all but one have.
+
+    The regressor's default ensemble; for classes, the classifier with
+    ``ensemble_size`` :data:`~safekeras.network.ensemble.AUTO_REGRESSION_SIZE`
+    (its default trains one network, which stops when it stops).
+    """
+    size = ensemble.AUTO_REGRESSION_SIZE
+    if kind == "regression":
+        estimator = SafeKerasRegressor
+    else:
+
+        def estimator(**params):
+            return SafeKerasClassifier(ensemble_size=size, **params)
+
+    kept = ensemble.MEMBERS_LEFT
+    return {
+        f"{size} networks, trained until the last stops {BEFORE}": lambda n: MembersTrainToTheLast(
+            estimator(random_state=SEED)
+        ),
+        f"{size} networks, stopped when all but {kept} have (default)": lambda n: estimator(
+            random_state=SEED
+        ),
+    }
+
+
 # The waits measured, in epochs: the one before (10), the new default's (7) and a shorter one;
 # their optimizer steps scale with the epochs, as PATIENCE_STEPS = MIN_PATIENCE * STEPS_PER_EPOCH.
 PATIENCE_EPOCHS = (10, 7, 5)
@@ -682,6 +727,9 @@ def _section_tasks(section: str, args):
     if section == "cross-fit":
         tasks, _ = load_real_tasks(("regression",), args.tasks)
         return [(t.name, t.kind, t.X, t.y, cross_fit_candidates()) for t in tasks]
+    if section == "ensemble-stop":
+        tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
+        return [(t.name, t.kind, t.X, t.y, ensemble_stop_candidates(t.kind)) for t in tasks]
     if section in MIXED_SECTIONS:
         candidates = {
             "learning-rate": learning_rate_candidates,
@@ -821,6 +869,7 @@ def render(raw: dict) -> str:
         "dropout": "## Dropout: the default MLP's 0.1 against none and 0.2",
         "ensemble": "## Ensembles: one network against 4 and 8 averaged",
         "cross-fit": "## The regressor's members: one shared split against cross-fitted",
+        "ensemble-stop": "## Ensembles: trained until the last member stops, or all but one",
     }
     sections = []
     for section, tasks in raw.items():
@@ -834,7 +883,7 @@ def render(raw: dict) -> str:
 
 
 # Sections run on the tables of both kinds.
-MIXED_SECTIONS = ("learning-rate", "patience", "embeddings", "dropout", "ensemble")
+MIXED_SECTIONS = ("learning-rate", "patience", "embeddings", "dropout", "ensemble", "ensemble-stop")
 
 
 def _by_metrics(section: str, tasks: dict) -> dict:
@@ -864,6 +913,7 @@ SECTIONS = (
     "dropout",
     "ensemble",
     "cross-fit",
+    "ensemble-stop",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
 EXPERIMENTS = ("embeddings", "dropout")
@@ -908,8 +958,8 @@ def parse_args(argv=None):
         type=Path,
         default=None,
         help="a page whose text between the defaults:tables markers (defaults:<section> "
-        "for the threshold, learning-rate, patience, embeddings, dropout, ensemble and "
-        "cross-fit sections) the tables replace",
+        "for the threshold, learning-rate, patience, embeddings, dropout, ensemble, "
+        "cross-fit and ensemble-stop sections) the tables replace",
     )
     args = parser.parse_args(argv)
     sections = [section for section in SECTIONS if section not in EXPERIMENTS]

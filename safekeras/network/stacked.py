@@ -9,8 +9,9 @@ the ``k`` kernels as one ``(k, d, h)`` variable (the fold axis first) and runs
 one 2-d matmul per fold, so one compiled program trains them all, in one
 whole fit of the compiled engine (:mod:`.engine`). The arithmetic of ``k``
 networks remains; with a validation split each fold stops on its own and the
-stack runs until the slowest one stops (the threshold folds have none: they
-all train the epochs the estimator's network kept). ``benchmarks/stacked_folds.py``
+stack runs until the slowest one stops, or (``folds_left``) until only the
+slowest few are still training (the threshold folds have no split: they all
+train the epochs the estimator's network kept). ``benchmarks/stacked_folds.py``
 measures what that saves.
 
 Row ``b`` of the stacked input holds, for every fold ``k``, a row of fold
@@ -279,6 +280,7 @@ def train_stack(
     shuffle_seed,
     epochs_per_wait=0,
     stops=None,
+    folds_left=0,
 ):
     """Train a compiled :class:`FoldStack` in one whole fit of the compiled engine.
 
@@ -300,13 +302,17 @@ def train_stack(
     stops : bool or None, default=None
         Whether the validation losses stop the folds and pick their weights;
         None: whenever there is a validation split (False records them only).
+    folds_left : int, default=0
+        With folds that stop on their own: training ends once at most this
+        many folds are still training, and those keep their best epoch's
+        weights so far (0: it runs until the last fold stops).
 
     Returns
     -------
     TrainingResult
         ``history`` holds the sum of the folds' training losses and the mean
         of their validation losses; ``epochs_run`` is the epochs the stacked
-        network ran (until the last fold stopped).
+        network ran.
 
     Raises
     ------
@@ -336,6 +342,7 @@ def train_stack(
             patience=patience,
             epochs_per_wait=epochs_per_wait,
             stops=validation is not None and stops is not False,
+            folds_left=folds_left,
         )
     finally:
         runner.close()

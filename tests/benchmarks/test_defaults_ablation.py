@@ -245,3 +245,33 @@ def test_the_cross_fit_section_shares_the_split_for_the_rule_befores_fits_only()
     assert seen == [False, True] and ensemble.CROSS_FIT is True  # restored after the fit
     assert not np.array_equal(shared.predict(X), crossed.predict(X))
     assert isinstance(candidates[default](120), SafeKerasRegressor)
+
+
+@pytest.mark.parametrize("kind", ["regression", "binary"])
+def test_the_ensemble_stop_section_trains_to_the_last_member_for_the_rule_before_only(kind):
+    from sklearn.datasets import make_classification, make_regression
+
+    from safekeras.network import ensemble, stacked
+
+    candidates = ablation.ensemble_stop_candidates(kind)
+    before, default = candidates
+    assert before.endswith(ablation.BEFORE) and ablation._baseline_name(candidates) == before
+    if kind == "regression":
+        X, y = make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0)
+    else:
+        X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+    seen = []
+    train_stack = stacked.train_stack
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["folds_left"])
+        return train_stack(*args, **kwargs)
+
+    fast = dict(hidden_layer_sizes=(8,), epochs=3)
+    with mock.patch.object(stacked, "train_stack", spy):
+        to_the_last = candidates[before](120)
+        to_the_last.estimator.set_params(**fast)
+        to_the_last.fit(X, y)
+        all_but_one = candidates[default](120).set_params(**fast).fit(X, y)
+    assert seen == [0, 1] and ensemble.MEMBERS_LEFT == 1  # restored after the fit
+    assert all_but_one.ensemble_size_ == to_the_last.estimator_.ensemble_size_ == 4

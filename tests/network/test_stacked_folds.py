@@ -66,13 +66,13 @@ def unstack_into(stack, networks):
         network.set_weights(stacked.fold_weights(stack, fold, network.input_shape[-1]))
 
 
-def trained_stack(folds, networks, dropout=0.0):
+def trained_stack(folds, networks, dropout=0.0, **options):
     width = max(part[0].shape[1] for part in folds)
     stack = stack_of(networks, width, dropout)
     train = stacked.stack_rows([(x, y, None) for x, y, _, _ in folds], width, "float32")
     validation = stacked.stack_rows([(xv, yv, None) for _, _, xv, yv in folds], width, "float32")
     result = stacked.train_stack(
-        stack, train=train, validation=validation, shuffle_seed=7, **SETTINGS
+        stack, train=train, validation=validation, shuffle_seed=7, **SETTINGS, **options
     )
     unstack_into(stack, networks)
     return result
@@ -170,6 +170,30 @@ def test_each_fold_stops_on_its_own_and_keeps_its_own_best_weights(monkeypatch):
             np.testing.assert_allclose(mine, own, rtol=1e-5, atol=1e-6)
     assert len(set(alone_epochs)) > 1  # the folds stop at different epochs...
     assert result.epochs_run == max(alone_epochs)  # ...and the stack runs until the last stops
+
+
+def test_a_stack_leaving_one_fold_training_stops_once_the_others_have(monkeypatch):
+    monkeypatch.setitem(SETTINGS, "epochs", 40)
+    monkeypatch.setitem(SETTINGS, "patience", 2)
+    seeds = (0, 3, 5)  # folds that stop at three different epochs, alone
+    folds = [fold_data(seed) for seed in seeds]
+    alone_epochs = [
+        trained_stack([fold], [default_mlp(5, seed=seed + 1)]).epochs_run
+        for seed, fold in zip(seeds, folds, strict=True)
+    ]
+    cut = sorted(alone_epochs)[-2]  # when all folds but the slowest have stopped
+    assert cut < max(alone_epochs)  # (so the slowest would train on alone)
+    together = [default_mlp(5, seed=seed + 1) for seed in seeds]
+    result = trained_stack(folds, together, folds_left=1)
+    assert result.epochs_run == cut
+    for seed, fold, network, epochs in zip(seeds, folds, together, alone_epochs, strict=True):
+        # A fold stopped by then is as trained alone; the slowest keeps its best epoch
+        # so far, as when trained alone on a budget of ``cut`` epochs.
+        monkeypatch.setitem(SETTINGS, "epochs", min(epochs, cut))
+        alone = [default_mlp(5, seed=seed + 1)]
+        trained_stack([fold], alone)
+        for mine, own in zip(network.get_weights(), alone[0].get_weights(), strict=True):
+            np.testing.assert_allclose(mine, own, rtol=1e-5, atol=1e-6)
 
 
 def test_stack_obstacles_name_optimizers_that_mix_the_folds():

@@ -147,7 +147,13 @@ class JaxEpochs:
         )
 
     def train_all(
-        self, *, epochs: int, patience: int, epochs_per_wait: int = 0, stops: bool
+        self,
+        *,
+        epochs: int,
+        patience: int,
+        epochs_per_wait: int = 0,
+        stops: bool,
+        folds_left: int = 0,
     ) -> WholeFit:
         """Run every epoch in one call (see :mod:`.whole_fit`); the best weights restored."""
         import jax.numpy as jnp
@@ -161,6 +167,7 @@ class JaxEpochs:
             jnp.asarray(patience, jnp.int32),
             jnp.asarray(epochs_per_wait, jnp.int32),
             jnp.asarray(bool(stops)),
+            jnp.asarray(folds_left, jnp.int32),
             epochs=int(epochs),
         )
         epochs_run = int(epochs_run)

@@ -21,7 +21,10 @@ __all__ = ["whole_fit_function"]
 
 
 def whole_fit_function(epoch_function, loss_function):
-    """``fit(state, key, train, validation, patience, epochs_per_wait, stops, *, epochs)``, jitted.
+    """The jitted whole fit.
+
+    ``fit(state, key, train, validation, patience, epochs_per_wait, stops, folds_left, *,
+    epochs)``.
 
     Returns the final state (best weights restored when early stopping
     picked them), the training and validation losses (``epochs`` long; the
@@ -30,7 +33,7 @@ def whole_fit_function(epoch_function, loss_function):
     """
     import jax
 
-    def fit(state, key, train, validation, patience, epochs_per_wait, stops, *, epochs):
+    def fit(state, key, train, validation, patience, epochs_per_wait, stops, folds_left, *, epochs):
         def run_epoch(carry):
             state, epoch = carry
             return epoch_function(state, jax.random.fold_in(key, epoch), *train)
@@ -40,19 +43,26 @@ def whole_fit_function(epoch_function, loss_function):
 
         wait = (patience, epochs_per_wait)
         return _epoch_loop(
-            state, run_epoch, validation_loss if validation else None, wait, stops, epochs
+            state,
+            run_epoch,
+            validation_loss if validation else None,
+            wait,
+            stops,
+            folds_left,
+            epochs,
         )
 
     return jax.jit(fit, static_argnames=("epochs",))
 
 
-def _epoch_loop(state, run_epoch, validation_loss, wait, stops, epochs):
+def _epoch_loop(state, run_epoch, validation_loss, wait, stops, folds_left, epochs):
     """The ``lax.while_loop`` over epochs, and the best weights restored after it.
 
     A fold-stacked network (see :mod:`safekeras.network.stacked`) has one
     validation loss per fold: each fold improves, waits and stops on its own,
     keeps its own best trainable arrays (their first axis is the fold), and
-    training runs until every fold has stopped.
+    training runs until at most ``folds_left`` folds are still training (0:
+    until every fold has stopped); those keep their best arrays so far.
     """
     import jax
     import jax.numpy as jnp
@@ -89,7 +99,7 @@ def _epoch_loop(state, run_epoch, validation_loss, wait, stops, epochs):
         best_epoch = jnp.where(improved, epoch, best_epoch)
         waited = jnp.where(improved, jnp.zeros_like(waited), waited + 1)
         stopped = stopped | (stops & ~improved & (waited >= _required_wait(*wait, best_epoch)))
-        going = jnp.logical_and(finite, ~jnp.all(stopped))
+        going = jnp.logical_and(finite, ~_enough_stopped(stopped, folds_left))
         return epoch, going, state, losses, val_losses, best_loss, best_epoch, waited, stopped, best
 
     zeros = jnp.zeros(epochs, jnp.float32)
@@ -104,6 +114,13 @@ def _epoch_loop(state, run_epoch, validation_loss, wait, stops, epochs):
     restore = jnp.logical_and(stops, jnp.all(best_epoch > 0))
     kept = jax.tree.map(lambda old, new: jnp.where(restore, old, new), best, state[:2])
     return (*kept, *state[2:]), losses, val_losses, jnp.max(best_epoch), epochs_run
+
+
+def _enough_stopped(stopped, folds_left):
+    """Whether no more than ``folds_left`` folds are still training (never before one stopped)."""
+    import jax.numpy as jnp
+
+    return jnp.sum(stopped) >= jnp.maximum(stopped.size - folds_left, 1)
 
 
 def _required_wait(patience, epochs_per_wait, best_epoch):

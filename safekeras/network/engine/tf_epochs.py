@@ -186,7 +186,13 @@ class TensorFlowEpochs:
         return mean_loss(lambda part: self._functions[1](*_present(part)), self._validation_chunks)
 
     def train_all(
-        self, *, epochs: int, patience: int, epochs_per_wait: int = 0, stops: bool
+        self,
+        *,
+        epochs: int,
+        patience: int,
+        epochs_per_wait: int = 0,
+        stops: bool,
+        folds_left: int = 0,
     ) -> WholeFit:
         """Run every epoch in one call (see :mod:`.whole_fit`); the best weights restored."""
         import tensorflow as tf
@@ -200,6 +206,7 @@ class TensorFlowEpochs:
             tf.constant(patience, tf.int32),
             tf.constant(epochs_per_wait, tf.int32),
             tf.constant(bool(stops)),
+            tf.constant(folds_left, tf.int32),
         )
         if self._start is None:
             losses, val_losses, best_epoch = self._functions[2](*arguments)

@@ -13,8 +13,10 @@ the epoch budget, or after an epoch whose loss is not finite. After the
 loop, the best weights are assigned back when early stopping picked them.
 
 The epoch budget, the patience (and how it grows, see
-:func:`~safekeras.network.budget.required_wait`) and whether to stop early
-are arguments, so one trace serves every fit of the architecture.
+:func:`~safekeras.network.budget.required_wait`), whether to stop early and,
+for a fold stack, how many folds may still be training when it stops
+(``folds_left``) are arguments, so one trace serves every fit of the
+architecture.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
     Returns
     -------
     tf.function
-        ``fit(train, [validation,] seed, epochs, patience, epochs_per_wait, stops)`` returning
+        ``fit(train, [validation,] seed, epochs, patience, epochs_per_wait, stops, folds_left)``
+        returning
         the training losses, the validation losses (empty without a split),
         and the 1-based best epoch (0 when no weights were restored).
     """
@@ -50,7 +53,7 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
 
     def fit(train, *rest):
         validation = rest[0] if validation_specs is not None else None
-        seed, epochs, patience, epochs_per_wait, stops = rest[-5:]
+        seed, epochs, patience, epochs_per_wait, stops, folds_left = rest[-6:]
         x, y = train[0], train[1]
         sample_weight = train[2] if len(train) == 3 else None
 
@@ -70,6 +73,7 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
             epochs,
             (patience, epochs_per_wait),
             stops,
+            folds_left,
         )
 
     scalar = tf.TensorSpec([], tf.int32)
@@ -77,17 +81,19 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
     if validation_specs is not None:
         signature.append(tuple(validation_specs))
     signature += [tf.TensorSpec([], tf.int64), scalar, scalar, scalar, tf.TensorSpec([], tf.bool)]
+    signature.append(scalar)
     return layout_function(fit, input_signature=signature)
 
 
-def _epoch_loop(network, train_epoch, validation_loss, epochs, wait, stops):
+def _epoch_loop(network, train_epoch, validation_loss, epochs, wait, stops, folds_left):
     """The ``tf.while_loop`` over epochs, and the best weights restored after it.
 
     A fold-stacked network (``network.n_folds``, see
     :mod:`safekeras.network.stacked`) has one validation loss per fold: each
     fold improves, waits and stops on its own, keeps its own best weights
     (its slice of every trainable variable, whose first axis is the fold),
-    and training runs until every fold has stopped.
+    and training runs until at most ``folds_left`` folds are still training
+    (0: until every fold has stopped); those keep their best weights so far.
     """
     import tensorflow as tf
 
@@ -126,7 +132,7 @@ def _epoch_loop(network, train_epoch, validation_loss, epochs, wait, stops):
             waited >= _required_wait(*wait, best_epoch),
         )
         stopped = tf.logical_or(stopped, stop)
-        going = tf.logical_and(finite, tf.logical_not(tf.reduce_all(stopped)))
+        going = tf.logical_and(finite, tf.logical_not(_enough_stopped(stopped, folds_left)))
         return epoch, going, losses, val_losses, best_loss, best_epoch, waited, stopped, best
 
     state = (
@@ -149,6 +155,14 @@ def _epoch_loop(network, train_epoch, validation_loss, epochs, wait, stops):
         lambda: tf.constant(False),
     )
     return losses.stack(), val_losses.stack(), tf.reduce_max(best_epoch)
+
+
+def _enough_stopped(stopped, folds_left):
+    """Whether no more than ``folds_left`` folds are still training (never before one stopped)."""
+    import tensorflow as tf
+
+    n_stopped = tf.reduce_sum(tf.cast(stopped, tf.int32))
+    return n_stopped >= tf.maximum(tf.size(stopped) - folds_left, 1)
 
 
 def _required_wait(patience, epochs_per_wait, best_epoch):

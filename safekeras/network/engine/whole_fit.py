@@ -49,16 +49,22 @@ class WholeFit:
 
 
 def run_whole_fit(
-    runner, *, epochs: int, patience: int, epochs_per_wait: int = 0, stops: bool
+    runner,
+    *,
+    epochs: int,
+    patience: int,
+    epochs_per_wait: int = 0,
+    stops: bool,
+    folds_left: int = 0,
 ) -> TrainingResult:
     """Train with ``runner.train_all`` and return what :func:`.loop.run_epochs` would.
 
     Parameters
     ----------
     runner : TensorFlowEpochs or JaxEpochs
-        A runner with ``train_all(epochs=, patience=, epochs_per_wait=, stops=)``, which trains
-        in one compiled call, restores the best weights when ``stops``, and
-        returns a :class:`WholeFit`.
+        A runner with ``train_all(epochs=, patience=, epochs_per_wait=, stops=, folds_left=)``,
+        which trains in one compiled call, restores the best weights when
+        ``stops``, and returns a :class:`WholeFit`.
     epochs, patience : int
         Epoch budget, and epochs without improvement before stopping.
     epochs_per_wait : int, default=0
@@ -66,6 +72,11 @@ def run_whole_fit(
         the best one (:func:`~safekeras.network.budget.required_wait`).
     stops : bool
         Whether the validation loss stops training and picks the weights kept.
+    folds_left : int, default=0
+        For a fold stack (:mod:`~safekeras.network.stacked`), which stops each
+        fold on its own: training ends once at most this many folds are still
+        training, and those keep their best weights so far (0: once every
+        fold has stopped). A single network stops when it stops.
 
     Raises
     ------
@@ -73,7 +84,11 @@ def run_whole_fit(
         If a recorded loss is NaN or infinite, naming the first such epoch.
     """
     fit = runner.train_all(
-        epochs=epochs, patience=patience, epochs_per_wait=epochs_per_wait, stops=stops
+        epochs=epochs,
+        patience=patience,
+        epochs_per_wait=epochs_per_wait,
+        stops=stops,
+        folds_left=folds_left,
     )
     history = {"loss": fit.losses}
     if fit.val_losses is not None:

@@ -266,7 +266,7 @@ def train_members(
         stops=early_stopping,
         folds_left=MEMBERS_LEFT,
     )
-    trained = [stacked.fold_weights(stack, member, width) for member in range(size)]
+    trained = stacked.fold_weights(stack, [width] * size)
     history = {**result.history, "loss": [loss / size for loss in result.history["loss"]]}
     return merge_members(trained), TrainingResult(
         history=history,

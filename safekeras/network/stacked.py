@@ -34,7 +34,7 @@ Each fold's initial weights are those of the default MLP its clone would
 build, drawn from the same seeds without building it
 (:func:`initial_fold_weights`, copied in by :func:`stack_weights`); after
 training, :func:`predict_folds` gives every fold's outputs for its held-out
-rows in one forward pass, and :func:`fold_weights` a fold's trained weights.
+rows in one forward pass, and :func:`fold_weights` the folds' trained weights.
 """
 
 from __future__ import annotations
@@ -192,21 +192,31 @@ def stack_weights(
     return stack
 
 
-def fold_weights(stack, fold: int, width: int) -> list:
-    """Fold ``fold``'s weights in ``stack``, as its own network's ``get_weights()`` lists them.
+def fold_weights(stack, widths) -> list:
+    """Each fold's weights in ``stack``, as its own network's ``get_weights()`` lists them.
+
+    The stack's variables are read once for all folds, not once per fold.
 
     Parameters
     ----------
     stack : FoldStack
-    fold : int
-    width : int
-        The fold's own input width.
+    widths : sequence of int
+        Each fold's own input width (one per fold of the stack).
+
+    Returns
+    -------
+    list of list of ndarray
+        Fold ``k``'s kernel and bias of every layer.
     """
-    weights = []
-    for depth, layer in enumerate([*stack.hidden, stack.head]):
-        kernel, bias = layer.get_weights()
-        weights += [kernel[fold, :width] if depth == 0 else kernel[fold], bias[fold]]
-    return weights
+    layers = [layer.get_weights() for layer in [*stack.hidden, stack.head]]
+    return [
+        [
+            array
+            for depth, (kernel, bias) in enumerate(layers)
+            for array in (kernel[fold, :width] if depth == 0 else kernel[fold], bias[fold])
+        ]
+        for fold, width in enumerate(widths)
+    ]
 
 
 def predict_folds(stack, parts, width: int, dtype) -> list:

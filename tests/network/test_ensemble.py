@@ -82,7 +82,7 @@ def test_a_member_alone_takes_its_networks_own_steps_with_the_estimators_loss(lo
     np.testing.assert_allclose(
         stacked_result.history["val_loss"], result.history["val_loss"], rtol=1e-4, atol=1e-6
     )
-    trained = stacked.fold_weights(stack, 0, x.shape[1])
+    (trained,) = stacked.fold_weights(stack, [x.shape[1]])
     for mine, own in zip(trained, alone.get_weights(), strict=True):
         np.testing.assert_allclose(mine, own, rtol=1e-4, atol=1e-5)
 

@@ -62,8 +62,9 @@ def stack_of(networks, width, dropout=0.0):
 
 
 def unstack_into(stack, networks):
-    for fold, network in enumerate(networks):
-        network.set_weights(stacked.fold_weights(stack, fold, network.input_shape[-1]))
+    widths = [network.input_shape[-1] for network in networks]
+    for network, weights in zip(networks, stacked.fold_weights(stack, widths), strict=True):
+        network.set_weights(weights)
 
 
 def trained_stack(folds, networks, dropout=0.0, **options):

@@ -45,9 +45,8 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
     -------
     tf.function
         ``fit(train, [validation,] seed, epochs, patience, epochs_per_wait, stops, folds_left)``
-        returning
-        the training losses, the validation losses (empty without a split),
-        and the 1-based best epoch (0 when no weights were restored).
+        returning the training losses, the validation losses (empty without a
+        split), and the 1-based best epoch (0 when no weights were restored).
     """
     import tensorflow as tf
 

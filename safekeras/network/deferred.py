@@ -549,7 +549,7 @@ def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, *
         start = TwinStart(
             draw=recipe.state_function(network.dtype),
             seeds=tf.constant(recipe.seeds, tf.int64),
-            optimizer_state=known.optimizer_state,
+            given_state=known.optimizer_state,
         )
         runner = TensorFlowEpochs.on_twin(
             twin,

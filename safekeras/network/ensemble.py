@@ -8,7 +8,8 @@ members' average and better by their disagreement (the loss is convex).
 
 How the ``K`` members train: as the folds of one
 :class:`~safekeras.network.fold_layers.FoldStack` (:mod:`.stacked`), in one
-whole fit of the compiled engine. Every member gets its own initial weights,
+whole fit of the compiled engine (on TensorFlow, from a layout's second fit
+on, loaded into its cached twin without being built: :mod:`.deferred_stack`). Every member gets its own initial weights,
 dropout masks and row order (so each sees other batches) and the estimator's
 loss, and stops early on its own validation rows, keeping its own best
 epoch. The members are *cross-fitted* (:func:`member_rows`): the first
@@ -224,7 +225,8 @@ def train_members(
         If a member's training or validation loss becomes NaN or infinite.
     """
     from .architecture import layer_sizes
-    from .optimizers import fit_optimizer
+    from .deferred_stack import train_stacked_members
+    from .optimizers import fit_optimizer_recipe
 
     hidden_units = layer_sizes(settings.hidden_layer_sizes)
     width = x.shape[1]
@@ -234,18 +236,6 @@ def train_members(
             width, hidden_units, n_outputs, settings.dropout, seeds
         )
         members.append(weights)
-    stack = stacked.stack_weights(
-        members,
-        dropout_seeds=dropout_seeds,
-        width=width,
-        hidden_units=hidden_units,
-        activation=settings.activation,
-        dropout=settings.dropout,
-        l2=settings.l2,
-        output_activation=output.activation,
-        loss=_stackable_loss(output.loss),
-    )
-    stack.compile(optimizer=fit_optimizer(settings), loss=None)
     orders = np.random.default_rng(next(seeds))
     train_parts, validation_parts = member_rows(
         size, (x, _column(y), sample_weight), validation, orders
@@ -254,10 +244,22 @@ def train_members(
     stacked_validation = None
     if validation_parts is not None:
         stacked_validation = stacked.stack_rows(validation_parts, width, x.dtype)
-    result = stacked.train_stack(
-        stack,
+    trained, result = train_stacked_members(
+        members,
+        dropout_seeds=dropout_seeds,
+        architecture=dict(
+            width=width,
+            hidden_units=hidden_units,
+            activation=settings.activation,
+            dropout=settings.dropout,
+            l2=settings.l2,
+            output_activation=output.activation,
+            loss=_stackable_loss(output.loss),
+        ),
+        optimizer=fit_optimizer_recipe(settings),
         train=train,
         validation=stacked_validation,
+        widths=[width] * size,
         batch_size=budget.batch_size,
         epochs=epochs,
         patience=budget.patience,
@@ -266,7 +268,6 @@ def train_members(
         stops=early_stopping,
         folds_left=MEMBERS_LEFT,
     )
-    trained = stacked.fold_weights(stack, [width] * size)
     history = {**result.history, "loss": [loss / size for loss in result.history["loss"]]}
     return merge_members(trained), TrainingResult(
         history=history,

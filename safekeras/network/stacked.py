@@ -51,7 +51,9 @@ __all__ = [
     "stack_obstacles",
     "stack_rows",
     "stack_weights",
+    "stacked_arrays",
     "train_stack",
+    "unstacked_weights",
 ]
 
 # Optimizers whose update of a variable is elementwise, so that a stacked
@@ -181,15 +183,38 @@ def stack_weights(
         loss=loss,
         name="safekeras_fold_stack",
     )
-    for depth, layer in enumerate([*stack.hidden, stack.head]):
-        kernel = np.zeros(layer.kernel.shape, layer.kernel.dtype)
-        bias = np.zeros(layer.bias.shape, layer.bias.dtype)
-        for fold, weights in enumerate(fold_weights):
-            fold_kernel = weights[2 * depth]
-            kernel[fold, : fold_kernel.shape[0]] = fold_kernel
-            bias[fold] = weights[2 * depth + 1]
-        layer.set_weights([kernel, bias])
+    layers = [*stack.hidden, stack.head]
+    for layer, arrays in zip(layers, stacked_arrays(fold_weights, width), strict=True):
+        layer.set_weights(list(arrays))
     return stack
+
+
+def stacked_arrays(fold_weights, width: int) -> list:
+    """Each layer's stacked ``(kernel, bias)``: every fold's, the fold axis first.
+
+    Parameters
+    ----------
+    fold_weights : list of list of ndarray
+        Each fold's weights, as :func:`stack_weights` takes them. A fold's
+        first kernel narrower than ``width`` gets zero rows for the inputs
+        it does not have.
+    width : int
+        The stack's input width.
+
+    Returns
+    -------
+    list of tuple (ndarray, ndarray)
+        Kernels of shape (n_folds, inputs, units), biases (n_folds, units).
+    """
+    arrays = []
+    for depth in range(len(fold_weights[0]) // 2):
+        kernels = [weights[2 * depth] for weights in fold_weights]
+        inputs = width if depth == 0 else kernels[0].shape[0]
+        kernel = np.zeros((len(kernels), inputs, kernels[0].shape[1]), kernels[0].dtype)
+        for fold, fold_kernel in enumerate(kernels):
+            kernel[fold, : fold_kernel.shape[0]] = fold_kernel
+        arrays.append((kernel, np.stack([weights[2 * depth + 1] for weights in fold_weights])))
+    return arrays
 
 
 def fold_weights(stack, widths) -> list:
@@ -208,11 +233,28 @@ def fold_weights(stack, widths) -> list:
     list of list of ndarray
         Fold ``k``'s kernel and bias of every layer.
     """
-    layers = [layer.get_weights() for layer in [*stack.hidden, stack.head]]
+    return unstacked_weights([layer.get_weights() for layer in [*stack.hidden, stack.head]], widths)
+
+
+def unstacked_weights(layer_arrays, widths) -> list:
+    """Each fold's weights from the stacked ``(kernel, bias)`` of every layer.
+
+    Parameters
+    ----------
+    layer_arrays : list of tuple (ndarray, ndarray)
+        As :func:`stacked_arrays` gives them (or a trained stack holds them).
+    widths : sequence of int
+        Each fold's own input width.
+
+    Returns
+    -------
+    list of list of ndarray
+        Fold ``k``'s kernel and bias of every layer, as its network's ``get_weights()``.
+    """
     return [
         [
             array
-            for depth, (kernel, bias) in enumerate(layers)
+            for depth, (kernel, bias) in enumerate(layer_arrays)
             for array in (kernel[fold, :width] if depth == 0 else kernel[fold], bias[fold])
         ]
         for fold, width in enumerate(widths)

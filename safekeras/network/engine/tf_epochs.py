@@ -142,7 +142,7 @@ class TensorFlowEpochs:
             Borrowed from the cache (:func:`borrow_cached_twin`).
         start : TwinStart
             Where training starts: the initial state's draw, its seeds, and
-            the fresh optimizer's state.
+            the values the draw does not give.
         x, y, sample_weight, validation, batch_size, shuffle_seed
             As :class:`TensorFlowEpochs` takes them.
         """
@@ -212,9 +212,9 @@ class TensorFlowEpochs:
             losses, val_losses, best_epoch = self._functions[2](*arguments)
         else:
             start = self._start
-            function = self._twin.fit_from(start.draw, start.optimizer_state)
+            function = self._twin.fit_from(start.draw, start.given_state)
             losses, val_losses, best_epoch, state = function(
-                start.seeds, start.optimizer_state, *arguments
+                start.seeds, start.given_state, *arguments
             )
             self.state = [np.array(value) for value in state]
         return WholeFit(
@@ -380,13 +380,16 @@ class TwinStart:
         non-trainable), as a network built from those seeds holds them.
     seeds : tf.Tensor
         The seeds, int64.
-    optimizer_state : tuple of tf.Tensor
-        A fresh optimizer's variables, built for the network.
+    given_state : tuple of tf.Tensor or ndarray
+        The values of the copied variables after those ``draw`` gives: a
+        fresh optimizer's variables, built for the network; or all of them,
+        for a draw that gives none (a stack's values, computed outside:
+        :mod:`~safekeras.network.deferred_stack`).
     """
 
     draw: object
     seeds: object
-    optimizer_state: tuple
+    given_state: tuple
 
 
 @dataclass
@@ -398,11 +401,11 @@ class _Twin:
     _fits_from: OrderedDict = field(default_factory=OrderedDict)  # draw -> tf.function
     _plan: tuple = ()  # (plan,) once planned; the plan may be None
 
-    def fit_from(self, draw, optimizer_state):
+    def fit_from(self, draw, given_state):
         """The whole fit from a drawn initial state, as one ``tf.function`` (traced once per draw).
 
-        ``fit(seeds, optimizer_state, *whole_fit_arguments)`` assigns
-        ``draw(seeds)`` and ``optimizer_state`` to the copied variables (see
+        ``fit(seeds, given_state, *whole_fit_arguments)`` assigns
+        ``draw(seeds)`` and ``given_state`` to the copied variables (see
         :func:`copied_variables`), runs the whole-fit function with the
         remaining arguments, and returns its results and then the copied
         variables' values: one graph call where a load, the fit and a read
@@ -412,7 +415,7 @@ class _Twin:
         ----------
         draw : tf.function
             See :class:`TwinStart`.
-        optimizer_state : tuple of tf.Tensor
+        given_state : tuple of tf.Tensor or ndarray
             Their shapes and dtypes fix the function's signature.
 
         Returns
@@ -421,7 +424,7 @@ class _Twin:
         """
         function = self._fits_from.get(draw)
         if function is None:
-            function = _fit_from_function(self, draw, optimizer_state)
+            function = _fit_from_function(self, draw, given_state)
             keep_recent(self._fits_from, draw, function, 2)
         return function
 
@@ -449,22 +452,22 @@ class _Twin:
         self._copy_function(raw_sources, raw_targets)
 
 
-def _fit_from_function(twin, draw, optimizer_state):
+def _fit_from_function(twin, draw, given_state):
     """See :meth:`_Twin.fit_from`."""
     import tensorflow as tf
 
     whole_fit = twin.functions[2]
     variables = [variable.value for variable in copied_variables(twin.network)]
 
-    def fit(seeds, optimizer_state, *arguments):
-        for variable, value in zip(variables, [*draw(seeds), *optimizer_state], strict=True):
+    def fit(seeds, given_state, *arguments):
+        for variable, value in zip(variables, [*draw(seeds), *given_state], strict=True):
             variable.assign(value)
         # Automatic control dependencies order the assigns, the fit and the reads.
         results = whole_fit(*arguments)
         return (*results, [variable.read_value() for variable in variables])
 
     seeds_spec = tf.TensorSpec([None], tf.int64)
-    state_specs = tuple(tf.TensorSpec(value.shape, value.dtype) for value in optimizer_state)
+    state_specs = tuple(tf.TensorSpec(value.shape, value.dtype) for value in given_state)
     signature = [seeds_spec, state_specs, *whole_fit.input_signature]
     return layout_function(fit, input_signature=signature)
 

@@ -533,12 +533,11 @@ def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, *
     import tensorflow as tf
 
     from .engine.tf_epochs import (
-        TensorFlowEpochs,
         TwinStart,
         borrow_cached_twin,
         copied_variables,
+        train_twin_from,
     )
-    from .engine.whole_fit import run_whole_fit
 
     twin = borrow_cached_twin(known.twin_key)
     if twin is None:
@@ -551,24 +550,20 @@ def _train_on_twin(network, known: _Known, *, x, y, sample_weight, validation, *
             seeds=tf.constant(recipe.seeds, tf.int64),
             given_state=known.optimizer_state,
         )
-        runner = TensorFlowEpochs.on_twin(
+        result, network.state = train_twin_from(
             twin,
-            start=start,
+            start,
             x=x,
             y=y,
             sample_weight=sample_weight,
             validation=validation,
             batch_size=options["batch_size"],
             shuffle_seed=options["shuffle_seed"],
-        )
-        result = run_whole_fit(
-            runner,
             epochs=options["epochs"],
             patience=options["patience"],
             epochs_per_wait=options["epochs_per_wait"],
             stops=validation is not None and options["early_stopping"],
         )
-        network.state = runner.state
         network.forward = plan.reading(copied_variables(twin.network), network.state)
         return result
     finally:

@@ -228,8 +228,7 @@ def _train_on_twin(
     """Train the layout's twin from the stack's initial values; None when it is not free."""
     import tensorflow as tf
 
-    from .engine.tf_epochs import TensorFlowEpochs, TwinStart, borrow_cached_twin
-    from .engine.whole_fit import run_whole_fit
+    from .engine.tf_epochs import TwinStart, borrow_cached_twin, train_twin_from
 
     twin = borrow_cached_twin(known.twin_key)
     if twin is None:
@@ -242,25 +241,22 @@ def _train_on_twin(
             draw=_nothing_drawn, seeds=tf.zeros([0], tf.int64), given_state=tuple(values)
         )
         x, y, sample_weight = train
-        runner = TensorFlowEpochs.on_twin(
+        result, state = train_twin_from(
             twin,
-            start=start,
+            start,
             x=x,
             y=y,
             sample_weight=sample_weight,
             validation=validation,
             batch_size=training["batch_size"],
             shuffle_seed=training["shuffle_seed"],
-        )
-        result = run_whole_fit(
-            runner,
             epochs=training["epochs"],
             patience=training["patience"],
             epochs_per_wait=training.get("epochs_per_wait", 0),
             stops=validation is not None and training.get("stops") is not False,
             folds_left=training.get("folds_left", 0),
         )
-        trained = dict(zip(known.roles, runner.state, strict=True))
+        trained = dict(zip(known.roles, state, strict=True))
         layers = [
             (trained[("kernel", depth)], trained[("bias", depth)])
             for depth in range(len(members[0]) // 2)

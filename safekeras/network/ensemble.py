@@ -9,8 +9,9 @@ members' average and better by their disagreement (the loss is convex).
 How the ``K`` members train: as the folds of one
 :class:`~safekeras.network.fold_layers.FoldStack` (:mod:`.stacked`), in one
 whole fit of the compiled engine (on TensorFlow, from a layout's second fit
-on, loaded into its cached twin without being built: :mod:`.deferred_stack`). Every member gets its own initial weights,
-dropout masks and row order (so each sees other batches) and the estimator's
+on, loaded into its cached twin without being built: :mod:`.deferred_stack`).
+Every member gets its own initial weights, dropout masks and row order (so
+each sees other batches) and the estimator's
 loss, and stops early on its own validation rows, keeping its own best
 epoch. The members are *cross-fitted* (:func:`member_rows`): the first
 trains on the fit's training rows and stops on its validation split; each

@@ -471,8 +471,12 @@ def whole_fits(monkeypatch):
         return original(runner, **options)
 
     monkeypatch.setattr(loop, "run_whole_fit", counting)
-    # A deferred default fit (safekeras.network.deferred) calls it from its module.
     monkeypatch.setattr(whole_fit, "run_whole_fit", counting)
+    if keras.backend.backend() == "tensorflow":
+        # A deferred default fit (safekeras.network.deferred) trains its twin through it.
+        from safekeras.network.engine import tf_epochs
+
+        monkeypatch.setattr(tf_epochs, "run_whole_fit", counting)
     return calls
 
 

@@ -49,7 +49,7 @@ from .shared import (
     trace_key,
 )
 from .tf_fit import trace_whole_fit
-from .whole_fit import WholeFit, as_floats
+from .whole_fit import WholeFit, as_floats, run_whole_fit
 
 __all__ = [
     "TensorFlowEpochs",
@@ -57,6 +57,7 @@ __all__ = [
     "borrow_cached_twin",
     "build_copied_state",
     "copied_variables",
+    "train_twin_from",
     "twin_key_for",
 ]
 
@@ -470,6 +471,36 @@ def _fit_from_function(twin, draw, given_state):
     state_specs = tuple(tf.TensorSpec(value.shape, value.dtype) for value in given_state)
     signature = [seeds_spec, state_specs, *whole_fit.input_signature]
     return layout_function(fit, input_signature=signature)
+
+
+def train_twin_from(
+    twin, start, *, x, y, sample_weight, validation, batch_size, shuffle_seed, **fit
+):
+    """Train a borrowed ``twin`` from ``start`` in one whole fit; the caller gives it back.
+
+    What trains a network, or an ensemble's stack, that is not built
+    (:mod:`~safekeras.network.deferred`, :mod:`~safekeras.network.deferred_stack`).
+
+    Parameters
+    ----------
+    twin : _Twin
+    start : TwinStart
+    x, y, sample_weight, validation, batch_size, shuffle_seed
+        As :meth:`TensorFlowEpochs.on_twin` takes them.
+    **fit
+        :func:`~.whole_fit.run_whole_fit`'s keywords (``epochs``, ``patience``, ...).
+
+    Returns
+    -------
+    result : TrainingResult
+    state : list of ndarray
+        The twin's copied variables after training.
+    """
+    rows = dict(x=x, y=y, sample_weight=sample_weight, validation=validation)
+    runner = TensorFlowEpochs.on_twin(
+        twin, start=start, batch_size=batch_size, shuffle_seed=shuffle_seed, **rows
+    )
+    return run_whole_fit(runner, **fit), runner.state
 
 
 def borrow_cached_twin(key):

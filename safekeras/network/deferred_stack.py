@@ -11,10 +11,11 @@ seed states; a fresh optimizer's slots) go straight into the twin, in the
 graph call that trains it (:meth:`~.engine.tf_epochs._Twin.fit_from`), and
 the members' trained weights are read from the values that call returns.
 
-The first fit of a layout builds the stack and checks, once, that the values
-this module would load are the built stack's own, variable by variable; a
-layout where one differs (a Keras version that seeds its dropout otherwise)
-is never deferred. On other backends, under a ``tf.distribute`` strategy, or
+The first fit of a layout builds the stack and checks that the values this
+module would load are the built stack's own, variable by variable (as does
+any later fit that builds: a twin dropped from its cache is learned again);
+a layout where one differs (a Keras version that seeds its dropout
+otherwise) is never deferred. On other backends, under a ``tf.distribute`` strategy, or
 when the twin is busy or gone, the stack is built as before. Either way the
 members train to the same bits (tested).
 """

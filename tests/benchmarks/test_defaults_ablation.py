@@ -251,7 +251,7 @@ def test_the_cross_fit_section_shares_the_split_for_the_rule_befores_fits_only()
 def test_the_ensemble_stop_section_trains_to_the_last_member_for_the_rule_before_only(kind):
     from sklearn.datasets import make_classification, make_regression
 
-    from safekeras.network import ensemble, stacked
+    from safekeras.network import deferred_stack, ensemble
 
     candidates = ablation.ensemble_stop_candidates(kind)
     before, default = candidates
@@ -261,14 +261,14 @@ def test_the_ensemble_stop_section_trains_to_the_last_member_for_the_rule_before
     else:
         X, y = make_classification(n_samples=120, n_features=4, random_state=0)
     seen = []
-    train_stack = stacked.train_stack
+    train = deferred_stack.train_stacked_members  # built or not, the members train here
 
     def spy(*args, **kwargs):
         seen.append(kwargs["folds_left"])
-        return train_stack(*args, **kwargs)
+        return train(*args, **kwargs)
 
     fast = dict(hidden_layer_sizes=(8,), epochs=3)
-    with mock.patch.object(stacked, "train_stack", spy):
+    with mock.patch.object(deferred_stack, "train_stacked_members", spy):
         to_the_last = candidates[before](120)
         to_the_last.estimator.set_params(**fast)
         to_the_last.fit(X, y)

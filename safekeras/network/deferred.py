@@ -51,7 +51,13 @@ import numpy as np
 
 from .architecture import default_mlp, glorot_layers
 from .engine.jax_layouts import JaxLayout, learn_layout, train_on_layout
-from .engine.shared import keep_recent, layout_function, loss_identity, recent_or_make
+from .engine.shared import (
+    columns_of,
+    keep_recent,
+    layout_function,
+    loss_identity,
+    recent_or_make,
+)
 from .variable_names import stable_variable_names
 
 __all__ = [
@@ -467,14 +473,10 @@ def _layout_key(network: DeferredNetwork, batch_size: int, *, x, y, sample_weigh
         "optimizer": [optimizer.optimizer_class.__qualname__, dict(optimizer.config)],
         "loss": loss_identity(network.loss),
         "batch_size": min(int(batch_size), len(x)),
-        "columns": [_columns(a) for a in (x, y, sample_weight)],
-        "validation": None if validation is None else [_columns(a) for a in validation],
+        "columns": [columns_of(a) for a in (x, y, sample_weight)],
+        "validation": None if validation is None else [columns_of(a) for a in validation],
     }
     return json.dumps(parts, sort_keys=True, default=repr)
-
-
-def _columns(array):
-    return None if array is None else [list(array.shape[1:]), str(array.dtype)]
 
 
 def _fresh_state(model, x, y, sample_weight) -> list:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import stacked
-from .engine.shared import keep_recent
+from .engine.shared import columns_of, keep_recent
 
 __all__ = ["train_stacked_members"]
 
@@ -133,14 +133,10 @@ def _layout_key(members, architecture, optimizer, train, validation, training) -
         "dtype": [str(members[0][0].dtype), keras.config.dtype_policy().name],
         "optimizer": [optimizer.optimizer_class.__qualname__, dict(optimizer.config)],
         "batch_size": min(int(training["batch_size"]), len(train[0])),
-        "train": [_columns(array) for array in train],
-        "validation": None if validation is None else [_columns(a) for a in validation],
+        "train": [columns_of(array) for array in train],
+        "validation": None if validation is None else [columns_of(a) for a in validation],
     }
     return json.dumps(parts, sort_keys=True, default=repr)
-
-
-def _columns(array):
-    return [list(array.shape[1:]), str(array.dtype)]
 
 
 def _roles(stack) -> tuple | None:
@@ -242,6 +238,8 @@ def _train_on_twin(
             draw=_nothing_drawn, seeds=tf.zeros([0], tf.int64), given_state=tuple(values)
         )
         x, y, sample_weight = train
+        rows = dict(batch_size=training["batch_size"], shuffle_seed=training["shuffle_seed"])
+        fit = {name: value for name, value in training.items() if name not in rows}
         result, state = train_twin_from(
             twin,
             start,
@@ -249,13 +247,8 @@ def _train_on_twin(
             y=y,
             sample_weight=sample_weight,
             validation=validation,
-            batch_size=training["batch_size"],
-            shuffle_seed=training["shuffle_seed"],
-            epochs=training["epochs"],
-            patience=training["patience"],
-            epochs_per_wait=training.get("epochs_per_wait", 0),
-            stops=validation is not None and training.get("stops") is not False,
-            folds_left=training.get("folds_left", 0),
+            **rows,
+            **stacked.whole_fit_options(validation, **fit),
         )
         trained = dict(zip(known.roles, state, strict=True))
         layers = [

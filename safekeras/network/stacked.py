@@ -54,6 +54,7 @@ __all__ = [
     "stacked_arrays",
     "train_stack",
     "unstacked_weights",
+    "whole_fit_options",
 ]
 
 # Optimizers whose update of a variable is elementwise, so that a stacked
@@ -387,14 +388,40 @@ def train_stack(
         batch_size=batch_size,
         shuffle_seed=shuffle_seed,
     )
+    fit = whole_fit_options(
+        validation,
+        epochs=epochs,
+        patience=patience,
+        epochs_per_wait=epochs_per_wait,
+        stops=stops,
+        folds_left=folds_left,
+    )
     try:
-        return run_whole_fit(
-            runner,
-            epochs=epochs,
-            patience=patience,
-            epochs_per_wait=epochs_per_wait,
-            stops=validation is not None and stops is not False,
-            folds_left=folds_left,
-        )
+        return run_whole_fit(runner, **fit)
     finally:
         runner.close()
+
+
+def whole_fit_options(validation, *, epochs, patience, epochs_per_wait=0, stops=None, folds_left=0):
+    """:func:`~.engine.whole_fit.run_whole_fit`'s keywords for a stack's training.
+
+    Parameters
+    ----------
+    validation : tuple or None
+        The folds' validation split.
+    epochs, patience, epochs_per_wait, stops, folds_left
+        As :func:`train_stack` takes them.
+
+    Returns
+    -------
+    dict
+        The same, ``stops`` resolved: the validation losses stop the folds
+        when there is a split and ``stops`` is not False.
+    """
+    return dict(
+        epochs=epochs,
+        patience=patience,
+        epochs_per_wait=epochs_per_wait,
+        stops=validation is not None and stops is not False,
+        folds_left=folds_left,
+    )

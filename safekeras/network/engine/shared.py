@@ -10,6 +10,7 @@ __all__ = [
     "build_copied_state",
     "build_training_state",
     "chunks",
+    "columns_of",
     "copied_variables",
     "epoch_batching",
     "keep_recent",
@@ -256,6 +257,11 @@ def optimizer_config(optimizer) -> dict:
             category=DeprecationWarning,
         )
         return dict(optimizer.get_config())
+
+
+def columns_of(array):
+    """An array's shape past its rows and its dtype (None for None): part of a layout's key."""
+    return None if array is None else [list(array.shape[1:]), str(array.dtype)]
 
 
 def keep_recent(cache, key, value, size: int) -> None:

@@ -79,8 +79,8 @@ def trace_whole_fit(network, run_epoch, chunk_loss, train_specs, validation_spec
     signature = [tuple(train_specs)]
     if validation_specs is not None:
         signature.append(tuple(validation_specs))
-    signature += [tf.TensorSpec([], tf.int64), scalar, scalar, scalar, tf.TensorSpec([], tf.bool)]
-    signature.append(scalar)
+    seed, stops = tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.bool)
+    signature += [seed, scalar, scalar, scalar, stops, scalar]
     return layout_function(fit, input_signature=signature)
 
 

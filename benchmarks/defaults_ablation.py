@@ -41,15 +41,24 @@ standardised target):
   :class:`QuantileSplines`): cubic with 6 knots, and piecewise linear (degree 1,
   the piecewise-linear encoding of Gorishniy et al. 2022) with 8 knots, on the
   columns of at least 10 distinct values, or of at least 3.
+* **numeric scaling** (``--sections scaling``, an experiment): on every real
+  table and the default-path data, the ``"auto"`` preprocessor's standardised
+  numeric columns (today's) against RealMLP-TD's robust scaling with smooth
+  clipping (:class:`~benchmarks.numeric_scaling.RobustSoftClip`) and
+  scikit-learn's ``QuantileTransformer`` to a normal (:class:`NumericScaling`).
+* **regularisation** (``--sections regularisation``, an experiment): on every
+  real table and the default-path data, the default L2 penalty of 1e-4 against
+  1e-3, 1e-5 and one over the training rows, and Keras's ``ReduceLROnPlateau``
+  halving the rate after half the patience.
 * **the ensemble's stop** (``--sections ensemble-stop``): on every real table,
   four networks trained together until the last one stops (the rule before)
   against until all but one have stopped, the last keeping its best epoch so
   far (:data:`safekeras.network.ensemble.MEMBERS_LEFT`): the regressor's
   default, and the classifier with ``ensemble_size=4``.
 
-These sections fill their own blocks of the page (``defaults:threshold``,
-``defaults:learning-rate``, ``defaults:patience``, ``defaults:embeddings``), and
-compare with the rule they replaced (or, for the patience and the embeddings,
+These sections fill their own blocks of the page (``defaults:<section>``:
+``defaults:threshold``, ``defaults:learning-rate``, ``defaults:scaling``, ...), and
+compare with the rule they replaced (or, for the patience and the experiments,
 today's), marked ``(before)``.
 
 Every candidate is compared with today's defaults by
@@ -99,6 +108,7 @@ from sklearn.model_selection import KFold, StratifiedKFold  # noqa: E402
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import (  # noqa: E402
     OneHotEncoder,
+    QuantileTransformer,
     SplineTransformer,
     StandardScaler,
     label_binarize,
@@ -106,6 +116,7 @@ from sklearn.preprocessing import (  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from benchmarks.multiclass_multipliers import HeldOutMultipliers  # noqa: E402
+from benchmarks.numeric_scaling import RobustSoftClip  # noqa: E402
 from benchmarks.paired import compare_paired  # noqa: E402
 from benchmarks.real_tables import load_real_tasks  # noqa: E402
 from benchmarks.threshold_rules import HeldOutThreshold  # noqa: E402
@@ -608,6 +619,100 @@ def embedding_candidates(kind: str) -> dict:
     return candidates
 
 
+class NumericScaling(_PatchedFit):
+    """``estimator`` fitted with another scaler for its numeric columns, then used as it is.
+
+    For the duration of the fit only (restored after it, whatever the fit
+    raises), the ``"auto"`` preprocessor's numeric branch
+    (``safekeras.data.preprocessing._numeric_pipeline``) has a clone of
+    ``scaler`` where its ``StandardScaler`` was: the same three steps (floats,
+    median imputation, scaling), so the pipeline's shape is unchanged. The
+    fitted preprocessor carries the scaler, so ``predict`` scales the same way;
+    it goes through scikit-learn rather than the preprocessing plan, which reads
+    a ``StandardScaler`` only, and sample weights would not weight the scaler
+    (``fit`` takes none).
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        With ``preprocessor="auto"``.
+    scaler : transformer
+        Fitted on the imputed numeric columns in place of ``StandardScaler()``.
+    """
+
+    def __init__(self, estimator, scaler):
+        self.estimator = estimator
+        self.scaler = scaler
+
+    def _patched(self):
+        today = preprocessing._numeric_pipeline
+        scaler = self.scaler
+
+        def rescaled() -> Pipeline:
+            steps = today().steps
+            return Pipeline([*steps[:-1], ("scale", clone(scaler))])
+
+        return mock.patch.object(preprocessing, "_numeric_pipeline", rescaled)
+
+
+def scaling_candidates(kind: str) -> dict:
+    """The numeric columns standardised (today's) against two robust alternatives.
+
+    RealMLP-TD's robust scaling with smooth clipping (:class:`RobustSoftClip`),
+    which keeps a heavy tail from setting a column's scale, and scikit-learn's
+    ``QuantileTransformer`` to a normal distribution, which ranks the values
+    first (256 quantiles, all rows).
+    """
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    quantiles = QuantileTransformer(
+        n_quantiles=256, output_distribution="normal", subsample=None, random_state=SEED
+    )
+    return {
+        "standardised, today's default " + BEFORE: lambda n: estimator(random_state=SEED),
+        "robust scaling + smooth clipping (RealMLP-TD)": lambda n: NumericScaling(
+            estimator(random_state=SEED), RobustSoftClip()
+        ),
+        "quantiles to a normal": lambda n: NumericScaling(estimator(random_state=SEED), quantiles),
+    }
+
+
+def _plateau_callbacks(n_fit_rows: int) -> list:
+    """``ReduceLROnPlateau`` halving the rate after half the fit's ``patience="auto"`` epochs."""
+    import keras
+
+    rows = int(n_fit_rows * TRAIN_SHARE)
+    wait = budget.auto_patience(rows, budget.auto_batch_size(rows))
+    return [
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(2, wait // 2)
+        )
+    ]
+
+
+def regularisation_candidates(kind: str) -> dict:
+    """The default L2 penalty of 1e-4 (today's) against others, and a learning-rate schedule.
+
+    Fixed penalties ten times stronger and weaker; one that shrinks with the data
+    (one over the training rows, as a prior's weight does against a likelihood of
+    that many rows: about 7e-3 on 150 rows, 6e-5 on 17 000); and Keras's
+    ``ReduceLROnPlateau`` halving Adam's rate whenever the validation loss has
+    not improved for half the early-stopping patience (a callback, so the
+    compiled engine runs epoch by epoch for it).
+    """
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    return {
+        "L2 1e-4, today's default " + BEFORE: lambda n: estimator(random_state=SEED),
+        "L2 1e-3": lambda n: estimator(l2=1e-3, random_state=SEED),
+        "L2 1e-5": lambda n: estimator(l2=1e-5, random_state=SEED),
+        "L2 1 / training rows": lambda n: estimator(
+            l2=1.0 / int(n * TRAIN_SHARE), random_state=SEED
+        ),
+        "rate halved on plateaus": lambda n: estimator(
+            callbacks=_plateau_callbacks(n), random_state=SEED
+        ),
+    }
+
+
 def regression_candidates(plain_keras: bool) -> dict:
     old = dict(batch_size=256, patience=10, random_state=SEED)
     candidates = {
@@ -737,6 +842,8 @@ def _section_tasks(section: str, args):
             "embeddings": embedding_candidates,
             "dropout": dropout_candidates,
             "ensemble": ensemble_candidates,
+            "scaling": scaling_candidates,
+            "regularisation": regularisation_candidates,
         }[section]
         tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
         real = [(t.name, t.kind, t.X, t.y, candidates(t.kind)) for t in tasks]
@@ -870,6 +977,8 @@ def render(raw: dict) -> str:
         "ensemble": "## Ensembles: one network against 4 and 8 averaged",
         "cross-fit": "## The regressor's members: one shared split against cross-fitted",
         "ensemble-stop": "## Ensembles: trained until the last member stops, or all but one",
+        "scaling": "## Numeric scaling: standardised, robust with smooth clipping, or quantiles",
+        "regularisation": "## Regularisation: the L2 penalty, and the rate halved on plateaus",
     }
     sections = []
     for section, tasks in raw.items():
@@ -883,7 +992,16 @@ def render(raw: dict) -> str:
 
 
 # Sections run on the tables of both kinds.
-MIXED_SECTIONS = ("learning-rate", "patience", "embeddings", "dropout", "ensemble", "ensemble-stop")
+MIXED_SECTIONS = (
+    "learning-rate",
+    "patience",
+    "embeddings",
+    "dropout",
+    "ensemble",
+    "ensemble-stop",
+    "scaling",
+    "regularisation",
+)
 
 
 def _by_metrics(section: str, tasks: dict) -> dict:
@@ -914,9 +1032,11 @@ SECTIONS = (
     "ensemble",
     "cross-fit",
     "ensemble-stop",
+    "scaling",
+    "regularisation",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
-EXPERIMENTS = ("embeddings", "dropout")
+EXPERIMENTS = ("embeddings", "dropout", "scaling", "regularisation")
 
 
 def parse_args(argv=None):
@@ -959,7 +1079,7 @@ def parse_args(argv=None):
         default=None,
         help="a page whose text between the defaults:tables markers (defaults:<section> "
         "for the threshold, learning-rate, patience, embeddings, dropout, ensemble, "
-        "cross-fit and ensemble-stop sections) the tables replace",
+        "cross-fit, ensemble-stop, scaling and regularisation sections) the tables replace",
     )
     args = parser.parse_args(argv)
     sections = [section for section in SECTIONS if section not in EXPERIMENTS]

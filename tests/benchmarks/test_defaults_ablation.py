@@ -275,3 +275,56 @@ def test_the_ensemble_stop_section_trains_to_the_last_member_for_the_rule_before
         all_but_one = candidates[default](120).set_params(**fast).fit(X, y)
     assert seen == [0, 1] and ensemble.MEMBERS_LEFT == 1  # restored after the fit
     assert all_but_one.ensemble_size_ == to_the_last.estimator_.ensemble_size_ == 4
+
+
+def test_the_scaling_section_swaps_the_numeric_scaler_for_its_fits_only():
+    from sklearn.datasets import make_classification
+    from sklearn.preprocessing import QuantileTransformer, StandardScaler
+
+    from benchmarks.numeric_scaling import RobustSoftClip
+    from safekeras import SafeKerasClassifier
+    from safekeras.data import preprocessing
+
+    candidates = ablation.scaling_candidates("binary")
+    before, robust, quantiles = candidates
+    assert before.endswith(ablation.BEFORE) and ablation._baseline_name(candidates) == before
+    assert isinstance(candidates[robust](100).scaler, RobustSoftClip)
+    assert isinstance(candidates[quantiles](100).scaler, QuantileTransformer)
+    today = preprocessing._numeric_pipeline
+    X, y = make_classification(n_samples=150, n_features=4, random_state=0)
+    X[:5, 0] = 1e6  # an outlier the robust scaler squashes
+    fast = SafeKerasClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0)
+    squashed = ablation.NumericScaling(fast, RobustSoftClip()).fit(X, y)
+    assert preprocessing._numeric_pipeline is today  # restored after the fit
+    numeric = squashed.estimator_.preprocessor_.named_transformers_["numeric"]
+    assert [name for name, _ in numeric.steps] == [name for name, _ in today().steps]
+    assert isinstance(numeric.named_steps["scale"], RobustSoftClip)
+    # predict reads the fitted preprocessor (the plan reads a StandardScaler only).
+    assert squashed.estimator_._preprocessing_plan() is None
+    assert np.abs(squashed.estimator_.preprocessor_.transform(X)).max() <= 3.0
+    proba = squashed.predict_proba(X)
+    assert np.isfinite(proba).all() and squashed.predict(X).shape == y.shape
+    plain = fast.fit(X, y)  # a fit outside the candidate is today's
+    assert isinstance(
+        plain.preprocessor_.named_transformers_["numeric"].named_steps["scale"], StandardScaler
+    )
+
+
+def test_the_regularisation_section_varies_the_penalty_and_halves_the_rate_on_plateaus():
+    import keras
+
+    from safekeras.network import budget
+
+    candidates = ablation.regularisation_candidates("regression")
+    before = next(iter(candidates))
+    assert before.endswith(ablation.BEFORE) and ablation._baseline_name(candidates) == before
+    n = 1000
+    penalties = [candidates[name](n).l2 for name in candidates]
+    rows = int(n * ablation.TRAIN_SHARE)
+    assert penalties[:4] == [1e-4, 1e-3, 1e-5, 1.0 / rows]
+    (plateau,) = candidates["rate halved on plateaus"](n).callbacks
+    assert isinstance(plateau, keras.callbacks.ReduceLROnPlateau)
+    wait = budget.auto_patience(rows, budget.auto_batch_size(rows))
+    assert plateau.patience == max(2, wait // 2) and plateau.factor == 0.5
+    # Each fit gets its own callback: a plateau counter is state.
+    assert candidates["rate halved on plateaus"](n).callbacks[0] is not plateau

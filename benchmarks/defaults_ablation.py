@@ -694,7 +694,7 @@ def regularisation_candidates(kind: str) -> dict:
 
     Fixed penalties ten times stronger and weaker; one that shrinks with the data
     (one over the training rows, as a prior's weight does against a likelihood of
-    that many rows: about 7e-3 on 150 rows, 6e-5 on 17 000); and Keras's
+    that many rows: about 8e-3 on 120 rows, 7e-5 on 13 600); and Keras's
     ``ReduceLROnPlateau`` halving Adam's rate whenever the validation loss has
     not improved for half the early-stopping patience (a callback, so the
     compiled engine runs epoch by epoch for it).

@@ -680,8 +680,7 @@ def _plateau_callbacks(n_fit_rows: int) -> list:
     """``ReduceLROnPlateau`` halving the rate after half the fit's ``patience="auto"`` epochs."""
     import keras
 
-    rows = int(n_fit_rows * TRAIN_SHARE)
-    wait = budget.auto_patience(rows, budget.auto_batch_size(rows))
+    wait = _rule_budget(n_fit_rows, max_batch=budget.MAX_BATCH)["patience"]
     return [
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=0.5, patience=max(2, wait // 2)

@@ -40,7 +40,13 @@ standardised target):
   basis of it, knots at its training quantiles (:class:`NumericEmbedding`,
   :class:`QuantileSplines`): cubic with 6 knots, and piecewise linear (degree 1,
   the piecewise-linear encoding of Gorishniy et al. 2022) with 8 knots, on the
-  columns of at least 10 distinct values, or of at least 3.
+  columns of at least 10 distinct values, or of at least 3. The regressor's own
+  ``"auto"`` embeddings are off in every row (:class:`AutoSplines`).
+* **the spline embeddings as shipped** (``--sections splines``): on every real
+  table and the default-path data, the ``"auto"`` preprocessor with and without
+  its spline embeddings (scikit-learn's ``SplineTransformer``, see
+  :mod:`safekeras.data.preprocessing`): on for the regressor's default, off for
+  the classifier's, the other setting the candidate (:class:`AutoSplines`).
 * **numeric scaling** (``--sections scaling``, an experiment): on every real
   table and the default-path data, the ``"auto"`` preprocessor's standardised
   numeric columns (today's) against RealMLP-TD's robust scaling with smooth
@@ -383,7 +389,34 @@ class NumericEmbedding(_PatchedFit):
             union = FeatureUnion([("scaled", "passthrough"), ("splines", clone(splines))])
             return Pipeline([*today().steps, ("embed", union)])
 
-        return mock.patch.object(preprocessing, "_numeric_pipeline", embedded)
+        stack = contextlib.ExitStack()
+        stack.enter_context(mock.patch.object(preprocessing, "_numeric_pipeline", embedded))
+        # The regressor's "auto" embeddings off: these embeddings replace them.
+        stack.enter_context(AutoSplines(self.estimator)._patched())
+        return stack
+
+
+class AutoSplines(_PatchedFit):
+    """``estimator`` fitted with the ``"auto"`` spline embeddings on or off, then used as it is.
+
+    For the duration of the fit only, the estimator class's
+    ``_auto_numeric_splines`` (True for the regressor, False for the
+    classifier) is ``enabled``; the fitted preprocessor keeps what the fit
+    built, so ``predict`` (through the preprocessing plan) reads the same.
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        With ``preprocessor="auto"``.
+    enabled : bool, default=False
+    """
+
+    def __init__(self, estimator, enabled=False):
+        self.estimator = estimator
+        self.enabled = enabled
+
+    def _patched(self):
+        return mock.patch.object(type(self.estimator), "_auto_numeric_splines", self.enabled)
 
 
 def _rule_budget(n_fit_rows: int, *, max_batch: int) -> dict:
@@ -607,9 +640,12 @@ EMBEDDINGS = ((3, 6, 10), (1, 8, 10), (1, 8, 3))
 
 
 def embedding_candidates(kind: str) -> dict:
-    """Today's default estimator against it with spline embeddings of its numeric columns."""
+    """The default estimator without embeddings against it with spline embeddings of its numeric
+    columns (the benchmark's :class:`QuantileSplines`; the regressor's own "auto" ones off)."""
     estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
-    candidates = {"no embedding, today's default " + BEFORE: lambda n: estimator(random_state=SEED)}
+    candidates = {
+        "no embedding " + BEFORE: lambda n: AutoSplines(estimator(random_state=SEED), False)
+    }
     for degree, knots, distinct in EMBEDDINGS:
         shape = {1: "piecewise linear", 3: "cubic B-splines"}.get(degree, f"degree {degree}")
         name = f"{shape}, {knots} quantile knots, columns of >= {distinct} values"
@@ -617,6 +653,27 @@ def embedding_candidates(kind: str) -> dict:
             estimator(random_state=SEED), degree=d, n_knots=k, min_distinct=m
         )
     return candidates
+
+
+def spline_candidates(kind: str) -> dict:
+    """The ``"auto"`` preprocessor with and without its spline embeddings, as shipped.
+
+    The regressor's default has them (the candidate; before: off), the
+    classifier's does not (before; the candidate: on).
+    """
+    if kind == "regression":
+        return {
+            "standardised only " + BEFORE: lambda n: AutoSplines(
+                SafeKerasRegressor(random_state=SEED), False
+            ),
+            "spline embeddings (new default)": lambda n: SafeKerasRegressor(random_state=SEED),
+        }
+    return {
+        "standardised only, the default " + BEFORE: lambda n: SafeKerasClassifier(
+            random_state=SEED
+        ),
+        "spline embeddings": lambda n: AutoSplines(SafeKerasClassifier(random_state=SEED), True),
+    }
 
 
 class NumericScaling(_PatchedFit):
@@ -839,6 +896,7 @@ def _section_tasks(section: str, args):
             "learning-rate": learning_rate_candidates,
             "patience": patience_candidates,
             "embeddings": embedding_candidates,
+            "splines": spline_candidates,
             "dropout": dropout_candidates,
             "ensemble": ensemble_candidates,
             "scaling": scaling_candidates,
@@ -972,6 +1030,7 @@ def render(raw: dict) -> str:
         "learning-rate": "## The learning rate: Adam's own against higher ones",
         "patience": "## The patience: a fixed wait against waits that grow with the best epoch",
         "embeddings": "## Numeric embeddings: spline bases appended to the scaled columns",
+        "splines": '## Spline embeddings in the "auto" preprocessor: with and without',
         "dropout": "## Dropout: the default MLP's 0.1 against none and 0.2",
         "ensemble": "## Ensembles: one network against 4 and 8 averaged",
         "cross-fit": "## The regressor's members: one shared split against cross-fitted",
@@ -995,6 +1054,7 @@ MIXED_SECTIONS = (
     "learning-rate",
     "patience",
     "embeddings",
+    "splines",
     "dropout",
     "ensemble",
     "ensemble-stop",
@@ -1027,6 +1087,7 @@ SECTIONS = (
     "learning-rate",
     "patience",
     "embeddings",
+    "splines",
     "dropout",
     "ensemble",
     "cross-fit",

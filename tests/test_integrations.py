@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 import safekeras
 from safekeras import ParameterError, SafeKerasClassifier, SafeKerasRegressor, skops_trusted_types
+from safekeras.deploy.allowlist import _spline_types
 
 pytestmark = pytest.mark.core
 
@@ -60,8 +61,13 @@ def test_trusted_types_are_what_skops_needs_for_every_estimator(classifier, mixe
         assert untrusted <= set(names), untrusted - set(names)
         loaded = skops.io.loads(data, trusted=names)
         np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
-    # Every listed name is a type some safekeras estimator holds, not a catch-all.
-    assert all(name.startswith(("safekeras.", "numpy.", "builtins.")) for name in names)
+    # Every listed name is a type some safekeras estimator holds, not a catch-all: the SciPy
+    # ones are those of the regressor's spline embeddings, which the regressor here holds.
+    splines = _spline_types()
+    assert splines <= set(names)
+    assert all(
+        name.startswith(("safekeras.", "numpy.", "builtins.")) or name in splines for name in names
+    )
 
 
 def test_trusted_types_of_an_estimator_add_its_sampler():

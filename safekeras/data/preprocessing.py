@@ -6,7 +6,15 @@ from the training data:
 * numeric and boolean columns: median imputation, then standard scaling;
 * string, object and category columns: most-frequent imputation, then one-hot
   encoding, unknown categories ignored at predict time and rare categories
-  grouped once a column has more than ``MAX_CATEGORIES`` of them.
+  grouped once a column has more than ``MAX_CATEGORIES`` of them;
+* for a regressor with the default network, also a spline embedding of each
+  numeric column with at least ``SPLINE_MIN_DISTINCT`` distinct training
+  values: median imputation,
+  then scikit-learn's :class:`~sklearn.preprocessing.SplineTransformer`
+  (cubic B-splines on ``SPLINE_KNOTS`` knots at the training quantiles,
+  constant beyond the training range), appended after the other columns. The
+  network then fits a smooth per-column shape as easily as a slope; the
+  measurements that chose it are in ``docs/defaults.md`` ("Numeric embeddings").
 
 It works on numpy arrays (numeric, or object arrays whose columns hold numbers
 or strings) and on pandas DataFrames with mixed dtypes. For N-dimensional
@@ -27,13 +35,20 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    SplineTransformer,
+    StandardScaler,
+)
 
 from ..exceptions import MissingDependencyError
 from .channel_scaling import ChannelScaler
 
 __all__ = [
     "MAX_CATEGORIES",
+    "SPLINE_KNOTS",
+    "SPLINE_MIN_DISTINCT",
     "as_categories",
     "as_pandas_frame",
     "fit_preprocessor",
@@ -48,6 +63,11 @@ __all__ = [
 
 #: One-hot columns kept per categorical feature; rarer categories share one column.
 MAX_CATEGORIES = 50
+#: Knots of a numeric column's spline embedding, at the training quantiles (8 cubic B-splines).
+SPLINE_KNOTS = 6
+#: Distinct training values a numeric column needs to get a spline embedding; below, a
+#: column is a flag or a code, which the scaled column already carries.
+SPLINE_MIN_DISTINCT = 10
 
 
 def is_dataframe(X) -> bool:
@@ -120,7 +140,7 @@ def _is_foreign_frame(X) -> bool:
     return named and (hasattr(X, "__arrow_c_stream__") or hasattr(X, "__dataframe__"))
 
 
-def resolve_preprocessor(preprocessor, X, kind: str = "table"):
+def resolve_preprocessor(preprocessor, X, kind: str = "table", numeric_splines: bool = False):
     """Return an unfitted transformer for ``preprocessor``, or None for no preprocessing.
 
     Parameters
@@ -133,13 +153,20 @@ def resolve_preprocessor(preprocessor, X, kind: str = "table"):
         How ``fit`` reads ``X``: ``"auto"`` is the column transformer for a
         table, a :class:`ChannelScaler` for a tensor, and nothing for token
         ids (codes, which scaling would corrupt).
+    numeric_splines : bool, default=False
+        Whether a table's ``"auto"`` preprocessor adds spline embeddings of
+        its numeric columns (the regressor's; see :func:`make_auto_preprocessor`).
+
+    Returns
+    -------
+    transformer or None
     """
     if preprocessor is None or (isinstance(preprocessor, str) and preprocessor == "passthrough"):
         return None
     if isinstance(preprocessor, str):  # "auto"; other strings are rejected by validation
         if kind == "tensor":
             return ChannelScaler()
-        return None if kind == "tokens" else make_auto_preprocessor(X)
+        return None if kind == "tokens" else make_auto_preprocessor(X, numeric_splines)
     return clone(preprocessor)
 
 
@@ -152,7 +179,8 @@ def fit_preprocessor(preprocessor, X, sample_weight=None) -> np.ndarray:
     categorical columns' most frequent values, are weighted. The one-hot
     categories are the values of the rows given (the estimator passes only
     rows of positive weight); the grouping of rare categories, used only
-    beyond :data:`MAX_CATEGORIES` categories, counts rows. A
+    beyond :data:`MAX_CATEGORIES` categories, counts rows. The spline
+    embeddings' medians and knots (weighted quantiles) are weighted too. A
     :class:`ChannelScaler` (the ``"auto"`` preprocessor of tensors) weights
     its per-channel means and deviations the same way. Another
     preprocessor is fitted without the weights: scikit-learn transformers
@@ -184,7 +212,7 @@ def fit_preprocessor(preprocessor, X, sample_weight=None) -> np.ndarray:
     if not weighted or not auto:
         return transformed
     for name, pipeline, columns in preprocessor.transformers_:
-        if name == "numeric":
+        if name in ("numeric", "splines"):
             _weight_numeric(pipeline, _select(X, columns), sample_weight)
         elif name == "categorical":
             _weight_categorical(pipeline, _select(X, columns), sample_weight)
@@ -220,7 +248,11 @@ def _is_auto(preprocessor, fitted: bool = True) -> bool:
     """Whether a preprocessor (fitted, or not yet) is one :func:`make_auto_preprocessor` built."""
     if type(preprocessor) is not ColumnTransformer:
         return False
-    expected = {"numeric": ("as_float", _as_float), "categorical": ("as_str", as_categories)}
+    expected = {
+        "numeric": ("as_float", _as_float),
+        "categorical": ("as_str", as_categories),
+        "splines": ("as_float", _as_float),
+    }
     transformers = preprocessor.transformers_ if fitted else preprocessor.transformers
     for name, pipeline, _ in transformers:
         if name == "remainder":
@@ -238,13 +270,16 @@ def _select(X, columns):
 
 
 def _weight_numeric(pipeline: Pipeline, X, sample_weight) -> None:
-    """Weighted medians into the fitted imputer, then the scaler refitted with the weights."""
-    as_float, imputer, scaler = (step for _, step in pipeline.steps)
+    """Weighted medians into the fitted imputer, then the last step refitted with the weights.
+
+    The last step is the scaler, or the spline embedding (knots at weighted quantiles).
+    """
+    as_float, imputer, last = (step for _, step in pipeline.steps)
     values = as_float.transform(X)
     medians = [weighted_median(column, sample_weight) for column in values.T]
     # An empty column keeps the fill keep_empty_features gave it.
     imputer.statistics_ = np.where(np.isnan(medians), imputer.statistics_, medians)
-    scaler.fit(imputer.transform(values), sample_weight=sample_weight)
+    last.fit(imputer.transform(values), sample_weight=sample_weight)
 
 
 def _weight_categorical(pipeline: Pipeline, X, sample_weight) -> None:
@@ -262,14 +297,34 @@ def _weight_categorical(pipeline: Pipeline, X, sample_weight) -> None:
     imputer.statistics_ = statistics
 
 
-def make_auto_preprocessor(X) -> ColumnTransformer:
-    """Build the ``"auto"`` ColumnTransformer for the columns of ``X``."""
+def make_auto_preprocessor(X, numeric_splines: bool = False) -> ColumnTransformer:
+    """Build the ``"auto"`` ColumnTransformer for the columns of ``X``.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        The training features: they decide each column's kind, and which
+        numeric columns get a spline embedding.
+    numeric_splines : bool, default=False
+        Whether to append the spline embeddings (transformer ``"splines"``,
+        after the scaled numeric and the one-hot columns) of the numeric
+        columns with at least :data:`SPLINE_MIN_DISTINCT` distinct values.
+
+    Returns
+    -------
+    ColumnTransformer
+        Unfitted; its transformers are named ``"numeric"``,
+        ``"categorical"`` and ``"splines"`` (those that have columns).
+    """
     numeric, categorical = split_columns(X)
     transformers = []
     if numeric:
         transformers.append(("numeric", _numeric_pipeline(), numeric))
     if categorical:
         transformers.append(("categorical", _categorical_pipeline(), categorical))
+    embedded = spline_columns(X, numeric) if numeric_splines else []
+    if embedded:
+        transformers.append(("splines", _spline_pipeline(), embedded))
     return ColumnTransformer(
         transformers,
         remainder="drop",
@@ -331,6 +386,28 @@ def split_columns(X) -> tuple[list, list]:
     return numeric, categorical
 
 
+def spline_columns(X, numeric: list) -> list:
+    """The ``numeric`` columns of ``X`` with at least :data:`SPLINE_MIN_DISTINCT` distinct values.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    numeric : list
+        The numeric columns (names or positions), as :func:`split_columns` gives them.
+
+    Returns
+    -------
+    list
+        Those of ``numeric`` to embed, in the same order.
+    """
+    values = _as_float(_select(X, numeric)) if numeric else np.empty((0, 0))
+    return [
+        column
+        for column, data in zip(numeric, values.T, strict=True)
+        if len(np.unique(data[~np.isnan(data)])) >= SPLINE_MIN_DISTINCT
+    ]
+
+
 def _converts_to_float(column: np.ndarray) -> bool:
     try:
         column.astype(np.float64)
@@ -345,6 +422,23 @@ def _numeric_pipeline() -> Pipeline:
             ("as_float", FunctionTransformer(_as_float, feature_names_out="one-to-one")),
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
             ("scale", StandardScaler()),
+        ]
+    )
+
+
+def _spline_pipeline() -> Pipeline:
+    # Quantile knots keep n_knots + degree - 1 columns even where the quantiles tie (the
+    # tied knots repeat), so a column's width does not change from one fit to the next.
+    return Pipeline(
+        [
+            ("as_float", FunctionTransformer(_as_float, feature_names_out="one-to-one")),
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            (
+                "spline",
+                SplineTransformer(
+                    n_knots=SPLINE_KNOTS, degree=3, knots="quantile", extrapolation="constant"
+                ),
+            ),
         ]
     )
 

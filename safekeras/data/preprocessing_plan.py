@@ -16,7 +16,11 @@ numbers and does them on the batch :meth:`InputSchema.decode
 * categorical columns: missing values replaced by the most frequent training
   category, then one-hot columns in :class:`~sklearn.preprocessing.OneHotEncoder`'s
   order, rare and unknown categories in the "infrequent" column when the
-  column has one, all zeros otherwise.
+  column has one, all zeros otherwise;
+* the regressor's spline embeddings: missing values replaced by the training
+  medians, then the fitted :class:`~sklearn.preprocessing.SplineTransformer`'s
+  own ``transform`` (its per-column loop costs little; the column transformer
+  around it is what the plan saves), written after the one-hot blocks.
 
 The plan is also what :meth:`to_keras <safekeras.SafeKerasClassifier.to_keras>`
 turns into Keras layers. :meth:`PreprocessingPlan.from_fitted` returns None
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CategoricalEncoding", "PreprocessingPlan"]
+__all__ = ["CategoricalEncoding", "PreprocessingPlan", "SplineEmbedding"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,31 @@ class CategoricalEncoding:
         return len(self.categories) if self.infrequent else None
 
 
+@dataclass(frozen=True)
+class SplineEmbedding:
+    """How numeric input columns become their spline embeddings.
+
+    Attributes
+    ----------
+    positions : tuple of int
+        The embedded columns' positions in the raw input, in output order.
+    fill : ndarray of shape (n_embedded,), float64
+        The value a missing entry takes (the training median).
+    splines : SplineTransformer
+        The fitted transformer: ``splines.n_features_out_`` columns, those
+        of one input column side by side.
+    """
+
+    positions: tuple
+    fill: np.ndarray
+    splines: object
+
+    @property
+    def width(self) -> int:
+        """Output columns of the embeddings."""
+        return int(self.splines.n_features_out_)
+
+
 class PreprocessingPlan:
     """The ``"auto"`` ColumnTransformer's fitted numbers; see the module docstring.
 
@@ -76,17 +105,32 @@ class PreprocessingPlan:
         Imputation values and standardisation of the numeric columns.
     categorical : tuple of CategoricalEncoding
         One per categorical column, in output order (after the numeric ones).
+    splines : SplineEmbedding or None
+        The spline embeddings, in output order after the one-hot blocks.
     n_features_out : int
         Width of the preprocessed output.
     """
 
-    def __init__(self, numeric_positions, fill, mean, scale, categorical):
+    def __init__(self, numeric_positions, fill, mean, scale, categorical, splines=None):
         self.numeric_positions = tuple(numeric_positions)
         self.fill = np.asarray(fill, dtype=np.float64)
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
         self.categorical = tuple(categorical)
-        self.n_features_out = len(self.numeric_positions) + sum(c.width for c in self.categorical)
+        self.splines = splines
+        self.n_features_out = (
+            len(self.numeric_positions)
+            + sum(c.width for c in self.categorical)
+            + (0 if splines is None else splines.width)
+        )
+        # Where each embedded column sits in a decoded batch's numeric block.
+        self._spline_columns = (
+            None
+            if splines is None
+            else np.array(
+                [self.numeric_positions.index(p) for p in splines.positions], dtype=np.intp
+            )
+        )
         # Category -> output column within the block; unknowns go to default_column.
         self._lookups = [
             {category: j for j, category in enumerate(encoding.categories)}
@@ -112,7 +156,7 @@ class PreprocessingPlan:
         if type(preprocessor) is not ColumnTransformer or preprocessor.remainder != "drop":
             return None
         fitted = {name: (step, columns) for name, step, columns in preprocessor.transformers_}
-        if set(fitted) - {"numeric", "categorical", "remainder"}:
+        if set(fitted) - {"numeric", "categorical", "splines", "remainder"}:
             return None
         positions = {name: j for j, name in enumerate(_column_names(schema))}
         numeric_columns = fitted.get("numeric", (None, []))[1]
@@ -133,7 +177,18 @@ class PreprocessingPlan:
             encodings = _categorical_encodings(fitted["categorical"][0], categorical_positions)
             if encodings is None:
                 return None
-        return cls(numeric_positions, *numeric, encodings)
+        splines = None
+        if "splines" in fitted:
+            step, columns = fitted["splines"]
+            splines = _spline_embedding(step, [positions.get(c, c) for c in columns])
+            start = len(numeric_positions) + sum(e.width for e in encodings)
+            if (
+                splines is None
+                or not set(splines.positions) <= set(numeric_positions)
+                or preprocessor.output_indices_["splines"].start != start
+            ):
+                return None  # the plan writes the embeddings last, from the numeric block
+        return cls(numeric_positions, *numeric, encodings, splines)
 
     @classmethod
     def for_input(cls, preprocessor, schema, kind: str) -> PreprocessingPlan | None:
@@ -171,6 +226,12 @@ class PreprocessingPlan:
             block /= self.scale
         if self.categorical:
             self._one_hot(batch.categorical[rows], out, width)
+        if self.splines is not None:
+            values = numeric[:, self._spline_columns]  # a copy: the batch is left as read
+            np.copyto(values, self.splines.fill, where=np.isnan(values))
+            out[:, self.n_features_out - self.splines.width :] = self.splines.splines.transform(
+                values
+            )
         return out
 
     def _one_hot(self, values: np.ndarray, out: np.ndarray, start: int) -> None:
@@ -222,6 +283,33 @@ def _numeric_numbers(pipeline):
     mean = scaler.mean_ if scaler.with_mean else np.zeros(width)
     scale = scaler.scale_ if scaler.with_std else np.ones(width)
     return imputer.statistics_, mean, scale
+
+
+def _spline_embedding(pipeline, positions):
+    """The SplineEmbedding of the spline pipeline, or None if it is not the "auto" one."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import FunctionTransformer, SplineTransformer
+
+    from .preprocessing import _as_float
+
+    steps = _steps(pipeline, (FunctionTransformer, SimpleImputer, SplineTransformer))
+    if steps is None:
+        return None
+    as_float, imputer, splines = steps
+    if (
+        as_float.func is not _as_float
+        or as_float.inverse_func is not None
+        or imputer.strategy != "median"
+        or imputer.add_indicator
+        or not _imputes_nan(imputer)
+        or len(imputer.statistics_) != splines.n_features_in_
+        or np.isnan(imputer.statistics_).any()
+        or splines.extrapolation != "constant"
+        or splines.sparse_output
+        or not splines.include_bias
+    ):
+        return None
+    return SplineEmbedding(tuple(int(p) for p in positions), imputer.statistics_.copy(), splines)
 
 
 def _categorical_encodings(pipeline, positions):

@@ -46,8 +46,9 @@ The skops payload is checked, from the type names
 :func:`skops.io.get_untrusted_types` lists, against the types a fitted
 safekeras estimator contains (safekeras's own classes, the scikit-learn parts
 skops trusts, the functions of the ``"auto"`` preprocessor, NumPy dtypes,
-imbalanced-learn samplers, all named in :mod:`safekeras.deploy.type_names`)
-plus ``trusted=``. A type under a module path of the layout before the stage
+imbalanced-learn samplers, all named in :mod:`safekeras.deploy.type_names`,
+and the SciPy B-spline a fitted ``SplineTransformer`` holds, with the array
+function stored in it) plus ``trusted=``. A type under a module path of the layout before the stage
 packages is refused with :class:`~safekeras.exceptions.PersistenceError`
 asking for a new save, not offered to ``trusted=``.
 
@@ -469,7 +470,25 @@ def skops_problems(untrusted: list, trusted: frozenset, where: str) -> list:
 
 def _skops_allow_list() -> frozenset:
     """Types a fitted safekeras estimator holds that skops does not trust by default."""
-    return frozenset(SAFEKERAS_TYPES) | {"numpy.dtype", "builtins.frozenset"}
+    return frozenset(SAFEKERAS_TYPES) | {"numpy.dtype", "builtins.frozenset"} | _spline_types()
+
+
+@functools.lru_cache(maxsize=1)
+def _spline_types() -> frozenset:
+    """The installed SciPy's names for what a fitted ``SplineTransformer`` holds.
+
+    Its ``bsplines_`` are ``scipy.interpolate.BSpline`` objects: knots,
+    coefficients and the array-namespace function SciPy keeps in each (a
+    reference skops restores by name; nothing calls it while loading). They
+    are read off a BSpline of the installed SciPy, whose private module paths
+    move between releases.
+    """
+    import numpy as np
+    from scipy.interpolate import BSpline
+
+    spline = BSpline(np.arange(2.0), np.ones(1), 0)
+    functions = [value for value in vars(spline).values() if callable(value)]
+    return frozenset(qualified_name(obj) for obj in [type(spline), *functions])
 
 
 @functools.lru_cache(maxsize=1)

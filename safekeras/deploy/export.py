@@ -10,7 +10,9 @@ is built from:
    standardisation of numeric columns (:class:`NumericPreprocess`, in float64,
    so that raw values such as 1.7e9 keep their precision), the one-hot encoding
    of categorical columns (:class:`keras.layers.StringLookup`, then
-   :class:`OneHotColumns` for the infrequent and unknown categories), joined by
+   :class:`OneHotColumns` for the infrequent and unknown categories), and the
+   regressor's spline embeddings (:class:`~safekeras.deploy.spline_basis.SplineBasis`,
+   to rounding of the fitted ``SplineTransformer``), joined by
    :class:`keras.layers.Concatenate`;
 2. a *copy* of the trained network (``keras.models.clone_model`` with the same
    weights): training or editing the exported model never changes the
@@ -84,6 +86,7 @@ from .export_layers import (
     OneHotColumns,
     TargetUnscale,
 )
+from .spline_basis import SplineBasis, spline_pieces
 
 __all__ = [
     "Cast",
@@ -169,19 +172,7 @@ def to_keras(estimator):
     if kind != "table":
         inputs, features = _array_inputs(estimator, kind, names)
     elif plan is None or not plan.categorical:
-        inputs = keras.Input(
-            (estimator.n_features_in_,), dtype="float64", name=names.take(FEATURES)
-        )
-        features = inputs
-        if plan is not None:
-            identity = list(plan.numeric_positions) == list(range(estimator.n_features_in_))
-            features = NumericPreprocess(
-                plan.fill,
-                plan.mean,
-                plan.scale,
-                positions=None if identity else plan.numeric_positions,
-                name=names.take("numeric_preprocess"),
-            )(features)
+        inputs, features = _numeric_inputs(estimator, plan, names)
     else:
         if keras.backend.backend() != "tensorflow":
             raise ExportError(
@@ -283,6 +274,27 @@ def _raw_column_names(n_columns, feature_names) -> list:
     return [str(name) for name in feature_names]
 
 
+def _numeric_inputs(estimator, plan, names):
+    """The one float64 input of numeric data, and the preprocessed features (float64)."""
+    inputs = keras.Input((estimator.n_features_in_,), dtype="float64", name=names.take(FEATURES))
+    if plan is None:
+        return inputs, inputs
+    identity = list(plan.numeric_positions) == list(range(estimator.n_features_in_))
+    features = NumericPreprocess(
+        plan.fill,
+        plan.mean,
+        plan.scale,
+        positions=None if identity else plan.numeric_positions,
+        name=names.take("numeric_preprocess"),
+    )(inputs)
+    if plan.splines is None:
+        return inputs, features
+    embedded = _spline_layer(plan.splines, names, plan.splines.positions)(inputs)
+    return inputs, keras.layers.Concatenate(dtype="float64", name=names.take("features"))(
+        [features, embedded]
+    )
+
+
 def _mixed_inputs(estimator, plan, names):
     """The dict of per-column inputs and the preprocessed features (float64)."""
     schema = estimator.input_schema_
@@ -323,9 +335,27 @@ def _mixed_inputs(estimator, plan, names):
                 lookup(inputs[name])
             )
         )
+    if plan.splines is not None:
+        embedded = [inputs[input_names[p]] for p in plan.splines.positions]
+        if len(embedded) > 1:
+            embedded = [
+                keras.layers.Concatenate(dtype="float64", name=names.take("embedded_columns"))(
+                    embedded
+                )
+            ]
+        blocks.append(_spline_layer(plan.splines, names)(embedded[0]))
     if len(blocks) == 1:
         return inputs, blocks[0]
     return inputs, keras.layers.Concatenate(dtype="float64", name=names.take("features"))(blocks)
+
+
+def _spline_layer(embedding, names, positions=None) -> SplineBasis:
+    """The :class:`SplineBasis` of the plan's spline embeddings, reading ``positions``."""
+    return SplineBasis(
+        **spline_pieces(embedding.splines, embedding.fill),
+        positions=positions,
+        name=names.take("spline_embeddings"),
+    )
 
 
 def _lookup_table(encoding):

@@ -66,6 +66,10 @@ _PROBE_ROWS = 16
 class _SafeKerasBase(_PredictMixin, BaseEstimator):
     """Shared fit orchestration; subclasses supply the target-specific parts."""
 
+    # Whether preprocessor="auto" embeds numeric table columns in splines for the default
+    # network (the regressor's).
+    _auto_numeric_splines = False
+
     _parameter_constraints: dict = {
         "model": [None, callable],
         # An int is one hidden layer, as in MLPClassifier (Optuna's suggest_int gives one).

@@ -47,7 +47,10 @@ def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, ki
         transform = _transformer(preprocessor, data.input_schema, kind)
         x_train = transform(X_train)
     else:
-        preprocessor = resolve_preprocessor(estimator.preprocessor, X_train, kind)
+        # The embeddings belong to the default network's design (measured with it); a network
+        # of the user's keeps the input width it was written for.
+        splines = estimator._auto_numeric_splines and estimator.model is None
+        preprocessor = resolve_preprocessor(estimator.preprocessor, X_train, kind, splines)
         x_train = (
             X_train
             if preprocessor is None

@@ -40,8 +40,19 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
 
     Parameters
     ----------
-    model, hidden_layer_sizes, activation, dropout, l2, add_head, preprocessor
+    model, hidden_layer_sizes, activation, dropout, l2, add_head
         As in :class:`SafeKerasClassifier`.
+    preprocessor : "auto", "passthrough", None or transformer, default="auto"
+        As in :class:`SafeKerasClassifier`; on a table and with the default
+        network (``model=None``), ``"auto"`` also
+        appends a spline embedding of each numeric column with at least
+        :data:`~safekeras.data.preprocessing.SPLINE_MIN_DISTINCT` (10)
+        distinct training values: eight cubic B-spline columns on knots at
+        the training quantiles, constant beyond the training range
+        (scikit-learn's ``SplineTransformer``). On real tables they raised
+        R² where the network trailed gradient boosting (bikeshare +0.006,
+        randhie +0.008, 3 seeds pooled) and lost nowhere
+        (``docs/defaults.md``, "Numeric embeddings").
     ensemble_size : "auto" or int >= 1, default="auto"
         As in :class:`SafeKerasClassifier`: networks trained together and
         averaged (the prediction is their mean). ``"auto"`` trains
@@ -110,6 +121,10 @@ loss_
     >>> reg.predict(X[:3]).shape
     (3,)
     """
+
+    # The "auto" preprocessor appends spline embeddings of the numeric columns (measured
+    # gains on regression tables; none on classification, whose "auto" leaves them out).
+    _auto_numeric_splines = True
 
     _parameter_constraints: dict = {
         **_SafeKerasBase._parameter_constraints,

@@ -185,6 +185,7 @@ def test_the_embeddings_section_patches_the_numeric_pipeline_for_its_fits_only()
     fast = SafeKerasRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0)
     embedded = ablation.NumericEmbedding(fast, degree=1, n_knots=5, min_distinct=10).fit(X, y)
     assert preprocessing._numeric_pipeline is today  # restored after the fit
+    assert "splines" not in embedded.estimator_.preprocessor_.named_transformers_  # "auto"'s off
     numeric = embedded.estimator_.preprocessor_.named_transformers_["numeric"]
     assert [name for name, _ in numeric.steps] == [
         *(name for name, _ in today().steps),
@@ -204,8 +205,34 @@ def test_the_embeddings_section_patches_the_numeric_pipeline_for_its_fits_only()
     with pytest.raises(ValueError):
         ablation.NumericEmbedding(fast).fit(X, np.full(len(X), np.nan))
     assert preprocessing._numeric_pipeline is today  # restored after a fit that raised, too
-    plain = fast.fit(X, y)  # a fit outside the candidate is today's
-    assert plain.model_.input_shape[-1] == 3 and plain._preprocessing_plan() is not None
+    plain = fast.fit(X, y)  # a fit outside the candidate is today's: "auto"'s own embeddings
+    assert plain.model_.input_shape[-1] == 3 + 2 * 8 and plain._preprocessing_plan() is not None
+
+
+@pytest.mark.parametrize("kind", ["regression", "binary"])
+def test_the_splines_section_turns_the_auto_embeddings_on_or_off_for_its_fits_only(kind):
+    from sklearn.datasets import make_regression
+
+    from safekeras import SafeKerasClassifier, SafeKerasRegressor
+
+    candidates = ablation.spline_candidates(kind)
+    assert ablation._baseline_name(candidates) == next(iter(candidates))
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    shipped = estimator._auto_numeric_splines
+    assert shipped is (kind == "regression")
+    baseline, candidate = (make(200) for make in candidates.values())
+    assert (type(baseline) is ablation.AutoSplines) is shipped  # the default is the other one
+    assert (type(candidate) is ablation.AutoSplines) is not shipped
+    X, y = make_regression(n_samples=200, n_features=2, random_state=0)
+    y = y if kind == "regression" else (y > 0).astype(int)
+    fast = estimator(hidden_layer_sizes=(8,), epochs=2, random_state=0)
+    for enabled in (True, False):
+        fitted = ablation.AutoSplines(fast, enabled).fit(X, y)
+        assert estimator._auto_numeric_splines is shipped  # restored after the fit
+        width = 2 + 2 * 8 if enabled else 2
+        assert fitted.estimator_.model_.input_shape[-1] == width
+        assert fitted.estimator_._preprocessing_plan() is not None  # predict reads the plan
+        assert fitted.predict(X).shape == (200,)
 
 
 def test_quantile_splines_drop_repeated_knots_and_hold_the_basis_beyond_the_range():

@@ -3,11 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler
 
 from safekeras import DriftWarning, InputError, InputTypeError, SafeKerasClassifier
 from safekeras.data.preprocessing import (
+    SPLINE_KNOTS,
     fit_preprocessor,
     make_auto_preprocessor,
     split_columns,
@@ -55,6 +57,53 @@ def test_auto_preprocessor_scales_imputes_and_one_hot_encodes(mixed_frame):
     assert out.shape == (80, 3 + 3 + 2)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out[:, :3].mean(axis=0), 0, atol=1e-7)
+
+
+def test_numeric_splines_embed_the_columns_with_many_values(mixed_frame):
+    frame, _ = mixed_frame
+    preprocessor = make_auto_preprocessor(frame, numeric_splines=True).fit(frame)
+    names = [name for name, _, _ in preprocessor.transformers_ if name != "remainder"]
+    assert names == ["numeric", "categorical", "splines"]
+    assert preprocessor.named_transformers_["splines"].feature_names_in_.tolist() == [
+        "income",
+        "age",
+    ]
+    out = preprocessor.transform(frame)
+    width = SPLINE_KNOTS + 2  # cubic: n_knots + degree - 1 basis functions
+    assert out.shape == (80, 3 + 3 + 2 + 2 * width)
+    splines = out[:, 8:].reshape(80, 2, width)
+    np.testing.assert_allclose(splines.sum(axis=-1), 1.0)  # a partition of unity, NaN imputed
+    assert make_auto_preprocessor(frame).fit_transform(frame).shape == (80, 8)  # not by default
+
+
+def test_spline_width_is_fixed_when_the_quantiles_tie():
+    rng = np.random.default_rng(0)
+    widths = set()
+    for zeros in (0.5, 0.8, 0.9):  # more and more tied knots at 0 (and 40+ other values)
+        X = np.where(rng.random((400, 1)) < zeros, 0.0, rng.exponential(size=(400, 1)))
+        out = make_auto_preprocessor(X, numeric_splines=True).fit_transform(X)
+        assert np.isfinite(out).all()
+        widths.add(out.shape[1])
+    assert widths == {1 + SPLINE_KNOTS + 2}  # one network layout whatever the fold
+
+
+def test_weighted_fit_puts_the_spline_knots_at_weighted_quantiles():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 2))
+    weights = rng.integers(1, 5, 150).astype(float)
+    weighted = make_auto_preprocessor(X, numeric_splines=True)
+    fit_preprocessor(weighted, X, weights)
+    plain = make_auto_preprocessor(X, numeric_splines=True).fit(X)
+    splines = weighted.named_transformers_["splines"]
+    expected = clone(splines.named_steps["spline"]).fit(X, sample_weight=weights)
+    for got, want, unweighted in zip(
+        splines.named_steps["spline"].bsplines_,
+        expected.bsplines_,
+        plain.named_transformers_["splines"].named_steps["spline"].bsplines_,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got.t, want.t)
+        assert not np.array_equal(got.t, unweighted.t)
 
 
 def test_classifier_fits_a_mixed_dataframe_with_missing_values(mixed_frame):

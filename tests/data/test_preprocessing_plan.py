@@ -22,9 +22,9 @@ pytestmark = pytest.mark.core
 FAST = dict(hidden_layer_sizes=(8,), epochs=2, batch_size=64, threshold=0.5, random_state=0)
 
 
-def _fitted(X):
+def _fitted(X, numeric_splines=False):
     """The "auto" preprocessor and the schema, fitted on X as the estimator fits them."""
-    preprocessor = make_auto_preprocessor(X).fit(X)
+    preprocessor = make_auto_preprocessor(X, numeric_splines).fit(X)
     schema = InputSchema.from_training(X)
     return preprocessor, schema, PreprocessingPlan.from_fitted(preprocessor, schema)
 
@@ -72,6 +72,31 @@ def test_numeric_array_matches_sklearn_bit_for_bit():
     batch[::3, 1] = np.nan
     _assert_plan_equals_sklearn(preprocessor, schema, plan, batch)
     _assert_plan_equals_sklearn(preprocessor, schema, plan, batch[:1])
+
+
+def test_spline_embeddings_match_sklearn_bit_for_bit():
+    rng = np.random.RandomState(2)
+    X = rng.normal(50, 20, size=(300, 5))
+    X[:, 1] = np.where(rng.rand(300) < 0.8, 0.0, rng.exponential(5, 300))  # tied quantiles
+    X[:, 3] = rng.randint(0, 3, 300)  # a code: scaled, not embedded
+    X[::6, 0] = np.nan
+    preprocessor, schema, plan = _fitted(X, numeric_splines=True)
+    assert plan.splines.positions == (0, 1, 2, 4)
+    assert plan.n_features_out == 5 + 4 * 8
+    batch = rng.normal(50, 60, size=(60, 5))  # beyond the training range, both sides
+    batch[:, 1] = rng.choice([-1.0, 0.0, X[:, 1].max(), 3.0, 1e3], 60)
+    batch[::4, 2] = np.nan
+    batch[::5, 0] = X[:, 0][~np.isnan(X[:, 0])].max()  # the closed upper end
+    _assert_plan_equals_sklearn(preprocessor, schema, plan, batch)
+    _assert_plan_equals_sklearn(preprocessor, schema, plan, batch[:1])
+    assert np.isnan(batch[0, 2])  # the batch is left as given
+
+
+def test_mixed_frame_with_spline_embeddings_matches_sklearn_bit_for_bit(mixed_frame):
+    preprocessor, schema, plan = _fitted(mixed_frame, numeric_splines=True)
+    assert plan.splines.positions == (0, 1)  # income, age: flag and count have < 10 values
+    for rows in (mixed_frame, mixed_frame.iloc[:1], mixed_frame.iloc[5:70]):
+        _assert_plan_equals_sklearn(preprocessor, schema, plan, rows)
 
 
 def test_mixed_frame_matches_sklearn_bit_for_bit(mixed_frame):

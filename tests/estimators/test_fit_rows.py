@@ -71,3 +71,30 @@ def test_parameter_checks_are_skipped_for_the_auto_preprocessor_only():
     invalid = ColumnTransformer([("scale", StandardScaler(), ["age"])], remainder="bogus")
     with pytest.raises(InvalidParameterError):
         SafeKerasClassifier(preprocessor=invalid, **SMALL).fit(X, y)
+
+
+def test_regressor_auto_preprocessor_embeds_numeric_columns_classifier_does_not():
+    from safekeras import SafeKerasRegressor
+
+    frame, y = _frame()
+    reg = SafeKerasRegressor(hidden_layer_sizes=(8,), epochs=2, random_state=0).fit(frame, y)
+    clf = SafeKerasClassifier(**SMALL).fit(frame, y)
+    embedded = reg.preprocessor_.named_transformers_["splines"].feature_names_in_
+    assert list(embedded) == ["income", "age"]
+    assert reg.model_.input_shape[1] == 2 + 3 + 2 * 8  # the plan and predict read them too
+    assert reg._preprocessing_plan().splines is not None
+    assert "splines" not in clf.preprocessor_.named_transformers_
+    assert clf.model_.input_shape[1] == 2 + 3
+
+
+def test_a_regressor_with_a_network_of_its_own_keeps_the_raw_width():
+    import keras
+
+    from safekeras import SafeKerasRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(120, 3)), rng.normal(size=120)
+    network = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+    reg = SafeKerasRegressor(model=network, epochs=2, random_state=0).fit(X, y)
+    assert "splines" not in reg.preprocessor_.named_transformers_  # written for 3 inputs
+    assert reg.model_.input_shape == (None, 3)

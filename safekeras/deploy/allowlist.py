@@ -479,9 +479,10 @@ def _spline_types() -> frozenset:
 
     Its ``bsplines_`` are ``scipy.interpolate.BSpline`` objects: knots,
     coefficients and the array-namespace function SciPy keeps in each (a
-    reference skops restores by name; nothing calls it while loading). They
-    are read off a BSpline of the installed SciPy, whose private module paths
-    move between releases.
+    reference skops restores by name; nothing calls it while loading). Their
+    numbers are checked after the load, before anything evaluates them
+    (:mod:`safekeras.deploy.spline_checks`). The names are read off a BSpline
+    of the installed SciPy, whose private module paths move between releases.
     """
     import numpy as np
     from scipy.interpolate import BSpline

@@ -43,6 +43,7 @@ from .network_bytes import (
     _read_keras_archive,
     _Session,
 )
+from .spline_checks import check_spline_bases
 from .type_names import LEGACY_TYPES, is_estimator, qualified_name
 
 __all__ = ["load"]
@@ -152,6 +153,8 @@ def load(path, *, trusted=None):
                 f"but {ESTIMATOR} holds a value for it. The file was tampered with or corrupted."
             )
         setattr(estimator, attribute, value)
+    # Before anything evaluates them: SciPy's compiled B-spline code trusts its numbers.
+    check_spline_bases(estimator, name)
     # Each part was checked on its own; now that they are loaded, that they belong together.
     check_network_fits(estimator, name)
     check_decision_fits(estimator, name)

@@ -18,9 +18,13 @@ numbers and does them on the batch :meth:`InputSchema.decode
   order, rare and unknown categories in the "infrequent" column when the
   column has one, all zeros otherwise;
 * the regressor's spline embeddings: missing values replaced by the training
-  medians, then the fitted :class:`~sklearn.preprocessing.SplineTransformer`'s
-  own ``transform`` (its per-column loop costs little; the column transformer
-  around it is what the plan saves), written after the one-hot blocks.
+  medians, then what the fitted :class:`~sklearn.preprocessing.SplineTransformer`
+  computes with ``extrapolation="constant"``: each column's SciPy ``BSpline``
+  called on the values within its training range, and the transformer's
+  boundary rows beyond it (computed once here, where ``transform`` computes
+  them on every call), written after the one-hot blocks. Its ``transform``
+  costs 0.5 ms of validation and bookkeeping on one row; the plan calls the
+  same SciPy objects on the same values, so the result is the same to the bit.
 
 The plan is also what :meth:`to_keras <safekeras.SafeKerasClassifier.to_keras>`
 turns into Keras layers. :meth:`PreprocessingPlan.from_fitted` returns None
@@ -93,6 +97,20 @@ class SplineEmbedding:
         """Output columns of the embeddings."""
         return int(self.splines.n_features_out_)
 
+    def boundaries(self) -> list:
+        """Per column: ``(lower, upper, below, above)``, the training range and the rows beyond it.
+
+        ``below`` fills the first ``degree`` basis columns of a value under
+        ``lower``, ``above`` the last ``degree`` of a value over ``upper``, as
+        :class:`~sklearn.preprocessing.SplineTransformer` does.
+        """
+        degree = self.splines.degree
+        rows = []
+        for spline in self.splines.bsplines_:
+            lower, upper = spline.t[degree], spline.t[-degree - 1]
+            rows.append((lower, upper, spline(lower)[:degree], spline(upper)[-degree:]))
+        return rows
+
 
 class PreprocessingPlan:
     """The ``"auto"`` ColumnTransformer's fitted numbers; see the module docstring.
@@ -131,6 +149,7 @@ class PreprocessingPlan:
                 [self.numeric_positions.index(p) for p in splines.positions], dtype=np.intp
             )
         )
+        self._spline_boundaries = None if splines is None else splines.boundaries()
         # Category -> output column within the block; unknowns go to default_column.
         self._lookups = [
             {category: j for j, category in enumerate(encoding.categories)}
@@ -229,10 +248,23 @@ class PreprocessingPlan:
         if self.splines is not None:
             values = numeric[:, self._spline_columns]  # a copy: the batch is left as read
             np.copyto(values, self.splines.fill, where=np.isnan(values))
-            out[:, self.n_features_out - self.splines.width :] = self.splines.splines.transform(
-                values
-            )
+            self._embed(values, out[:, self.n_features_out - self.splines.width :])
         return out
+
+    def _embed(self, values: np.ndarray, out: np.ndarray) -> None:
+        """What SplineTransformer.transform computes for ``values`` (dense, constant), in ``out``."""
+        degree = self.splines.splines.degree
+        bsplines = self.splines.splines.bsplines_
+        width = bsplines[0].c.shape[1]
+        for j, (spline, (lower, upper, below, above)) in enumerate(
+            zip(bsplines, self._spline_boundaries, strict=True)
+        ):
+            x = values[:, j]
+            block = out[:, j * width : (j + 1) * width]
+            inside = (lower <= x) & (x <= upper)
+            block[inside] = spline(x[inside])
+            block[x < lower, :degree] = below
+            block[x > upper, width - degree :] = above
 
     def _one_hot(self, values: np.ndarray, out: np.ndarray, start: int) -> None:
         row_index = np.arange(values.shape[0])

@@ -252,7 +252,7 @@ class PreprocessingPlan:
         return out
 
     def _embed(self, values: np.ndarray, out: np.ndarray) -> None:
-        """What SplineTransformer.transform computes for ``values`` (dense, constant), in ``out``."""
+        """What SplineTransformer.transform gives for ``values`` (dense, constant), into ``out``."""
         degree = self.splines.splines.degree
         bsplines = self.splines.splines.bsplines_
         width = bsplines[0].c.shape[1]

@@ -1132,6 +1132,12 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="one small task per section")
     parser.add_argument("--json", type=Path, default=None, help="write the per-fold results")
     parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="only render")
+    parser.add_argument(
+        "--pool",
+        action="store_true",
+        help="with --from-json: files of the same sections run at other --seed values, their "
+        "folds pooled per table (15 paired folds from 3 seeds) instead of the last file kept",
+    )
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument(
         "--docs",
@@ -1156,9 +1162,10 @@ def main(argv=None) -> str:
     global SEED
     SEED = args.seed  # read by the candidates, the folds and the generated data
     if args.from_json:
-        raw = {}
-        for path in args.from_json:
-            raw.update(json.loads(path.read_text(encoding="utf-8")))
+        runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.from_json]
+        raw = pooled(runs) if args.pool else {}
+        for run in [] if args.pool else runs:
+            raw.update(run)
     else:
         if args.docs:  # before the run, not after an hour of it
             check_markers(args.docs, _docs_blocks(dict.fromkeys(args.sections)))
@@ -1176,6 +1183,26 @@ def main(argv=None) -> str:
         for name, part in _docs_blocks(raw).items():
             write_between_markers(args.docs, render(part), name)
     return report
+
+
+def pooled(runs: list[dict]) -> dict:
+    """The per-fold results of several runs of the same sections, folds appended run by run.
+
+    Each run's folds are paired within the run (the same folds for every
+    candidate), so appending keeps every pair; the paired rule then judges all
+    of them together, as one repeated cross-validation. A task or candidate
+    missing from a run contributes that run's folds nowhere.
+    """
+    out: dict = {}
+    for run in runs:
+        for section, tasks in run.items():
+            for task, candidates in tasks.items():
+                for candidate, result in candidates.items():
+                    into = out.setdefault(section, {}).setdefault(task, {})
+                    into = into.setdefault(candidate, {})
+                    for key, values in result.items():
+                        into[key] = [*into.get(key, []), *values]
+    return out
 
 
 DOCS_START, DOCS_END = "<!-- defaults:tables:start -->", "<!-- defaults:tables:end -->"

@@ -355,3 +355,38 @@ def test_the_regularisation_section_varies_the_penalty_and_halves_the_rate_on_pl
     assert plateau.patience == max(2, wait // 2) and plateau.factor == 0.5
     # Each fit gets its own callback: a plateau counter is state.
     assert candidates["rate halved on plateaus"](n).callbacks[0] is not plateau
+
+
+def test_pooling_appends_each_seeds_folds_and_judges_them_together(tmp_path):
+    import json
+
+    seed0 = {
+        "regression": {
+            "heavy": {
+                TODAY: _result([0.3] * 5, [5] * 5),
+                "better": _result([0.31, 0.32, 0.31, 0.30, 0.32], [5] * 5),
+            }
+        }
+    }
+    seed1 = {
+        "regression": {
+            "heavy": {
+                TODAY: _result([0.4] * 5, [4] * 5),
+                "better": _result([0.41, 0.40, 0.42, 0.41, 0.41], [4] * 5),
+            }
+        }
+    }
+    pooled = ablation.pooled([seed0, seed1])
+    better = pooled["regression"]["heavy"]["better"]
+    assert better["r2"] == [0.31, 0.32, 0.31, 0.30, 0.32, 0.41, 0.40, 0.42, 0.41, 0.41]
+    assert len(better["fit_s"]) == 10
+    paths = []
+    for k, run in enumerate((seed0, seed1)):
+        paths.append(tmp_path / f"s{k}.json")
+        paths[-1].write_text(json.dumps(run), "utf-8")
+    report = ablation.main(["--from-json", *map(str, paths), "--pool"])
+    pooled_verdict = compare_paired(better["r2"], pooled["regression"]["heavy"][TODAY]["r2"])
+    assert f"{pooled_verdict.mean:+.3f} ± {pooled_verdict.half_width:.3f}" in report
+    assert "ahead in 8/10 folds" in report  # 10 pairs, not the last file's 5
+    last_only = ablation.main(["--from-json", *map(str, paths)])
+    assert "ahead in 4/5 folds" in last_only

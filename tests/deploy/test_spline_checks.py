@@ -1,4 +1,4 @@
-"""Loaded SciPy B-splines must be ones SciPy evaluates safely (safekeras/deploy/spline_checks.py)."""
+"""Loaded SciPy B-splines must be safe for SciPy to evaluate (safekeras/deploy/spline_checks.py)."""
 
 import numpy as np
 import pytest
@@ -62,5 +62,5 @@ def test_load_refuses_a_file_holding_a_tampered_spline(regressor, tmp_path):
     tampered = copy.deepcopy(est)
     _first_spline(tampered).k = 10**9  # evaluating it would allocate ~16 GB
     tampered.save(tmp_path / "bad.safekeras")
-    with pytest.raises(PersistenceError, match="bad.safekeras is inconsistent: a B-spline"):
+    with pytest.raises(PersistenceError, match=r"bad\.safekeras is inconsistent: a B-spline"):
         load(tmp_path / "bad.safekeras")

@@ -42,7 +42,8 @@ standardised target):
   the piecewise-linear encoding of Gorishniy et al. 2022) with 8 knots, on the
   columns of at least 10 distinct values, or of at least 3. The regressor's own
   ``"auto"`` embeddings are off in every row (:class:`AutoSplines`).
-* **the spline embeddings as shipped** (``--sections splines``): on every real
+* **the spline embeddings as shipped** (``--sections splines``, by name only: the
+  page shows it with three seeds pooled, ``--from-json ... --pool``): on every real
   table and the default-path data, the ``"auto"`` preprocessor with and without
   its spline embeddings (scikit-learn's ``SplineTransformer``, see
   :mod:`safekeras.data.preprocessing`): on for the regressor's default, off for
@@ -1097,6 +1098,9 @@ SECTIONS = (
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
 EXPERIMENTS = ("embeddings", "dropout", "scaling", "regularisation")
+# Sections whose page block holds several seeds pooled (--from-json ... --pool): run only when
+# asked for by name, so that a default run does not replace them with one seed's tables.
+POOLED = ("splines",)
 
 
 def parse_args(argv=None):
@@ -1106,7 +1110,8 @@ def parse_args(argv=None):
         nargs="+",
         choices=SECTIONS,
         default=None,
-        help=f"default: all but the experiments ({', '.join(EXPERIMENTS)})",
+        help=f"default: all but the experiments ({', '.join(EXPERIMENTS)}) and the sections "
+        f"the page shows pooled over seeds ({', '.join(POOLED)})",
     )
     parser.add_argument("--tasks", nargs="+", default=None, help="real task names to keep")
     parser.add_argument(
@@ -1148,7 +1153,7 @@ def parse_args(argv=None):
         "cross-fit, ensemble-stop, scaling and regularisation sections) the tables replace",
     )
     args = parser.parse_args(argv)
-    sections = [section for section in SECTIONS if section not in EXPERIMENTS]
+    sections = [section for section in SECTIONS if section not in EXPERIMENTS + POOLED]
     fill_defaults(
         args,
         quick={"sections": sections, "tasks": ["diabetes", "wine"], "sizes": [(600, 30)]},

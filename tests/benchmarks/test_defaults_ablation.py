@@ -390,3 +390,5 @@ def test_pooling_appends_each_seeds_folds_and_judges_them_together(tmp_path):
     assert "ahead in 8/10 folds" in report  # 10 pairs, not the last file's 5
     last_only = ablation.main(["--from-json", *map(str, paths)])
     assert "ahead in 4/5 folds" in last_only
+    # A default run leaves the pooled sections' blocks alone.
+    assert not set(ablation.parse_args([]).sections) & set(ablation.POOLED)

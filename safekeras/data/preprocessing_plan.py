@@ -149,7 +149,9 @@ class PreprocessingPlan:
                 [self.numeric_positions.index(p) for p in splines.positions], dtype=np.intp
             )
         )
-        self._spline_boundaries = None if splines is None else splines.boundaries()
+        # Computed at the first transform, not here: a loaded estimator builds its plan while
+        # skops restores it, before load has checked the B-splines it would evaluate.
+        self._spline_boundaries = None
         # Category -> output column within the block; unknowns go to default_column.
         self._lookups = [
             {category: j for j, category in enumerate(encoding.categories)}
@@ -256,6 +258,8 @@ class PreprocessingPlan:
         degree = self.splines.splines.degree
         bsplines = self.splines.splines.bsplines_
         width = bsplines[0].c.shape[1]
+        if self._spline_boundaries is None:
+            self._spline_boundaries = self.splines.boundaries()
         for j, (spline, (lower, upper, below, above)) in enumerate(
             zip(bsplines, self._spline_boundaries, strict=True)
         ):

@@ -52,15 +52,26 @@ def test_a_tampered_spline_is_refused_wherever_it_sits(regressor, tamper, tmp_pa
         check_spline_bases(est, "file.safekeras")
 
 
-def test_load_refuses_a_file_holding_a_tampered_spline(regressor, tmp_path):
+def test_load_refuses_a_tampered_spline_before_anything_evaluates_one(
+    regressor, tmp_path, monkeypatch
+):
     import copy
+
+    from scipy.interpolate import BSpline
 
     est, X = regressor
     path = tmp_path / "good.safekeras"
     est.save(path)
     np.testing.assert_array_equal(load(path).predict(X), est.predict(X))
+
+    def evaluated(*args, **kwargs):
+        raise AssertionError("a B-spline was evaluated before load checked it")
+
+    # From here nothing may evaluate one: not the copy and the save (both restore the estimator
+    # through __setstate__, which builds the preprocessing plan), and not load before its check.
+    monkeypatch.setattr(BSpline, "__call__", evaluated)
     tampered = copy.deepcopy(est)
-    _first_spline(tampered).k = 10**9  # evaluating it would allocate ~16 GB
+    _first_spline(tampered).k = 10**9  # evaluating it would allocate gigabytes, or crash
     tampered.save(tmp_path / "bad.safekeras")
     with pytest.raises(PersistenceError, match=r"bad\.safekeras is inconsistent: a B-spline"):
         load(tmp_path / "bad.safekeras")

@@ -296,25 +296,12 @@ def _column_names(schema) -> list:
 
 def _numeric_numbers(pipeline):
     """(fill, mean, scale) of the numeric pipeline, or None if it is not the "auto" one."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
-    from .preprocessing import _as_float
-
-    steps = _steps(pipeline, (FunctionTransformer, SimpleImputer, StandardScaler))
-    if steps is None:
+    found = _median_imputed(pipeline, StandardScaler)
+    if found is None:
         return None
-    as_float, imputer, scaler = steps
-    if (
-        as_float.func is not _as_float
-        or as_float.inverse_func is not None
-        or imputer.strategy != "median"
-        or imputer.add_indicator
-        or not _imputes_nan(imputer)
-        or len(imputer.statistics_) != scaler.n_features_in_
-        or np.isnan(imputer.statistics_).any()
-    ):
-        return None
+    imputer, scaler = found
     width = len(imputer.statistics_)
     mean = scaler.mean_ if scaler.with_mean else np.zeros(width)
     scale = scaler.scale_ if scaler.with_std else np.ones(width)
@@ -323,29 +310,42 @@ def _numeric_numbers(pipeline):
 
 def _spline_embedding(pipeline, positions):
     """The SplineEmbedding of the spline pipeline, or None if it is not the "auto" one."""
+    from sklearn.preprocessing import SplineTransformer
+
+    found = _median_imputed(pipeline, SplineTransformer)
+    if found is None:
+        return None
+    imputer, splines = found
+    if splines.extrapolation != "constant" or splines.sparse_output or not splines.include_bias:
+        return None
+    return SplineEmbedding(tuple(int(p) for p in positions), imputer.statistics_.copy(), splines)
+
+
+def _median_imputed(pipeline, last_kind):
+    """(imputer, last step) of the "auto" floats-then-median pipeline ending in ``last_kind``.
+
+    None for any other pipeline, or one whose imputer leaves a NaN.
+    """
     from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import FunctionTransformer, SplineTransformer
+    from sklearn.preprocessing import FunctionTransformer
 
     from .preprocessing import _as_float
 
-    steps = _steps(pipeline, (FunctionTransformer, SimpleImputer, SplineTransformer))
+    steps = _steps(pipeline, (FunctionTransformer, SimpleImputer, last_kind))
     if steps is None:
         return None
-    as_float, imputer, splines = steps
+    as_float, imputer, last = steps
     if (
         as_float.func is not _as_float
         or as_float.inverse_func is not None
         or imputer.strategy != "median"
         or imputer.add_indicator
         or not _imputes_nan(imputer)
-        or len(imputer.statistics_) != splines.n_features_in_
+        or len(imputer.statistics_) != last.n_features_in_
         or np.isnan(imputer.statistics_).any()
-        or splines.extrapolation != "constant"
-        or splines.sparse_output
-        or not splines.include_bias
     ):
         return None
-    return SplineEmbedding(tuple(int(p) for p in positions), imputer.statistics_.copy(), splines)
+    return imputer, last
 
 
 def _categorical_encodings(pipeline, positions):

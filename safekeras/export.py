@@ -1,9 +1,9 @@
 """Export a fitted estimator as one Keras model (public path).
 
 Implemented in :mod:`safekeras.deploy.export`, the layers in
-:mod:`safekeras.deploy.export_layers`. Importing this module registers the
-export layers with Keras, so ``keras.saving.load_model`` (safe mode on) can
-read an exported ``.keras`` file.
+:mod:`safekeras.deploy.export_layers` and :mod:`safekeras.deploy.spline_basis`.
+Importing this module registers the export layers with Keras, so
+``keras.saving.load_model`` (safe mode on) can read an exported ``.keras`` file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .deploy.export import (
     ClassProbabilities,
     NumericPreprocess,
     OneHotColumns,
+    SplineBasis,
     TargetUnscale,
     keras_inputs,
     to_keras,
@@ -25,6 +26,7 @@ __all__ = [
     "ClassProbabilities",
     "NumericPreprocess",
     "OneHotColumns",
+    "SplineBasis",
     "TargetUnscale",
     "keras_inputs",
     "to_keras",

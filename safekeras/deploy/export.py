@@ -94,6 +94,7 @@ __all__ = [
     "ClassProbabilities",
     "NumericPreprocess",
     "OneHotColumns",
+    "SplineBasis",
     "TargetUnscale",
     "keras_inputs",
     "to_keras",

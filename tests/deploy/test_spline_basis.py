@@ -73,3 +73,24 @@ def test_layer_reads_its_positions_and_round_trips_its_config():
 def test_coefficients_of_the_wrong_shape_are_refused():
     with pytest.raises(ValueError, match="coefficients must have shape"):
         SplineBasis([0.0], [0.0], [1.0], [[0.0]], [[1.0]], [[1.0, 0.0]], [[0]], [[0]], [[0]])
+
+
+def test_an_exported_regressor_with_embeddings_round_trips_in_safe_mode(tmp_path):
+    from safekeras import SafeKerasRegressor
+    from safekeras.export import SplineBasis as exported  # the public path registers it
+
+    assert exported is SplineBasis
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(150, 3))
+    y = np.sin(2 * X[:, 0]) + X[:, 1]
+    reg = SafeKerasRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(X, y)
+    model = reg.to_keras()
+    assert any(isinstance(layer, SplineBasis) for layer in model.layers)
+    path = tmp_path / "exported.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    test = rng.normal(size=(20, 3)) * 3  # beyond the training range too
+    test[::4, 2] = np.nan
+    got = keras.ops.convert_to_numpy(loaded(test)).ravel()
+    np.testing.assert_array_equal(got, keras.ops.convert_to_numpy(model(test)).ravel())
+    np.testing.assert_allclose(got, reg.predict(test), rtol=0, atol=1e-4 * np.std(y))

@@ -66,8 +66,8 @@ _PROBE_ROWS = 16
 class _SafeKerasBase(_PredictMixin, BaseEstimator):
     """Shared fit orchestration; subclasses supply the target-specific parts."""
 
-    # Whether preprocessor="auto" embeds numeric table columns in splines for the default
-    # network (the regressor's).
+    # What numeric_embeddings="auto" means: spline embeddings of a table's numeric columns for
+    # the default network (the regressor's), or none (the classifier's).
     _auto_numeric_splines = False
 
     _parameter_constraints: dict = {
@@ -84,6 +84,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             None,
             HasMethods(["fit", "transform"]),
         ],
+        "numeric_embeddings": [StrOptions({"auto", "splines"}), None],
         "loss": [str, callable],
         "optimizer": [str, HasMethods(["get_config"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None],
@@ -111,6 +112,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         ensemble_size="auto",
         add_head=False,
         preprocessor="auto",
+        numeric_embeddings="auto",
         loss="auto",
         optimizer="adam",
         learning_rate="auto",
@@ -134,6 +136,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         self.ensemble_size = ensemble_size
         self.add_head = add_head
         self.preprocessor = preprocessor
+        self.numeric_embeddings = numeric_embeddings
         self.loss = loss
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -189,6 +192,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         return pipeline.named_steps["network"].model_
 
     def __setstate__(self, state):
+        # Files saved before the parameter existed: their "auto" preprocessing had no embeddings.
+        state.setdefault("numeric_embeddings", None)
         super().__setstate__(state)
         if "pipeline_" in self.__dict__:
             self.model_ = self.pipeline_.named_steps["network"].model_

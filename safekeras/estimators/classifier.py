@@ -82,6 +82,19 @@ class SafeKerasClassifier(ClassifierMixin, ClassifierOutputs, _SafeKerasBase):
         ``"passthrough"``/None feeds ``X`` as is (it must be numeric and
         finite). A scikit-learn transformer is cloned and fitted on the
         training split.
+    numeric_embeddings : {"auto", "splines"} or None, default="auto"
+        With ``preprocessor="auto"`` on a table, ``"splines"`` appends a
+        spline embedding of each numeric column with at least
+        :data:`~safekeras.data.preprocessing.SPLINE_MIN_DISTINCT` (10)
+        distinct training values: eight cubic B-splines on knots at the
+        column's training quantiles, constant beyond the training range
+        (scikit-learn's ``SplineTransformer``; its knots weighted by
+        ``sample_weight``; applied by ``predict`` and ``to_keras()``). A
+        network of your own then reads the wider input
+        (``meta["n_features_in_"]``). None appends nothing. ``"auto"`` is
+        None here: on real classification tables the embeddings tied
+        everywhere and trailed on average (``docs/defaults.md``). Ignored for
+        another ``preprocessor``, and for images, series and token ids.
     sampler : imbalanced-learn sampler or None, default=None
         Any object with ``fit_resample`` (``RandomOverSampler``,
         ``RandomUnderSampler``, ``SMOTE``, ``SMOTENC``, ``ADASYN``,
@@ -314,6 +327,7 @@ class SafeKerasClassifier(ClassifierMixin, ClassifierOutputs, _SafeKerasBase):
         ensemble_size="auto",
         add_head=False,
         preprocessor="auto",
+        numeric_embeddings="auto",
         sampler=None,
         class_weight=None,
         threshold="auto",
@@ -344,6 +358,7 @@ class SafeKerasClassifier(ClassifierMixin, ClassifierOutputs, _SafeKerasBase):
             ensemble_size=ensemble_size,
             add_head=add_head,
             preprocessor=preprocessor,
+            numeric_embeddings=numeric_embeddings,
             loss=loss,
             optimizer=optimizer,
             learning_rate=learning_rate,

@@ -47,10 +47,9 @@ def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, ki
         transform = _transformer(preprocessor, data.input_schema, kind)
         x_train = transform(X_train)
     else:
-        # The embeddings belong to the default network's design (measured with it); a network
-        # of the user's keeps the input width it was written for.
-        splines = estimator._auto_numeric_splines and estimator.model is None
-        preprocessor = resolve_preprocessor(estimator.preprocessor, X_train, kind, splines)
+        preprocessor = resolve_preprocessor(
+            estimator.preprocessor, X_train, kind, _numeric_splines(estimator)
+        )
         x_train = (
             X_train
             if preprocessor is None
@@ -73,6 +72,17 @@ def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, ki
         w_val_fit=w_val,
     )
     return preprocessor, rows
+
+
+def _numeric_splines(estimator) -> bool:
+    """Whether ``preprocessor="auto"`` appends spline embeddings (``numeric_embeddings``)."""
+    if estimator.numeric_embeddings is None:
+        return False
+    if estimator.numeric_embeddings == "splines":
+        return True
+    # "auto": the embeddings belong to the default network's design (measured with it); a
+    # network of the user's keeps the input width it was written for.
+    return estimator._auto_numeric_splines and estimator.model is None
 
 
 def _transformer(preprocessor, schema, kind: str):

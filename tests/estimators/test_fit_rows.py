@@ -98,3 +98,52 @@ def test_a_regressor_with_a_network_of_its_own_keeps_the_raw_width():
     reg = SafeKerasRegressor(model=network, epochs=2, random_state=0).fit(X, y)
     assert "splines" not in reg.preprocessor_.named_transformers_  # written for 3 inputs
     assert reg.model_.input_shape == (None, 3)
+
+
+@pytest.mark.parametrize(
+    ("option", "regressor_width", "classifier_width"),
+    [("auto", 2 + 3 + 2 * 8, 2 + 3), ("splines", 2 + 3 + 2 * 8, 2 + 3 + 2 * 8), (None, 5, 5)],
+)
+def test_numeric_embeddings_chooses_the_embeddings(option, regressor_width, classifier_width):
+    from sklearn.base import clone
+
+    from safekeras import SafeKerasRegressor
+
+    frame, y = _frame()
+    reg = SafeKerasRegressor(
+        hidden_layer_sizes=(8,), epochs=2, random_state=0, numeric_embeddings=option
+    ).fit(frame, y)
+    clf = SafeKerasClassifier(**SMALL, numeric_embeddings=option).fit(frame, y)
+    assert reg.model_.input_shape[1] == regressor_width
+    assert clf.model_.input_shape[1] == classifier_width
+    for est in (reg, clf):
+        assert est._preprocessing_plan() is not None  # predict and to_keras read them too
+        assert clone(est).get_params()["numeric_embeddings"] == option
+
+
+def test_numeric_embeddings_splines_reach_a_network_of_ones_own():
+    import keras
+
+    from safekeras import SafeKerasRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(120, 3)), rng.normal(size=120)
+
+    def network(meta):  # reads the preprocessed width, as the docs ask
+        return keras.Sequential([keras.Input((meta["n_features_in_"],)), keras.layers.Dense(1)])
+
+    reg = SafeKerasRegressor(model=network, numeric_embeddings="splines", epochs=2, random_state=0)
+    assert reg.fit(X, y).model_.input_shape == (None, 3 + 3 * 8)
+
+
+def test_an_estimator_saved_before_numeric_embeddings_keeps_its_preprocessing():
+    from safekeras import SafeKerasRegressor
+
+    X, y = np.random.RandomState(1).normal(size=(100, 2)), np.arange(100.0)
+    reg = SafeKerasRegressor(hidden_layer_sizes=(8,), epochs=2, numeric_embeddings=None)
+    state = reg.fit(X, y).__getstate__()
+    del state["numeric_embeddings"]  # as a file written before the parameter holds it
+    old = SafeKerasRegressor.__new__(SafeKerasRegressor)
+    old.__setstate__(state)
+    assert old.get_params()["numeric_embeddings"] is None  # its "auto" embedded nothing
+    np.testing.assert_array_equal(old.predict(X), reg.predict(X))

@@ -288,6 +288,7 @@ def _non_default_params():
         ensemble_size=2,
         add_head=True,
         preprocessor="passthrough",
+        numeric_embeddings="splines",
         loss="binary_crossentropy",
         optimizer="sgd",
         learning_rate=0.05,

@@ -400,7 +400,9 @@ def spline_columns(X, numeric: list) -> list:
     list
         Those of ``numeric`` to embed, in the same order.
     """
-    values = _as_float(_select(X, numeric)) if numeric else np.empty((0, 0))
+    if not numeric:
+        return []
+    values = _as_float(_select(X, numeric))
     return [
         column
         for column, data in zip(numeric, values.T, strict=True)
@@ -417,30 +419,28 @@ def _converts_to_float(column: np.ndarray) -> bool:
 
 
 def _numeric_pipeline() -> Pipeline:
-    return Pipeline(
-        [
-            ("as_float", FunctionTransformer(_as_float, feature_names_out="one-to-one")),
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("scale", StandardScaler()),
-        ]
-    )
+    return Pipeline([*_median_imputed_floats(), ("scale", StandardScaler())])
 
 
 def _spline_pipeline() -> Pipeline:
     # Quantile knots keep n_knots + degree - 1 columns even where the quantiles tie (the
     # tied knots repeat), so a column's width does not change from one fit to the next.
-    return Pipeline(
-        [
-            ("as_float", FunctionTransformer(_as_float, feature_names_out="one-to-one")),
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            (
-                "spline",
-                SplineTransformer(
-                    n_knots=SPLINE_KNOTS, degree=3, knots="quantile", extrapolation="constant"
-                ),
-            ),
-        ]
+    splines = SplineTransformer(
+        n_knots=SPLINE_KNOTS, degree=3, knots="quantile", extrapolation="constant"
     )
+    return Pipeline([*_median_imputed_floats(), ("spline", splines)])
+
+
+def _median_imputed_floats() -> list:
+    """The first two steps of the numeric and spline pipelines: floats, then training medians.
+
+    One builder for both, as the preprocessing plan (``_median_imputed``) reads them alike and
+    the weighted fit (:func:`_weight_numeric`) refits them alike.
+    """
+    return [
+        ("as_float", FunctionTransformer(_as_float, feature_names_out="one-to-one")),
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+    ]
 
 
 def _categorical_pipeline() -> Pipeline:

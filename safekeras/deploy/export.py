@@ -308,13 +308,7 @@ def _mixed_inputs(estimator, plan, names):
     }
     blocks = []
     if plan.numeric_positions:
-        numeric = [inputs[input_names[p]] for p in plan.numeric_positions]
-        if len(numeric) > 1:
-            numeric = keras.layers.Concatenate(dtype="float64", name=names.take("numeric_columns"))(
-                numeric
-            )
-        else:
-            numeric = numeric[0]
+        numeric = _joined([inputs[input_names[p]] for p in plan.numeric_positions], names)
         blocks.append(
             NumericPreprocess(
                 plan.fill, plan.mean, plan.scale, name=names.take("numeric_preprocess")
@@ -337,17 +331,18 @@ def _mixed_inputs(estimator, plan, names):
             )
         )
     if plan.splines is not None:
-        embedded = [inputs[input_names[p]] for p in plan.splines.positions]
-        if len(embedded) > 1:
-            embedded = [
-                keras.layers.Concatenate(dtype="float64", name=names.take("embedded_columns"))(
-                    embedded
-                )
-            ]
-        blocks.append(_spline_layer(plan.splines, names)(embedded[0]))
+        embedded = _joined([inputs[input_names[p]] for p in plan.splines.positions], names)
+        blocks.append(_spline_layer(plan.splines, names)(embedded))
     if len(blocks) == 1:
         return inputs, blocks[0]
     return inputs, keras.layers.Concatenate(dtype="float64", name=names.take("features"))(blocks)
+
+
+def _joined(columns: list, names):
+    """One-column inputs side by side (float64), or the input itself when there is one."""
+    if len(columns) == 1:
+        return columns[0]
+    return keras.layers.Concatenate(dtype="float64", name=names.take("numeric_columns"))(columns)
 
 
 def _spline_layer(embedding, names, positions=None) -> SplineBasis:

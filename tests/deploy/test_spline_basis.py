@@ -94,3 +94,30 @@ def test_an_exported_regressor_with_embeddings_round_trips_in_safe_mode(tmp_path
     got = keras.ops.convert_to_numpy(loaded(test)).ravel()
     np.testing.assert_array_equal(got, keras.ops.convert_to_numpy(model(test)).ravel())
     np.testing.assert_allclose(got, reg.predict(test), rtol=0, atol=1e-4 * np.std(y))
+
+
+@pytest.mark.tensorflow_only(reason="string inputs (a categorical column) need TensorFlow")
+def test_an_exported_mixed_frame_regressor_reads_its_embedded_columns_by_name():
+    import pandas as pd
+
+    from safekeras import SafeKerasRegressor
+    from safekeras.export import keras_inputs
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "city": rng.choice(["oslo", "lima"], 160),
+            "age": rng.uniform(18, 90, 160),
+            "flag": rng.integers(0, 2, 160).astype(float),  # 2 values: not embedded
+            "income": rng.lognormal(10, 1, 160),
+        }
+    )
+    frame.loc[::6, "income"] = np.nan
+    y = np.sin(frame["age"] / 10) + (frame["city"] == "oslo")
+    reg = SafeKerasRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(frame, y)
+    assert reg._preprocessing_plan().splines.positions == (1, 3)
+    model = reg.to_keras()
+    test = frame.iloc[:40].copy()
+    test.loc[test.index[:5], "age"] = 200.0  # beyond the training range
+    got = np.asarray(model.predict_on_batch(keras_inputs(model, test))).ravel()
+    np.testing.assert_allclose(got, reg.predict(test), rtol=0, atol=1e-4 * np.std(y))

@@ -41,13 +41,13 @@ standardised target):
   :class:`QuantileSplines`): cubic with 6 knots, and piecewise linear (degree 1,
   the piecewise-linear encoding of Gorishniy et al. 2022) with 8 knots, on the
   columns of at least 10 distinct values, or of at least 3. The regressor's own
-  ``"auto"`` embeddings are off in every row (:class:`AutoSplines`).
+  ``"auto"`` embeddings are off in every row (``numeric_embeddings=None``).
 * **the spline embeddings as shipped** (``--sections splines``, by name only: the
   page shows it with three seeds pooled, ``--from-json ... --pool``): on every real
   table and the default-path data, the ``"auto"`` preprocessor with and without
   its spline embeddings (scikit-learn's ``SplineTransformer``, see
   :mod:`safekeras.data.preprocessing`): on for the regressor's default, off for
-  the classifier's, the other setting the candidate (:class:`AutoSplines`).
+  the classifier's, the other setting the candidate (``numeric_embeddings``).
 * **numeric scaling** (``--sections scaling``, an experiment): on every real
   table and the default-path data, the ``"auto"`` preprocessor's standardised
   numeric columns (today's) against RealMLP-TD's robust scaling with smooth
@@ -232,12 +232,14 @@ class _PatchedFit(BaseEstimator):
     """
 
     _AS_RUN = ("batch_size_", "patience_", "n_epochs_", "target_transform_", "loss_")
+    # Parameters set on the fitted clone, whatever ``estimator`` holds.
+    _FIT_PARAMS: dict = {}
 
     def _patched(self):  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
     def fit(self, X, y):
-        self.estimator_ = clone(self.estimator)
+        self.estimator_ = clone(self.estimator).set_params(**self._FIT_PARAMS)
         with self._patched():
             self.estimator_.fit(X, y)
         for name in self._AS_RUN:
@@ -376,6 +378,9 @@ class NumericEmbedding(_PatchedFit):
         Of :class:`QuantileSplines`.
     """
 
+    # The regressor's own "auto" embeddings off: these embeddings replace them.
+    _FIT_PARAMS = {"numeric_embeddings": None}
+
     def __init__(self, estimator, degree=3, n_knots=6, min_distinct=10):
         self.estimator = estimator
         self.degree = degree
@@ -390,34 +395,7 @@ class NumericEmbedding(_PatchedFit):
             union = FeatureUnion([("scaled", "passthrough"), ("splines", clone(splines))])
             return Pipeline([*today().steps, ("embed", union)])
 
-        stack = contextlib.ExitStack()
-        stack.enter_context(mock.patch.object(preprocessing, "_numeric_pipeline", embedded))
-        # The regressor's "auto" embeddings off: these embeddings replace them.
-        stack.enter_context(AutoSplines(self.estimator)._patched())
-        return stack
-
-
-class AutoSplines(_PatchedFit):
-    """``estimator`` fitted with the ``"auto"`` spline embeddings on or off, then used as it is.
-
-    For the duration of the fit only, the estimator class's
-    ``_auto_numeric_splines`` (True for the regressor, False for the
-    classifier) is ``enabled``; the fitted preprocessor keeps what the fit
-    built, so ``predict`` (through the preprocessing plan) reads the same.
-
-    Parameters
-    ----------
-    estimator : SafeKerasClassifier or SafeKerasRegressor
-        With ``preprocessor="auto"``.
-    enabled : bool, default=False
-    """
-
-    def __init__(self, estimator, enabled=False):
-        self.estimator = estimator
-        self.enabled = enabled
-
-    def _patched(self):
-        return mock.patch.object(type(self.estimator), "_auto_numeric_splines", self.enabled)
+        return mock.patch.object(preprocessing, "_numeric_pipeline", embedded)
 
 
 def _rule_budget(n_fit_rows: int, *, max_batch: int) -> dict:
@@ -645,7 +623,7 @@ def embedding_candidates(kind: str) -> dict:
     columns (the benchmark's :class:`QuantileSplines`; the regressor's own "auto" ones off)."""
     estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
     candidates = {
-        "no embedding " + BEFORE: lambda n: AutoSplines(estimator(random_state=SEED), False)
+        "no embedding " + BEFORE: lambda n: estimator(random_state=SEED, numeric_embeddings=None)
     }
     for degree, knots, distinct in EMBEDDINGS:
         shape = {1: "piecewise linear", 3: "cubic B-splines"}.get(degree, f"degree {degree}")
@@ -664,8 +642,8 @@ def spline_candidates(kind: str) -> dict:
     """
     if kind == "regression":
         return {
-            "standardised only " + BEFORE: lambda n: AutoSplines(
-                SafeKerasRegressor(random_state=SEED), False
+            "standardised only " + BEFORE: lambda n: SafeKerasRegressor(
+                random_state=SEED, numeric_embeddings=None
             ),
             "spline embeddings (new default)": lambda n: SafeKerasRegressor(random_state=SEED),
         }
@@ -673,7 +651,9 @@ def spline_candidates(kind: str) -> dict:
         "standardised only, the default " + BEFORE: lambda n: SafeKerasClassifier(
             random_state=SEED
         ),
-        "spline embeddings": lambda n: AutoSplines(SafeKerasClassifier(random_state=SEED), True),
+        "spline embeddings": lambda n: SafeKerasClassifier(
+            random_state=SEED, numeric_embeddings="splines"
+        ),
     }
 
 

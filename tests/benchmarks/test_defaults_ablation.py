@@ -210,7 +210,8 @@ def test_the_embeddings_section_patches_the_numeric_pipeline_for_its_fits_only()
 
 
 @pytest.mark.parametrize("kind", ["regression", "binary"])
-def test_the_splines_section_turns_the_auto_embeddings_on_or_off_for_its_fits_only(kind):
+def test_the_splines_section_pairs_the_default_with_the_other_embeddings_setting(kind):
+    from sklearn.base import clone
     from sklearn.datasets import make_regression
 
     from safekeras import SafeKerasClassifier, SafeKerasRegressor
@@ -221,17 +222,16 @@ def test_the_splines_section_turns_the_auto_embeddings_on_or_off_for_its_fits_on
     shipped = estimator._auto_numeric_splines
     assert shipped is (kind == "regression")
     baseline, candidate = (make(200) for make in candidates.values())
-    assert (type(baseline) is ablation.AutoSplines) is shipped  # the default is the other one
-    assert (type(candidate) is ablation.AutoSplines) is not shipped
+    default, other = (candidate, baseline) if shipped else (baseline, candidate)
+    assert default.get_params()["numeric_embeddings"] == "auto"  # the default, as shipped
+    assert other.get_params()["numeric_embeddings"] == (None if shipped else "splines")
     X, y = make_regression(n_samples=200, n_features=2, random_state=0)
     y = y if kind == "regression" else (y > 0).astype(int)
-    fast = estimator(hidden_layer_sizes=(8,), epochs=2, random_state=0)
-    for enabled in (True, False):
-        fitted = ablation.AutoSplines(fast, enabled).fit(X, y)
-        assert estimator._auto_numeric_splines is shipped  # restored after the fit
+    for made, enabled in ((default, shipped), (other, not shipped)):
+        fitted = clone(made).set_params(hidden_layer_sizes=(8,), epochs=2).fit(X, y)
         width = 2 + 2 * 8 if enabled else 2
-        assert fitted.estimator_.model_.input_shape[-1] == width
-        assert fitted.estimator_._preprocessing_plan() is not None  # predict reads the plan
+        assert fitted.model_.input_shape[-1] == width
+        assert fitted._preprocessing_plan() is not None  # predict reads the plan
         assert fitted.predict(X).shape == (200,)
 
 

@@ -7,12 +7,12 @@ from the training data:
 * string, object and category columns: most-frequent imputation, then one-hot
   encoding, unknown categories ignored at predict time and rare categories
   grouped once a column has more than ``MAX_CATEGORIES`` of them;
-* for a regressor with the default network, also a spline embedding of each
-  numeric column with at least ``SPLINE_MIN_DISTINCT`` distinct training
-  values: median imputation,
-  then scikit-learn's :class:`~sklearn.preprocessing.SplineTransformer`
-  (cubic B-splines on ``SPLINE_KNOTS`` knots at the training quantiles,
-  constant beyond the training range), appended after the other columns. The
+* with ``numeric_embeddings="splines"`` (the regressor's default network's
+  ``"auto"``), also a spline embedding of each numeric column with at least
+  ``SPLINE_MIN_DISTINCT`` distinct training values: median imputation, then
+  scikit-learn's :class:`~sklearn.preprocessing.SplineTransformer` (cubic
+  B-splines on ``SPLINE_KNOTS`` knots at the training quantiles, constant
+  beyond the training range), appended after the other columns. The
   network then fits a smooth per-column shape as easily as a slope; the
   measurements that chose it are in ``docs/defaults.md`` ("Numeric embeddings").
 

@@ -321,6 +321,7 @@ def test_clone_keeps_every_non_default_parameter(Estimator):
     else:
         params["loss"] = "mean_absolute_error"
         params["target_transform"] = "log1p"
+        params["linear_baseline"] = None
     defaults = Estimator().get_params()
     assert set(params) == set(defaults)
     assert all(

@@ -82,6 +82,7 @@ from .export_layers import (
     Cast,
     ChannelScale,
     ClassProbabilities,
+    LinearShortcut,
     NumericPreprocess,
     OneHotColumns,
     TargetUnscale,
@@ -187,7 +188,18 @@ def to_keras(estimator):
     copy = _copy_network(network, network_name, ExportError)
     x = Cast(input_dtype(network), name=names.take("cast_features"))(features)
     outputs = Cast("float64", name=names.take("cast_outputs"))(copy(x))
-    activation = estimator.pipeline_.named_steps["network"].logits_activation
+    fitted_network = estimator.pipeline_.named_steps["network"]
+    baseline = fitted_network.linear_baseline
+    if baseline is not None:  # the ridge reads the inputs as the network read them
+        columns = baseline.columns
+        outputs = LinearShortcut(
+            range(baseline.n_features_in_) if columns is None else columns,
+            baseline.coef_,
+            baseline.intercept_,
+            baseline.scale_,
+            name=names.take("linear_baseline"),
+        )([x, outputs])
+    activation = fitted_network.logits_activation
     if activation is not None:
         outputs = keras.layers.Activation(
             activation, dtype="float64", name=names.take(f"{activation}_of_logits")

@@ -20,6 +20,7 @@ __all__ = [
     "Cast",
     "ChannelScale",
     "ClassProbabilities",
+    "LinearShortcut",
     "NumericPreprocess",
     "OneHotColumns",
     "TargetUnscale",
@@ -191,6 +192,61 @@ class TargetUnscale(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(mean=self.mean, scale=self.scale, inverse=self.inverse)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
+class LinearShortcut(keras.layers.Layer):
+    """The regressor's linear baseline added back, in float64: ``x[:, columns] @ coef + b + s * o``.
+
+    What :meth:`~safekeras.network.linear_baseline.LinearBaseline.combine`
+    computes from the network's inputs ``x`` and outputs ``o``. Called on
+    ``[x, o]``; the coefficients are non-trainable weights.
+
+    Parameters
+    ----------
+    columns : sequence of int
+        The input columns the ridge reads.
+    coef : nested sequence of float, shape (len(columns), n_outputs)
+    intercept, scale : sequence of float
+        One value per output.
+    """
+
+    def __init__(self, columns, coef, intercept, scale, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.columns = [int(c) for c in columns]
+        self.coef = [[float(v) for v in row] for row in coef]
+        self.intercept = [float(v) for v in intercept]
+        self.scale = [float(v) for v in scale]
+        if len(self.coef) != len(self.columns) or any(
+            len(row) != len(self.intercept) for row in self.coef
+        ):
+            raise ExportError("LinearShortcut: coef must have one row per column, one per output.")
+
+    def build(self, input_shape):
+        self.coef_weight = self.add_weight(
+            shape=(len(self.columns), len(self.intercept)),
+            dtype=self.variable_dtype,
+            initializer="zeros",
+            trainable=False,
+            name="coef",
+        )
+        self.coef_weight.assign(np.asarray(self.coef, dtype=self.variable_dtype))
+        self.intercept_weight = _constant_weight(self, "intercept", self.intercept)
+        self.scale_weight = _constant_weight(self, "scale", self.scale)
+
+    def call(self, inputs):
+        features, outputs = (ops.cast(part, self.compute_dtype) for part in inputs)
+        selected = ops.take(features, self.columns, axis=1)
+        linear = ops.matmul(selected, self.coef_weight) + self.intercept_weight
+        return linear + self.scale_weight * outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            columns=self.columns, coef=self.coef, intercept=self.intercept, scale=self.scale
+        )
         return config
 
 

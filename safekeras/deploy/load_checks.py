@@ -27,7 +27,7 @@ import numpy as np
 from ..exceptions import ModelSpecError, PersistenceError
 from ..network.variable_names import stable_variable_names
 
-__all__ = ["check_decision_fits", "check_network_fits"]
+__all__ = ["check_decision_fits", "check_linear_baseline_fits", "check_network_fits"]
 
 # Layer config keys that do not change what a fitted layer computes: names, seeds and
 # initialisers only decide the weights a fit starts from.
@@ -88,6 +88,77 @@ def check_network_fits(estimator, where: str) -> None:
         )
     if estimator.model is None:
         _check_default_layers(estimator, network, spec, width, where)
+
+
+def check_linear_baseline_fits(estimator, where: str) -> None:
+    """Refuse a loaded estimator whose linear baseline does not fit its network.
+
+    A regressor's network step may hold a
+    :class:`~safekeras.network.linear_baseline.LinearBaseline`, whose numbers
+    ``predict`` adds to the network's outputs: they must be finite float
+    arrays of the fitted shapes (one coefficient row per column it reads,
+    inside the network's input width; one intercept and one positive scale
+    per output). Anything else there, or one on a classifier, is refused.
+
+    Raises
+    ------
+    PersistenceError
+        If the baseline is not None and not such a ridge.
+    """
+    from sklearn.base import is_regressor
+
+    from ..network.linear_baseline import LinearBaseline
+
+    baseline = estimator.pipeline_.named_steps["network"].linear_baseline
+    if baseline is None:
+        return
+    problem = None
+    if not isinstance(baseline, LinearBaseline) or not is_regressor(estimator):
+        problem = f"expected None or a regressor's LinearBaseline, got {type(baseline).__name__}"
+    else:
+        width = getattr(estimator, "n_outputs_", None)
+        problem = _baseline_problem(baseline, _preprocessed_width(estimator), width)
+    if problem is not None:
+        raise PersistenceError(
+            f"{where} is inconsistent: its linear baseline, added to the network's outputs by "
+            f"predict, does not fit the network ({problem}). The file was tampered with or "
+            "corrupted; re-fit the estimator and save it again."
+        )
+
+
+def _baseline_problem(baseline, width: int | None, n_outputs: int | None) -> str | None:
+    """What is wrong with a loaded baseline's numbers, or None."""
+    state = vars(baseline)
+    arrays = {name: state.get(name) for name in ("coef_", "intercept_", "scale_")}
+    for name, value in arrays.items():
+        if not (isinstance(value, np.ndarray) and value.dtype == np.float64):
+            return f"{name} is not a float64 array"
+        if not np.isfinite(value).all():
+            return f"{name} holds NaN or infinite values"
+    columns = state.get("columns")
+    columns = np.arange(width or 0) if columns is None else np.asarray(columns)
+    coef, intercept, scale = arrays["coef_"], arrays["intercept_"], arrays["scale_"]
+    if (
+        columns.ndim != 1
+        or columns.dtype.kind not in "iu"
+        or len(np.unique(columns)) != len(columns)
+    ):
+        return "its columns are not distinct integer indices"
+    if width is not None and (len(columns) and (columns.min() < 0 or columns.max() >= width)):
+        return f"its columns lie outside the network's {width} inputs"
+    if width is not None and state.get("n_features_in_") != width:
+        return f"it was fitted on {state.get('n_features_in_')} inputs, the network takes {width}"
+    shapes_fit = (
+        coef.shape == (len(columns), len(intercept))
+        and intercept.ndim == 1
+        and scale.shape == intercept.shape
+        and (n_outputs is None or len(intercept) == n_outputs)
+    )
+    if not shapes_fit:
+        return f"coef_ {coef.shape}, intercept_ {intercept.shape}, scale_ {scale.shape}"
+    if not (scale > 0).all():
+        return "scale_ holds values that are not positive"
+    return None
 
 
 def check_decision_fits(estimator, where: str) -> None:

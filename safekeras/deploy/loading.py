@@ -34,7 +34,7 @@ from .file_format import (
     MODEL,
     _skops_io,
 )
-from .load_checks import check_decision_fits, check_network_fits
+from .load_checks import check_decision_fits, check_linear_baseline_fits, check_network_fits
 from .network_bytes import (
     _SESSION,
     _check_weights,
@@ -157,6 +157,7 @@ def load(path, *, trusted=None):
     check_spline_bases(estimator, name)
     # Each part was checked on its own; now that they are loaded, that they belong together.
     check_network_fits(estimator, name)
+    check_linear_baseline_fits(estimator, name)
     check_decision_fits(estimator, name)
     return estimator
 

@@ -28,6 +28,7 @@ ESTIMATOR_TYPES = (
 SAFEKERAS_TYPES = (
     *ESTIMATOR_TYPES,
     "safekeras.network.fitted.FittedNetwork",
+    "safekeras.network.linear_baseline.LinearBaseline",  # the regressor's linear_baseline_
     "safekeras.data.schema.InputSchema",
     "safekeras.data.schema.ColumnProfile",
     # Images, series and token ids (input_kind_ "tensor" and "tokens").

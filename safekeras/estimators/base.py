@@ -236,6 +236,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             y_train, validation = self._encoded_targets(
                 data.spec, output, rows, target_transformer, input_dtype(network), partial
             )
+            baseline, y_train, validation = self._residualised(
+                preprocessor, output, rows, y_train, validation, resume, partial
+            )
             checkpoint = (
                 incremental.training_checkpoint(network) if resume else contextlib.nullcontext()
             )
@@ -243,7 +246,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 result = self._train(
                     network, output, rows, y_train, validation, partial, resume, seeds, size
                 )
-                fitted_network = self._checked_network(network, output, rows, y_train, resume)
+                fitted_network = self._checked_network(
+                    network, output, rows, y_train, resume, baseline
+                )
                 decision_attributes = (
                     {}  # partial_fit never tunes: the threshold fitted before stays
                     if partial and resume
@@ -253,7 +258,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 self, data, preprocessor, network, fitted_network, result, partial and resume
             )
             record_target(
-                self, data, output, rows, val_idx, target_transformer, decision_attributes
+                self, data, output, rows, val_idx, target_transformer, decision_attributes, baseline
             )
         return self
 
@@ -491,10 +496,16 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             verbose=self.verbose,
         )
 
-    def _checked_network(self, network, output, rows: Rows, y_train, resume: bool):
+    def _residualised(self, preprocessor, output, rows, y_train, validation, resume, partial):
+        """``(linear baseline, targets, validation)``: the regressor's may learn a residual."""
+        return None, y_train, validation
+
+    def _checked_network(self, network, output, rows: Rows, y_train, resume: bool, baseline=None):
         """The trained ``network`` as the pipeline's step, once checked to have learnt."""
         fitted_network = FittedNetwork.from_trained(
-            network, logits_activation=output.activation if output.logits else None
+            network,
+            logits_activation=output.activation if output.logits else None,
+            linear_baseline=baseline,
         )
         self._check_trained(fitted_network, output, rows.x_train, y_train, rows.w_train, resume)
         return fitted_network
@@ -519,8 +530,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         fit that fails here keeps the previous fit. ``y_train`` is encoded as the
         network was trained on it (see ``_encode_target``).
         """
-        # The loss of a logits head is measured on the logits, as it was trained.
-        raw = fitted_network.without_activation() if output.logits else fitted_network
+        # Measured on what the network was trained to give: logits, a residual.
+        bare = output.logits or fitted_network.linear_baseline is not None
+        raw = fitted_network.without_activation() if bare else fitted_network
         training.check_training_outcome(
             raw.predict,
             x_train,

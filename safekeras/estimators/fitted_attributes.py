@@ -6,6 +6,8 @@ inside its transaction once everything has been trained and checked.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sklearn.pipeline import Pipeline
 
 from ..inspection.profile import training_profile
@@ -45,8 +47,14 @@ def record_network(estimator, data, preprocessor, network, fitted_network, resul
     estimator.engine_ = result.engine
 
 
-def record_target(estimator, data, output, rows, val_idx, target_transformer, decision_attributes):
-    """Record the loss, the target, the training profile and the decision attributes."""
+def record_target(
+    estimator, data, output, rows, val_idx, target_transformer, decision_attributes, baseline=None
+):
+    """Record the loss, the target, the training profile and the decision attributes.
+
+    With a linear baseline the training loss is the residual's, so the profile's
+    baseline loss (predicting the mean) is expressed in the residual's units.
+    """
     spec = data.spec
     estimator.loss_ = output.loss
     estimator._target_spec_ = spec
@@ -59,6 +67,10 @@ def record_target(estimator, data, output, rows, val_idx, target_transformer, de
         n_validation=0 if val_idx is None else len(val_idx),
         loss=output.loss,
     )
+    if baseline is not None:
+        estimator._training_profile_ = replace(
+            estimator._training_profile_, baseline_loss=baseline.baseline_loss()
+        )
     for name, value in {**data.target_attributes, **decision_attributes}.items():
         setattr(estimator, name, value)
     if target_transformer is not None:

@@ -24,6 +24,8 @@ from ..data.target_transforms import (
     choose_target_transform,
 )
 from ..exceptions import ParameterError, TargetError
+from ..network import training
+from ..network.linear_baseline import LinearBaseline, linear_columns
 from ..network.losses import POISSON
 from .base import _SafeKerasBase
 
@@ -85,6 +87,20 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
         ``docs/targets.md``), and ``"scale"`` (``y`` divided by the mean of
         ``|y|``, not centred) under the Poisson loss. The choice is
         ``target_transform_``.
+    linear_baseline : {"auto", "ridge"} or None, default="auto"
+        ``"ridge"`` fits scikit-learn's ``RidgeCV`` on the network's inputs
+        (the scaled numeric and one-hot columns, not the spline embeddings)
+        and the transformed target first; the network then learns the
+        residual it leaves, divided by its root-mean-square, and ``predict``
+        adds the two (:mod:`safekeras.network.linear_baseline`). A linear
+        shortcut fitted in closed form: a nearly linear table is no longer
+        left to a few hundred rows of gradient steps (measurements in
+        ``docs/defaults.md``). ``"auto"`` is ``"ridge"`` for the default
+        network on a table under a squared-error loss (not ``loss="poisson"``,
+        whose output is exponential, nor a first ``partial_fit``), else None.
+        ``"ridge"`` needs a table and a linear output; a network of one's own
+        then learns the residual too. None: the network learns the target
+        itself. The fitted ridge is ``linear_baseline_``.
     optimizer, learning_rate, batch_size, epochs, early_stopping, \
 validation_fraction, patience, callbacks, warm_start, engine, on_drift, random_state, verbose
         As in :class:`SafeKerasClassifier`; the validation split is a plain
@@ -108,6 +124,9 @@ loss_
     target_scaler_ : safekeras.data.target_transforms.TargetTransformer
         The target transform fitted on the training split; ``predict``
         applies its ``inverse_transform`` to the network's outputs.
+    linear_baseline_ : safekeras.network.linear_baseline.LinearBaseline or None
+        The ridge whose residual the network learnt (``coef_``,
+        ``intercept_``, ``alpha_``, ``scale_``, ``columns``), or None.
 
     Examples
     --------
@@ -126,6 +145,7 @@ loss_
     _parameter_constraints: dict = {
         **_SafeKerasBase._parameter_constraints,
         "target_transform": [StrOptions({"auto", *TARGET_TRANSFORMS})],
+        "linear_baseline": [StrOptions({"auto", "ridge"}), None],
     }
 
     def __init__(
@@ -141,6 +161,7 @@ loss_
         preprocessor="auto",
         numeric_embeddings="auto",
         target_transform="auto",
+        linear_baseline="auto",
         loss="auto",
         optimizer="adam",
         learning_rate="auto",
@@ -182,6 +203,7 @@ loss_
             verbose=verbose,
         )
         self.target_transform = target_transform
+        self.linear_baseline = linear_baseline
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -266,6 +288,50 @@ loss_
         transformer = TargetTransformer(method).fit(y_train, sample_weight=w_train)
         self.target_transform_ = method  # inside fit's transaction: undone if fit raises
         return transformer
+
+    def __setstate__(self, state):
+        # Files saved before the parameter existed: their network learnt the target itself.
+        state.setdefault("linear_baseline", None)
+        super().__setstate__(state)
+
+    @property
+    def linear_baseline_(self):
+        """The fitted :class:`~safekeras.network.linear_baseline.LinearBaseline`, or None."""
+        if "pipeline_" not in self.__dict__:
+            name = type(self).__name__
+            raise AttributeError(f"{name!r} object has no attribute 'linear_baseline_'")
+        return self.pipeline_.named_steps["network"].linear_baseline
+
+    def _residualised(self, preprocessor, output, rows, y_train, validation, resume, partial):
+        """The linear baseline (or None) and the residual targets the network learns."""
+        baseline = self._fitted_baseline(preprocessor, output, rows, y_train, resume, partial)
+        if baseline is None:
+            return None, y_train, validation
+        y_train = baseline.residual(rows.x_train, y_train).astype(y_train.dtype)
+        if validation is not None:
+            x_val, y_val, w_val = validation
+            validation = (x_val, baseline.residual(x_val, y_val).astype(y_val.dtype), w_val)
+        return baseline, y_train, validation
+
+    def _fitted_baseline(self, preprocessor, output, rows, y_train, resume, partial):
+        if resume:  # frozen, as the preprocessing: the network learnt its residual
+            return self.linear_baseline_
+        choice, table = self.linear_baseline, self._fit_kind() == "table"
+        if choice == "auto":
+            default = self.model is None and table and not partial
+            choice = "ridge" if default and output.activation == "linear" else None
+        if choice is None:
+            return None
+        if output.activation != "linear" or not table:
+            raise ParameterError(
+                "linear_baseline='ridge' adds a ridge fit to the network's output, which needs "
+                f"a table (this fit reads {self._fit_kind()!r} inputs) and a linear output (this "
+                f"one is {output.activation!r}, from loss={self.loss!r}). Use "
+                "linear_baseline=None or 'auto'."
+            )
+        columns = linear_columns(preprocessor, rows.x_train.shape[1])
+        weights = training.normalise_weights(rows.w_train, "float64")
+        return LinearBaseline(columns=columns).fit(rows.x_train, y_train, sample_weight=weights)
 
     def _target_attributes(self, spec) -> dict:
         return {}

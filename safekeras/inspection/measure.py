@@ -209,10 +209,13 @@ def _measure_regressor(estimator, quiet, X, y, n_rows) -> _Given:
     if getattr(estimator, "loss_", None) == POISSON:
         per_row, name = _poisson_deviance(y2d, predicted, scaler), "poisson_deviance_scaled"
     else:
-        per_row = np.mean((scaler.transform(y2d) - scaler.transform(predicted)) ** 2, axis=1)
-        name = "mse_standardised"
+        error = scaler.transform(y2d) - scaler.transform(predicted)
+        per_row, name = np.mean(error**2, axis=1), "mse_standardised"
+    metrics = {name: float(np.mean(per_row))}
+    baseline = getattr(estimator, "linear_baseline_", None)
+    if baseline is not None:  # the network learnt the residual divided by its scale
+        per_row = np.mean((error / baseline.scale_) ** 2, axis=1)
     loss, loss_se = _mean_and_se(per_row)
-    metrics = {name: loss}
     if n_rows >= 2:
         metrics["r2"] = float(r2_score(y2d, predicted))
     return _Given(n_rows, y2d, (), None, predicted, loss, loss_se, metrics)

@@ -51,6 +51,10 @@ class FittedNetwork(BaseEstimator):
     logits_activation : {None, "sigmoid", "softmax"}
         Activation to apply to the outputs at predict time, for networks
         trained with ``from_logits=True``.
+    linear_baseline : LinearBaseline or None, default=None
+        A regressor's fitted ridge whose residual the network learnt
+        (:mod:`~safekeras.network.linear_baseline`): ``predict`` returns
+        ``linear_baseline.combine(X, outputs)``, the transformed target.
 
     Attributes
     ----------
@@ -60,11 +64,12 @@ class FittedNetwork(BaseEstimator):
         read; ``predict`` does not need it.
     """
 
-    def __init__(self, logits_activation=None):
+    def __init__(self, logits_activation=None, linear_baseline=None):
         self.logits_activation = logits_activation
+        self.linear_baseline = linear_baseline
 
     @classmethod
-    def from_trained(cls, model, logits_activation=None) -> FittedNetwork:
+    def from_trained(cls, model, logits_activation=None, linear_baseline=None) -> FittedNetwork:
         """Wrap a network the estimator has just trained.
 
         Parameters
@@ -73,12 +78,13 @@ class FittedNetwork(BaseEstimator):
             The trained network; a deferred one that was built is read as its
             Keras network.
         logits_activation : {None, "sigmoid", "softmax"}, default=None
+        linear_baseline : LinearBaseline or None, default=None
 
         Returns
         -------
         FittedNetwork
         """
-        network = cls(logits_activation=logits_activation)
+        network = cls(logits_activation=logits_activation, linear_baseline=linear_baseline)
         if isinstance(model, DeferredNetwork) and model.model is not None:
             model = model.model
         if isinstance(model, DeferredNetwork):
@@ -90,6 +96,9 @@ class FittedNetwork(BaseEstimator):
 
     def without_activation(self) -> FittedNetwork:
         """The same trained network, its outputs read as they are (logits stay logits).
+
+        Without the linear baseline too: the outputs are what the network was
+        trained to give.
 
         Returns
         -------
@@ -143,6 +152,8 @@ class FittedNetwork(BaseEstimator):
         elif self.logits_activation == "softmax":
             shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
             outputs = shifted / shifted.sum(axis=1, keepdims=True)
+        if self.linear_baseline is not None:
+            outputs = self.linear_baseline.combine(X, outputs)
         return outputs
 
     def _forward_and_dtype(self):
@@ -190,6 +201,7 @@ class FittedNetwork(BaseEstimator):
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
+        state.setdefault("linear_baseline", None)  # saved before the regressor had one
         if "model_" in state:
             limit_worker_threads()  # unpickled in a search's worker: before TF starts
             state["model_"] = model_from_bytes(state["model_"])

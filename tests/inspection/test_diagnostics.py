@@ -509,8 +509,15 @@ def test_regressor():
     diagnosis = reg.diagnose(X_test, y_test)
     assert diagnosis.findings == ()
     assert diagnosis.summary["r2"] > 0.9
-    assert diagnosis.summary["baseline_loss"] == 1.0
+    # The network learnt the ridge's residual: the mean's loss is counted in its units.
+    baseline = reg.linear_baseline_
+    assert diagnosis.summary["baseline_loss"] == pytest.approx(1.0 / baseline.scale_[0] ** 2)
+    assert diagnosis.summary["baseline_loss"] > 10  # a nearly linear target: a small residual
     assert "classes" not in diagnosis.summary and "threshold" not in diagnosis.summary
+    plain = SafeKerasRegressor(**FAST, linear_baseline=None).fit(X_train, y_train)
+    diagnosis = plain.diagnose(X_test, y_test)
+    assert diagnosis.findings == ()
+    assert diagnosis.summary["baseline_loss"] == 1.0
 
 
 def test_regressor_underfitting(noise):

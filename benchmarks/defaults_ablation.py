@@ -48,6 +48,11 @@ standardised target):
   its spline embeddings (scikit-learn's ``SplineTransformer``, see
   :mod:`safekeras.data.preprocessing`): on for the regressor's default, off for
   the classifier's, the other setting the candidate (``numeric_embeddings``).
+* **the regressor's linear baseline** (``--sections baseline``, by name only and shown
+  pooled over three seeds, like the splines): on every real regression table, the
+  default regressor (``linear_baseline="auto"``: the network learns the scaled
+  residual of a ``RidgeCV`` on its inputs) against the network learning the
+  target itself (``linear_baseline=None``).
 * **numeric scaling** (``--sections scaling``, an experiment): on every real
   table and the default-path data, the ``"auto"`` preprocessor's standardised
   numeric columns (today's) against RealMLP-TD's robust scaling with smooth
@@ -634,6 +639,22 @@ def embedding_candidates(kind: str) -> dict:
     return candidates
 
 
+def baseline_candidates() -> dict:
+    """The regressor's network learning the target itself, or a ridge's scaled residual.
+
+    ``linear_baseline="auto"`` (the candidate) fits ``RidgeCV`` on the network's
+    inputs bar the spline embeddings and trains the network on what it leaves
+    (:mod:`safekeras.network.linear_baseline`); None (before) trains it on the
+    transformed target. A Poisson fit (counts) has no baseline in either row.
+    """
+    return {
+        "network alone " + BEFORE: lambda n: SafeKerasRegressor(
+            random_state=SEED, linear_baseline=None
+        ),
+        "ridge baseline (new default)": lambda n: SafeKerasRegressor(random_state=SEED),
+    }
+
+
 def spline_candidates(kind: str) -> dict:
     """The ``"auto"`` preprocessor with and without its spline embeddings, as shipped.
 
@@ -869,6 +890,9 @@ def _section_tasks(section: str, args):
     if section == "cross-fit":
         tasks, _ = load_real_tasks(("regression",), args.tasks)
         return [(t.name, t.kind, t.X, t.y, cross_fit_candidates()) for t in tasks]
+    if section == "baseline":
+        tasks, _ = load_real_tasks(("regression",), args.tasks)
+        return [(t.name, t.kind, t.X, t.y, baseline_candidates()) for t in tasks]
     if section == "ensemble-stop":
         tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
         return [(t.name, t.kind, t.X, t.y, ensemble_stop_candidates(t.kind)) for t in tasks]
@@ -1015,6 +1039,7 @@ def render(raw: dict) -> str:
         "dropout": "## Dropout: the default MLP's 0.1 against none and 0.2",
         "ensemble": "## Ensembles: one network against 4 and 8 averaged",
         "cross-fit": "## The regressor's members: one shared split against cross-fitted",
+        "baseline": "## The regressor's linear baseline: the network alone, or on a residual",
         "ensemble-stop": "## Ensembles: trained until the last member stops, or all but one",
         "scaling": "## Numeric scaling: standardised, robust with smooth clipping, or quantiles",
         "regularisation": "## Regularisation: the L2 penalty, and the rate halved on plateaus",
@@ -1051,7 +1076,9 @@ def _by_metrics(section: str, tasks: dict) -> dict:
     apart by its tasks' scores.
     """
     if section not in MIXED_SECTIONS:
-        kind = "regression" if section in ("regression", "cross-fit") else "classification"
+        kind = (
+            "regression" if section in ("regression", "cross-fit", "baseline") else "classification"
+        )
         return {kind: tasks}
     groups = {}
     for task, results in tasks.items():
@@ -1075,12 +1102,13 @@ SECTIONS = (
     "ensemble-stop",
     "scaling",
     "regularisation",
+    "baseline",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
 EXPERIMENTS = ("embeddings", "dropout", "scaling", "regularisation")
 # Sections whose page block holds several seeds pooled (--from-json ... --pool): run only when
 # asked for by name, so that a default run does not replace them with one seed's tables.
-POOLED = ("splines",)
+POOLED = ("splines", "baseline")
 
 
 def parse_args(argv=None):
@@ -1130,7 +1158,8 @@ def parse_args(argv=None):
         default=None,
         help="a page whose text between the defaults:tables markers (defaults:<section> "
         "for the threshold, learning-rate, patience, embeddings, dropout, ensemble, "
-        "cross-fit, ensemble-stop, scaling and regularisation sections) the tables replace",
+        "cross-fit, ensemble-stop, scaling, regularisation, splines and baseline sections) the "
+        "tables replace",
     )
     args = parser.parse_args(argv)
     sections = [section for section in SECTIONS if section not in EXPERIMENTS + POOLED]

@@ -200,7 +200,9 @@ def test_the_embeddings_section_patches_the_numeric_pipeline_for_its_fits_only()
     x = embedded.estimator_.preprocessor_.transform(X).astype("float32")
     assert x.shape == (200, width)
     network_output = embedded.estimator_.model_.predict(x, verbose=0)
-    np.testing.assert_allclose(embedded.estimator_.pipeline_.predict(X), network_output, rtol=1e-5)
+    # The default regressor's network learnt the residual of its linear baseline.
+    expected = embedded.estimator_.linear_baseline_.combine(x, network_output)
+    np.testing.assert_allclose(embedded.estimator_.pipeline_.predict(X), expected, rtol=1e-5)
     assert np.isfinite(embedded.predict(X)).all()
     with pytest.raises(ValueError):
         ablation.NumericEmbedding(fast).fit(X, np.full(len(X), np.nan))
@@ -272,6 +274,25 @@ def test_the_cross_fit_section_shares_the_split_for_the_rule_befores_fits_only()
     assert seen == [False, True] and ensemble.CROSS_FIT is True  # restored after the fit
     assert not np.array_equal(shared.predict(X), crossed.predict(X))
     assert isinstance(candidates[default](120), SafeKerasRegressor)
+
+
+def test_the_baseline_section_pairs_the_default_with_the_network_alone():
+    from sklearn.base import clone
+    from sklearn.datasets import make_regression
+
+    from safekeras import SafeKerasRegressor
+
+    candidates = ablation.baseline_candidates()
+    before, _ = candidates
+    assert before.endswith(ablation.BEFORE) and ablation._baseline_name(candidates) == before
+    alone, shipped = (make(200) for make in candidates.values())
+    assert alone.get_params()["linear_baseline"] is None
+    assert shipped.get_params() == SafeKerasRegressor(random_state=ablation.SEED).get_params()
+    X, y = make_regression(n_samples=120, n_features=3, noise=5.0, random_state=0)
+    fast = dict(hidden_layer_sizes=(8,), epochs=2)
+    assert clone(alone).set_params(**fast).fit(X, y).linear_baseline_ is None
+    assert clone(shipped).set_params(**fast).fit(X, y).linear_baseline_ is not None
+    assert "baseline" in ablation.POOLED and "baseline" not in ablation.parse_args([]).sections
 
 
 @pytest.mark.parametrize("kind", ["regression", "binary"])

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_regression
-from sklearn.linear_model import RidgeCV
+from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
@@ -226,3 +226,17 @@ def test_load_refuses_a_tampered_baseline_and_loads_the_fitted_one(fitted, linea
     est.save(tmp_path / "bad.safekeras")
     with pytest.raises(PersistenceError, match="linear baseline"):
         load(tmp_path / "bad.safekeras")
+
+
+def test_a_large_split_searches_the_penalty_on_some_rows_and_fits_on_all(monkeypatch):
+    from safekeras.network import linear_baseline
+
+    x, z = _linear_rows(n=400, noise=1.0)
+    monkeypatch.setattr(linear_baseline, "SEARCH_ROWS", 100)
+    baseline = LinearBaseline().fit(x, z)
+    rows = np.linspace(0, len(x) - 1, 100).astype(np.intp)
+    searched = RidgeCV(alphas=ALPHAS).fit(x[rows], z[rows])
+    assert baseline.alpha_ == searched.alpha_
+    full = Ridge(alpha=searched.alpha_).fit(x, z)
+    np.testing.assert_allclose(baseline.coef_, np.reshape(full.coef_, (1, -1)).T)
+    np.testing.assert_allclose(baseline.combine(x, baseline.residual(x, z)), z, atol=1e-12)

@@ -34,8 +34,10 @@ _STRUCTURAL = (
     "l2",
     "add_head",
     "preprocessor",
+    "numeric_embeddings",  # the preprocessing's width: a warm start keeps the fitted one
     "pos_label",
     "target_transform",  # the regressor's: a warm start keeps the fitted one
+    "linear_baseline",  # the regressor's: a warm start keeps the fitted ridge
 )
 
 

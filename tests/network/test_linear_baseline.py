@@ -240,3 +240,11 @@ def test_a_large_split_searches_the_penalty_on_some_rows_and_fits_on_all(monkeyp
     full = Ridge(alpha=searched.alpha_).fit(x, z)
     np.testing.assert_allclose(baseline.coef_, np.reshape(full.coef_, (1, -1)).T)
     np.testing.assert_allclose(baseline.combine(x, baseline.residual(x, z)), z, atol=1e-12)
+
+
+@pytest.mark.parametrize("changed", [{"linear_baseline": None}, {"numeric_embeddings": None}])
+def test_changing_the_baseline_or_embeddings_between_warm_fits_is_an_error(linear_table, changed):
+    X_train, _, y_train, _ = linear_table
+    reg = SafeKerasRegressor(**FAST, warm_start=True).fit(X_train, y_train)
+    with pytest.raises(ParameterError, match=f"{next(iter(changed))} changed since it was fitted"):
+        reg.set_params(**changed).fit(X_train, y_train)

@@ -248,3 +248,19 @@ def test_changing_the_baseline_or_embeddings_between_warm_fits_is_an_error(linea
     reg = SafeKerasRegressor(**FAST, warm_start=True).fit(X_train, y_train)
     with pytest.raises(ParameterError, match=f"{next(iter(changed))} changed since it was fitted"):
         reg.set_params(**changed).fit(X_train, y_train)
+
+
+def test_two_targets_and_sample_weights(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 3))
+    y = np.column_stack([X @ [1.0, -1.0, 0.5], np.sin(2 * X[:, 0])]) + rng.normal(0, 0.1, (150, 2))
+    weights = rng.uniform(0.5, 2.0, size=150)
+    reg = SafeKerasRegressor(**FAST).fit(X, y, sample_weight=weights)
+    baseline = reg.linear_baseline_
+    assert baseline.coef_.shape == (3, 2) and baseline.scale_.shape == (2,)
+    assert baseline.scale_[0] < baseline.scale_[1]  # the linear target leaves the smaller residual
+    assert reg.predict(X).shape == (150, 2)
+    reg.save(tmp_path / "two.safekeras")
+    np.testing.assert_array_equal(load(tmp_path / "two.safekeras").predict(X), reg.predict(X))
+    exported = np.asarray(reg.to_keras().predict(X, verbose=0))
+    np.testing.assert_allclose(exported, reg.predict(X), rtol=1e-5, atol=1e-5)

@@ -93,6 +93,7 @@ __all__ = [
     "Cast",
     "ChannelScale",
     "ClassProbabilities",
+    "LinearShortcut",
     "NumericPreprocess",
     "OneHotColumns",
     "SplineBasis",

@@ -179,6 +179,18 @@ def test_export_adds_the_baseline(linear_table):
     np.testing.assert_allclose(exported, reg.predict(X_test), rtol=1e-5, atol=1e-4)
 
 
+def test_an_exported_baseline_saves_and_loads_in_safe_mode(linear_table, tmp_path):
+    import safekeras.export  # noqa: F401 - registers the export layers
+
+    X_train, X_test, y_train, _ = linear_table
+    model = SafeKerasRegressor(**FAST).fit(X_train, y_train).to_keras()
+    model.save(tmp_path / "exported.keras")
+    loaded = keras.saving.load_model(tmp_path / "exported.keras", safe_mode=True)
+    np.testing.assert_array_equal(
+        loaded.predict(X_test, verbose=0), model.predict(X_test, verbose=0)
+    )
+
+
 # -- loading ----------------------------------------------------------------------------
 
 

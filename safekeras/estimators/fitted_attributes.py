@@ -67,7 +67,8 @@ def record_target(
         n_validation=0 if val_idx is None else len(val_idx),
         loss=output.loss,
     )
-    if baseline is not None:
+    if baseline is not None and estimator._training_profile_.baseline_loss is not None:
+        # A squared error (other losses have no known baseline): the mean's, in residual units.
         estimator._training_profile_ = replace(
             estimator._training_profile_, baseline_loss=baseline.baseline_loss()
         )

@@ -96,8 +96,9 @@ class SafeKerasRegressor(RegressorMixin, _SafeKerasBase):
         shortcut fitted in closed form: a nearly linear table is no longer
         left to a few hundred rows of gradient steps (measurements in
         ``docs/defaults.md``). ``"auto"`` is ``"ridge"`` for the default
-        network on a table under a squared-error loss (not ``loss="poisson"``,
-        whose output is exponential, nor a first ``partial_fit``), else None.
+        network on a table with a linear output (every loss but
+        ``loss="poisson"``, whose output is exponential; not a first
+        ``partial_fit``), else None.
         ``"ridge"`` needs a table and a linear output; a network of one's own
         then learns the residual too. None: the network learns the target
         itself. The fitted ridge is ``linear_baseline_``.

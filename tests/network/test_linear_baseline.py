@@ -276,3 +276,12 @@ def test_two_targets_and_sample_weights(tmp_path):
     np.testing.assert_array_equal(load(tmp_path / "two.safekeras").predict(X), reg.predict(X))
     exported = np.asarray(reg.to_keras().predict(X, verbose=0))
     np.testing.assert_allclose(exported, reg.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_a_mean_absolute_error_fit_has_a_baseline_and_no_known_baseline_loss(linear_table):
+    X_train, X_test, y_train, y_test = linear_table
+    reg = SafeKerasRegressor(**FAST, loss="mean_absolute_error").fit(X_train, y_train)
+    assert reg.linear_baseline_ is not None
+    # The mean's loss is known for a squared error only, in any units.
+    assert reg._training_profile_.baseline_loss is None
+    assert reg.diagnose(X_test, y_test).summary.get("baseline_loss") is None

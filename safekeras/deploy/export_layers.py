@@ -225,14 +225,7 @@ class LinearShortcut(keras.layers.Layer):
             raise ExportError("LinearShortcut: coef must have one row per column, one per output.")
 
     def build(self, input_shape):
-        self.coef_weight = self.add_weight(
-            shape=(len(self.columns), len(self.intercept)),
-            dtype=self.variable_dtype,
-            initializer="zeros",
-            trainable=False,
-            name="coef",
-        )
-        self.coef_weight.assign(np.asarray(self.coef, dtype=self.variable_dtype))
+        self.coef_weight = _constant_weight(self, "coef", self.coef)
         self.intercept_weight = _constant_weight(self, "intercept", self.intercept)
         self.scale_weight = _constant_weight(self, "scale", self.scale)
 
@@ -288,13 +281,14 @@ class ChannelScale(keras.layers.Layer):
 
 
 def _constant_weight(layer, name, values):
-    """A non-trainable weight of ``layer`` holding ``values``."""
+    """A non-trainable weight of ``layer`` holding ``values`` (a vector or a matrix)."""
+    values = np.asarray(values, dtype=layer.variable_dtype)
     weight = layer.add_weight(
-        shape=(len(values),),
+        shape=values.shape,
         dtype=layer.variable_dtype,
         initializer="zeros",
         trainable=False,
         name=name,
     )
-    weight.assign(np.asarray(values, dtype=layer.variable_dtype))
+    weight.assign(values)
     return weight

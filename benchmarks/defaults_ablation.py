@@ -48,6 +48,11 @@ standardised target):
   its spline embeddings (scikit-learn's ``SplineTransformer``, see
   :mod:`safekeras.data.preprocessing`): on for the regressor's default, off for
   the classifier's, the other setting the candidate (``numeric_embeddings``).
+* **the classifier's linear baseline** (``--sections logistic``, by name only and shown
+  pooled over seeds, as the regressor's): the default classifier
+  (``linear_baseline="auto"``: a logistic regression averaged with the network in
+  logit space when the validation split prefers it) against the network alone
+  (``linear_baseline=None``), on the real binary and multiclass tables.
 * **the regressor's linear baseline** (``--sections baseline``, by name only and shown
   pooled over three seeds, like the splines): on every real regression table, the
   default regressor (``linear_baseline="auto"``: the network learns the scaled
@@ -655,6 +660,27 @@ def baseline_candidates() -> dict:
     }
 
 
+def logistic_candidates() -> dict:
+    """The classifier's network alone, or averaged with a logistic regression when it helps.
+
+    ``linear_baseline="auto"`` (the candidate) fits ``LogisticRegression`` on the
+    network's inputs and keeps the logit average when it lowers the validation
+    split's log-loss (:mod:`safekeras.network.logistic_baseline`); ``"logistic"``
+    keeps it everywhere; None (before) is the network alone.
+    """
+    return {
+        "network alone " + BEFORE: lambda n: SafeKerasClassifier(
+            random_state=SEED, linear_baseline=None
+        ),
+        "logistic average always": lambda n: SafeKerasClassifier(
+            random_state=SEED, linear_baseline="logistic"
+        ),
+        "logistic average if better (new default)": lambda n: SafeKerasClassifier(
+            random_state=SEED
+        ),
+    }
+
+
 def spline_candidates(kind: str) -> dict:
     """The ``"auto"`` preprocessor with and without its spline embeddings, as shipped.
 
@@ -893,6 +919,12 @@ def _section_tasks(section: str, args):
     if section == "baseline":
         tasks, _ = load_real_tasks(("regression",), args.tasks)
         return [(t.name, t.kind, t.X, t.y, baseline_candidates()) for t in tasks]
+    if section == "logistic":
+        tasks, _ = load_real_tasks(("binary", "multiclass"), args.tasks)
+        real = [(t.name, t.kind, t.X, t.y, logistic_candidates()) for t in tasks]
+        # The default-path generator's data too: clusters a linear model cannot separate.
+        generated = [(name, "binary", X, y, logistic_candidates()) for name, X, y in _generated()]
+        return real + ([] if args.tasks else generated)
     if section == "ensemble-stop":
         tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
         return [(t.name, t.kind, t.X, t.y, ensemble_stop_candidates(t.kind)) for t in tasks]
@@ -932,13 +964,22 @@ def _section_tasks(section: str, args):
     return _default_path_tasks(args)
 
 
+def _generated(sizes=((600, 30), (3000, 10))):
+    """``(name, X, y)`` of the default-path generator at the smaller issue 19 sizes."""
+    return [(f"{rows}x{features}", *_default_path_data(rows, features)) for rows, features in sizes]
+
+
+def _default_path_data(rows: int, features: int):
+    return make_classification(
+        n_samples=rows, n_features=features, weights=[0.93], flip_y=0.01, random_state=SEED
+    )
+
+
 def _default_path_tasks(args):
     """The default-path data of every ``--sizes``, with the budget candidates."""
     tasks = []
     for rows, features in args.sizes:
-        X, y = make_classification(
-            n_samples=rows, n_features=features, weights=[0.93], flip_y=0.01, random_state=SEED
-        )
+        X, y = _default_path_data(rows, features)
         candidates = classification_candidates()
         if budget.auto_batch_size(int(rows * 0.8 * TRAIN_SHARE)) < budget.MAX_BATCH:
             # Below MAX_BATCH the other largest batches resolve to the default's own batch.
@@ -1040,6 +1081,7 @@ def render(raw: dict) -> str:
         "ensemble": "## Ensembles: one network against 4 and 8 averaged",
         "cross-fit": "## The regressor's members: one shared split against cross-fitted",
         "baseline": "## The regressor's linear baseline: the network alone, or on a residual",
+        "logistic": "## The classifier's linear baseline: the network alone, or averaged",
         "ensemble-stop": "## Ensembles: trained until the last member stops, or all but one",
         "scaling": "## Numeric scaling: standardised, robust with smooth clipping, or quantiles",
         "regularisation": "## Regularisation: the L2 penalty, and the rate halved on plateaus",
@@ -1103,12 +1145,13 @@ SECTIONS = (
     "scaling",
     "regularisation",
     "baseline",
+    "logistic",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
 EXPERIMENTS = ("embeddings", "dropout", "scaling", "regularisation")
 # Sections whose page block holds several seeds pooled (--from-json ... --pool): run only when
 # asked for by name, so that a default run does not replace them with one seed's tables.
-POOLED = ("splines", "baseline")
+POOLED = ("splines", "baseline", "logistic")
 
 
 def parse_args(argv=None):

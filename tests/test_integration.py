@@ -313,6 +313,7 @@ def test_clone_keeps_every_non_default_parameter(Estimator):
         params.update(
             sampler=RandomUnderSampler(sampling_strategy=0.5),
             class_weight={0: 2.0},
+            linear_baseline="logistic",
             threshold=0.3,
             threshold_scoring="f1",
             threshold_cv=3,

@@ -47,7 +47,12 @@ class FoldRecipe:
         so all of its rows train it and every fold stops together.
     batch_size : int
         The network's batch size (its ``batch_size_``).
+    kept_baseline : bool, default=False
+        Whether the network kept its logistic baseline (``linear_baseline_``):
+        each fold then averages with a logistic regression of its own rows, so
+        the threshold is tuned on probabilities made as ``predict`` makes them.
     """
 
     epochs: int
     batch_size: int
+    kept_baseline: bool = False

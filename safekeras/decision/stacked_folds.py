@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 
 from ..data.preprocessing import take_rows
 from ..exceptions import TrainingError
-from ..network import checks, optimizers, stacked, training
+from ..network import checks, logistic_baseline, optimizers, stacked, training
 from ..network.architecture import layer_sizes, seed_stream
 from ..network.budget import resolve_budget
 from ..network.engine.result import DIVERGENCE_FIXES
@@ -129,6 +129,11 @@ def fit_stacked(fold_estimators, data: FoldData, folds, target_type: str) -> lis
         for part, (_, test) in zip(prepared, folds, strict=True)
     ]
     outputs = stacked.predict_folds(stack, held_out, width, dtype)
+    if fold_estimators[0].linear_baseline == "logistic":  # as each clone's fit would average
+        outputs = [
+            _averaged(part, x, output)
+            for part, x, output in zip(prepared, held_out, outputs, strict=True)
+        ]
     probabilities = [proba_from_outputs(target_type, output) for output in outputs]
     if not all(np.isfinite(proba).all() for proba in probabilities):
         raise TrainingError(
@@ -136,6 +141,14 @@ def fit_stacked(fold_estimators, data: FoldData, folds, target_type: str) -> lis
             + DIVERGENCE_FIXES
         )
     return probabilities
+
+
+def _averaged(part: _PreparedFold, x, output) -> np.ndarray:
+    """The fold's held-out outputs averaged with a logistic regression of its training rows."""
+    baseline = logistic_baseline.fit_on_network_inputs(
+        part.preprocessor, part.rows.x_train, part.rows.y_train, part.rows.w_train, n_classes=2
+    )
+    return baseline.combine(x, output)
 
 
 def _fold_rows(data: FoldData, train):

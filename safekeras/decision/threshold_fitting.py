@@ -261,6 +261,8 @@ def cross_validated_thresholds(estimator, data, spec, plan: DecisionPlan, recipe
         early_stopping=False,
         epochs=recipe.epochs,
         batch_size=recipe.batch_size,
+        # A fold has no split to decide on: it averages exactly when the network does.
+        linear_baseline="logistic" if recipe.kept_baseline else None,
     )
     try:
         folds = list(splitter.split(np.zeros((len(kept), 1)), y_labels))

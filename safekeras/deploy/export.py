@@ -83,6 +83,7 @@ from .export_layers import (
     ChannelScale,
     ClassProbabilities,
     LinearShortcut,
+    LogisticAverage,
     NumericPreprocess,
     OneHotColumns,
     TargetUnscale,
@@ -94,6 +95,7 @@ __all__ = [
     "ChannelScale",
     "ClassProbabilities",
     "LinearShortcut",
+    "LogisticAverage",
     "NumericPreprocess",
     "OneHotColumns",
     "SplineBasis",
@@ -190,26 +192,31 @@ def to_keras(estimator):
     x = Cast(input_dtype(network), name=names.take("cast_features"))(features)
     outputs = Cast("float64", name=names.take("cast_outputs"))(copy(x))
     fitted_network = estimator.pipeline_.named_steps["network"]
-    baseline = fitted_network.linear_baseline
-    if baseline is not None:  # the ridge reads the inputs as the network read them
-        columns = baseline.columns
-        outputs = LinearShortcut(
-            range(baseline.n_features_in_) if columns is None else columns,
-            baseline.coef_,
-            baseline.intercept_,
-            baseline.scale_,
-            name=names.take("linear_baseline"),
-        )([x, outputs])
     activation = fitted_network.logits_activation
     if activation is not None:
         outputs = keras.layers.Activation(
             activation, dtype="float64", name=names.take(f"{activation}_of_logits")
         )(outputs)
+    baseline = fitted_network.linear_baseline
+    if baseline is not None:  # it reads the inputs as the network read them
+        outputs = _baseline_layer(baseline, names.take("linear_baseline"))([x, outputs])
     outputs = _output_mapping(estimator, outputs, names)
     model = keras.Model(inputs, outputs, name=f"exported_{type(estimator).__name__}")
     _copy_weights(network, copy, tuple(features.shape[1:]), ExportError)
     _call_once(model)
     return model
+
+
+def _baseline_layer(baseline, name: str):
+    """The layer that applies ``baseline.combine`` (after the activation, as ``predict``)."""
+    from ..network.logistic_baseline import PROBABILITY_FLOOR, LogisticBaseline
+
+    columns = range(baseline.n_features_in_) if baseline.columns is None else baseline.columns
+    if isinstance(baseline, LogisticBaseline):
+        return LogisticAverage(
+            columns, baseline.coef_, baseline.intercept_, PROBABILITY_FLOOR, name=name
+        )
+    return LinearShortcut(columns, baseline.coef_, baseline.intercept_, baseline.scale_, name=name)
 
 
 def keras_inputs(model, X):

@@ -244,6 +244,60 @@ class LinearShortcut(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="safekeras")
+class LogisticAverage(keras.layers.Layer):
+    """The classifier's logistic baseline averaged in, in float64.
+
+    What :meth:`~safekeras.network.logistic_baseline.LogisticBaseline.combine`
+    computes from the network's inputs ``x`` and probabilities ``p``: the
+    sigmoid (one column) or softmax of ``(logit(p) + x[:, columns] @ coef + b) / 2``,
+    ``p`` clipped to ``[floor, 1 - floor]``. Called on ``[x, p]``; the
+    coefficients are non-trainable weights.
+
+    Parameters
+    ----------
+    columns : sequence of int
+        The input columns the logistic regression reads.
+    coef : nested sequence of float, shape (len(columns), n_outputs)
+    intercept : sequence of float
+        One value per output.
+    floor : float
+        The clip of the probabilities before their logit.
+    """
+
+    def __init__(self, columns, coef, intercept, floor, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.columns = [int(c) for c in columns]
+        self.coef = [[float(v) for v in row] for row in coef]
+        self.intercept = [float(v) for v in intercept]
+        self.floor = float(floor)
+        if len(self.coef) != len(self.columns) or any(
+            len(row) != len(self.intercept) for row in self.coef
+        ):
+            raise ExportError("LogisticAverage: coef must have one row per column, one per output.")
+
+    def build(self, input_shape):
+        self.coef_weight = _constant_weight(self, "coef", self.coef)
+        self.intercept_weight = _constant_weight(self, "intercept", self.intercept)
+
+    def call(self, inputs):
+        features, probabilities = (ops.cast(part, self.compute_dtype) for part in inputs)
+        selected = ops.take(features, self.columns, axis=1)
+        linear = ops.matmul(selected, self.coef_weight) + self.intercept_weight
+        p = ops.clip(probabilities, self.floor, 1.0 - self.floor)
+        if len(self.intercept) == 1:
+            return ops.sigmoid((ops.log(p) - ops.log1p(-p) + linear) / 2.0)
+        return ops.softmax((ops.log(p) + linear) / 2.0, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            columns=self.columns, coef=self.coef, intercept=self.intercept, floor=self.floor
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="safekeras")
 class ChannelScale(keras.layers.Layer):
     """Per-channel standardisation of a tensor, in float32: ``(x - mean) / scale``.
 

@@ -93,43 +93,60 @@ def check_network_fits(estimator, where: str) -> None:
 def check_linear_baseline_fits(estimator, where: str) -> None:
     """Refuse a loaded estimator whose linear baseline does not fit its network.
 
-    A regressor's network step may hold a
-    :class:`~safekeras.network.linear_baseline.LinearBaseline`, whose numbers
-    ``predict`` adds to the network's outputs: they must be finite float
-    arrays of the fitted shapes (one coefficient row per column it reads,
-    inside the network's input width; one intercept and one positive scale
-    per output). Anything else there, or one on a classifier, is refused.
+    The network step may hold a regressor's
+    :class:`~safekeras.network.linear_baseline.LinearBaseline` (a ridge whose
+    numbers ``predict`` adds to the network's outputs) or a classifier's
+    :class:`~safekeras.network.logistic_baseline.LogisticBaseline` (a logistic
+    regression averaged with its logits). Their numbers must be finite float
+    arrays of the fitted shapes: one coefficient row per column read, inside
+    the network's input width; one intercept (and, for the ridge, one positive
+    scale) per network output. Anything else there, or one on the other kind
+    of estimator, is refused.
 
     Raises
     ------
     PersistenceError
-        If the baseline is not None and not such a ridge.
+        If the baseline is not None and not such a ridge or logistic regression.
     """
     from sklearn.base import is_regressor
 
     from ..network.linear_baseline import LinearBaseline
+    from ..network.logistic_baseline import LogisticBaseline
 
     baseline = estimator.pipeline_.named_steps["network"].linear_baseline
     if baseline is None:
         return
-    problem = None
-    if not isinstance(baseline, LinearBaseline) or not is_regressor(estimator):
-        problem = f"expected None or a regressor's LinearBaseline, got {type(baseline).__name__}"
+    width = _preprocessed_width(estimator)
+    if type(baseline) is LinearBaseline and is_regressor(estimator):
+        problem = _baseline_problem(baseline, width, getattr(estimator, "n_outputs_", None))
+    elif type(baseline) is LogisticBaseline and not is_regressor(estimator):
+        problem = _baseline_problem(baseline, width, _n_logits(estimator), scaled=False)
     else:
-        width = getattr(estimator, "n_outputs_", None)
-        problem = _baseline_problem(baseline, _preprocessed_width(estimator), width)
+        problem = (
+            "expected None, a regressor's LinearBaseline or a classifier's LogisticBaseline, "
+            f"got {type(baseline).__name__}"
+        )
     if problem is not None:
         raise PersistenceError(
-            f"{where} is inconsistent: its linear baseline, added to the network's outputs by "
-            f"predict, does not fit the network ({problem}). The file was tampered with or "
-            "corrupted; re-fit the estimator and save it again."
+            f"{where} is inconsistent: its linear baseline, which predict combines with the "
+            f"network's outputs, does not fit the network ({problem}). The file was tampered "
+            "with or corrupted; re-fit the estimator and save it again."
         )
 
 
-def _baseline_problem(baseline, width: int | None, n_outputs: int | None) -> str | None:
+def _n_logits(estimator) -> int | None:
+    """The classifier network's outputs: one sigmoid for a binary target, one per class else."""
+    spec = getattr(estimator, "_target_spec_", None)
+    if spec is None:
+        return None
+    return 1 if spec.target_type == "binary" else spec.n_classes
+
+
+def _baseline_problem(baseline, width, n_outputs, *, scaled: bool = True) -> str | None:
     """What is wrong with a loaded baseline's numbers, or None."""
     state = vars(baseline)
-    arrays = {name: state.get(name) for name in ("coef_", "intercept_", "scale_")}
+    names = ("coef_", "intercept_", "scale_") if scaled else ("coef_", "intercept_")
+    arrays = {name: state.get(name) for name in names}
     for name, value in arrays.items():
         if not (isinstance(value, np.ndarray) and value.dtype == np.float64):
             return f"{name} is not a float64 array"
@@ -137,7 +154,8 @@ def _baseline_problem(baseline, width: int | None, n_outputs: int | None) -> str
             return f"{name} holds NaN or infinite values"
     columns = state.get("columns")
     columns = np.arange(width or 0) if columns is None else np.asarray(columns)
-    coef, intercept, scale = arrays["coef_"], arrays["intercept_"], arrays["scale_"]
+    coef, intercept = arrays["coef_"], arrays["intercept_"]
+    scale = arrays.get("scale_", intercept)
     if (
         columns.ndim != 1
         or columns.dtype.kind not in "iu"
@@ -155,8 +173,9 @@ def _baseline_problem(baseline, width: int | None, n_outputs: int | None) -> str
         and (n_outputs is None or len(intercept) == n_outputs)
     )
     if not shapes_fit:
-        return f"coef_ {coef.shape}, intercept_ {intercept.shape}, scale_ {scale.shape}"
-    if not (scale > 0).all():
+        shown = f"coef_ {coef.shape}, intercept_ {intercept.shape}"
+        return shown + (f", scale_ {scale.shape}" if scaled else "")
+    if scaled and not (scale > 0).all():
         return "scale_ holds values that are not positive"
     return None
 

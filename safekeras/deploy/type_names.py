@@ -29,6 +29,7 @@ SAFEKERAS_TYPES = (
     *ESTIMATOR_TYPES,
     "safekeras.network.fitted.FittedNetwork",
     "safekeras.network.linear_baseline.LinearBaseline",  # the regressor's linear_baseline_
+    "safekeras.network.logistic_baseline.LogisticBaseline",  # the classifier's
     "safekeras.data.schema.InputSchema",
     "safekeras.data.schema.ColumnProfile",
     # Images, series and token ids (input_kind_ "tensor" and "tokens").

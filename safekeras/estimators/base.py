@@ -192,12 +192,21 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         return pipeline.named_steps["network"].model_
 
     def __setstate__(self, state):
-        # Files saved before the parameter existed: their "auto" preprocessing had no embeddings.
+        # Files saved before the parameters existed: no embeddings, the network alone.
         state.setdefault("numeric_embeddings", None)
+        state.setdefault("linear_baseline", None)
         super().__setstate__(state)
         if "pipeline_" in self.__dict__:
             self.model_ = self.pipeline_.named_steps["network"].model_
             self._preprocessing_plan()
+
+    @property
+    def linear_baseline_(self):
+        """The fitted linear baseline of the network step (``linear_baseline``), or None."""
+        if "pipeline_" not in self.__dict__:
+            name = type(self).__name__
+            raise AttributeError(f"{name!r} object has no attribute 'linear_baseline_'")
+        return self.pipeline_.named_steps["network"].linear_baseline
 
     # -- fitting ---------------------------------------------------------------
 
@@ -237,7 +246,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 data.spec, output, rows, target_transformer, input_dtype(network), partial
             )
             baseline, y_train, validation = self._residualised(
-                preprocessor, output, rows, y_train, validation, resume, partial
+                data.spec, preprocessor, output, rows, y_train, validation, resume, partial
             )
             checkpoint = (
                 incremental.training_checkpoint(network) if resume else contextlib.nullcontext()
@@ -496,8 +505,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             verbose=self.verbose,
         )
 
-    def _residualised(self, preprocessor, output, rows, y_train, validation, resume, partial):
-        """``(linear baseline, targets, validation)``: the regressor's may learn a residual."""
+    def _residualised(self, spec, preprocessor, output, rows, y_train, validation, resume, partial):
+        """``(linear baseline, targets, validation)``: a regressor's network learns a residual."""
         return None, y_train, validation
 
     def _checked_network(self, network, output, rows: Rows, y_train, resume: bool, baseline=None):
@@ -519,7 +528,8 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         """
         held_out = None
         if plan.decision == "cv":
-            recipe = FoldRecipe(epochs=result.best_epoch, batch_size=self.batch_size_)
+            kept = fitted_network.linear_baseline is not None
+            recipe = FoldRecipe(result.best_epoch, self.batch_size_, kept_baseline=kept)
             held_out = self._cross_validated_thresholds(data, spec, plan, recipe)
         return self._fit_decision(spec, plan.decision, fitted_network, rows, held_out)
 

@@ -67,10 +67,12 @@ def record_target(
         n_validation=0 if val_idx is None else len(val_idx),
         loss=output.loss,
     )
-    if baseline is not None and estimator._training_profile_.baseline_loss is not None:
-        # A squared error (other losses have no known baseline): the mean's, in residual units.
+    # The ridge's: a squared error (other losses have no known baseline), the mean's in
+    # residual units. A classifier's logistic baseline has none: its network learnt the labels.
+    residual_baseline = None if baseline is None else baseline.baseline_loss()
+    if residual_baseline is not None and estimator._training_profile_.baseline_loss is not None:
         estimator._training_profile_ = replace(
-            estimator._training_profile_, baseline_loss=baseline.baseline_loss()
+            estimator._training_profile_, baseline_loss=residual_baseline
         )
     for name, value in {**data.target_attributes, **decision_attributes}.items():
         setattr(estimator, name, value)

@@ -290,20 +290,7 @@ loss_
         self.target_transform_ = method  # inside fit's transaction: undone if fit raises
         return transformer
 
-    def __setstate__(self, state):
-        # Files saved before the parameter existed: their network learnt the target itself.
-        state.setdefault("linear_baseline", None)
-        super().__setstate__(state)
-
-    @property
-    def linear_baseline_(self):
-        """The fitted :class:`~safekeras.network.linear_baseline.LinearBaseline`, or None."""
-        if "pipeline_" not in self.__dict__:
-            name = type(self).__name__
-            raise AttributeError(f"{name!r} object has no attribute 'linear_baseline_'")
-        return self.pipeline_.named_steps["network"].linear_baseline
-
-    def _residualised(self, preprocessor, output, rows, y_train, validation, resume, partial):
+    def _residualised(self, spec, preprocessor, output, rows, y_train, validation, resume, partial):
         """The linear baseline (or None) and the residual targets the network learns."""
         baseline = self._fitted_baseline(preprocessor, output, rows, y_train, resume, partial)
         if baseline is None:

@@ -51,10 +51,13 @@ class FittedNetwork(BaseEstimator):
     logits_activation : {None, "sigmoid", "softmax"}
         Activation to apply to the outputs at predict time, for networks
         trained with ``from_logits=True``.
-    linear_baseline : LinearBaseline or None, default=None
+    linear_baseline : LinearBaseline, LogisticBaseline or None, default=None
         A regressor's fitted ridge whose residual the network learnt
-        (:mod:`~safekeras.network.linear_baseline`): ``predict`` returns
-        ``linear_baseline.combine(X, outputs)``, the transformed target.
+        (:mod:`~safekeras.network.linear_baseline`), or a classifier's
+        logistic regression averaged with it
+        (:mod:`~safekeras.network.logistic_baseline`): ``predict`` returns
+        ``linear_baseline.combine(X, outputs)``, the transformed target or
+        the averaged probabilities.
 
     Attributes
     ----------
@@ -78,7 +81,7 @@ class FittedNetwork(BaseEstimator):
             The trained network; a deferred one that was built is read as its
             Keras network.
         logits_activation : {None, "sigmoid", "softmax"}, default=None
-        linear_baseline : LinearBaseline or None, default=None
+        linear_baseline : LinearBaseline, LogisticBaseline or None, default=None
 
         Returns
         -------
@@ -106,6 +109,18 @@ class FittedNetwork(BaseEstimator):
         """
         model, deferred = self._model_or_deferred()
         return FittedNetwork.from_trained(model if model is not None else deferred)
+
+    def without_baseline(self) -> FittedNetwork:
+        """The same trained network, its activation applied, without the linear baseline.
+
+        Returns
+        -------
+        FittedNetwork
+        """
+        model, deferred = self._model_or_deferred()
+        return FittedNetwork.from_trained(
+            model if model is not None else deferred, logits_activation=self.logits_activation
+        )
 
     def fit(self, X, y=None, **fit_params):
         raise TypeError(
@@ -201,7 +216,7 @@ class FittedNetwork(BaseEstimator):
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
-        state.setdefault("linear_baseline", None)  # saved before the regressor had one
+        state.setdefault("linear_baseline", None)  # saved before the estimators had one
         if "model_" in state:
             limit_worker_threads()  # unpickled in a search's worker: before TF starts
             state["model_"] = model_from_bytes(state["model_"])

@@ -295,6 +295,25 @@ def test_the_baseline_section_pairs_the_default_with_the_network_alone():
     assert "baseline" in ablation.POOLED and "baseline" not in ablation.parse_args([]).sections
 
 
+def test_the_logistic_section_pairs_the_default_with_the_network_alone_and_always():
+    from safekeras import SafeKerasClassifier
+
+    candidates = ablation.logistic_candidates()
+    before, always, shipped = candidates
+    assert before.endswith(ablation.BEFORE) and ablation._baseline_name(candidates) == before
+    estimators = {name: make(200) for name, make in candidates.items()}
+    assert estimators[before].get_params()["linear_baseline"] is None
+    assert estimators[always].get_params()["linear_baseline"] == "logistic"
+    default = SafeKerasClassifier(random_state=ablation.SEED).get_params()
+    assert estimators[shipped].get_params() == default
+    assert "logistic" in ablation.POOLED and "logistic" not in ablation.parse_args([]).sections
+    args = ablation.parse_args(["--sections", "logistic"])
+    names = [name for name, *_ in ablation._section_tasks("logistic", args)]
+    assert names[-2:] == ["600x30", "3000x10"]  # the default-path data after the real tables
+    named = ablation.parse_args(["--sections", "logistic", "--tasks", "wine"])
+    assert "600x30" not in [name for name, *_ in ablation._section_tasks("logistic", named)]
+
+
 @pytest.mark.parametrize("kind", ["regression", "binary"])
 def test_the_ensemble_stop_section_trains_to_the_last_member_for_the_rule_before_only(kind):
     from sklearn.datasets import make_classification, make_regression

@@ -104,6 +104,33 @@ def test_a_stacked_folds_held_out_probabilities_are_its_clones(rare_positives):
         assert proba.shape == (len(test), 2) and np.allclose(proba.sum(axis=1), 1.0)
 
 
+def test_stacked_folds_average_with_a_logistic_regression_as_their_clones_do(rare_positives):
+    X, y = rare_positives
+    kept = np.arange(len(X))
+    data = stacked_folds.FoldData(X, y, None, kept)
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    settings = dict(dropout=0.0, linear_baseline="logistic")
+    clones = [fold_clone(random_state=seed, **settings) for seed in range(3)]
+    together = stacked_folds.fit_stacked(clones, data, folds, "binary")
+    train, test = folds[0]
+    alone = fold_clone(random_state=0, **settings).fit(X[train], y[train])
+    assert alone.linear_baseline_ is not None
+    np.testing.assert_allclose(together[0], alone.predict_proba(X[test]), rtol=1e-4, atol=1e-5)
+
+
+def test_the_folds_average_exactly_when_the_network_kept_its_baseline(rare_positives, monkeypatch):
+    X, y = rare_positives
+    averaged = []
+    real = stacked_folds._averaged
+    monkeypatch.setattr(stacked_folds, "_averaged", lambda *args: averaged.append(1) or real(*args))
+    for choice, folds_averaging in (("logistic", 5), (None, 0)):
+        averaged.clear()
+        clf = SafeKerasClassifier(linear_baseline=choice, **FAST).fit(X, y)
+        assert clf.threshold_search_.n_folds == 5  # tuned out of fold
+        assert (clf.linear_baseline_ is not None) is (choice == "logistic")
+        assert len(averaged) == folds_averaging
+
+
 def test_the_folds_train_for_the_epochs_the_network_kept(rare_positives, monkeypatch):
     X, y = rare_positives
     seen = []

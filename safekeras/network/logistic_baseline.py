@@ -1,0 +1,260 @@
+"""The classifier's linear baseline: a logistic regression averaged with the network.
+
+A default ``SafeKerasClassifier`` (``linear_baseline="auto"``) fits scikit-learn's
+:class:`~sklearn.linear_model.LogisticRegression` (its default penalty, ``C=1``, on
+the standardised inputs) on the network's own inputs (the scaled numeric and
+one-hot columns; not spline embeddings, see
+:func:`~safekeras.network.linear_baseline.linear_columns`), on the rows and
+weights the network trains on. After training, the two are averaged in logit
+space:
+
+    z = (logit(network(x)) + logistic(x)) / 2,    probabilities = sigmoid(z) or softmax(z)
+
+and the average is kept only when it lowers the weighted log-loss of the
+network's own validation split (:func:`kept_if_better`). So a nearly linear
+table, where a few hundred rows leave the network noisier than the logistic
+regression, gets the pair's better ranking and calibration, and a table the
+logistic regression cannot describe (interactions, clusters) keeps the network
+alone, unchanged. The numbers that chose this rule are in ``docs/defaults.md``.
+
+The average is applied by the fitted network step
+(:class:`~safekeras.network.fitted.FittedNetwork`), so ``pipeline_.predict``,
+``predict_proba``, the threshold search and ``to_keras()`` agree; the estimator
+shows it as ``linear_baseline_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = [
+    "MAX_ITER",
+    "PROBABILITY_FLOOR",
+    "LogisticBaseline",
+    "fit_on_network_inputs",
+    "kept_if_better",
+    "log_loss",
+    "network_logits",
+]
+
+#: Iterations of the logistic regression's solver (lbfgs). It starts from zero on
+#: standardised columns and converges in tens of iterations on the tables measured; a
+#: fit that has not converged by then is still a fair linear model to average with.
+MAX_ITER = 500
+
+#: Probabilities are clipped to ``[PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR]`` before their
+#: logit: a float32 sigmoid cannot tell ``1 - p`` apart below about 6e-8, so the network's
+#: logits are read within about +-16 (a probability of 1 - 1e-7).
+PROBABILITY_FLOOR = 1e-7
+
+
+class LogisticBaseline(BaseEstimator):
+    """A logistic regression on some input columns, averaged with the network's logits.
+
+    Parameters
+    ----------
+    columns : array-like of int or None, default=None
+        The input columns the logistic regression reads (None: all).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_columns, n_logits)
+        The logistic regression's coefficients on ``columns``: one logit
+        column for a binary target (the network's one sigmoid output), one per
+        class for a multiclass target (its softmax outputs).
+    intercept_ : ndarray of shape (n_logits,)
+    n_features_in_ : int
+        The width of the inputs it was fitted on.
+    """
+
+    def __init__(self, columns=None):
+        self.columns = columns
+
+    def fit(self, x, y, sample_weight=None, *, n_classes: int = 2):
+        """Fit the logistic regression of the class indices ``y`` on ``x[:, columns]``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, n_features)
+            The network's inputs (preprocessed).
+        y : ndarray of shape (n_samples,)
+            Class indices ``0 .. n_classes - 1``, every class present.
+        sample_weight : ndarray of shape (n_samples,) or None
+            The weights the network trains with.
+        n_classes : int, default=2
+            The number of classes (2: one logit column, as a sigmoid head).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If a class has no training row (the network's split keeps them all).
+        """
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y).ravel().astype(np.intp)
+        if not np.array_equal(np.unique(y), np.arange(n_classes)):
+            raise ValueError(f"LogisticBaseline.fit needs every one of {n_classes} classes in y")
+        with warnings.catch_warnings():
+            # Not converged is still a linear model fitted as far as MAX_ITER took it.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = LogisticRegression(max_iter=MAX_ITER).fit(
+                self._selected(x), y, sample_weight=sample_weight
+            )
+        self.coef_ = np.asarray(model.coef_, dtype=np.float64).T.copy()
+        self.intercept_ = np.asarray(model.intercept_, dtype=np.float64).copy()
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def logits(self, x) -> np.ndarray:
+        """The logistic regression's logits of ``x``, shape (n_samples, n_logits).
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray, float64
+        """
+        check_is_fitted(self)
+        return self._selected(np.asarray(x, dtype=np.float64)) @ self.coef_ + self.intercept_
+
+    def combine(self, x, probabilities) -> np.ndarray:
+        """The averaged probabilities: the activation of ``(logit(network) + logistic(x)) / 2``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, n_features)
+            The inputs the network read.
+        probabilities : ndarray of shape (n_samples, n_logits)
+            The network's probabilities for them (a sigmoid column, or softmax rows).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_logits), float64
+        """
+        network = network_logits(probabilities)
+        return _activation((network + self.logits(x)) / 2.0)
+
+    def baseline_loss(self) -> None:
+        """None: the network learnt the labels themselves, so the profile's baseline stands."""
+        return None
+
+    def _selected(self, x: np.ndarray) -> np.ndarray:
+        return x if self.columns is None else x[:, np.asarray(self.columns, dtype=np.intp)]
+
+
+def network_logits(probabilities) -> np.ndarray:
+    """Logits of a network's probabilities: ``logit(p)`` of a sigmoid column, ``log(p)`` of softmax.
+
+    Softmax logits are read up to a constant per row, which the softmax of the
+    average ignores. Probabilities are clipped to :data:`PROBABILITY_FLOOR`.
+
+    Parameters
+    ----------
+    probabilities : ndarray of shape (n_samples, n_logits)
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_logits), float64
+    """
+    p = np.clip(
+        np.asarray(probabilities, dtype=np.float64), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR
+    )
+    if p.shape[1] == 1:
+        return np.log(p) - np.log1p(-p)
+    return np.log(p)
+
+
+def _activation(z: np.ndarray) -> np.ndarray:
+    if z.shape[1] == 1:
+        return 1.0 / (1.0 + np.exp(-z))
+    shifted = np.exp(z - z.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def log_loss(probabilities, y, sample_weight=None) -> float:
+    """The weighted mean cross-entropy of class indices ``y`` under ``probabilities``.
+
+    Parameters
+    ----------
+    probabilities : ndarray of shape (n_samples, n_logits)
+        A sigmoid column (the positive class's probability) or softmax rows.
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    float
+    """
+    p = np.clip(
+        np.asarray(probabilities, dtype=np.float64), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR
+    )
+    y = np.asarray(y).ravel().astype(np.intp)
+    if p.shape[1] == 1:
+        given = np.where(y == 1, p[:, 0], 1.0 - p[:, 0])
+    else:
+        given = p[np.arange(len(y)), y]
+    return float(np.average(-np.log(given), weights=sample_weight))
+
+
+def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int) -> LogisticBaseline:
+    """A :class:`LogisticBaseline` of the network's training rows, as the network weighs them.
+
+    Parameters
+    ----------
+    preprocessor : fitted transformer or None
+        The fit's preprocessing: its spline block, if any, is left out
+        (:func:`~safekeras.network.linear_baseline.linear_columns`).
+    x : ndarray of shape (n_samples, n_features)
+        The network's training inputs.
+    y : ndarray of shape (n_samples,)
+        Their class indices.
+    sample_weight : ndarray of shape (n_samples,) or None
+        The weights the network trains with (normalised to mean 1).
+    n_classes : int
+
+    Returns
+    -------
+    LogisticBaseline
+    """
+    from .linear_baseline import linear_columns
+    from .training import normalise_weights
+
+    columns = linear_columns(preprocessor, x.shape[1])
+    weights = None if sample_weight is None else normalise_weights(sample_weight, "float64")
+    return LogisticBaseline(columns=columns).fit(x, y, weights, n_classes=n_classes)
+
+
+def kept_if_better(baseline, network_probabilities, x_val, y_val, w_val):
+    """``baseline`` if averaging with it lowers the validation log-loss, else None.
+
+    Parameters
+    ----------
+    baseline : LogisticBaseline
+        Fitted on the training split.
+    network_probabilities : ndarray of shape (n_val, n_logits)
+        The trained network's probabilities of the validation rows.
+    x_val : ndarray of shape (n_val, n_features)
+    y_val : ndarray of shape (n_val,)
+        Class indices.
+    w_val : ndarray of shape (n_val,) or None
+        The weights the validation loss reads.
+
+    Returns
+    -------
+    LogisticBaseline or None
+    """
+    alone = log_loss(network_probabilities, y_val, w_val)
+    averaged = log_loss(baseline.combine(x_val, network_probabilities), y_val, w_val)
+    return baseline if averaged < alone else None

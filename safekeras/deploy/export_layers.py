@@ -195,8 +195,44 @@ class TargetUnscale(keras.layers.Layer):
         return config
 
 
+class _LinearOfInputs(keras.layers.Layer):
+    """A linear model of some input columns, in float64: ``x[:, columns] @ coef + intercept``.
+
+    The shared part of :class:`LinearShortcut` and :class:`LogisticAverage`, which are
+    called on ``[x, network outputs]``; the coefficients are non-trainable weights.
+    """
+
+    def __init__(self, columns, coef, intercept, **kwargs):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        self.columns = [int(c) for c in columns]
+        self.coef = [[float(v) for v in row] for row in coef]
+        self.intercept = [float(v) for v in intercept]
+        if len(self.coef) != len(self.columns) or any(
+            len(row) != len(self.intercept) for row in self.coef
+        ):
+            raise ExportError(
+                f"{type(self).__name__}: coef must have one row per column, one per output."
+            )
+
+    def build(self, input_shape):
+        self.coef_weight = _constant_weight(self, "coef", self.coef)
+        self.intercept_weight = _constant_weight(self, "intercept", self.intercept)
+
+    def _linear_and_outputs(self, inputs):
+        """The linear model of the features, and the network's outputs, both in float64."""
+        features, outputs = (ops.cast(part, self.compute_dtype) for part in inputs)
+        selected = ops.take(features, self.columns, axis=1)
+        return ops.matmul(selected, self.coef_weight) + self.intercept_weight, outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(columns=self.columns, coef=self.coef, intercept=self.intercept)
+        return config
+
+
 @keras.saving.register_keras_serializable(package="safekeras")
-class LinearShortcut(keras.layers.Layer):
+class LinearShortcut(_LinearOfInputs):
     """The regressor's linear baseline added back, in float64: ``x[:, columns] @ coef + b + s * o``.
 
     What :meth:`~safekeras.network.linear_baseline.LinearBaseline.combine`
@@ -213,38 +249,23 @@ class LinearShortcut(keras.layers.Layer):
     """
 
     def __init__(self, columns, coef, intercept, scale, **kwargs):
-        kwargs.setdefault("dtype", "float64")
-        super().__init__(**kwargs)
-        self.columns = [int(c) for c in columns]
-        self.coef = [[float(v) for v in row] for row in coef]
-        self.intercept = [float(v) for v in intercept]
+        super().__init__(columns, coef, intercept, **kwargs)
         self.scale = [float(v) for v in scale]
-        if len(self.coef) != len(self.columns) or any(
-            len(row) != len(self.intercept) for row in self.coef
-        ):
-            raise ExportError("LinearShortcut: coef must have one row per column, one per output.")
 
     def build(self, input_shape):
-        self.coef_weight = _constant_weight(self, "coef", self.coef)
-        self.intercept_weight = _constant_weight(self, "intercept", self.intercept)
+        super().build(input_shape)
         self.scale_weight = _constant_weight(self, "scale", self.scale)
 
     def call(self, inputs):
-        features, outputs = (ops.cast(part, self.compute_dtype) for part in inputs)
-        selected = ops.take(features, self.columns, axis=1)
-        linear = ops.matmul(selected, self.coef_weight) + self.intercept_weight
+        linear, outputs = self._linear_and_outputs(inputs)
         return linear + self.scale_weight * outputs
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            columns=self.columns, coef=self.coef, intercept=self.intercept, scale=self.scale
-        )
-        return config
+        return {**super().get_config(), "scale": self.scale}
 
 
 @keras.saving.register_keras_serializable(package="safekeras")
-class LogisticAverage(keras.layers.Layer):
+class LogisticAverage(_LinearOfInputs):
     """The classifier's logistic baseline averaged in, in float64.
 
     What :meth:`~safekeras.network.logistic_baseline.LogisticBaseline.combine`
@@ -265,36 +286,18 @@ class LogisticAverage(keras.layers.Layer):
     """
 
     def __init__(self, columns, coef, intercept, floor, **kwargs):
-        kwargs.setdefault("dtype", "float64")
-        super().__init__(**kwargs)
-        self.columns = [int(c) for c in columns]
-        self.coef = [[float(v) for v in row] for row in coef]
-        self.intercept = [float(v) for v in intercept]
+        super().__init__(columns, coef, intercept, **kwargs)
         self.floor = float(floor)
-        if len(self.coef) != len(self.columns) or any(
-            len(row) != len(self.intercept) for row in self.coef
-        ):
-            raise ExportError("LogisticAverage: coef must have one row per column, one per output.")
-
-    def build(self, input_shape):
-        self.coef_weight = _constant_weight(self, "coef", self.coef)
-        self.intercept_weight = _constant_weight(self, "intercept", self.intercept)
 
     def call(self, inputs):
-        features, probabilities = (ops.cast(part, self.compute_dtype) for part in inputs)
-        selected = ops.take(features, self.columns, axis=1)
-        linear = ops.matmul(selected, self.coef_weight) + self.intercept_weight
+        linear, probabilities = self._linear_and_outputs(inputs)
         p = ops.clip(probabilities, self.floor, 1.0 - self.floor)
         if len(self.intercept) == 1:
             return ops.sigmoid((ops.log(p) - ops.log1p(-p) + linear) / 2.0)
         return ops.softmax((ops.log(p) + linear) / 2.0, axis=-1)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            columns=self.columns, coef=self.coef, intercept=self.intercept, floor=self.floor
-        )
-        return config
+        return {**super().get_config(), "floor": self.floor}
 
 
 @keras.saving.register_keras_serializable(package="safekeras")

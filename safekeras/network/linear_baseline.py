@@ -31,7 +31,14 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["ALPHAS", "MIN_SCALE", "SEARCH_ROWS", "LinearBaseline", "linear_columns"]
+__all__ = [
+    "ALPHAS",
+    "MIN_SCALE",
+    "SEARCH_ROWS",
+    "LinearBaseline",
+    "LinearOnColumns",
+    "linear_columns",
+]
 
 #: The ridge penalties searched (``RidgeCV``'s leave-one-out on the training split): the grid
 #: of the benchmarks' "tuned linear" anchor, from nearly unpenalised to strongly shrunk.
@@ -75,7 +82,17 @@ def linear_columns(preprocessor, width: int) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-class LinearBaseline(BaseEstimator):
+class LinearOnColumns:
+    """``x[:, columns] @ coef_ + intercept_``: the linear part both baselines share."""
+
+    def _selected(self, x: np.ndarray) -> np.ndarray:
+        return x if self.columns is None else x[:, np.asarray(self.columns, dtype=np.intp)]
+
+    def _linear(self, x: np.ndarray) -> np.ndarray:
+        return self._selected(x) @ self.coef_ + self.intercept_
+
+
+class LinearBaseline(LinearOnColumns, BaseEstimator):
     """A ridge regression on some input columns, and the scaled residual it leaves.
 
     Parameters
@@ -191,9 +208,3 @@ class LinearBaseline(BaseEstimator):
         ridge = Ridge(alpha=alpha).fit(x, z, sample_weight=sample_weight)
         ridge.alpha_ = alpha  # as RidgeCV names it
         return ridge
-
-    def _selected(self, x: np.ndarray) -> np.ndarray:
-        return x if self.columns is None else x[:, np.asarray(self.columns, dtype=np.intp)]
-
-    def _linear(self, x: np.ndarray) -> np.ndarray:
-        return self._selected(x) @ self.coef_ + self.intercept_

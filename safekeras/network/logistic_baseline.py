@@ -33,6 +33,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from .linear_baseline import LinearOnColumns, linear_columns
+from .training import normalise_weights
+
 __all__ = [
     "MAX_ITER",
     "PROBABILITY_FLOOR",
@@ -54,7 +57,7 @@ MAX_ITER = 500
 PROBABILITY_FLOOR = 1e-7
 
 
-class LogisticBaseline(BaseEstimator):
+class LogisticBaseline(LinearOnColumns, BaseEstimator):
     """A logistic regression on some input columns, averaged with the network's logits.
 
     Parameters
@@ -126,7 +129,7 @@ class LogisticBaseline(BaseEstimator):
         ndarray, float64
         """
         check_is_fitted(self)
-        return self._selected(np.asarray(x, dtype=np.float64)) @ self.coef_ + self.intercept_
+        return self._linear(np.asarray(x, dtype=np.float64))
 
     def combine(self, x, probabilities) -> np.ndarray:
         """The averaged probabilities: the activation of ``(logit(network) + logistic(x)) / 2``.
@@ -148,9 +151,6 @@ class LogisticBaseline(BaseEstimator):
     def baseline_loss(self) -> None:
         """None: the network learnt the labels themselves, so the profile's baseline stands."""
         return None
-
-    def _selected(self, x: np.ndarray) -> np.ndarray:
-        return x if self.columns is None else x[:, np.asarray(self.columns, dtype=np.intp)]
 
 
 def network_logits(probabilities) -> np.ndarray:
@@ -228,9 +228,6 @@ def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int) -> 
     -------
     LogisticBaseline
     """
-    from .linear_baseline import linear_columns
-    from .training import normalise_weights
-
     columns = linear_columns(preprocessor, x.shape[1])
     weights = None if sample_weight is None else normalise_weights(sample_weight, "float64")
     return LogisticBaseline(columns=columns).fit(x, y, weights, n_classes=n_classes)

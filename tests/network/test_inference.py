@@ -159,14 +159,11 @@ def test_estimator_predicts_without_tracing_a_keras_function(fitted):
     clf.predict_proba(X)
     # Keras builds (and keeps) a tf.function per model on its first predict call.
     assert clf.model_.predict_function is None
-    np.testing.assert_allclose(
-        clf.predict_proba(X)[:, 1],
-        keras.ops.convert_to_numpy(clf.model_(clf.preprocessor_.transform(X).astype("float32")))[
-            :, 0
-        ],
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    x = clf.preprocessor_.transform(X).astype("float32")
+    expected = keras.ops.convert_to_numpy(clf.model_(x)).astype("float64")
+    if clf.linear_baseline_ is not None:  # the classifier's logistic average, kept
+        expected = clf.linear_baseline_.combine(x, expected)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], expected[:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_concurrent_predictions_equal_serial_ones(fitted):

@@ -148,7 +148,7 @@ def _averaged(part: _PreparedFold, x, output) -> np.ndarray:
     baseline = logistic_baseline.fit_on_network_inputs(
         part.preprocessor, part.rows.x_train, part.rows.y_train, part.rows.w_train, n_classes=2
     )
-    return baseline.combine(x, output)
+    return output if baseline is None else baseline.combine(x, output)
 
 
 def _fold_rows(data: FoldData, train):

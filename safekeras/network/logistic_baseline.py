@@ -208,8 +208,12 @@ def log_loss(probabilities, y, sample_weight=None) -> float:
     return float(np.average(-np.log(given), weights=sample_weight))
 
 
-def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int) -> LogisticBaseline:
+def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int):
     """A :class:`LogisticBaseline` of the network's training rows, as the network weighs them.
+
+    None when a class has no training row (a class too small for the split to
+    stratify): a logistic regression cannot give it a logit, and the network,
+    built for every class, stands alone.
 
     Parameters
     ----------
@@ -226,8 +230,10 @@ def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int) -> 
 
     Returns
     -------
-    LogisticBaseline
+    LogisticBaseline or None
     """
+    if len(np.unique(np.asarray(y).ravel())) < n_classes:
+        return None
     columns = linear_columns(preprocessor, x.shape[1])
     weights = None if sample_weight is None else normalise_weights(sample_weight, "float64")
     return LogisticBaseline(columns=columns).fit(x, y, weights, n_classes=n_classes)

@@ -12,7 +12,7 @@ from sklearn.metrics import log_loss as sklearn_log_loss
 
 from safekeras import SafeKerasClassifier, SafeKerasRegressor, load
 from safekeras.deploy.load_checks import check_linear_baseline_fits
-from safekeras.exceptions import ParameterError, PersistenceError
+from safekeras.exceptions import ParameterError, PersistenceError, ValidationSplitWarning
 from safekeras.network import logistic_baseline
 from safekeras.network.linear_baseline import LinearBaseline
 from safekeras.network.logistic_baseline import (
@@ -291,6 +291,17 @@ def test_save_and_load_keep_the_average_and_refuse_a_tampered_one(fitted, linear
     est.save(tmp_path / "bad.safekeras")
     with pytest.raises(PersistenceError, match="linear baseline"):
         load(tmp_path / "bad.safekeras")
+
+
+def test_a_class_without_training_rows_leaves_the_network_alone():
+    x, y = _logistic_rows(n_classes=3)
+    assert logistic_baseline.fit_on_network_inputs(None, x, y, None, n_classes=4) is None
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = np.array(["a"] * 60 + ["b"] * 59 + ["c"])  # one row of "c": in one split only
+    with pytest.warns(ValidationSplitWarning):  # seed 0 puts it in the validation split
+        clf = SafeKerasClassifier(**FAST, linear_baseline="logistic").fit(X, y)
+    assert clf.linear_baseline_ is None and clf.predict_proba(X).shape == (120, 3)
 
 
 def test_the_module_fits_on_the_network_inputs_without_splines():

@@ -44,6 +44,7 @@ __all__ = [
     "kept_if_better",
     "log_loss",
     "network_logits",
+    "validation_losses",
 ]
 
 #: Iterations of the logistic regression's solver (lbfgs). It starts from zero on
@@ -239,8 +240,8 @@ def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int):
     return LogisticBaseline(columns=columns).fit(x, y, weights, n_classes=n_classes)
 
 
-def kept_if_better(baseline, network_probabilities, x_val, y_val, w_val):
-    """``baseline`` if averaging with it lowers the validation log-loss, else None.
+def validation_losses(baseline, network_probabilities, x_val, y_val, w_val) -> tuple:
+    """The validation log-loss of the network alone, and of its average with ``baseline``.
 
     Parameters
     ----------
@@ -256,8 +257,25 @@ def kept_if_better(baseline, network_probabilities, x_val, y_val, w_val):
 
     Returns
     -------
-    LogisticBaseline or None
+    (float, float)
+        ``(alone, averaged)``.
     """
     alone = log_loss(network_probabilities, y_val, w_val)
     averaged = log_loss(baseline.combine(x_val, network_probabilities), y_val, w_val)
+    return alone, averaged
+
+
+def kept_if_better(baseline, network_probabilities, x_val, y_val, w_val):
+    """``baseline`` if averaging with it lowers the validation log-loss, else None.
+
+    Parameters
+    ----------
+    baseline, network_probabilities, x_val, y_val, w_val
+        As :func:`validation_losses` reads them.
+
+    Returns
+    -------
+    LogisticBaseline or None
+    """
+    alone, averaged = validation_losses(baseline, network_probabilities, x_val, y_val, w_val)
     return baseline if averaged < alone else None

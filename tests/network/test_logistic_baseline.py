@@ -133,10 +133,12 @@ def test_the_default_keeps_the_average_on_a_linear_table(linear_table):
     )
 
 
-def test_the_default_drops_it_where_a_linear_model_cannot_help():
+def test_the_default_drops_it_where_a_linear_model_cannot_help(capsys):
     X, y = _xor_rows()
-    auto = SafeKerasClassifier(**FAST).fit(X, y)
-    alone = SafeKerasClassifier(**FAST, linear_baseline=None).fit(X, y)
+    auto = SafeKerasClassifier(**FAST, verbose=1).fit(X, y)
+    assert "the logistic average is dropped (validation log-loss" in capsys.readouterr().out
+    alone = SafeKerasClassifier(**FAST, verbose=1, linear_baseline=None).fit(X, y)
+    assert "logistic average" not in capsys.readouterr().out
     assert auto.linear_baseline_ is None
     # The logistic regression draws no seed: the network is the same one, to the bit.
     np.testing.assert_array_equal(auto.predict_proba(X), alone.predict_proba(X))

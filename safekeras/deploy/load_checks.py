@@ -120,7 +120,9 @@ def check_linear_baseline_fits(estimator, where: str) -> None:
     if type(baseline) is LinearBaseline and is_regressor(estimator):
         problem = _baseline_problem(baseline, width, getattr(estimator, "n_outputs_", None))
     elif type(baseline) is LogisticBaseline and not is_regressor(estimator):
-        problem = _baseline_problem(baseline, width, _n_logits(estimator), scaled=False)
+        problem = _baseline_problem(
+            baseline, width, _network_outputs(estimator, width), scaled=False
+        )
     else:
         problem = (
             "expected None, a regressor's LinearBaseline or a classifier's LogisticBaseline, "
@@ -134,12 +136,13 @@ def check_linear_baseline_fits(estimator, where: str) -> None:
         )
 
 
-def _n_logits(estimator) -> int | None:
-    """The classifier network's outputs: one sigmoid for a binary target, one per class else."""
-    spec = getattr(estimator, "_target_spec_", None)
-    if spec is None:
-        return None
-    return 1 if spec.target_type == "binary" else spec.n_classes
+def _network_outputs(estimator, width: int | None) -> int:
+    """The units of the (checked) network's output layer: one per logit it averages with."""
+    from ..network.architecture import declared_input_width, inspect_head
+
+    network = estimator.model_
+    probe = np.zeros((1, width if width is not None else declared_input_width(network)))
+    return inspect_head(network, probe).units
 
 
 def _baseline_problem(baseline, width, n_outputs, *, scaled: bool = True) -> str | None:

@@ -550,8 +550,10 @@ class SafeKerasClassifier(ClassifierMixin, ClassifierOutputs, _SafeKerasBase):
                 f"or multiclass target (this one is {spec.target_type!r}). Use "
                 "linear_baseline=None or 'auto'."
             )
+        # One logit per network output: a binary target's softmax head has two.
+        n_logits = 1 if output.y_encoding == "column" else spec.n_classes
         baseline = logistic_baseline.fit_on_network_inputs(
-            preprocessor, rows.x_train, rows.y_train, rows.w_train, spec.n_classes
+            preprocessor, rows.x_train, rows.y_train, rows.w_train, spec.n_classes, n_logits
         )
         return baseline, y_train, validation
 

@@ -69,9 +69,10 @@ class LogisticBaseline(LinearOnColumns, BaseEstimator):
     Attributes
     ----------
     coef_ : ndarray of shape (n_columns, n_logits)
-        The logistic regression's coefficients on ``columns``: one logit
-        column for a binary target (the network's one sigmoid output), one per
-        class for a multiclass target (its softmax outputs).
+        The logistic regression's coefficients on ``columns``, one column per
+        network output: one logit for a binary target under a sigmoid head, one
+        per class under a softmax head (a binary target's first column is then
+        zeros: its logit is the second class's against the first).
     intercept_ : ndarray of shape (n_logits,)
     n_features_in_ : int
         The width of the inputs it was fitted on.
@@ -80,7 +81,7 @@ class LogisticBaseline(LinearOnColumns, BaseEstimator):
     def __init__(self, columns=None):
         self.columns = columns
 
-    def fit(self, x, y, sample_weight=None, *, n_classes: int = 2):
+    def fit(self, x, y, sample_weight=None, *, n_classes: int = 2, n_logits: int | None = None):
         """Fit the logistic regression of the class indices ``y`` on ``x[:, columns]``.
 
         Parameters
@@ -92,7 +93,11 @@ class LogisticBaseline(LinearOnColumns, BaseEstimator):
         sample_weight : ndarray of shape (n_samples,) or None
             The weights the network trains with.
         n_classes : int, default=2
-            The number of classes (2: one logit column, as a sigmoid head).
+            The number of classes.
+        n_logits : int or None, default=None
+            The network's outputs, which ``combine`` averages with: None means
+            1 for two classes (a sigmoid head), else ``n_classes``. A binary
+            target under a two-unit softmax head takes 2.
 
         Returns
         -------
@@ -101,8 +106,12 @@ class LogisticBaseline(LinearOnColumns, BaseEstimator):
         Raises
         ------
         ValueError
-            If a class has no training row (the network's split keeps them all).
+            If a class has no training row (the network's split keeps them all),
+            or ``n_logits`` is neither 1 (two classes only) nor ``n_classes``.
         """
+        n_logits = (1 if n_classes == 2 else n_classes) if n_logits is None else n_logits
+        if n_logits != n_classes and not (n_logits == 1 and n_classes == 2):
+            raise ValueError(f"LogisticBaseline.fit: {n_logits} logits for {n_classes} classes")
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y).ravel().astype(np.intp)
         if not np.array_equal(np.unique(y), np.arange(n_classes)):
@@ -113,8 +122,13 @@ class LogisticBaseline(LinearOnColumns, BaseEstimator):
             model = LogisticRegression(max_iter=MAX_ITER).fit(
                 self._selected(x), y, sample_weight=sample_weight
             )
-        self.coef_ = np.asarray(model.coef_, dtype=np.float64).T.copy()
-        self.intercept_ = np.asarray(model.intercept_, dtype=np.float64).copy()
+        coef = np.asarray(model.coef_, dtype=np.float64).T
+        intercept = np.asarray(model.intercept_, dtype=np.float64)
+        if n_logits == 2 and n_classes == 2:  # softmax logits: the first class's is 0
+            coef = np.hstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([np.zeros_like(intercept), intercept])
+        self.coef_ = coef.copy()
+        self.intercept_ = intercept.copy()
         self.n_features_in_ = x.shape[1]
         return self
 
@@ -209,7 +223,7 @@ def log_loss(probabilities, y, sample_weight=None) -> float:
     return float(np.average(-np.log(given), weights=sample_weight))
 
 
-def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int):
+def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int, n_logits=None):
     """A :class:`LogisticBaseline` of the network's training rows, as the network weighs them.
 
     None when a class has no training row (a class too small for the split to
@@ -228,6 +242,8 @@ def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int):
     sample_weight : ndarray of shape (n_samples,) or None
         The weights the network trains with (normalised to mean 1).
     n_classes : int
+    n_logits : int or None, default=None
+        The network's outputs (see :meth:`LogisticBaseline.fit`).
 
     Returns
     -------
@@ -237,7 +253,9 @@ def fit_on_network_inputs(preprocessor, x, y, sample_weight, n_classes: int):
         return None
     columns = linear_columns(preprocessor, x.shape[1])
     weights = None if sample_weight is None else normalise_weights(sample_weight, "float64")
-    return LogisticBaseline(columns=columns).fit(x, y, weights, n_classes=n_classes)
+    return LogisticBaseline(columns=columns).fit(
+        x, y, weights, n_classes=n_classes, n_logits=n_logits
+    )
 
 
 def validation_losses(baseline, network_probabilities, x_val, y_val, w_val) -> tuple:

@@ -106,6 +106,20 @@ def test_the_average_is_kept_only_when_it_lowers_the_validation_loss():
     assert log_loss(truth, y[200:]) < log_loss(uninformed, y[200:])
 
 
+def test_a_binary_target_under_two_softmax_units_gets_two_logit_columns():
+    x, y = _logistic_rows()
+    one = LogisticBaseline().fit(x, y)
+    two = LogisticBaseline().fit(x, y, n_logits=2)
+    np.testing.assert_array_equal(two.coef_, np.hstack([np.zeros_like(one.coef_), one.coef_]))
+    np.testing.assert_array_equal(two.intercept_, [0.0, one.intercept_[0]])
+    p = np.linspace(0.05, 0.95, len(x)).reshape(-1, 1)
+    np.testing.assert_allclose(
+        two.combine(x, np.hstack([1 - p, p]))[:, 1], one.combine(x, p)[:, 0], rtol=1e-9
+    )
+    with pytest.raises(ValueError, match="3 logits for 2 classes"):
+        LogisticBaseline().fit(x, y, n_logits=3)
+
+
 def test_every_class_must_have_training_rows():
     x, y = _logistic_rows(n_classes=3)
     with pytest.raises(ValueError, match="every one of 4 classes"):
@@ -167,6 +181,36 @@ def test_who_gets_a_baseline(linear_table, params, expected):
     X_train, _, y_train, _ = linear_table
     clf = SafeKerasClassifier(**{**FAST, **params}).fit(X_train, y_train)
     assert (clf.linear_baseline_ is not None) is expected
+
+
+def _softmax_head_network(meta):
+    inputs = keras.Input((meta["n_features_in_"],))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
+
+
+def test_a_binary_softmax_heads_average_is_the_sigmoid_of_the_mean_logits(linear_table, tmp_path):
+    X_train, X_test, y_train, _ = linear_table
+    clf = SafeKerasClassifier(_softmax_head_network, **FAST, linear_baseline="logistic")
+    clf.fit(X_train, y_train)
+    baseline = clf.linear_baseline_
+    # Two network outputs, two logit columns: the first class's logit is 0.
+    assert baseline.coef_.shape == (5, 2) and not baseline.coef_[:, 0].any()
+    network = clf.pipeline_.named_steps["network"]
+    x = clf.preprocessor_.transform(X_test).astype(network.input_dtype())
+    alone = network.without_baseline().predict(x)
+    logistic = x.astype(np.float64) @ baseline.coef_[:, 1] + baseline.intercept_[1]
+    expected = expit((np.log(alone[:, 1] / alone[:, 0]) + logistic) / 2)
+    np.testing.assert_allclose(clf.predict_proba(X_test)[:, 1], expected, rtol=1e-9)
+    exported = np.asarray(clf.to_keras().predict(X_test, verbose=0))
+    np.testing.assert_allclose(exported, clf.predict_proba(X_test), atol=1e-5)
+    clf.save(tmp_path / "softmax.safekeras")
+    loaded = load(tmp_path / "softmax.safekeras", trusted=[_trusted_name(_softmax_head_network)])
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), clf.predict_proba(X_test))
+
+
+def _trusted_name(function) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
 
 
 def test_a_multiclass_average_is_a_softmax_of_the_mean_logits():

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 
 from ..deploy.network_bytes import model_from_bytes, model_to_bytes
 from .deferred import DeferredNetwork
-from .inference import plan_forward
+from .inference import plan_forward, sigmoid, softmax
 from .parallel import limit_worker_threads
 
 __all__ = ["PREDICT_CHUNK", "FittedNetwork", "input_dtype", "row_chunks"]
@@ -163,10 +163,9 @@ class FittedNetwork(BaseEstimator):
         chunks = [np.asarray(forward(X[rows])) for rows in row_chunks(len(X))]
         outputs = np.concatenate(chunks).astype(np.float64, copy=False)
         if self.logits_activation == "sigmoid":
-            outputs = 1.0 / (1.0 + np.exp(-outputs))
+            outputs = sigmoid(outputs)
         elif self.logits_activation == "softmax":
-            shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-            outputs = shifted / shifted.sum(axis=1, keepdims=True)
+            outputs = softmax(outputs)
         if self.linear_baseline is not None:
             outputs = self.linear_baseline.combine(X, outputs)
         return outputs

@@ -33,7 +33,7 @@ import numpy as np
 
 from .engine.shared import keep_recent, without_names_and_seeds
 
-__all__ = ["ForwardPlan", "as_numpy", "plan_forward"]
+__all__ = ["ForwardPlan", "as_numpy", "plan_forward", "sigmoid", "softmax"]
 
 # Agreement asked of the numpy plan with Keras on the probe batch (float32 arithmetic).
 _PROBE_RTOL = 1e-4
@@ -47,13 +47,15 @@ _agreed: OrderedDict = OrderedDict()
 _agreed_lock = threading.Lock()
 
 
-def _sigmoid(x):
+def sigmoid(x):
+    """The logistic function of ``x``, in its dtype."""
     # exp overflows for very negative inputs; the limit (0) is the right answer.
     with np.errstate(over="ignore"):
         return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype, copy=False)
 
 
-def _softmax(x):
+def softmax(x):
+    """The softmax of ``x`` over its last axis."""
     shifted = np.exp(x - x.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
@@ -86,13 +88,13 @@ _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "leaky_relu": lambda x: np.where(x >= 0, x, np.float32(0.2) * x).astype(x.dtype, copy=False),
     "elu": _elu,
     "selu": lambda x: (_SELU_SCALE * _elu(x, _SELU_ALPHA)).astype(x.dtype, copy=False),
-    "sigmoid": _sigmoid,
+    "sigmoid": sigmoid,
     "tanh": lambda x: np.tanh(x, out=x),
-    "softmax": _softmax,
+    "softmax": softmax,
     "log_softmax": _log_softmax,
     "softplus": lambda x: np.logaddexp(np.zeros((), x.dtype), x),
     "softsign": lambda x: x / (1 + np.abs(x)),
-    "silu": lambda x: x * _sigmoid(x),
+    "silu": lambda x: x * sigmoid(x),
     "gelu": _gelu,
     "exponential": np.exp,
 }
@@ -255,7 +257,7 @@ def _step_for(layer, keras) -> _Step | None:
         slope = np.float32(layer.negative_slope)
         return _Step(lambda x: np.where(x >= 0, x, slope * x).astype(x.dtype, copy=False), ())
     if name == "Softmax" and layer.axis in (-1, 1):
-        return _Step(_softmax, ())
+        return _Step(softmax, ())
     if name == "BatchNormalization":
         return _batch_norm_step(layer)
     if name == "LayerNormalization":

@@ -33,6 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from .inference import sigmoid, softmax
 from .linear_baseline import LinearOnColumns, linear_columns
 from .training import normalise_weights
 
@@ -160,8 +161,8 @@ class LogisticBaseline(LinearOnColumns, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_logits), float64
         """
-        network = network_logits(probabilities)
-        return _activation((network + self.logits(x)) / 2.0)
+        averaged = (network_logits(probabilities) + self.logits(x)) / 2.0
+        return sigmoid(averaged) if averaged.shape[1] == 1 else softmax(averaged)
 
     def baseline_loss(self) -> None:
         """None: the network learnt the labels themselves, so the profile's baseline stands."""
@@ -188,13 +189,6 @@ def network_logits(probabilities) -> np.ndarray:
     if p.shape[1] == 1:
         return np.log(p) - np.log1p(-p)
     return np.log(p)
-
-
-def _activation(z: np.ndarray) -> np.ndarray:
-    if z.shape[1] == 1:
-        return 1.0 / (1.0 + np.exp(-z))
-    shifted = np.exp(z - z.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def log_loss(probabilities, y, sample_weight=None) -> float:

@@ -158,7 +158,6 @@ def _baseline_problem(baseline, width, n_outputs, *, scaled: bool = True) -> str
     columns = state.get("columns")
     columns = np.arange(width or 0) if columns is None else np.asarray(columns)
     coef, intercept = arrays["coef_"], arrays["intercept_"]
-    scale = arrays.get("scale_", intercept)
     if (
         columns.ndim != 1
         or columns.dtype.kind not in "iu"
@@ -172,13 +171,15 @@ def _baseline_problem(baseline, width, n_outputs, *, scaled: bool = True) -> str
     shapes_fit = (
         coef.shape == (len(columns), len(intercept))
         and intercept.ndim == 1
-        and scale.shape == intercept.shape
         and (n_outputs is None or len(intercept) == n_outputs)
     )
-    if not shapes_fit:
-        shown = f"coef_ {coef.shape}, intercept_ {intercept.shape}"
-        return shown + (f", scale_ {scale.shape}" if scaled else "")
-    if scaled and not (scale > 0).all():
+    shown = f"coef_ {coef.shape}, intercept_ {intercept.shape}"
+    if not scaled:
+        return None if shapes_fit else shown
+    scale = arrays["scale_"]
+    if not (shapes_fit and scale.shape == intercept.shape):
+        return f"{shown}, scale_ {scale.shape}"
+    if not (scale > 0).all():
         return "scale_ holds values that are not positive"
     return None
 

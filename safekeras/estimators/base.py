@@ -42,6 +42,7 @@ from ..data import input_validation, targets
 from ..decision.plan import DecisionPlan, FoldRecipe
 from ..exceptions import ParameterError, TargetError
 from ..network import architecture, checks, deferred, ensemble, incremental, optimizers, training
+from ..network.blas_threads import one_blas_thread
 from ..network.budget import resolve_budget
 from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
@@ -222,7 +223,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         architecture.check_layer_sizes(self.hidden_layer_sizes)
         resume = self.__sklearn_is_fitted__() and (partial or self.warm_start)
         how = "partial_fit" if partial else "warm_start=True"
-        with fit_transaction(self), stable_variable_names():
+        with fit_transaction(self), stable_variable_names(), one_blas_thread():
             if resume:
                 incremental.check_same_structure(self, self._structure_, how)
             data = self._read_validated(

@@ -159,13 +159,31 @@ def run(args) -> str:
         print(lines[-1], flush=True)
     lines += ["", f"First safekeras fit in the process (cold trace): {cold:.2f} s."]
     if args.write:
-        write_block(
-            args.write, "default-path", docs_body(measured, cold, args), "default_path", args.quick
-        )
+        block = docs_block(keras.backend.backend())
+        write_block(args.write, block, docs_body(measured, cold, args), "default_path", args.quick)
     return "\n".join(lines)
 
 
 # -- the generated docs block (README.md, docs/training.md, docs/benchmarks.md) ---------------
+
+# The speed_docs block each backend's table goes to: the README's headline is TensorFlow's.
+DOCS_BLOCKS = {"tensorflow": "default-path", "jax": "default-path-jax"}
+
+
+def docs_block(backend: str) -> str:
+    """The name of the block the table of ``backend`` is written to.
+
+    Raises
+    ------
+    SystemExit
+        No docs block shows that backend's table.
+    """
+    if backend not in DOCS_BLOCKS:
+        raise SystemExit(
+            f"--write: the docs show the default fit on {' and '.join(DOCS_BLOCKS)}, not on "
+            f"{backend!r}; run without --write, or with KERAS_BACKEND set to one of those."
+        )
+    return DOCS_BLOCKS[backend]
 
 
 def docs_row(size, results: dict[str, Result]) -> str:
@@ -237,7 +255,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         const=str(ROOT),
         metavar="ROOT",
         help="also write the table between the speed:default-path markers of README.md, "
-        "docs/training.md and docs/benchmarks.md under ROOT (default: this repository)",
+        "docs/training.md and docs/benchmarks.md under ROOT (default: this repository); "
+        "under KERAS_BACKEND=jax, the speed:default-path-jax markers of the two docs pages",
     )
     args = parser.parse_args(argv)
     fill_defaults(

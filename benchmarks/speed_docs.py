@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Block name -> the files (relative to the root) that show it.
 BLOCKS = {
     "default-path": ("README.md", "docs/training.md", "docs/benchmarks.md"),
+    "default-path-jax": ("docs/training.md", "docs/benchmarks.md"),
     "training": ("docs/training.md", "docs/benchmarks.md"),
     "latency-summary": ("README.md",),
     "latency": ("docs/inference.md", "docs/benchmarks.md"),
@@ -36,14 +37,17 @@ BLOCKS = {
     "parallel": ("docs/scaling.md", "docs/benchmarks.md"),
 }
 
-# Script -> (its options in a full run, its options in a --quick run), in the order a full run
-# takes them (the README's headline first). The blocks a script writes are those it names in
-# its own write_block calls; `regenerate` checks that all got written.
+# Job -> (its options in a full run, its options in a --quick run), in the order a full run
+# takes them (the README's headline first). A job is a script's name, and "@backend" when it
+# runs under that Keras backend (KERAS_BACKEND) rather than the default one. The blocks a
+# script writes are those it names in its own write_block calls; `regenerate` checks that all
+# got written.
 # A quick run measures nothing that needs a fresh process per measurement (memory, import
 # times, the workers of a parallel search): those would make the smoke test take minutes.
 QUICK_DEPLOY = ["--skip", "memory,pickle,imports"]
 SCRIPTS = {
     "default_path": ([], ["--quick", "--sizes", "200x8"]),
+    "default_path@jax": ([], ["--quick", "--sizes", "200x8"]),
     "deploy": ([], ["--quick", "--backends", "tensorflow", "--calls-one", "5", *QUICK_DEPLOY]),
     "training": ([], ["--quick", "--backends", "tensorflow", "--sizes", "1000x8"]),
     "parallel": ([], ["--quick", "--variants", "serial"]),
@@ -141,10 +145,16 @@ def unfilled(root: str | Path, skip=()) -> list[str]:
     return missing
 
 
-def command(script: str, root: Path, quick: bool) -> list[str]:
-    full, smoke = SCRIPTS[script]
-    path = ROOT / "benchmarks" / f"{script}.py"
+def command(job: str, root: Path, quick: bool) -> list[str]:
+    full, smoke = SCRIPTS[job]
+    path = ROOT / "benchmarks" / f"{job.partition('@')[0]}.py"
     return [sys.executable, str(path), *(smoke if quick else full), "--write", str(root)]
+
+
+def job_environment(job: str, env: dict) -> dict:
+    """``env``, with ``KERAS_BACKEND`` set when the job names a backend ("script@jax")."""
+    backend = job.partition("@")[2]
+    return {**env, "KERAS_BACKEND": backend} if backend else env
 
 
 def regenerate(root: str | Path = ROOT, quick: bool = False) -> float:
@@ -162,18 +172,22 @@ def regenerate(root: str | Path = ROOT, quick: bool = False) -> float:
     root = Path(root)
     started = time.perf_counter()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    commands = {script: command(script, root, quick) for script in SCRIPTS}
+    commands = {job: command(job, root, quick) for job in SCRIPTS}
     failed = []
     if quick:
-        processes = {s: subprocess.Popen(c, env=env) for s, c in commands.items()}
-        failed = [s for s, process in processes.items() if process.wait() != 0]
+        processes = {
+            job: subprocess.Popen(argv, env=job_environment(job, env))
+            for job, argv in commands.items()
+        }
+        failed = [job for job, process in processes.items() if process.wait() != 0]
     else:
-        for script, argv in commands.items():
-            print(f"== benchmarks/{script}.py", flush=True)
-            script_started = time.perf_counter()
-            if subprocess.run(argv, env=env, check=False).returncode != 0:
-                failed.append(script)
-            print(f"== {script}: {time.perf_counter() - script_started:.0f} s", flush=True)
+        for job, argv in commands.items():
+            print(f"== benchmarks/{job.replace('@', '.py under ')}", flush=True)
+            job_started = time.perf_counter()
+            completed = subprocess.run(argv, env=job_environment(job, env), check=False)
+            if completed.returncode != 0:
+                failed.append(job)
+            print(f"== {job}: {time.perf_counter() - job_started:.0f} s", flush=True)
     if failed:
         raise SystemExit(f"speed benchmarks failed: {', '.join(failed)} (see their output above)")
     missing = unfilled(root, QUICK_SKIPS if quick else ())

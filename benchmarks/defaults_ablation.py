@@ -67,6 +67,9 @@ standardised target):
   real table and the default-path data, the default L2 penalty of 1e-4 against
   1e-3, 1e-5 and one over the training rows, and Keras's ``ReduceLROnPlateau``
   halving the rate after half the patience.
+* **the width** (``--sections width``, an experiment): on every real table and
+  the default-path data, the default MLP's hidden layers (64, 32) against
+  (128, 64), (256, 128) and three layers of 256 (RealMLP-TD's shape).
 * **the ensemble's stop** (``--sections ensemble-stop``): on every real table,
   four networks trained together until the last one stops (the rule before)
   against until all but one have stopped, the last keeping its best epoch so
@@ -495,6 +498,21 @@ def dropout_candidates(kind: str) -> dict:
         "no dropout": lambda n: estimator(dropout=0.0, random_state=SEED),
         "dropout 0.2": lambda n: estimator(dropout=0.2, random_state=SEED),
     }
+
+
+# Hidden layers measured against the default MLP's (64, 32): wider, and deeper as RealMLP's.
+WIDTHS = ((128, 64), (256, 128), (256, 256, 256))
+
+
+def width_candidates(kind: str) -> dict:
+    """The default MLP's hidden layers, (64, 32), against wider and deeper ones."""
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    candidates = {"(64, 32) " + BEFORE: lambda n: estimator(random_state=SEED)}
+    for sizes in WIDTHS:
+        candidates[str(sizes)] = lambda n, h=sizes: estimator(
+            hidden_layer_sizes=h, random_state=SEED
+        )
+    return candidates
 
 
 # Members of the ensembles measured beside one network (the regressor's "auto" is the middle one).
@@ -935,6 +953,7 @@ def _section_tasks(section: str, args):
             "embeddings": embedding_candidates,
             "splines": spline_candidates,
             "dropout": dropout_candidates,
+            "width": width_candidates,
             "ensemble": ensemble_candidates,
             "scaling": scaling_candidates,
             "regularisation": regularisation_candidates,
@@ -1078,6 +1097,7 @@ def render(raw: dict) -> str:
         "embeddings": "## Numeric embeddings: spline bases appended to the scaled columns",
         "splines": '## Spline embeddings in the "auto" preprocessor: with and without',
         "dropout": "## Dropout: the default MLP's 0.1 against none and 0.2",
+        "width": "## Width: the default MLP's (64, 32) against wider and deeper layers",
         "ensemble": "## Ensembles: one network against 4 and 8 averaged",
         "cross-fit": "## The regressor's members: one shared split against cross-fitted",
         "baseline": "## The regressor's linear baseline: the network alone, or on a residual",
@@ -1104,6 +1124,7 @@ MIXED_SECTIONS = (
     "embeddings",
     "splines",
     "dropout",
+    "width",
     "ensemble",
     "ensemble-stop",
     "scaling",
@@ -1139,6 +1160,7 @@ SECTIONS = (
     "embeddings",
     "splines",
     "dropout",
+    "width",
     "ensemble",
     "cross-fit",
     "ensemble-stop",
@@ -1148,7 +1170,7 @@ SECTIONS = (
     "logistic",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
-EXPERIMENTS = ("embeddings", "dropout", "scaling", "regularisation")
+EXPERIMENTS = ("embeddings", "dropout", "width", "scaling", "regularisation")
 # Sections whose page block holds several seeds pooled (--from-json ... --pool): run only when
 # asked for by name, so that a default run does not replace them with one seed's tables.
 POOLED = ("splines", "baseline", "logistic")
@@ -1200,7 +1222,7 @@ def parse_args(argv=None):
         type=Path,
         default=None,
         help="a page whose text between the defaults:tables markers (defaults:<section> "
-        "for the threshold, learning-rate, patience, embeddings, dropout, ensemble, "
+        "for the threshold, learning-rate, patience, embeddings, dropout, width, ensemble, "
         "cross-fit, ensemble-stop, scaling, regularisation, splines and baseline sections) the "
         "tables replace",
     )

@@ -315,6 +315,21 @@ def test_the_logistic_section_pairs_the_default_with_the_network_alone_and_alway
 
 
 @pytest.mark.parametrize("kind", ["regression", "binary"])
+def test_the_width_section_pairs_the_default_layers_with_wider_and_deeper_ones(kind):
+    from safekeras import SafeKerasClassifier, SafeKerasRegressor
+
+    candidates = ablation.width_candidates(kind)
+    before = next(iter(candidates))
+    assert before.endswith(ablation.BEFORE) and ablation._baseline_name(candidates) == before
+    estimator = SafeKerasRegressor if kind == "regression" else SafeKerasClassifier
+    made = {name: make(200) for name, make in candidates.items()}
+    assert made[before].get_params() == estimator(random_state=ablation.SEED).get_params()
+    widths = [made[name].get_params()["hidden_layer_sizes"] for name in list(candidates)[1:]]
+    assert widths == list(ablation.WIDTHS)
+    assert "width" in ablation.EXPERIMENTS and "width" not in ablation.parse_args([]).sections
+
+
+@pytest.mark.parametrize("kind", ["regression", "binary"])
 def test_the_ensemble_stop_section_trains_to_the_last_member_for_the_rule_before_only(kind):
     from sklearn.datasets import make_classification, make_regression
 

@@ -7,8 +7,8 @@ search. None of it is large enough to gain from several BLAS threads, and on a
 machine whose cores the deep-learning runtime's thread pool (TensorFlow's Eigen
 pool, XLA's) has just been using, OpenBLAS's worker threads wait for a core: at
 3000 x 10 on 2 cores, over 20 warm default fits, the logistic regression took
-about 2.5 ms in most and 45 to 75 ms in 7, all of it inside the solver's BLAS
-calls, and never above 3.2 ms with one BLAS thread (``benchmarks/fit_overhead.py``
+about 2.5 ms in most and 48 to 74 ms in 6, all of it inside the solver's BLAS
+calls, and never above 3.4 ms with one BLAS thread (``benchmarks/fit_overhead.py``
 reports the stages). The training itself does not use OpenBLAS, so it is
 unaffected.
 

@@ -87,23 +87,24 @@ def test_a_fit_solves_with_one_thread_and_leaves_blas_as_it_was(
 ):
     # The linear baseline's fit runs inside the estimator's fit: its BLAS calls see one thread.
     seen = []
-    for module, name in [(logistic_baseline.LogisticBaseline, "fit")]:
-        original = getattr(module, name)
+    original = logistic_baseline.LogisticBaseline.fit
 
-        def recording(self, *args, _original=original, **kwargs):
-            seen.append(set(blas_threads()))
-            return _original(self, *args, **kwargs)
+    def recording(self, *args, **kwargs):
+        seen.append(set(blas_threads()))
+        return original(self, *args, **kwargs)
 
-        monkeypatch.setattr(module, name, recording)
+    monkeypatch.setattr(logistic_baseline.LogisticBaseline, "fit", recording)
+    classifier = estimator_class is SafeKerasClassifier
     X, y = make_classification(120, 4, random_state=0)
-    target = y if estimator_class is SafeKerasClassifier else X[:, 0] + 0.1 * y
+    target = y if classifier else X[:, 0] + 0.1 * y
     estimator = estimator_class(
-        hidden_layer_sizes=(4,), epochs=3, random_state=0, linear_baseline=None
+        hidden_layer_sizes=(4,),
+        epochs=3,
+        random_state=0,
+        linear_baseline="logistic" if classifier else None,
     )
-    if estimator_class is SafeKerasClassifier:
-        estimator.set_params(linear_baseline="logistic")
     estimator.fit(X, target)
     assert np.isfinite(estimator.predict(X).astype(float)).all()
-    if estimator_class is SafeKerasClassifier:
+    if classifier:
         assert seen == [{1}]
     assert set(blas_threads()) == {WIDE}

@@ -388,8 +388,9 @@ def _numeric_profiles(names, dtypes, values) -> list:
             _numeric_profile(name, dtype, column)
             for name, dtype, column in zip(names, dtypes, values.T, strict=True)
         ]
-    levels = np.quantile(values, QUANTILES, axis=0, method="inverted_cdf").T.tolist()
-    minima, maxima = values.min(axis=0).tolist(), values.max(axis=0).tolist()
+    ordered = np.sort(values, axis=0)
+    levels = ordered[_inverted_cdf_positions(len(ordered))].T.tolist()
+    minima, maxima = ordered[0].tolist(), ordered[-1].tolist()
     medians = np.asarray([column_levels[QUANTILES.index(0.5)] for column_levels in levels])
     supports = np.count_nonzero(values != medians, axis=0).tolist()
     return [
@@ -403,7 +404,8 @@ def _numeric_profile(name, dtype, column) -> ColumnProfile:
     missing_share = 1.0 - len(present) / max(len(column), 1)
     if not len(present):
         return ColumnProfile(name, "numeric", dtype, missing_share)
-    levels = np.quantile(present, QUANTILES, method="inverted_cdf").tolist()
+    ordered = np.sort(present)
+    levels = ordered[_inverted_cdf_positions(len(ordered))].tolist()
     support = int(np.count_nonzero(present != levels[QUANTILES.index(0.5)]))
     return _profile_of_present(
         name,
@@ -411,10 +413,24 @@ def _numeric_profile(name, dtype, column) -> ColumnProfile:
         missing_share,
         len(present),
         levels,
-        float(present.min()),
-        float(present.max()),
+        float(ordered[0]),
+        float(ordered[-1]),
         support,
     )
+
+
+def _inverted_cdf_positions(n_values: int) -> np.ndarray:
+    """Where :data:`QUANTILES` fall in ``n_values`` sorted values, as ``np.quantile`` places them.
+
+    ``np.quantile(..., method="inverted_cdf")`` picks, for each level ``q``, the
+    sorted value at ``ceil(n q) - 1``; its own index arithmetic is repeated here
+    (tested equal) because one sort and a lookup cost a quarter of its
+    partitions of every column for every level.
+    """
+    virtual = n_values * np.asarray(QUANTILES) - 1
+    below = np.floor(virtual)
+    positions = np.where(virtual - below > 0, below + 1, below)
+    return np.clip(positions, 0, n_values - 1).astype(np.intp)
 
 
 def _profile_of_present(

@@ -14,6 +14,7 @@ weights and optimizer exactly as they were.
 from __future__ import annotations
 
 import contextlib
+import functools
 from numbers import Real
 
 import numpy as np
@@ -50,8 +51,15 @@ def structure_of(estimator) -> dict:
     function) by its type, since it cannot be compared reliably after
     pickling.
     """
-    params = estimator.get_params(deep=False)
-    return {name: _token(params[name]) for name in _STRUCTURAL if name in params}
+    # The parameters' names, read once per class: get_params inspects the __init__
+    # signature on every call, which a fit would pay for each record.
+    names = _parameter_names(type(estimator))
+    return {name: _token(getattr(estimator, name)) for name in _STRUCTURAL if name in names}
+
+
+@functools.lru_cache(maxsize=None)
+def _parameter_names(estimator_class) -> frozenset:
+    return frozenset(estimator_class._get_param_names())
 
 
 def check_same_structure(estimator, recorded: dict, how: str) -> None:

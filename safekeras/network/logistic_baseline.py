@@ -28,6 +28,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -117,8 +118,10 @@ class LogisticBaseline(LinearOnColumns, BaseEstimator):
         y = np.asarray(y).ravel().astype(np.intp)
         if not np.array_equal(np.unique(y), np.arange(n_classes)):
             raise ValueError(f"LogisticBaseline.fit needs every one of {n_classes} classes in y")
-        with warnings.catch_warnings():
-            # Not converged is still a linear model fitted as far as MAX_ITER took it.
+        # Not converged is still a linear model fitted as far as MAX_ITER took it. The
+        # parameters are this module's own, valid by construction: scikit-learn need not
+        # check them again on every fit (the setting is thread-local, restored on exit).
+        with warnings.catch_warnings(), config_context(skip_parameter_validation=True):
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = LogisticRegression(max_iter=MAX_ITER).fit(
                 self._selected(x), y, sample_weight=sample_weight

@@ -489,9 +489,11 @@ def prior_loss(targets, weights, activation: str, eps: float) -> float:
     centre = np.average(targets, axis=0, weights=weights)
     if activation == "linear":
         return _weighted_mean(np.mean((targets - centre) ** 2, axis=1), weights)
-    constant = np.broadcast_to(centre, targets.shape)
-    log_p = _log_probabilities(constant, activation, False, eps)
-    return _weighted_mean(_cross_entropy(log_p, targets, activation), weights)
+    # The cross-entropy of a constant prediction is linear in the targets, so its weighted
+    # mean over the rows is the cross-entropy of the weighted mean target: one row's work.
+    log_yes, log_no = _log_probabilities(centre[np.newaxis, :], activation, False, eps)
+    mean_target = centre[np.newaxis, :]
+    return float(_cross_entropy((log_yes, log_no), mean_target, activation)[0])
 
 
 def _weighted_mean(values, weights) -> float:

@@ -384,3 +384,26 @@ def test_a_block_is_profiled_as_each_of_its_columns_alone(values, with_missing):
         schema_module._numeric_profile(j, "float64", values[:, j]) for j in range(values.shape[1])
     )
     assert schema.columns == one_by_one
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        array_shapes(min_dims=1, max_dims=1, min_side=1, max_side=400),
+        elements=st.one_of(st.integers(-3, 3).map(float), st.floats(-1e6, 1e6)),
+    )
+)
+def test_profile_quantiles_are_numpys_inverted_cdf_quantiles(column):
+    # The profile reads its quantiles from one sort; they must be the values np.quantile picks.
+    profile = schema_module._numeric_profile(0, "float64", column)
+    expected = np.quantile(column, schema_module.QUANTILES, method="inverted_cdf")
+    assert list(profile.quantiles) == expected.tolist()
+    assert (profile.minimum, profile.maximum) == (column.min(), column.max())
+
+
+@pytest.mark.parametrize("n_values", [1, 2, 3, 99, 100, 101, 1999, 2000, 20_000, 100_001])
+def test_quantile_positions_match_numpy_at_sizes_where_rounding_could_differ(n_values):
+    column = np.arange(n_values, dtype=np.float64)[::-1].copy()
+    expected = np.quantile(column, schema_module.QUANTILES, method="inverted_cdf")
+    assert (np.sort(column)[schema_module._inverted_cdf_positions(n_values)] == expected).all()

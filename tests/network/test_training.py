@@ -232,3 +232,30 @@ def test_refits_create_variables_under_the_same_names(data):
     first = variable_paths()
     assert any(path.startswith("adam/") for path in first)
     assert variable_paths() == first
+
+
+@pytest.mark.parametrize(
+    "activation, n_columns, eps",
+    [("softmax", 2, 1e-7), ("softmax", 5, 1e-7), ("sigmoid", 1, 1e-7), ("sigmoid", 3, 1e-3)],
+)
+def test_prior_loss_is_the_weighted_mean_loss_of_predicting_the_weighted_frequencies(
+    activation, n_columns, eps
+):
+    # prior_loss reads the loss of the mean target; it must equal the row-by-row mean loss.
+    from safekeras.network.training import _target_matrix, prior_loss
+
+    rng = np.random.default_rng(3)
+    if activation == "softmax":
+        labels = rng.choice(n_columns, size=500, p=np.linspace(1, 3, n_columns) / (2 * n_columns))
+    else:
+        labels = (rng.random((500, n_columns)) < 0.02).astype(np.int64)
+    targets = _target_matrix(labels, n_columns, activation)
+    weights = rng.uniform(0.2, 3.0, size=500)
+    p = np.clip(np.average(targets, axis=0, weights=weights), eps, 1 - eps)
+    if activation == "softmax":
+        per_row = -(targets * np.log(p)).sum(axis=1)
+    else:
+        per_row = -(targets * np.log(p) + (1 - targets) * np.log1p(-p)).mean(axis=1)
+    assert prior_loss(targets, weights, activation, eps) == pytest.approx(
+        np.average(per_row, weights=weights), rel=1e-12
+    )

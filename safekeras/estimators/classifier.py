@@ -562,14 +562,14 @@ class SafeKerasClassifier(ClassifierMixin, ClassifierOutputs, _SafeKerasBase):
         fitted_network = super()._checked_network(network, output, rows, y_train, resume, baseline)
         if baseline is not None and not resume and self.linear_baseline == "auto":
             alone = fitted_network.without_baseline().predict(rows.x_val)
-            losses = logistic_baseline.validation_losses(
-                baseline, alone, rows.x_val, rows.y_val, rows.w_val_fit
-            )
-            kept = losses[1] < losses[0]
-            fitted_network.linear_baseline = baseline if kept else None
+            validation = (alone, rows.x_val, rows.y_val, rows.w_val_fit)
+            kept = logistic_baseline.kept_if_better(baseline, *validation)
+            fitted_network.linear_baseline = kept
             if self.verbose:
+                losses = logistic_baseline.validation_losses(baseline, *validation)
+                verdict = "dropped" if kept is None else "kept"
                 print(
-                    f"linear_baseline: the logistic average is {'kept' if kept else 'dropped'} "
+                    f"linear_baseline: the logistic average is {verdict} "
                     f"(validation log-loss {losses[0]:.4f} alone, {losses[1]:.4f} averaged)",
                     flush=True,
                 )

@@ -57,7 +57,7 @@ def structure_of(estimator) -> dict:
     return {name: _token(getattr(estimator, name)) for name in _STRUCTURAL if name in names}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parameter_names(estimator_class) -> frozenset:
     return frozenset(estimator_class._get_param_names())
 

@@ -70,6 +70,11 @@ standardised target):
 * **the width** (``--sections width``, an experiment): on every real table and
   the default-path data, the default MLP's hidden layers (64, 32) against
   (128, 64), (256, 128) and three layers of 256 (RealMLP-TD's shape).
+* **refitting on every row** (``--sections refit``, an experiment, shown pooled over
+  three seeds): on the real binary and multiclass tables and the default-path data at
+  600 x 30 and 3000 x 10, the default classifier against the same fit followed by a
+  second network trained on every row for the first's best epoch count, used alone or
+  averaged with the first (:class:`~benchmarks.refit_on_all_rows.RefitOnAllRows`).
 * **the ensemble's stop** (``--sections ensemble-stop``): on every real table,
   four networks trained together until the last one stops (the rule before)
   against until all but one have stopped, the last keeping its best epoch so
@@ -139,6 +144,7 @@ from benchmarks.multiclass_multipliers import HeldOutMultipliers  # noqa: E402
 from benchmarks.numeric_scaling import RobustSoftClip  # noqa: E402
 from benchmarks.paired import compare_paired  # noqa: E402
 from benchmarks.real_tables import load_real_tasks  # noqa: E402
+from benchmarks.refit_on_all_rows import RefitOnAllRows  # noqa: E402
 from benchmarks.threshold_rules import HeldOutThreshold  # noqa: E402
 from safekeras import SafeKerasClassifier, SafeKerasRegressor  # noqa: E402
 from safekeras.data import preprocessing  # noqa: E402
@@ -699,6 +705,21 @@ def logistic_candidates() -> dict:
     }
 
 
+def refit_candidates() -> dict:
+    """The default classifier, and the same fit refitted on every row (alone or averaged).
+
+    See :mod:`benchmarks.refit_on_all_rows`: the second network trains on the
+    validation split's rows too, for the first fit's best epoch count.
+    """
+    return {
+        "default " + BEFORE: lambda n: SafeKerasClassifier(random_state=SEED),
+        "refit on every row": lambda n: RefitOnAllRows(random_state=SEED),
+        "early-stopped and refitted, averaged": lambda n: RefitOnAllRows(
+            random_state=SEED, average=True
+        ),
+    }
+
+
 def spline_candidates(kind: str) -> dict:
     """The ``"auto"`` preprocessor with and without its spline embeddings, as shipped.
 
@@ -943,6 +964,11 @@ def _section_tasks(section: str, args):
         # The default-path generator's data too: clusters a linear model cannot separate.
         generated = [(name, "binary", X, y, logistic_candidates()) for name, X, y in _generated()]
         return real + ([] if args.tasks else generated)
+    if section == "refit":
+        tasks, _ = load_real_tasks(("binary", "multiclass"), args.tasks)
+        real = [(t.name, t.kind, t.X, t.y, refit_candidates()) for t in tasks]
+        generated = [(name, "binary", X, y, refit_candidates()) for name, X, y in _generated()]
+        return real + ([] if args.tasks else generated)
     if section == "ensemble-stop":
         tasks, _ = load_real_tasks(("binary", "multiclass", "regression"), args.tasks)
         return [(t.name, t.kind, t.X, t.y, ensemble_stop_candidates(t.kind)) for t in tasks]
@@ -1105,6 +1131,7 @@ def render(raw: dict) -> str:
         "ensemble-stop": "## Ensembles: trained until the last member stops, or all but one",
         "scaling": "## Numeric scaling: standardised, robust with smooth clipping, or quantiles",
         "regularisation": "## Regularisation: the L2 penalty, and the rate halved on plateaus",
+        "refit": "## Refitting: the early-stopped network, or a second one on every row",
     }
     sections = []
     for section, tasks in raw.items():
@@ -1168,9 +1195,10 @@ SECTIONS = (
     "regularisation",
     "baseline",
     "logistic",
+    "refit",
 )
 # Sections of candidates that are no default yet: run only when asked for by name.
-EXPERIMENTS = ("embeddings", "dropout", "width", "scaling", "regularisation")
+EXPERIMENTS = ("embeddings", "dropout", "width", "scaling", "regularisation", "refit")
 # Sections whose page block holds several seeds pooled (--from-json ... --pool): run only when
 # asked for by name, so that a default run does not replace them with one seed's tables.
 POOLED = ("splines", "baseline", "logistic")

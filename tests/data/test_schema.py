@@ -365,12 +365,16 @@ def test_strings_without_a_preprocessor_raise_input_error():
         clf.predict(X.assign(b=["x"] * 20))
 
 
+# Column values with many ties (small integers) and without (wide floats).
+TIED_OR_SPREAD_VALUES = st.one_of(st.integers(-3, 3).map(float), st.floats(-1e6, 1e6))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     arrays(
         np.float64,
         array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=12),
-        elements=st.one_of(st.integers(-3, 3).map(float), st.floats(-1e6, 1e6)),
+        elements=TIED_OR_SPREAD_VALUES,
     ),
     st.booleans(),
 )
@@ -387,13 +391,7 @@ def test_a_block_is_profiled_as_each_of_its_columns_alone(values, with_missing):
 
 
 @settings(max_examples=80, deadline=None)
-@given(
-    arrays(
-        np.float64,
-        array_shapes(min_dims=1, max_dims=1, min_side=1, max_side=400),
-        elements=st.one_of(st.integers(-3, 3).map(float), st.floats(-1e6, 1e6)),
-    )
-)
+@given(arrays(np.float64, st.integers(1, 400), elements=TIED_OR_SPREAD_VALUES))
 def test_profile_quantiles_are_numpys_inverted_cdf_quantiles(column):
     # The profile reads its quantiles from one sort; they must be the values np.quantile picks.
     profile = schema_module._numeric_profile(0, "float64", column)

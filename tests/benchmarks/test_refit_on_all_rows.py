@@ -19,7 +19,7 @@ def refitted(request):
 
 
 def test_the_second_fit_trains_on_every_row_for_the_first_fits_best_epoch_count(refitted):
-    X, y, model = refitted
+    *_, model = refitted
     first, second = model.first_, model.second_
     assert second.n_epochs_ == first.best_epoch_
     assert not second.early_stopping and second.batch_size_ == first.batch_size_

@@ -167,9 +167,7 @@ def _prepare(fold, X, y, sample_weight) -> _PreparedFold:
     seeds = seed_stream(rng)
     spec = fit_data.spec
     # The fold trains without early stopping, and its threshold is fixed: no split.
-    train_idx, val_idx = fold._split(
-        spec, fit_data.y_encoded, fit_data.kept, rng, fold.early_stopping
-    )
+    train_idx, val_idx = fold._split(fit_data, rng, fold.early_stopping)
     preprocessor, rows = fold._training_rows(fit_data, train_idx, val_idx, False)
     transformer = fold._target_transformer(spec, rows, False)
     rows = fold._rebalanced(spec, rows, preprocessor, seeds)

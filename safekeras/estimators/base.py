@@ -28,7 +28,7 @@ from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -48,7 +48,7 @@ from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
 from ..network.parallel import limit_worker_threads
 from ..network.variable_names import stable_variable_names
-from .fit_rows import training_rows
+from .fit_rows import split, training_rows
 from .fit_state import FitData, Rows, fit_transaction
 from .fitted_attributes import record_network, record_target
 from .input_kinds import (
@@ -233,7 +233,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
             seeds = architecture.seed_stream(rng)
             plan = self._plan_decision(data, partial, resume, seeds)
             holdout = not partial and (self.early_stopping or plan.decision == "validation")
-            train_idx, val_idx = self._split(data.spec, data.y_encoded, data.kept, rng, holdout)
+            train_idx, val_idx = self._split(data, rng, holdout)
             preprocessor, rows = self._training_rows(data, train_idx, val_idx, resume)
             target_transformer = self._target_transformer(data.spec, rows, resume)
             rows = self._rebalanced(data.spec, rows, preprocessor, seeds)
@@ -336,11 +336,9 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
         fold_seed = next(seeds) if decision == "cv" else None
         return DecisionPlan(decision, threshold_cv, fold_seed)
 
-    def _split(self, spec, y_encoded, kept, rng, holdout: bool):
-        """Train/validation indices into the original rows (zero weights excluded)."""
-        return training.split_rows(
-            spec, y_encoded, kept, rng, fraction=self.validation_fraction, holdout=holdout
-        )
+    def _split(self, data: FitData, rng, holdout: bool):
+        """Train/validation indices into the original rows (see ``fit_rows.split``)."""
+        return split(self, data, rng, holdout)
 
     def _training_rows(self, data: FitData, train_idx, val_idx, resume: bool):
         """The preprocessor (fitted on the training rows, or kept) and the rows it gives."""
@@ -484,6 +482,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 early_stopping=self.early_stopping,
                 epochs=self.epochs,
                 seeds=seeds,
+                keep_twins_together=not is_classifier(self),  # as the split did (fit_rows.split)
             )
             network.set_weights(weights)
             if self.verbose:

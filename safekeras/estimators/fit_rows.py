@@ -11,12 +11,52 @@ without about 1 ms of the ``ColumnTransformer``'s own overhead per call.
 
 from __future__ import annotations
 
+from ..data import row_twins
 from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
 from ..data.preprocessing_plan import PreprocessingPlan
-from ..network import checks
+from ..network import checks, training
 from .fit_state import FitData, Rows
 
-__all__ = ["training_rows"]
+__all__ = ["split", "training_rows"]
+
+_CLASSES = ("binary", "multiclass", "multilabel-indicator")
+
+
+def split(estimator, data: FitData, rng, holdout: bool):
+    """Train and validation rows of ``data.X`` (zero weights excluded; None: no split).
+
+    A table with a continuous target keeps rows with identical features on one
+    side of the split (:mod:`safekeras.data.row_twins`); a class target's split
+    is stratified, as before.
+
+    Parameters
+    ----------
+    estimator : SafeKerasClassifier or SafeKerasRegressor
+        Read for ``validation_fraction`` and the kind of its inputs.
+    data : FitData
+        The fit's validated data.
+    rng : numpy.random.RandomState
+        Draws the split.
+    holdout : bool
+        Whether to hold out a validation split at all.
+
+    Returns
+    -------
+    train_idx : ndarray of int
+    val_idx : ndarray of int or None
+    """
+    twins = None
+    if holdout and data.spec.target_type not in _CLASSES and estimator._fit_kind() == "table":
+        twins = row_twins.twin_groups(take_rows(data.X, data.kept))
+    return training.split_rows(
+        data.spec,
+        data.y_encoded,
+        data.kept,
+        rng,
+        fraction=estimator.validation_fraction,
+        holdout=holdout,
+        twins=twins,
+    )
 
 
 def training_rows(estimator, data: FitData, train_idx, val_idx, resume: bool, kind: str):

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data import row_twins
 from ..exceptions import ParameterError
 from . import stacked
 from .engine.result import TrainingResult
@@ -181,6 +182,7 @@ def train_members(
     early_stopping: bool,
     epochs: int,
     seeds,
+    keep_twins_together: bool = False,
 ):
     """Train ``size`` default MLPs together; their merged weights and the training record.
 
@@ -238,8 +240,9 @@ def train_members(
         )
         members.append(weights)
     orders = np.random.default_rng(next(seeds))
+    twins = row_twins.twin_groups(x) if keep_twins_together and validation is not None else None
     train_parts, validation_parts = member_rows(
-        size, (x, _column(y), sample_weight), validation, orders
+        size, (x, _column(y), sample_weight), validation, orders, twins=twins
     )
     train = stacked.stack_rows(train_parts, width, x.dtype)
     stacked_validation = None
@@ -278,7 +281,7 @@ def train_members(
     )
 
 
-def member_rows(size: int, train, validation, rng) -> tuple[list, list | None]:
+def member_rows(size: int, train, validation, rng, twins=None) -> tuple[list, list | None]:
     """Each member's training rows and validation rows, as ``(x, y, sample_weight)`` triples.
 
     The first member trains on the fit's training rows and stops on its
@@ -302,6 +305,11 @@ def member_rows(size: int, train, validation, rng) -> tuple[list, list | None]:
         The fit's validation split.
     rng : numpy.random.Generator
         Draws the members' row orders and held-out slices.
+    twins : ndarray of shape (n_train,) or None
+        Group ids of training rows with identical features
+        (:func:`~safekeras.data.row_twins.twin_groups`): each group is held
+        out whole, by one slice (:func:`~safekeras.data.row_twins.grouped_slices`),
+        so no member stops on rows whose twins it trains on.
 
     Returns
     -------
@@ -331,9 +339,14 @@ def member_rows(size: int, train, validation, rng) -> tuple[list, list | None]:
         )
     train_parts = [(x, y, weights)]
     validation_parts = [(x_val, y_val, w_val)]
-    slices = rng.permutation(n_train)
-    for member in range(1, size):
-        held = slices[(np.arange(n_val) + (member - 1) * n_val) % n_train]
+    if twins is None:
+        slices = rng.permutation(n_train)
+        held_out = [
+            slices[(np.arange(n_val) + (member - 1) * n_val) % n_train] for member in range(1, size)
+        ]
+    else:
+        held_out = row_twins.grouped_slices(twins, n_val, size - 1, rng)
+    for held in held_out:
         kept = np.setdiff1d(np.arange(n_train + n_val), held)
         kept = kept[rng.permutation(len(kept))]
         train_parts.append((pool_x[kept], pool_y[kept], _mean_one(pool_w, kept)))

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 
 from ..data.input_validation import unequal_or_none
 from ..exceptions import InputError, TrainingError, ValidationSplitWarning, external_stacklevel
@@ -89,20 +89,28 @@ class ValidationSplit:
         return next(splitter.split(X_dummy))
 
 
-def split_rows(spec, y_encoded, kept, rng, *, fraction: float, holdout: bool):
+def split_rows(spec, y_encoded, kept, rng, *, fraction: float, holdout: bool, twins=None):
     """Train/validation indices into the original rows (zero weights excluded).
 
     ``kept`` are the rows with a positive weight; without ``holdout`` all of
     them train and there is no validation split. Binary and multiclass
-    targets are split stratified (see :class:`ValidationSplit`).
+    targets are split stratified (see :class:`ValidationSplit`). A continuous
+    target whose rows have ``twins`` (group ids of the kept rows with
+    identical features, :func:`safekeras.data.row_twins.twin_groups`) is split
+    by group: ``fraction`` of the groups is held out, so no validation row has
+    a twin in training (:mod:`safekeras.data.row_twins` says why).
     """
     if not holdout:
         return kept, None
     labels = None
     if spec.target_type in ("binary", "multiclass"):
         labels = y_encoded[kept]
-    splitter = ValidationSplit(fraction, stratify=labels is not None)
-    train_pos, val_pos = splitter.split(len(kept), labels, rng)
+    if twins is not None and labels is None and twins.max() >= 1:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=rng)
+        train_pos, val_pos = next(splitter.split(np.zeros((len(kept), 1)), groups=twins))
+    else:
+        splitter = ValidationSplit(fraction, stratify=labels is not None)
+        train_pos, val_pos = splitter.split(len(kept), labels, rng)
     return kept[np.sort(train_pos)], kept[np.sort(val_pos)]
 
 

@@ -147,3 +147,48 @@ def test_an_estimator_saved_before_numeric_embeddings_keeps_its_preprocessing():
     old.__setstate__(state)
     assert old.get_params()["numeric_embeddings"] is None  # its "auto" embedded nothing
     np.testing.assert_array_equal(old.predict(X), reg.predict(X))
+
+
+def _panel(n_people=60, visits=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.repeat(rng.normal(size=(n_people, 3)), visits, axis=0)
+    return X, X[:, 0] + rng.normal(size=len(X))
+
+
+def _split_of(estimator, X, y):
+    data = estimator._read_validated(X, y, None, None, partial=False, how=None)
+    return fit_rows.split(estimator, data, np.random.RandomState(0), holdout=True)
+
+
+def test_a_regression_split_keeps_rows_with_identical_features_together():
+    from safekeras import SafeKerasRegressor
+
+    X, y = _panel()
+    train, val = _split_of(SafeKerasRegressor(), X, y)
+    trained = {tuple(row) for row in X[train]}
+    assert len(val) and not any(tuple(row) in trained for row in X[val])
+    assert len(val) == pytest.approx(0.15 * len(X), abs=5)  # 15 % of the people, 5 rows each
+
+
+def test_without_twins_or_with_classes_the_split_is_the_one_before():
+    from safekeras import SafeKerasRegressor
+    from safekeras.network import training
+
+    X, y = _panel(n_people=300, visits=1)
+    estimator = SafeKerasRegressor()
+    data = estimator._read_validated(X, y, None, None, partial=False, how=None)
+    before = training.split_rows(
+        data.spec, data.y_encoded, data.kept, np.random.RandomState(0), fraction=0.15, holdout=True
+    )
+    for ours, theirs in zip(_split_of(estimator, X, y), before, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    # A class target stays stratified, twins or not: the classifier's split is unchanged.
+    X, y = _panel()
+    labels = (y > 0).astype(int)
+    classifier = SafeKerasClassifier()
+    data = classifier._read_validated(X, labels, None, None, partial=False, how=None)
+    before = training.split_rows(
+        data.spec, data.y_encoded, data.kept, np.random.RandomState(0), fraction=0.15, holdout=True
+    )
+    for ours, theirs in zip(_split_of(classifier, X, labels), before, strict=True):
+        np.testing.assert_array_equal(ours, theirs)

@@ -294,3 +294,29 @@ def test_without_cross_fitting_members_share_the_split_in_orders_of_their_own(mo
     assert all(part[0] is x_val for part in validation)
     no_split, none = ensemble.member_rows(3, (x, y, None), None, np.random.default_rng(1))
     assert none is None and len(no_split) == 3
+
+
+def test_members_hold_out_whole_groups_of_twin_rows():
+    from safekeras.data.row_twins import twin_groups
+
+    rng = np.random.RandomState(0)
+    people = rng.normal(size=(12, 3))
+    x = np.repeat(people, 4, axis=0)  # each person's features on 4 rows
+    y = rng.normal(size=(48, 1))
+    x_val, y_val = rng.normal(size=(8, 3)), rng.normal(size=8)
+    twins = twin_groups(x)
+    train, validation = ensemble.member_rows(
+        4, (x, y, None), (x_val, y_val, None), np.random.default_rng(1), twins=twins
+    )
+    for (x_train, _, _), (x_held, _, _) in zip(train, validation, strict=True):
+        trained = {tuple(row) for row in x_train}
+        assert len(x_held) and not any(tuple(row) in trained for row in x_held)
+    # Without twins the members draw exactly the slices they drew before.
+    before = ensemble.member_rows(
+        4, (x[::4], y[::4], None), (x_val, y_val, None), np.random.default_rng(1)
+    )
+    after = ensemble.member_rows(
+        4, (x[::4], y[::4], None), (x_val, y_val, None), np.random.default_rng(1), twins=None
+    )
+    for (a, _, _), (b, _, _) in zip(before[1], after[1], strict=True):
+        np.testing.assert_array_equal(a, b)

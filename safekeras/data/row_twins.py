@@ -6,8 +6,8 @@ random, a person's rows land on both sides of the validation split: the
 validation loss then scores rows whose twins the network trains on, keeps
 falling while the network memorises people, and early stopping trains too
 long. Measured on randhie (20 190 rows, 2 760 distinct, cross-validated over
-people): R² 0.053 with a random split, 0.066 with the split grouped by
-identical rows (a tuned ridge: 0.066), in fits that stop sooner
+people, seed 0): R² 0.053 with a random split, 0.065 with the split grouped
+by identical rows (a tuned ridge: 0.066), in fits that stop sooner
 (``docs/training.md``). The classifier's split stays stratified by class.
 
 :func:`twin_groups` finds the groups (None when every row is distinct, the
@@ -48,8 +48,9 @@ def twin_groups(X) -> np.ndarray | None:
 def _row_keys(X):
     """A value per row, equal for identical rows; None when rows are certainly all distinct."""
     if isinstance(X, pd.DataFrame) or np.asarray(X).dtype.kind not in "biuf":
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
-        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        return _hashes(
+            X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+        )
     values = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
     # Identical rows project to the same value, so all-distinct projections prove the rows
     # distinct: one matrix-vector product and a sort of floats, instead of comparing rows.
@@ -57,7 +58,16 @@ def _row_keys(X):
     projected = values @ direction
     if len(np.unique(projected)) == len(projected) and not np.isnan(projected).any():
         return None
-    return values.view(np.dtype((np.void, values.dtype.itemsize * values.shape[1]))).ravel()
+    return _hashes(pd.DataFrame(values))
+
+
+def _hashes(frame: pd.DataFrame) -> np.ndarray:
+    """pandas' 64-bit hash of each row: equal for identical rows.
+
+    Two distinct rows sharing a hash (odds near n² / 2⁶⁴) would only be held out
+    together, which the split allows; comparing hashes is faster than sorting rows.
+    """
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
 def grouped_slices(groups: np.ndarray, size: int, n_slices: int, rng) -> list[np.ndarray]:

@@ -170,25 +170,22 @@ def test_a_regression_split_keeps_rows_with_identical_features_together():
     assert len(val) == pytest.approx(0.15 * len(X), abs=5)  # 15 % of the people, 5 rows each
 
 
-def test_without_twins_or_with_classes_the_split_is_the_one_before():
-    from safekeras import SafeKerasRegressor
+def _assert_split_as_before(estimator, X, y):
+    """``fit_rows.split`` draws exactly the split ``training.split_rows`` drew before twins."""
     from safekeras.network import training
 
-    X, y = _panel(n_people=300, visits=1)
-    estimator = SafeKerasRegressor()
     data = estimator._read_validated(X, y, None, None, partial=False, how=None)
     before = training.split_rows(
         data.spec, data.y_encoded, data.kept, np.random.RandomState(0), fraction=0.15, holdout=True
     )
     for ours, theirs in zip(_split_of(estimator, X, y), before, strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_without_twins_or_with_classes_the_split_is_the_one_before():
+    from safekeras import SafeKerasRegressor
+
+    _assert_split_as_before(SafeKerasRegressor(), *_panel(n_people=300, visits=1))
     # A class target stays stratified, twins or not: the classifier's split is unchanged.
     X, y = _panel()
-    labels = (y > 0).astype(int)
-    classifier = SafeKerasClassifier()
-    data = classifier._read_validated(X, labels, None, None, partial=False, how=None)
-    before = training.split_rows(
-        data.spec, data.y_encoded, data.kept, np.random.RandomState(0), fraction=0.15, holdout=True
-    )
-    for ours, theirs in zip(_split_of(classifier, X, labels), before, strict=True):
-        np.testing.assert_array_equal(ours, theirs)
+    _assert_split_as_before(SafeKerasClassifier(), X, (y > 0).astype(int))

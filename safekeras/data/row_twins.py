@@ -6,7 +6,7 @@ random, a person's rows land on both sides of the validation split: the
 validation loss then scores rows whose twins the network trains on, keeps
 falling while the network memorises people, and early stopping trains too
 long. Measured on randhie (20 190 rows, 2 760 distinct, cross-validated over
-people, seed 0): R² 0.053 with a random split, 0.065 with the split grouped
+people, seed 0): R² 0.053 with a random split, 0.066 with the split grouped
 by identical rows (a tuned ridge: 0.066), in fits that stop sooner
 (``docs/training.md``). The classifier's split stays stratified by class.
 
@@ -19,7 +19,8 @@ regressor's cross-fitted members (:func:`safekeras.network.ensemble.member_rows`
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+
+from .preprocessing import is_dataframe
 
 __all__ = ["grouped_slices", "twin_groups"]
 
@@ -30,8 +31,8 @@ def twin_groups(X) -> np.ndarray | None:
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features) or DataFrame
-        Validated training features (numbers, or any values of a DataFrame or
-        object array: they are compared by pandas' row hashes).
+        Validated training features: numbers are compared bit for bit, a
+        DataFrame's rows by pandas' row hashes, an object array's by value.
 
     Returns
     -------
@@ -47,26 +48,31 @@ def twin_groups(X) -> np.ndarray | None:
 
 def _row_keys(X):
     """A value per row, equal for identical rows; None when rows are certainly all distinct."""
-    if isinstance(X, pd.DataFrame) or np.asarray(X).dtype.kind not in "biuf":
-        return _hashes(
-            X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
-        )
-    values = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+    if is_dataframe(X):  # a frame's columns keep their own types: pandas hashes its rows
+        return _frame_hashes(X)
+    values = np.asarray(X)
+    values = values.reshape(len(values), -1)
+    if values.dtype.kind not in "biuf":  # object arrays: the rows' values themselves
+        ids: dict = {}
+        return np.array([ids.setdefault(tuple(row), len(ids)) for row in values.tolist()])
+    values = np.ascontiguousarray(values, dtype=np.float64)
     # Identical rows project to the same value, so all-distinct projections prove the rows
     # distinct: one matrix-vector product and a sort of floats, instead of comparing rows.
     direction = np.random.default_rng(0).standard_normal(values.shape[1])
     projected = values @ direction
     if len(np.unique(projected)) == len(projected) and not np.isnan(projected).any():
         return None
-    return _hashes(pd.DataFrame(values))
+    return values.view(np.dtype((np.void, values.dtype.itemsize * values.shape[1]))).ravel()
 
 
-def _hashes(frame: pd.DataFrame) -> np.ndarray:
-    """pandas' 64-bit hash of each row: equal for identical rows.
+def _frame_hashes(frame) -> np.ndarray:
+    """pandas' 64-bit hash of each row of a DataFrame: equal for identical rows.
 
     Two distinct rows sharing a hash (odds near n² / 2⁶⁴) would only be held out
-    together, which the split allows; comparing hashes is faster than sorting rows.
+    together, which the split allows.
     """
+    import pandas as pd  # a DataFrame was given, so pandas is installed
+
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 

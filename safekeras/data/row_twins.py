@@ -104,9 +104,10 @@ def grouped_slices(groups: np.ndarray, size: int, n_slices: int, rng) -> list[np
     position[order] = np.arange(n_rows)
     first = np.full(n_groups, n_rows, dtype=np.intp)
     np.minimum.at(first, groups, position)  # where each group starts in the layout
+    start = first[groups]  # each row's group's start
     slices = []
     for index in range(n_slices):
-        offset = (first[groups] - index * size) % n_rows
+        offset = (start - index * size) % n_rows
         rows = np.flatnonzero(offset < size)
         slices.append(rows[rng.permutation(len(rows))])
     return slices

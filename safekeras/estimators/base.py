@@ -28,7 +28,7 @@ from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -48,7 +48,7 @@ from ..network.engine import ENGINES
 from ..network.fitted import FittedNetwork, input_dtype
 from ..network.parallel import limit_worker_threads
 from ..network.variable_names import stable_variable_names
-from .fit_rows import split, training_rows
+from .fit_rows import keeps_twins_together, split, training_rows
 from .fit_state import FitData, Rows, fit_transaction
 from .fitted_attributes import record_network, record_target
 from .input_kinds import (
@@ -482,7 +482,7 @@ class _SafeKerasBase(_PredictMixin, BaseEstimator):
                 early_stopping=self.early_stopping,
                 epochs=self.epochs,
                 seeds=seeds,
-                keep_twins_together=not is_classifier(self),  # as the split did (fit_rows.split)
+                keep_twins_together=keeps_twins_together(self),  # as the split does
             )
             network.set_weights(weights)
             if self.verbose:

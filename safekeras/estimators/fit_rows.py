@@ -11,15 +11,25 @@ without about 1 ms of the ``ColumnTransformer``'s own overhead per call.
 
 from __future__ import annotations
 
+from sklearn.base import is_classifier
+
 from ..data import row_twins
 from ..data.preprocessing import fit_preprocessor, resolve_preprocessor, take_rows
 from ..data.preprocessing_plan import PreprocessingPlan
 from ..network import checks, training
 from .fit_state import FitData, Rows
 
-__all__ = ["split", "training_rows"]
+__all__ = ["keeps_twins_together", "split", "training_rows"]
 
-_CLASSES = ("binary", "multiclass", "multilabel-indicator")
+
+def keeps_twins_together(estimator) -> bool:
+    """Whether a fit holds out rows with identical features together: a regressor's table.
+
+    The one rule for the validation split (:func:`split`) and the regressor's
+    cross-fitted members (:func:`safekeras.network.ensemble.member_rows`); a
+    classifier's split stays stratified by class.
+    """
+    return not is_classifier(estimator) and estimator._fit_kind() == "table"
 
 
 def split(estimator, data: FitData, rng, holdout: bool):
@@ -46,7 +56,7 @@ def split(estimator, data: FitData, rng, holdout: bool):
     val_idx : ndarray of int or None
     """
     twins = None
-    if holdout and data.spec.target_type not in _CLASSES and estimator._fit_kind() == "table":
+    if holdout and keeps_twins_together(estimator):
         twins = row_twins.twin_groups(take_rows(data.X, data.kept))
     return training.split_rows(
         data.spec,

@@ -499,9 +499,9 @@ def prior_loss(targets, weights, activation: str, eps: float) -> float:
         return _weighted_mean(np.mean((targets - centre) ** 2, axis=1), weights)
     # The cross-entropy of a constant prediction is linear in the targets, so its weighted
     # mean over the rows is the cross-entropy of the weighted mean target: one row's work.
-    log_yes, log_no = _log_probabilities(centre[np.newaxis, :], activation, False, eps)
     mean_target = centre[np.newaxis, :]
-    return float(_cross_entropy((log_yes, log_no), mean_target, activation)[0])
+    log_p = _log_probabilities(mean_target, activation, False, eps)
+    return float(_cross_entropy(log_p, mean_target, activation)[0])
 
 
 def _weighted_mean(values, weights) -> float:

@@ -227,7 +227,7 @@ class InputSchema(DriftChecks):
         if numeric:
             values = _numeric_block(X, numeric)
             check_finite(values, [name(j) for j in numeric], allow_nan=not numeric_only)
-            names, dtypes = [name(j) for j in numeric], [_dtype(X, j) for j in numeric]
+            names, dtypes = [name(j) for j in numeric], _dtypes(X, numeric)
             profiles.update(zip(numeric, _numeric_profiles(names, dtypes, values), strict=True))
         for j in categorical:
             column = as_categories(_column(X, j))[:, 0]
@@ -480,6 +480,13 @@ def _categories_of(X, positions, frame_values=None) -> np.ndarray:
 
 def _dtype(X, j) -> str:
     return str(X.dtypes.iloc[j]) if is_dataframe(X) else str(X.dtype)
+
+
+def _dtypes(X, positions) -> list[str]:
+    """``_dtype`` of each column at ``positions`` (an array's one dtype named once)."""
+    if is_dataframe(X):
+        return [_dtype(X, j) for j in positions]
+    return [str(X.dtype)] * len(positions)
 
 
 def _column(X, j) -> np.ndarray:

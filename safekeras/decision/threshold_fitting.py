@@ -16,6 +16,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.metrics import get_scorer_names
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import check_random_state
 
@@ -103,6 +104,8 @@ def decision_plan(
 
 def _check_scorer(scoring) -> None:
     """ParameterError unless ``scoring`` is a scikit-learn scorer."""
+    if isinstance(scoring, str) and scoring in get_scorer_names():
+        return  # a known name: building its scorer (a deep copy) would only be discarded
     try:
         thresholds.make_threshold_scorer(scoring)
     except ValueError as exc:

@@ -18,9 +18,8 @@ def test_stage_times_add_up_to_the_fit_and_the_wrappers_are_removed():
     assert "_build_network" not in vars(SafeKerasClassifier)
     assert fitted.n_epochs_ == 3
     top = [label for label, _, _, depth in benchmark._STAGES if depth == 0]
-    assert all(
-        times[label] > 0 for label in ("model build (or its recipe)", "epochs (one compiled call)")
-    )
+    stages = ("model build (or its recipe)", "logistic average (its regression fitted)")
+    assert all(times[label] > 0 for label in (*stages, "epochs (one compiled call)"))
     assert 0.5 * total < sum(times.get(label, 0.0) for label in top) <= total
     inner = [label for label, _, _, depth in benchmark._STAGES if depth == 1]
     assert sum(times.get(label, 0.0) for label in inner) <= total
@@ -48,3 +47,17 @@ def test_per_epoch_measures_the_fit_and_its_arithmetic_in_turns(monkeypatch):
         assert np.isfinite(arithmetic)
     else:
         assert arithmetic is None
+
+
+def test_the_fixed_cost_is_also_shown_less_the_logistic_regression():
+    benchmark = reports.load_benchmark("fit_overhead")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] > 0.8).astype(int)
+    params = dict(hidden_layer_sizes=(4,), epochs=3, random_state=0)
+    rows, fixed = benchmark.stage_breakdown(X, y, params, repeats=1)
+    less = [row for row in rows if row.startswith("| fixed cost less the logistic regression |")]
+    assert len(less) == 1
+    assert 0 < float(less[0].split("|")[2]) < fixed * 1e3
+    rows, _ = benchmark.stage_breakdown(X, y, {**params, "linear_baseline": None}, repeats=1)
+    assert not any("less the logistic" in row for row in rows)  # nothing to take away

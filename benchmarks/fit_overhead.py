@@ -205,7 +205,7 @@ def stage_breakdown(X, y, params: dict, repeats: int) -> tuple[list[str], float]
     # Issue 22's trade, shown apart when the fit runs it (a row of its own above).
     if statistics.median(times.get(logistic, 0.0) for _, times, _ in fits) >= 5e-5:
         engine_only = statistics.median(
-            cost - times.get(logistic, 0.0) for cost, (_, times, _) in zip(fixed, fits)
+            cost - times.get(logistic, 0.0) for cost, (_, times, _) in zip(fixed, fits, strict=True)
         )
         rows.append(f"| fixed cost less the logistic regression | {engine_only * 1e3:.1f} |")
     return rows, statistics.median(fixed)

@@ -316,8 +316,10 @@ def save_json(path: str, results, args, skipped: list[str], total: int) -> None:
 def load_json(paths: str, args):
     """The results saved by ``--json`` (comma-separated files merged), their options on ``args``.
 
-    Runs split by task (say, the two largest tables in a second process) merge into one
-    report; a contender already read for a task keeps its first rows.
+    Runs split by task (say, the two largest tables in a second process) or by contender
+    (pytabkit's, in an environment of their own) merge into one report: a contender already
+    read for a task keeps its first rows, unless it did not run there (a row that says why)
+    and a later file ran it.
 
     Raises
     ------
@@ -339,17 +341,25 @@ def load_json(paths: str, args):
             _, rows = merged.setdefault(
                 task["name"], (SavedTask(task["name"], task["kind"], task["summary"]), [])
             )
-            have = {row.contender for row in rows}
-            rows += [
-                Row(r["contender"], task["name"], r["scores"], r["skipped"], Counter(r["warnings"]))
-                for r in task["rows"]
-                if r["contender"] not in have
-            ]
+            for r in task["rows"]:
+                row = Row(
+                    r["contender"], task["name"], r["scores"], r["skipped"], Counter(r["warnings"])
+                )
+                _keep_first_run(rows, row)
     for key, value in options.items():
         setattr(args, key, value)
     args.contenders = tuple(anchor.name for anchor in ANCHORS if anchor.name in names)
     args.code = "; ".join(dict.fromkeys(codes))  # split runs may have measured other code
     return list(merged.values()), skipped, max(total, len(merged))
+
+
+def _keep_first_run(rows: list, row) -> None:
+    """Add ``row`` unless its contender has one; it replaces a row that did not run, in place."""
+    known = [k for k, kept in enumerate(rows) if kept.contender == row.contender]
+    if not known:
+        rows.append(row)
+    elif rows[known[0]].skipped is not None and row.skipped is None:
+        rows[known[0]] = row
 
 
 # -- run -------------------------------------------------------------------------
@@ -413,12 +423,19 @@ def save_partial(results, args, skipped: list[str], total: int) -> None:
         Path(args.markdown).write_text("\n\n".join(sections) + "\n", encoding="utf-8")
 
 
+def _shown_path(path: str) -> str:
+    """``path`` relative to the repository if it lies inside (the stored run), else its name."""
+    root = Path(__file__).resolve().parents[1]
+    resolved = Path(path).resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else resolved.name
+
+
 def main(argv=None) -> str:
     args = parse_args(argv)
     if args.from_json:
         results, skipped, total = load_json(args.from_json, args)
         sections = build_report(results, args, skipped, total)
-        files = ", ".join(f"`{Path(path).name}`" for path in _names(args.from_json))
+        files = ", ".join(f"`{_shown_path(path)}`" for path in _names(args.from_json))
         sections.append(f"Rendered by `--from-json` from the per-fold scores saved in {files}.")
         text = "\n\n".join(sections) + "\n"
         print(text, end="", flush=True)

@@ -7,6 +7,7 @@ It does not check who wins: the quick run trains a few epochs only.
 
 import importlib.util
 import sys
+from pathlib import Path
 
 import benchmark_reports as reports
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 anchors = reports.load_benchmark("anchors")  # puts the repository root on sys.path
+ROOT = Path(anchors.__file__).resolve().parents[1]
 
 import benchmarks.anchor_contenders as contenders  # noqa: E402
 import benchmarks.anchor_report as report  # noqa: E402
@@ -223,6 +225,30 @@ def test_runs_split_by_task_merge_into_one_report(tmp_path):
         anchors.load_json(f"{tmp_path / 'a.json'},{tmp_path / 'c.json'}", anchors.parse_args([]))
 
 
+def test_a_contender_run_apart_replaces_its_row_that_did_not_run(tmp_path):
+    args = anchors.parse_args(["--folds", "2", "--contenders", "safekeras default,RealMLP-TD"])
+    task = anchors.SavedTask("t", "binary", "")
+    absent = report.Row(contenders.REALMLP, "t", skipped="pytabkit does not import")
+    stored = [(task, [_row(contenders.SAFEKERAS, [0.8, 0.9]), absent])]
+    apart = [(task, [_row(contenders.REALMLP, [0.7, 0.95])])]
+    anchors.save_json(str(tmp_path / "stored.json"), stored, args, [], 1)
+    anchors.save_json(str(tmp_path / "apart.json"), apart, args, [], 1)
+    for order in ("stored.json,apart.json", "apart.json,stored.json"):
+        paths = ",".join(str(tmp_path / name) for name in order.split(","))
+        results, _, _ = anchors.load_json(paths, anchors.parse_args([]))
+        [(_, rows)] = results
+        by_name = {row.contender: row for row in rows}
+        assert set(by_name) == {contenders.SAFEKERAS, contenders.REALMLP}
+        assert by_name[contenders.REALMLP].skipped is None
+        assert list(by_name[contenders.REALMLP].values("balanced_accuracy")) == [0.7, 0.95]
+    # Two runs of one contender: the first file's rows stay.
+    again = [(task, [_row(contenders.SAFEKERAS, [0.1, 0.2])])]
+    anchors.save_json(str(tmp_path / "again.json"), again, args, [], 1)
+    paths = f"{tmp_path / 'stored.json'},{tmp_path / 'again.json'}"
+    [(_, rows)], _, _ = anchors.load_json(paths, anchors.parse_args([]))
+    assert list(rows[0].values("balanced_accuracy")) == [0.8, 0.9]
+
+
 def _no_tensorflow(*extra):
     """The environment bullets without importing TensorFlow (seconds) for a table test."""
     return "- environment"
@@ -242,3 +268,21 @@ def _row(name, accuracy, pr_auc=None):
 
 def _r2(name, value):
     return report.Row(name, "r", {"r2": [value] * 3, "mae": [1.0] * 3, "fit_seconds": [1.0] * 3})
+
+
+def test_the_docs_page_is_the_report_of_the_stored_run(monkeypatch):
+    """docs/anchors.md is what ``--from-json benchmarks/results/anchors.json`` renders.
+
+    So every figure on the page comes from the stored per-fold scores, and a change to the
+    report's rules shows on the page once it is rendered again. The environment bullets
+    (the rendering machine's versions) are left out of the comparison.
+    """
+    monkeypatch.setattr(report, "describe_environment", _no_tensorflow)
+    stored = ROOT / "benchmarks" / "results" / "anchors.json"
+    args = anchors.parse_args([])
+    results, skipped, total = anchors.load_json(str(stored), args)
+    sections = report.build_report(results, args, skipped, total)
+    page = (ROOT / "docs" / "anchors.md").read_text(encoding="utf-8")
+    assert "\n\n".join(sections[2:]) in page
+    assert page.endswith("saved in `benchmarks/results/anchors.json`.\n")
+    assert "Partial report" not in page

@@ -120,6 +120,18 @@ def test_plan_reads_the_current_weights():
     np.testing.assert_allclose(plan(x), before + 1.0, rtol=1e-6, atol=1e-6)
 
 
+def test_a_weight_read_is_its_value_then_and_stays_so():
+    """``as_numpy`` of a variable: its values, unchanged by a later ``assign``, of its dtype."""
+    variable = keras.Variable(RNG.normal(size=(3, 2)).astype("float32"))
+    read = inference.as_numpy(variable.value)
+    expected = keras.ops.convert_to_numpy(variable)
+    assert isinstance(read, np.ndarray) and read.dtype == np.float32
+    np.testing.assert_array_equal(read, expected)
+    variable.assign(expected + 1.0)
+    np.testing.assert_array_equal(read, expected)  # a snapshot, not a view of the variable
+    np.testing.assert_array_equal(inference.as_numpy(variable.value), expected + 1.0)
+
+
 def test_a_plan_that_disagrees_with_keras_is_dropped(monkeypatch):
     model = _sequential(keras.layers.Dense(3, activation="relu"))
     assert plan_forward(model) is not None

@@ -321,14 +321,53 @@ def load_json(paths: str, args):
     read for a task keeps its first rows, unless it did not run there (a row that says why)
     and a later file ran it.
 
+    Runs of further repeats merge too: files whose seeds continue one another (a stored run
+    of seed 0, then ``--seed 1 --repeats 2``) are one run of the CV repeated, seed 0 and
+    3 repeats, each row's folds in seed order. A contender that did not run on every repeat
+    of a task keeps a row that says so: its folds would not pair with the others'.
+
     Raises
     ------
     SystemExit
-        The files were run with different folds, repeats or seed: their pairs differ.
+        The files were run with different folds or threads, or with seeds that overlap or
+        leave a gap: their pairs differ.
     """
+    blocks: dict[tuple[int, int], list[str]] = {}
+    for path in _names(paths):
+        options = json.loads(Path(path).read_text(encoding="utf-8"))["options"]
+        blocks.setdefault((options["seed"], options["repeats"]), []).append(path)
+    loaded = [_load_block(blocks[key]) for key in sorted(blocks)]
+    first = loaded[0][3]
+    seed = first["seed"]
+    for (_, _, _, options, _, _), files in zip(loaded, [blocks[k] for k in sorted(blocks)]):
+        same = {k: v for k, v in options.items() if k not in ("seed", "repeats")}
+        if same != {k: v for k, v in first.items() if k not in ("seed", "repeats")}:
+            raise SystemExit(f"{files[0]} was run with {options}, not {first}")
+        if options["seed"] != seed:
+            raise SystemExit(
+                f"{files[0]} starts at seed {options['seed']}, not {seed}: the repeats of the "
+                "files merged must follow one another, without overlap or gap"
+            )
+        seed += options["repeats"]
+    merged = _stacked_repeats([block[0] for block in loaded])
+    skipped, names, codes, total = [], set(), [], 0
+    for _, block_skipped, block_total, _, block_names, block_codes in loaded:
+        skipped += [line for line in block_skipped if line not in skipped]
+        names.update(block_names)
+        codes += block_codes
+        total = max(total, block_total)
+    for key, value in {**first, "repeats": seed - first["seed"]}.items():
+        setattr(args, key, value)
+    args.contenders = tuple(anchor.name for anchor in ANCHORS if anchor.name in names)
+    args.code = "; ".join(dict.fromkeys(codes))  # split runs may have measured other code
+    return list(merged.values()), skipped, max(total, len(merged))
+
+
+def _load_block(paths: list[str]):
+    """One run of the CV from its files: ``(tasks, skipped, total, options, names, codes)``."""
     merged: dict[str, tuple] = {}
     skipped, total, options, names, codes = [], 0, None, set(), []
-    for path in _names(paths):
+    for path in paths:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
         if options is not None and record["options"] != options:
             raise SystemExit(f"{path} was run with {record['options']}, not {options}")
@@ -346,11 +385,43 @@ def load_json(paths: str, args):
                     r["contender"], task["name"], r["scores"], r["skipped"], Counter(r["warnings"])
                 )
                 _keep_first_run(rows, row)
-    for key, value in options.items():
-        setattr(args, key, value)
-    args.contenders = tuple(anchor.name for anchor in ANCHORS if anchor.name in names)
-    args.code = "; ".join(dict.fromkeys(codes))  # split runs may have measured other code
-    return list(merged.values()), skipped, max(total, len(merged))
+    return merged, skipped, total, options, names, codes
+
+
+def _stacked_repeats(blocks: list[dict]) -> dict:
+    """The tasks of several runs of the CV (in seed order) as one: each row's folds joined.
+
+    A task or contender missing from a run, or not run there, is a row that did not run.
+    """
+    if len(blocks) == 1:
+        return blocks[0]
+    stacked = {}
+    for name in dict.fromkeys(name for block in blocks for name in block):
+        task = next(block[name][0] for block in blocks if name in block)
+        contenders = [row.contender for block in blocks for row in block.get(name, ((), []))[1]]
+        rows = []
+        for contender in dict.fromkeys(contenders):
+            same = [_row_of(block, name, contender) for block in blocks]
+            row = next(other for other in same if other is not None)
+            if any(other is None or other.skipped is not None for other in same):
+                reasons = {other.skipped for other in same if other is not None and other.skipped}
+                why = "; ".join(sorted(reasons)) or f"not run on every one of {len(blocks)} runs"
+                rows.append(Row(contender, name, {}, why, Counter()))
+                continue
+            scores = {
+                metric: [v for other in same for v in other.scores[metric]]
+                for metric in row.scores
+                if all(metric in other.scores for other in same)
+            }
+            warnings = sum((other.warnings for other in same), Counter())
+            rows.append(Row(contender, name, scores, None, warnings))
+        stacked[name] = (task, rows)
+    return stacked
+
+
+def _row_of(block: dict, task: str, contender: str) -> Row | None:
+    rows = block.get(task, (None, []))[1]
+    return next((row for row in rows if row.contender == contender), None)
 
 
 def _keep_first_run(rows: list, row) -> None:

@@ -249,6 +249,37 @@ def test_a_contender_run_apart_replaces_its_row_that_did_not_run(tmp_path):
     assert list(rows[0].values("balanced_accuracy")) == [0.8, 0.9]
 
 
+def test_runs_of_further_repeats_stack_into_one_repeated_run(tmp_path):
+    task = anchors.SavedTask("t", "binary", "")
+    first = anchors.parse_args(["--folds", "2", "--contenders", "safekeras default,tuned linear"])
+    more = anchors.parse_args(["--folds", "2", "--seed", "1", "--repeats", "2"])
+    seed0 = [(task, [_row(contenders.SAFEKERAS, [0.8, 0.9]), _row(contenders.LINEAR, [0.7, 0.8])])]
+    seeds12 = [(task, [_row(contenders.SAFEKERAS, [0.1, 0.2, 0.3, 0.4])])]
+    anchors.save_json(str(tmp_path / "seed0.json"), seed0, first, [], 1)
+    anchors.save_json(str(tmp_path / "seeds12.json"), seeds12, more, [], 1)
+    for order in ("seed0.json,seeds12.json", "seeds12.json,seed0.json"):
+        args = anchors.parse_args([])
+        paths = ",".join(str(tmp_path / name) for name in order.split(","))
+        [(_, rows)], _, _ = anchors.load_json(paths, args)
+        assert (args.seed, args.repeats, args.folds) == (0, 3, 2)
+        by_name = {row.contender: row for row in rows}
+        safe = by_name[contenders.SAFEKERAS]
+        assert list(safe.values("balanced_accuracy")) == [0.8, 0.9, 0.1, 0.2, 0.3, 0.4]
+        # Two folds of six would not pair with safekeras's: the row says it did not run.
+        assert by_name[contenders.LINEAR].skipped == "not run on every one of 2 runs"
+        page = "\n\n".join(report.build_report([(task, rows)], args, [], 1))
+        assert "2-fold CV x 3 repeat(s), seed 0" in page
+    # A gap (seed 0, then seed 2) or an overlap (seed 0 twice over) is refused.
+    gap = anchors.parse_args(["--folds", "2", "--seed", "2"])
+    anchors.save_json(str(tmp_path / "seed2.json"), seeds12, gap, [], 1)
+    overlap = anchors.parse_args(["--folds", "2", "--repeats", "2"])
+    anchors.save_json(str(tmp_path / "seeds01.json"), seeds12, overlap, [], 1)
+    for other in ("seed2.json", "seeds01.json"):
+        paths = f"{tmp_path / 'seed0.json'},{tmp_path / other}"
+        with pytest.raises(SystemExit, match="must follow one another"):
+            anchors.load_json(paths, anchors.parse_args([]))
+
+
 def _no_tensorflow(*extra):
     """The environment bullets without importing TensorFlow (seconds) for a table test."""
     return "- environment"

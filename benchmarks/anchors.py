@@ -339,7 +339,8 @@ def load_json(paths: str, args):
     loaded = [_load_block(blocks[key]) for key in sorted(blocks)]
     first = loaded[0][3]
     seed = first["seed"]
-    for (_, _, _, options, _, _), files in zip(loaded, [blocks[k] for k in sorted(blocks)]):
+    for (_, _, _, options, _, _), key in zip(loaded, sorted(blocks), strict=True):
+        files = blocks[key]
         same = {k: v for k, v in options.items() if k not in ("seed", "repeats")}
         if same != {k: v for k, v in first.items() if k not in ("seed", "repeats")}:
             raise SystemExit(f"{files[0]} was run with {options}, not {first}")

@@ -197,6 +197,7 @@ def plot_fit_time(run: quality_tables.Run, folder: Path) -> Path:
 SPEED_TITLES = {
     "default-path": "The default fit, as users run it",
     "default-path-jax": "The default fit on JAX",
+    "fit-overhead": "Where a warm default fit's time goes",
     "training": "Training engines",
     "latency": "Predict latency",
     "memory": "Memory per refit",

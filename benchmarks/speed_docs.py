@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = {
     "default-path": ("README.md", "docs/training.md", "docs/benchmarks.md"),
     "default-path-jax": ("docs/training.md", "docs/benchmarks.md"),
+    "fit-overhead": ("docs/training.md", "docs/benchmarks.md"),
     "training": ("docs/training.md", "docs/benchmarks.md"),
     "latency-summary": ("README.md",),
     "latency": ("docs/inference.md", "docs/benchmarks.md"),
@@ -48,6 +49,7 @@ QUICK_DEPLOY = ["--skip", "memory,pickle,imports"]
 SCRIPTS = {
     "default_path": ([], ["--quick", "--sizes", "200x8"]),
     "default_path@jax": ([], ["--quick", "--sizes", "200x8"]),
+    "fit_overhead": ([], ["--quick"]),
     "deploy": ([], ["--quick", "--backends", "tensorflow", "--calls-one", "5", *QUICK_DEPLOY]),
     "training": ([], ["--quick", "--backends", "tensorflow", "--sizes", "1000x8"]),
     "parallel": ([], ["--quick", "--variants", "serial"]),

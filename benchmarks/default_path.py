@@ -55,7 +55,7 @@ from sklearn.metrics import balanced_accuracy_score
 from benchmarks.contenders import make_default_path_contender
 from benchmarks.datasets import make_default_path_split
 from benchmarks.report import fill_defaults, prepare_keras, quiet_tensorflow_logger
-from benchmarks.speed_docs import ROOT, write_block
+from benchmarks.speed_docs import add_write_option, write_block
 
 SIZES = [(600, 30), (3000, 10), (20000, 20), (100000, 20)]
 QUICK_SIZES = [(300, 10)]
@@ -249,14 +249,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None, help="3; --quick: 1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="one small size, one repeat")
-    parser.add_argument(
-        "--write",
-        nargs="?",
-        const=str(ROOT),
-        metavar="ROOT",
-        help="also write the table between the speed:default-path markers of README.md, "
-        "docs/training.md and docs/benchmarks.md under ROOT (default: this repository); "
-        "under KERAS_BACKEND=jax, the speed:default-path-jax markers of the two docs pages",
+    add_write_option(
+        parser, ("default-path", "default-path-jax"), "; the jax block under KERAS_BACKEND=jax"
     )
     args = parser.parse_args(argv)
     fill_defaults(

@@ -194,7 +194,7 @@ from benchmarks.report import (
     progress,
     quiet_tensorflow_logger,
 )
-from benchmarks.speed_docs import ROOT
+from benchmarks.speed_docs import add_write_option
 
 REGIONS = ("north", "south", "east", "west")
 SKIPPABLE = ("memory", "pickle", "imports")
@@ -274,14 +274,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
     )
-    parser.add_argument(
-        "--write",
-        nargs="?",
-        const=str(ROOT),
-        metavar="ROOT",
-        help="also write the latency, memory and import tables between their speed:* markers "
-        "of README.md and docs/ under ROOT (default: this repository)",
-    )
+    add_write_option(parser, ("latency", "latency-summary", "memory", "imports"))
     parser.add_argument(
         "--skip",
         type=lambda text: {part.strip() for part in text.split(",") if part.strip()},

@@ -65,7 +65,7 @@ from benchmarks import fit_overhead_docs
 from benchmarks.datasets import make_default_path_split
 from benchmarks.default_path import parse_sizes
 from benchmarks.report import fill_defaults, prepare_keras, progress, quiet_tensorflow_logger
-from benchmarks.speed_docs import ROOT, write_block
+from benchmarks.speed_docs import add_write_option, write_block
 
 SIZES = [(600, 30), (3000, 10)]
 FULL = {"sizes": SIZES, "repeats": 5, "long": 60}
@@ -516,14 +516,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--grid-repeats", type=int, default=3, help="timed searches of each contender (3)"
     )
     parser.add_argument("--quick", action="store_true", help="one small size, 2 repeats")
-    parser.add_argument(
-        "--write",
-        nargs="?",
-        const=str(ROOT),
-        metavar="ROOT",
-        help="also write the defaults' table between the speed:fit-overhead markers of "
-        "docs/training.md and docs/benchmarks.md under ROOT (default: this repository)",
-    )
+    add_write_option(parser, ("fit-overhead",))
     args = parser.parse_args(argv)
     fill_defaults(args, QUICK, FULL)  # explicit flags win
     return args

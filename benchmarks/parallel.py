@@ -84,7 +84,7 @@ from benchmarks.report import (
     prepare_keras,
     quiet_tensorflow_logger,
 )
-from benchmarks.speed_docs import ROOT, write_block
+from benchmarks.speed_docs import add_write_option, write_block
 
 SEED = 0
 BATCH_SIZE = 32
@@ -146,14 +146,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
     )
-    parser.add_argument(
-        "--write",
-        nargs="?",
-        const=str(ROOT),
-        metavar="ROOT",
-        help="also write the table between the speed:parallel markers of docs/scaling.md and "
-        "docs/benchmarks.md under ROOT (default: this repository)",
-    )
+    add_write_option(parser, ("parallel",))
     # Internal: the subprocess of the "default" variant writes its runs here.
     parser.add_argument("--fragment", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--grid", choices=list(GRIDS), help=argparse.SUPPRESS)

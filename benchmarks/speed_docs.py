@@ -82,6 +82,28 @@ def block_text(name: str, body: str, script: str, quick: bool) -> str:
     return "\n".join([*parts, "", end])
 
 
+def add_write_option(parser, names: tuple[str, ...], note: str = "") -> None:
+    """The ``--write [ROOT]`` option of a speed script that writes the blocks ``names``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    names : tuple of str
+        Keys of ``BLOCKS``: the blocks the script writes (its help names their files).
+    note : str, default=""
+        Appended to the help, e.g. which backend writes which block.
+    """
+    where = "; ".join(f"speed:{name} in {', '.join(BLOCKS[name])}" for name in names)
+    parser.add_argument(
+        "--write",
+        nargs="?",
+        const=str(ROOT),
+        metavar="ROOT",
+        help=f"also write the generated tables between their markers ({where}) under ROOT "
+        f"(default: this repository){note}",
+    )
+
+
 def write_block(root: str | Path, name: str, body: str, script: str, quick: bool) -> list[Path]:
     """Write ``body`` between the ``name`` markers of every file of ``BLOCKS[name]`` under ``root``.
 

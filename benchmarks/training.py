@@ -150,7 +150,7 @@ from benchmarks.report import (
     quiet_tensorflow_logger,
     timed,
 )
-from benchmarks.speed_docs import ROOT, faster_than_ours, peer_table, write_block
+from benchmarks.speed_docs import add_write_option, faster_than_ours, peer_table, write_block
 from benchmarks.training_breakdown import Breakdown, breakdown_section, time_breakdown
 
 HIDDEN_LAYER_SIZES = (64, 32)
@@ -212,14 +212,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--output", "--markdown", dest="markdown", metavar="PATH", help="also write the report"
     )
-    parser.add_argument(
-        "--write",
-        nargs="?",
-        const=str(ROOT),
-        metavar="ROOT",
-        help="also write the engines table between the speed:training markers of "
-        "docs/training.md and docs/benchmarks.md under ROOT (default: this repository)",
-    )
+    add_write_option(parser, ("training",))
     args = parser.parse_args(argv)
     fill_defaults(args, QUICK, FULL)  # explicit flags win
     for key in ("epochs", "repeats"):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from safekeras import SafeKerasClassifier
-from safekeras.network import optimizers
+from safekeras.network import deferred, optimizers
 from safekeras.network.engine import COMPILED_BACKENDS, jax_epochs, shared, tf_epochs
 
 pytestmark = [
@@ -49,9 +49,15 @@ def _cache():
 
 @pytest.fixture
 def cold_cache(monkeypatch):
-    """An empty cache for the test (the process's own is put back afterwards)."""
+    """An empty cache for the test (the process's own are put back afterwards).
+
+    The layouts seen so far go too: a default network whose layout an earlier test of
+    the process fitted trains deferred, through its layout's programs, and never
+    reaches the backend's cache (so the result would hang on which tests ran first).
+    """
     module, name = _cache()
     monkeypatch.setattr(module, name, OrderedDict())
+    monkeypatch.setattr(deferred, "_known", OrderedDict())
     return module, name
 
 

@@ -194,10 +194,10 @@ def stage_breakdown(X, y, params: dict, repeats: int) -> tuple[list[str], dict]:
     rows : list of str
         The printed table's rows.
     summary : dict
-        ``"stages"`` (each top-level stage's median in fit order, the training call less
-        its epochs, "other" last), ``"whole"``, ``"epochs_call"``, ``"fixed"``,
-        ``"logistic"``, ``"fixed_less_logistic"`` (seconds) and ``"epochs"`` (the last
-        fit's epoch count).
+        ``"stages"`` (every top-level stage's median in fit order, 0 for a stage the fit
+        skipped, the training call less its epochs, "other" last), ``"whole"``,
+        ``"epochs_call"``, ``"fixed"``, ``"logistic"``, ``"fixed_less_logistic"`` (seconds)
+        and ``"epochs"`` (the last fit's epoch count).
     """
     fit_once(X, y, params)  # warm-up: the architecture is traced from here on
     fits = [fit_once(X, y, params) for _ in range(repeats)]
@@ -227,18 +227,12 @@ def _summary(fits, fixed: list[float]) -> dict:
 
     epochs_call = median(times.get(EPOCHS, 0.0) for _, times, _ in fits)
     top = [label for label, _, _, depth in _STAGES if depth == 0]
-    stages, small = {}, 0.0
+    stages = {}
     for label in top:
         value = median(times.get(label, 0.0) for _, times, _ in fits)
-        if label == TRAIN:  # the docs show the epochs apart: the call's own cost is a stage
-            stages[AROUND_EPOCHS] = value - epochs_call
-        elif value >= 5e-5:
-            stages[label] = value
-        else:
-            small += value  # counted in "other", so that the stages add up to the fit
-    stages[OTHER] = small + median(
-        total - sum(times.get(k, 0.0) for k in top) for total, times, _ in fits
-    )
+        # The docs show the epochs apart: the training call's own cost is a stage there.
+        stages[AROUND_EPOCHS if label == TRAIN else label] = value - epochs_call * (label == TRAIN)
+    stages[OTHER] = median(total - sum(times.get(k, 0.0) for k in top) for total, times, _ in fits)
     less = [
         cost - times.get(LOGISTIC, 0.0) for cost, (_, times, _) in zip(fixed, fits, strict=True)
     ]

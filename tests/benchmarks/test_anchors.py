@@ -302,18 +302,20 @@ def _r2(name, value):
 
 
 def test_the_docs_page_is_the_report_of_the_stored_run(monkeypatch):
-    """docs/anchors.md is what ``--from-json benchmarks/results/anchors.json`` renders.
+    """docs/anchors.md is what ``--from-json`` renders of the stored runs (seed 0, seeds 1-2).
 
     So every figure on the page comes from the stored per-fold scores, and a change to the
     report's rules shows on the page once it is rendered again. The environment bullets
     (the rendering machine's versions) are left out of the comparison.
     """
     monkeypatch.setattr(report, "describe_environment", _no_tensorflow)
-    stored = ROOT / "benchmarks" / "results" / "anchors.json"
+    names = ("anchors.json", "anchors_seeds_1_2.json")
+    stored = [f"benchmarks/results/{name}" for name in names]
     args = anchors.parse_args([])
-    results, skipped, total = anchors.load_json(str(stored), args)
+    results, skipped, total = anchors.load_json(",".join(str(ROOT / s) for s in stored), args)
+    assert (args.seed, args.repeats) == (0, 3)
     sections = report.build_report(results, args, skipped, total)
     page = (ROOT / "docs" / "anchors.md").read_text(encoding="utf-8")
     assert "\n\n".join(sections[2:]) in page
-    assert page.endswith("saved in `benchmarks/results/anchors.json`.\n")
+    assert page.endswith(f"saved in {', '.join(f'`{s}`' for s in stored)}.\n")
     assert "Partial report" not in page

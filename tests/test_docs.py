@@ -285,10 +285,12 @@ def test_ci_runs_the_readme_commands():
     demo = '<!-- ci:demo -->\n```bash\npip install -e ".[plot]" && python -m safekeras demo'
     assert demo in readme
     # Two worker processes: CI's two cores, about half the serial time.
-    assert '<!-- ci:test -->\n```bash\npip install -e ".[test]" && python -m pytest -n 2\n' in readme
+    test = 'pip install -e ".[test]" && python -m pytest -n 2\n'
+    assert "<!-- ci:test -->\n```bash\n" + test in readme
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "readme_command demo" in ci and "readme_command test" in ci
     # The second job: the backend-independent tests (tests/conftest.py) under JAX.
-    assert 'KERAS_BACKEND=jax python -m pytest -m "core and not tensorflow_only and not slow" -n 2' in ci
+    jax = 'KERAS_BACKEND=jax python -m pytest -m "core and not tensorflow_only and not slow" -n 2'
+    assert jax in ci
     # The third: the documentation site, with the [docs] extra.
     assert 'pip install -e ".[docs]"' in ci and "mkdocs build --strict" in ci

@@ -84,7 +84,7 @@ def _ms(seconds: float) -> str:
 
 
 def _where(sizes, flags) -> str:
-    """ "met at every size", or the sizes where it is met and where not."""
+    """A target's verdict by size: met at every size, at none, or at some and not others."""
     named = [
         (f"{rows} x {features}", ok) for (rows, features), ok in zip(sizes, flags, strict=True)
     ]
@@ -111,9 +111,9 @@ def _reading(sizes, summaries, slopes, args) -> str:
         "call; everything else is the fit's fixed cost, by stage. The logistic average "
         '(`linear_baseline="auto"`, '
         "[defaults](defaults.md#adopted-for-the-classifier-a-logistic-average)) fits a "
-        "scikit-learn "
-        "`LogisticRegression` beside the network, for the ranking and calibration it adds on "
-        "nearly linear tables; `linear_baseline=None` leaves it out. Per epoch: the slope of "
+        "scikit-learn `LogisticRegression` beside the network, for the ranking and calibration "
+        "it adds on nearly linear tables; `linear_baseline=None` leaves it out. Per epoch: the "
+        "slope of "
         f"the training call's time between {args.short} and {args.long} epochs, early "
         "stopping off, beside the same epochs written as plain TensorFlow ops (the arithmetic "
         f"an epoch cannot avoid). Targets of a warm fit: a fixed cost of at most "

@@ -332,15 +332,16 @@ def load_json(paths: str, args):
         The files were run with different folds or threads, or with seeds that overlap or
         leave a gap: their pairs differ.
     """
-    blocks: dict[tuple[int, int], list[str]] = {}
+    blocks: dict[tuple[int, int], list[tuple[str, dict]]] = {}
     for path in _names(paths):
-        options = json.loads(Path(path).read_text(encoding="utf-8"))["options"]
-        blocks.setdefault((options["seed"], options["repeats"]), []).append(path)
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        options = record["options"]
+        blocks.setdefault((options["seed"], options["repeats"]), []).append((path, record))
     loaded = [_load_block(blocks[key]) for key in sorted(blocks)]
     first = loaded[0][3]
     seed = first["seed"]
     for (_, _, _, options, _, _), key in zip(loaded, sorted(blocks), strict=True):
-        files = blocks[key]
+        files = [path for path, _ in blocks[key]]
         same = {k: v for k, v in options.items() if k not in ("seed", "repeats")}
         if same != {k: v for k, v in first.items() if k not in ("seed", "repeats")}:
             raise SystemExit(f"{files[0]} was run with {options}, not {first}")
@@ -364,12 +365,14 @@ def load_json(paths: str, args):
     return list(merged.values()), skipped, max(total, len(merged))
 
 
-def _load_block(paths: list[str]):
-    """One run of the CV from its files: ``(tasks, skipped, total, options, names, codes)``."""
+def _load_block(files: list[tuple[str, dict]]):
+    """One run of the CV from its ``(path, record)`` files.
+
+    Returns ``(tasks, skipped, total, options, names, codes)``.
+    """
     merged: dict[str, tuple] = {}
     skipped, total, options, names, codes = [], 0, None, set(), []
-    for path in paths:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    for path, record in files:
         if options is not None and record["options"] != options:
             raise SystemExit(f"{path} was run with {record['options']}, not {options}")
         options = record["options"]

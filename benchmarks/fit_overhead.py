@@ -202,12 +202,16 @@ def stage_breakdown(X, y, params: dict, repeats: int) -> tuple[list[str], dict]:
     fit_once(X, y, params)  # warm-up: the architecture is traced from here on
     fits = [fit_once(X, y, params) for _ in range(repeats)]
     fixed = [total - times.get(EPOCHS, 0.0) for total, times, _ in fits]
-    rows = []
-    for label, _, _, depth in _STAGES:
-        median = statistics.median(times.get(label, 0.0) for _, times, _ in fits)
-        if median >= 5e-5:
-            rows.append(f"| {'&nbsp;&nbsp;' * depth}{label} | {median * 1e3:.1f} |")
-    summary = _summary(fits, fixed)
+    medians = {
+        label: statistics.median(times.get(label, 0.0) for _, times, _ in fits)
+        for label, _, _, _ in _STAGES
+    }
+    rows = [
+        f"| {'&nbsp;&nbsp;' * depth}{label} | {medians[label] * 1e3:.1f} |"
+        for label, _, _, depth in _STAGES
+        if medians[label] >= 5e-5
+    ]
+    summary = _summary(fits, fixed, medians)
     rows.append(f"| {OTHER} | {summary['stages'][OTHER] * 1e3:.1f} |")
     epochs = summary["epochs"]
     rows.append(f"| **whole fit** ({epochs} epochs) | **{summary['whole'] * 1e3:.1f}** |")
@@ -219,30 +223,31 @@ def stage_breakdown(X, y, params: dict, repeats: int) -> tuple[list[str], dict]:
     return rows, summary
 
 
-def _summary(fits, fixed: list[float]) -> dict:
-    """The medians :func:`stage_breakdown` returns (see there), from its timed fits."""
+def _summary(fits, fixed: list[float], medians: dict) -> dict:
+    """The medians :func:`stage_breakdown` returns (see there), from its timed fits.
 
-    def median(values) -> float:
-        return statistics.median(values)
-
-    epochs_call = median(times.get(EPOCHS, 0.0) for _, times, _ in fits)
+    ``medians`` maps each label of ``_STAGES`` to its median over the fits.
+    """
     top = [label for label, _, _, depth in _STAGES if depth == 0]
     stages = {}
     for label in top:
-        value = median(times.get(label, 0.0) for _, times, _ in fits)
-        # The docs show the epochs apart: the training call's own cost is a stage there.
-        stages[AROUND_EPOCHS if label == TRAIN else label] = value - epochs_call * (label == TRAIN)
-    stages[OTHER] = median(total - sum(times.get(k, 0.0) for k in top) for total, times, _ in fits)
+        if label == TRAIN:  # the docs show the epochs apart: the call's own cost is a stage
+            stages[AROUND_EPOCHS] = medians[TRAIN] - medians[EPOCHS]
+        else:
+            stages[label] = medians[label]
+    stages[OTHER] = statistics.median(
+        total - sum(times.get(k, 0.0) for k in top) for total, times, _ in fits
+    )
     less = [
         cost - times.get(LOGISTIC, 0.0) for cost, (_, times, _) in zip(fixed, fits, strict=True)
     ]
     return {
         "stages": stages,
-        "whole": median(total for total, _, _ in fits),
-        "epochs_call": epochs_call,
-        "fixed": median(fixed),
-        "logistic": median(times.get(LOGISTIC, 0.0) for _, times, _ in fits),
-        "fixed_less_logistic": median(less),
+        "whole": statistics.median(total for total, _, _ in fits),
+        "epochs_call": medians[EPOCHS],
+        "fixed": statistics.median(fixed),
+        "logistic": medians[LOGISTIC],
+        "fixed_less_logistic": statistics.median(less),
         "epochs": fits[-1][2].n_epochs_,
     }
 

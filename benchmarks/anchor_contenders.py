@@ -162,8 +162,9 @@ def _pytabkit(name: str, task: RealTask, args):
         import pytabkit
     except ImportError as error:
         raise Unavailable(
-            f"pytabkit does not import ({error}); `pip install pytabkit` needs torch, "
-            "whose PyPI wheel pulls a multi-GB CUDA stack and no CPU-only index is reachable here"
+            f"pytabkit does not import ({error}); run this contender in an environment of its "
+            "own with torch (CPU) and pytabkit installed: torch and TensorFlow do not share "
+            "one process (benchmarks/README.md)"
         ) from error
     kind = getattr(pytabkit, f"{name}_{'Regressor' if task.kind == 'regression' else 'Classifier'}")
     model = kind(random_state=args.seed, n_threads=args.threads or None, device="cpu", verbosity=0)

@@ -17,7 +17,7 @@ import numpy as np
 from benchmarks.anchor_contenders import REALMLP, SAFEKERAS, TABM
 from benchmarks.paired import compare_paired
 from benchmarks.real_tables import RealTask
-from benchmarks.report import describe_environment
+from benchmarks.report import describe_environment, installed_versions
 
 # (key, label, higher is better) per kind of target.
 CLASS_METRICS = (
@@ -325,8 +325,9 @@ def settings_section(args, skipped: list[str]) -> str:
 
     from benchmarks.anchor_contenders import ANCHORS as anchors
 
+    versions = [("pandas", pandas.__version__), *installed_versions("torch", "pytabkit")]
     lines = [
-        describe_environment(("pandas", pandas.__version__)),
+        describe_environment(*versions),
         f"- date: {datetime.date.today().isoformat()}",
         f"- safekeras measured: {getattr(args, 'code', None) or 'unknown'}",
         f"- {args.folds}-fold CV x {args.repeats} repeat(s), seed {args.seed}; the same folds "
@@ -344,6 +345,9 @@ def settings_section(args, skipped: list[str]) -> str:
         "",
         *(f"- **{a.name}**: {a.description}" for a in anchors if a.name in args.contenders),
     ]
+    for names, packages in getattr(args, "runs_apart", ()):
+        versions = ", ".join(f"{name} {version}" for name, version in packages.items())
+        lines.append(f"- {', '.join(names)}: run apart, in an environment with {versions}")
     if skipped:
         lines += ["", "Skipped tables:", "", *(f"- {line}" for line in skipped)]
     return "\n".join(lines)

@@ -57,6 +57,7 @@ import contextlib
 import datetime
 import io
 import json
+import platform
 import subprocess
 import time
 import warnings
@@ -80,6 +81,7 @@ from benchmarks import real_tables
 from benchmarks.anchor_contenders import (
     ANCHORS,
     QUICK_ANCHORS,
+    SAFEKERAS,
     Unavailable,
 )
 from benchmarks.anchor_report import Row, build_report
@@ -87,6 +89,7 @@ from benchmarks.quality_contract import disable_op_determinism, op_determinism_e
 from benchmarks.report import (
     fill_defaults,
     finish_report,
+    installed_versions,
     prepare_keras,
     progress,
     quiet_tensorflow_logger,
@@ -97,6 +100,8 @@ DOCS_PAGE = ROOT / "docs" / "anchors.md"
 QUICK_TASKS = ("breast_cancer", "diabetes")
 FULL = {"folds": 5, "epochs": None, "keras_epochs": 30, "mlp_max_iter": None}
 FULL |= {"hgb_max_iter": None, "max_rows": None}
+#: Versions each ``--json`` file records of the environment that ran it.
+RECORDED_PACKAGES = ("scikit-learn", "tensorflow", "keras", "torch", "pytabkit")
 QUICK = {"folds": 2, "epochs": 5, "keras_epochs": 3, "mlp_max_iter": 30}
 QUICK |= {"hgb_max_iter": 20, "max_rows": 300}
 
@@ -308,6 +313,11 @@ def save_json(path: str, results, args, skipped: list[str], total: int) -> None:
         "skipped": skipped,
         "total": total,
         "code": getattr(args, "code", None),
+        # What ran the contenders: a run apart (pytabkit's) is another environment's.
+        "packages": {
+            "python": platform.python_version(),
+            **dict(installed_versions(*RECORDED_PACKAGES)),
+        },
         "tasks": tasks,
     }
     Path(path).write_text(json.dumps(record, indent=1), encoding="utf-8")
@@ -362,7 +372,24 @@ def load_json(paths: str, args):
         setattr(args, key, value)
     args.contenders = tuple(anchor.name for anchor in ANCHORS if anchor.name in names)
     args.code = "; ".join(dict.fromkeys(codes))  # split runs may have measured other code
+    args.runs_apart = _runs_apart(file for key in sorted(blocks) for file in blocks[key])
     return list(merged.values()), skipped, max(total, len(merged))
+
+
+def _runs_apart(files) -> list[tuple[tuple[str, ...], dict]]:
+    """The contenders of files run without safekeras, with each distinct environment's versions.
+
+    ``files`` are ``(path, record)`` pairs; a file saved before environments were recorded
+    adds nothing.
+    """
+    apart: dict[str, tuple[list[str], dict]] = {}
+    for _, record in files:
+        packages = record.get("packages")
+        if SAFEKERAS in record["contenders"] or not packages:
+            continue
+        names, _ = apart.setdefault(json.dumps(packages, sort_keys=True), ([], packages))
+        names += [name for name in record["contenders"] if name not in names]
+    return [(tuple(names), packages) for names, packages in apart.values()]
 
 
 def _load_block(files: list[tuple[str, dict]]):
@@ -376,7 +403,8 @@ def _load_block(files: list[tuple[str, dict]]):
         if options is not None and record["options"] != options:
             raise SystemExit(f"{path} was run with {record['options']}, not {options}")
         options = record["options"]
-        codes.append(record.get("code") or "unknown")
+        if SAFEKERAS in record["contenders"]:  # another contender's run measured no safekeras
+            codes.append(record.get("code") or "unknown")
         names.update(record["contenders"])
         skipped += [line for line in record["skipped"] if line not in skipped]
         total = max(total, record["total"])
@@ -443,7 +471,8 @@ def _keep_first_run(rows: list, row) -> None:
 def run(args) -> str:
     """Run every contender on every task, saving after each; print and return the report."""
     started = time.perf_counter()
-    args.code = code_version()
+    # A run without safekeras (pytabkit's, apart) measured no safekeras code.
+    args.code = code_version() if SAFEKERAS in args.contenders else None
     tasks, skipped = load_tasks(args)
     for line in skipped:
         progress(f"skipped {line}")

@@ -48,30 +48,48 @@ def time_calls(calls: dict[str, Callable[[], object]], n_calls: int) -> dict[str
 
 
 def describe_environment(*extra: tuple[str, str]) -> str:
-    """Versions and CPU count, as markdown bullets; ``extra`` adds (package, version) pairs."""
-    import keras
-    import tensorflow as tf
+    """Versions and CPU count, as markdown bullets; ``extra`` adds (package, version) pairs.
 
-    import safekeras
-
+    An environment without TensorFlow (pytabkit's contenders run in one of their own: torch
+    and TensorFlow do not share a process) says so instead of its Keras and safekeras versions.
+    """
     # sched_getaffinity is what this process may actually use (cgroups, taskset).
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    packages = [f"- scikit-learn {sklearn.__version__}"]
+    packages += [f"{name} {version}" for name, version in extra]
+    packages.append(f"numpy {np.__version__}")
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError:
+        keras_line = "- tensorflow and keras: not installed in this environment"
+    else:
+        import safekeras
+
+        keras_line = (
+            f"- tensorflow {tf.__version__}, keras {keras.__version__} "
+            f"(backend {keras.backend.backend()})"
+        )
+        packages.append(f"safekeras {safekeras.__version__}")
     return "\n".join(
         [
             f"- python {platform.python_version()} ({platform.machine()})",
-            f"- tensorflow {tf.__version__}, keras {keras.__version__} "
-            f"(backend {keras.backend.backend()})",
-            ", ".join(
-                [
-                    f"- scikit-learn {sklearn.__version__}",
-                    *(f"{name} {version}" for name, version in extra),
-                    f"numpy {np.__version__}",
-                    f"safekeras {safekeras.__version__}",
-                ]
-            ),
+            keras_line,
+            ", ".join(packages),
             f"- CPUs: {os.cpu_count()} (usable by this process: {usable})",
         ]
     )
+
+
+def installed_versions(*names: str) -> list[tuple[str, str]]:
+    """(name, version) of those of ``names`` installed, read from their metadata, not imported."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in names:
+        with contextlib.suppress(PackageNotFoundError):
+            found.append((name, version(name)))
+    return found
 
 
 def format_seconds(seconds: float) -> str:

@@ -6,6 +6,8 @@ It does not check who wins: the quick run trains a few epochs only.
 """
 
 import importlib.util
+import json
+import platform
 import sys
 from pathlib import Path
 
@@ -13,12 +15,14 @@ import benchmark_reports as reports
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 
 anchors = reports.load_benchmark("anchors")  # puts the repository root on sys.path
 ROOT = Path(anchors.__file__).resolve().parents[1]
 
 import benchmarks.anchor_contenders as contenders  # noqa: E402
 import benchmarks.anchor_report as report  # noqa: E402
+import benchmarks.report as report_helpers  # noqa: E402
 
 ALL = [anchor.name for anchor in contenders.ANCHORS]
 # Optional contenders: a row that says why where their package is not installed.
@@ -278,6 +282,46 @@ def test_runs_of_further_repeats_stack_into_one_repeated_run(tmp_path):
         paths = f"{tmp_path / 'seed0.json'},{tmp_path / other}"
         with pytest.raises(SystemExit, match="must follow one another"):
             anchors.load_json(paths, anchors.parse_args([]))
+
+
+def test_a_run_apart_records_its_environment_and_measures_no_safekeras(tmp_path, monkeypatch):
+    """pytabkit's contenders run in an environment of their own: the page names its versions."""
+    task = anchors.real_tables.RealTask("toy", "binary", *_toy_frame(), source="made here")
+    monkeypatch.setattr(anchors, "code_version", lambda: "commit abc")
+    monkeypatch.setattr(anchors, "load_tasks", lambda args: ([task], []))
+    monkeypatch.setattr(anchors, "run_anchor", lambda anchor, *_: _row(anchor.name, [0.8, 0.9]))
+    monkeypatch.setattr(anchors, "build_report", lambda *a: ["report"])
+    monkeypatch.setattr(anchors, "finish_report", lambda *a: "report")
+    for contender in (contenders.REALMLP, contenders.SAFEKERAS):
+        path = tmp_path / ("ours.json" if contender == contenders.SAFEKERAS else "apart.json")
+        anchors.run(
+            anchors.parse_args(["--folds", "2", "--contenders", contender, "--json", str(path)])
+        )
+    apart = json.loads((tmp_path / "apart.json").read_text(encoding="utf-8"))
+    ours = json.loads((tmp_path / "ours.json").read_text(encoding="utf-8"))
+    assert (apart["code"], ours["code"]) == (None, "commit abc")
+    assert apart["packages"]["python"] == platform.python_version()
+    assert apart["packages"]["scikit-learn"] == sklearn.__version__
+    # The versions of a file run apart become a bullet; safekeras's code is its own file's.
+    apart["packages"] = {"python": "3.11.7", "torch": "2.13.0+cpu", "pytabkit": "1.8.0"}
+    (tmp_path / "apart.json").write_text(json.dumps(apart), encoding="utf-8")
+    args = anchors.parse_args([])
+    anchors.load_json(f"{tmp_path / 'ours.json'},{tmp_path / 'apart.json'}", args)
+    assert args.code == "commit abc"
+    assert args.runs_apart == [
+        ((contenders.REALMLP,), {"python": "3.11.7", "torch": "2.13.0+cpu", "pytabkit": "1.8.0"})
+    ]
+    monkeypatch.setattr(report, "describe_environment", _no_tensorflow)
+    settings = report.settings_section(args, [])
+    bullet = f"- {contenders.REALMLP}: run apart, in an environment with python 3.11.7, torch"
+    assert bullet + " 2.13.0+cpu, pytabkit 1.8.0" in settings
+
+
+def test_an_environment_without_tensorflow_is_described_without_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras", None)  # import keras raises ImportError
+    text = report_helpers.describe_environment(("pandas", pd.__version__))
+    assert "- tensorflow and keras: not installed in this environment" in text
+    assert f"pandas {pd.__version__}" in text and "safekeras" not in text
 
 
 def _no_tensorflow(*extra):

@@ -294,9 +294,9 @@ def test_a_run_apart_records_its_environment_and_measures_no_safekeras(tmp_path,
     monkeypatch.setattr(anchors, "finish_report", lambda *a: "report")
     for contender in (contenders.REALMLP, contenders.SAFEKERAS):
         path = tmp_path / ("ours.json" if contender == contenders.SAFEKERAS else "apart.json")
-        anchors.run(
-            anchors.parse_args(["--folds", "2", "--contenders", contender, "--json", str(path)])
-        )
+        argv = ["--folds", "2", "--contenders", contender, "--json", str(path)]
+        # --markdown elsewhere: its default is the docs page.
+        anchors.run(anchors.parse_args([*argv, "--markdown", str(tmp_path / "page.md")]))
     apart = json.loads((tmp_path / "apart.json").read_text(encoding="utf-8"))
     ours = json.loads((tmp_path / "ours.json").read_text(encoding="utf-8"))
     assert (apart["code"], ours["code"]) == (None, "commit abc")

@@ -320,6 +320,21 @@ def summary_section(results, args) -> str:
     return "\n".join(lines)
 
 
+def _warm_up_line(cold: tuple[str, ...]) -> str:
+    """How the fit times treat a process's start-up; ``cold`` lists the contenders not warmed."""
+    line = (
+        "- before the first table, each contender is fitted once, untimed, on a small generated "
+        "table of each kind, so that its process's start-up (TensorFlow's, torch's) is not "
+        "charged to the first table's first fold"
+    )
+    if cold:
+        line += (
+            f"; not {', '.join(cold)}, whose runs were saved before this warm-up: in each of "
+            "their runs the first table's first fold includes it"
+        )
+    return line
+
+
 def settings_section(args, skipped: list[str]) -> str:
     import pandas
 
@@ -340,6 +355,7 @@ def settings_section(args, skipped: list[str]) -> str:
         "Brier and MAE the sign is flipped, so a positive mean always favours safekeras",
         f"- OpenMP/BLAS threads: {args.threads or 'library defaults'}; the machine may be "
         "shared: compare fit times within one run only",
+        _warm_up_line(getattr(args, "cold_start", ())),
         "",
         "Contenders:",
         "",

@@ -56,15 +56,12 @@ import argparse
 import contextlib
 import datetime
 import io
-import json
-import platform
 import subprocess
 import time
 import warnings
-from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
@@ -85,11 +82,11 @@ from benchmarks.anchor_contenders import (
     Unavailable,
 )
 from benchmarks.anchor_report import Row, build_report
+from benchmarks.anchor_runs import SavedTask, load_json, names_of, save_json  # noqa: F401
 from benchmarks.quality_contract import disable_op_determinism, op_determinism_enabled
 from benchmarks.report import (
     fill_defaults,
     finish_report,
-    installed_versions,
     prepare_keras,
     progress,
     quiet_tensorflow_logger,
@@ -100,8 +97,6 @@ DOCS_PAGE = ROOT / "docs" / "anchors.md"
 QUICK_TASKS = ("breast_cancer", "diabetes")
 FULL = {"folds": 5, "epochs": None, "keras_epochs": 30, "mlp_max_iter": None}
 FULL |= {"hgb_max_iter": None, "max_rows": None}
-#: Versions each ``--json`` file records of the environment that ran it.
-RECORDED_PACKAGES = ("scikit-learn", "tensorflow", "keras", "torch", "pytabkit")
 QUICK = {"folds": 2, "epochs": 5, "keras_epochs": 3, "mlp_max_iter": 30}
 QUICK |= {"hgb_max_iter": 20, "max_rows": 300}
 
@@ -142,18 +137,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.markdown is None and not args.quick:
         args.markdown = str(DOCS_PAGE)
     names = [anchor.name for anchor in ANCHORS]
-    args.contenders = _names(args.contenders) or (QUICK_ANCHORS if args.quick else tuple(names))
+    args.contenders = names_of(args.contenders) or (QUICK_ANCHORS if args.quick else tuple(names))
     unknown = sorted(set(args.contenders) - set(names))
     if unknown:
         parser.error(f"--contenders: unknown {unknown}; choose from {', '.join(names)}")
-    args.tasks = _names(args.tasks) or (QUICK_TASKS if args.quick else None)
+    args.tasks = names_of(args.tasks) or (QUICK_TASKS if args.quick else None)
     if args.folds < 2 or args.repeats < 1:
         parser.error("--folds must be at least 2 and --repeats at least 1")
     return args
-
-
-def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(name.strip() for name in (text or "").split(",") if name.strip())
 
 
 def load_tasks(args) -> tuple[list[real_tables.RealTask], list[str]]:
@@ -276,193 +267,36 @@ def run_anchor(anchor, task: real_tables.RealTask, folds, args) -> Row:
     return row
 
 
-# -- saved runs ----------------------------------------------------------------
+def warm_up(anchors, kinds, args) -> None:
+    """One untimed fit of each contender on a small generated table of each kind in the run.
 
-
-@dataclass(frozen=True)
-class SavedTask:
-    """What the report needs of a task whose rows were read back from ``--json``."""
-
-    name: str
-    kind: str
-    summary: str
-
-
-def save_json(path: str, results, args, skipped: list[str], total: int) -> None:
-    tasks = [
-        {
-            "name": task.name,
-            "kind": task.kind,
-            "summary": task.summary,
-            "rows": [
-                {
-                    "contender": r.contender,
-                    "scores": r.scores,
-                    "skipped": r.skipped,
-                    "warnings": dict(r.warnings),
-                }
-                for r in rows
-            ],
-        }
-        for task, rows in results
-    ]
-    options = {key: getattr(args, key) for key in ("folds", "repeats", "seed", "threads")}
-    record = {
-        "options": options,
-        "contenders": list(args.contenders),
-        "skipped": skipped,
-        "total": total,
-        "code": getattr(args, "code", None),
-        # What ran the contenders: a run apart (pytabkit's) is another environment's.
-        "packages": {
-            "python": platform.python_version(),
-            **dict(installed_versions(*RECORDED_PACKAGES)),
-        },
-        "tasks": tasks,
-    }
-    Path(path).write_text(json.dumps(record, indent=1), encoding="utf-8")
-
-
-def load_json(paths: str, args):
-    """The results saved by ``--json`` (comma-separated files merged), their options on ``args``.
-
-    Runs split by task (say, the two largest tables in a second process) or by contender
-    (pytabkit's, in an environment of their own) merge into one report: a contender already
-    read for a task keeps its first rows, unless it did not run there (a row that says why)
-    and a later file ran it.
-
-    Runs of further repeats merge too: files whose seeds continue one another (a stored run
-    of seed 0, then ``--seed 1 --repeats 2``) are one run of the CV repeated, seed 0 and
-    3 repeats, each row's folds in seed order. A contender that did not run on every repeat
-    of a task keeps a row that says so: its folds would not pair with the others'.
-
-    Raises
-    ------
-    SystemExit
-        The files were run with different folds or threads, or with seeds that overlap or
-        leave a gap: their pairs differ.
+    A process's first fit pays its start-up (TensorFlow's runtime and first traced program,
+    torch's), a cost of the process, not of whichever table runs first: wine's first fold
+    carried about 5 s of it for safekeras, 0.2 s for RealMLP-TD. Issue 19's protocol excludes
+    it the same way. Every table still pays its own first fit (a new input width is traced
+    again), as in a user's cross-validation.
     """
-    blocks: dict[tuple[int, int], list[tuple[str, dict]]] = {}
-    for path in _names(paths):
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-        options = record["options"]
-        blocks.setdefault((options["seed"], options["repeats"]), []).append((path, record))
-    loaded = [_load_block(blocks[key]) for key in sorted(blocks)]
-    first = loaded[0][3]
-    seed = first["seed"]
-    for (_, _, _, options, _, _), key in zip(loaded, sorted(blocks), strict=True):
-        files = [path for path, _ in blocks[key]]
-        same = {k: v for k, v in options.items() if k not in ("seed", "repeats")}
-        if same != {k: v for k, v in first.items() if k not in ("seed", "repeats")}:
-            raise SystemExit(f"{files[0]} was run with {options}, not {first}")
-        if options["seed"] != seed:
-            raise SystemExit(
-                f"{files[0]} starts at seed {options['seed']}, not {seed}: the repeats of the "
-                "files merged must follow one another, without overlap or gap"
-            )
-        seed += options["repeats"]
-    merged = _stacked_repeats([block[0] for block in loaded])
-    skipped, names, codes, total = [], set(), [], 0
-    for _, block_skipped, block_total, _, block_names, block_codes in loaded:
-        skipped += [line for line in block_skipped if line not in skipped]
-        names.update(block_names)
-        codes += block_codes
-        total = max(total, block_total)
-    for key, value in {**first, "repeats": seed - first["seed"]}.items():
-        setattr(args, key, value)
-    args.contenders = tuple(anchor.name for anchor in ANCHORS if anchor.name in names)
-    args.code = "; ".join(dict.fromkeys(codes))  # split runs may have measured other code
-    args.runs_apart = _runs_apart(file for key in sorted(blocks) for file in blocks[key])
-    return list(merged.values()), skipped, max(total, len(merged))
+    for kind in kinds:
+        task = warm_up_task(kind)
+        fold = (np.arange(0, len(task.y), 2), np.arange(1, len(task.y), 2))
+        for anchor in anchors:
+            run_anchor(anchor, task, [fold], args)
 
 
-def _runs_apart(files) -> list[tuple[tuple[str, ...], dict]]:
-    """The contenders of files run without safekeras, with each distinct environment's versions.
-
-    ``files`` are ``(path, record)`` pairs; a file saved before environments were recorded
-    adds nothing.
-    """
-    apart: dict[str, tuple[list[str], dict]] = {}
-    for _, record in files:
-        packages = record.get("packages")
-        if SAFEKERAS in record["contenders"] or not packages:
-            continue
-        names, _ = apart.setdefault(json.dumps(packages, sort_keys=True), ([], packages))
-        names += [name for name in record["contenders"] if name not in names]
-    return [(tuple(names), packages) for names, packages in apart.values()]
-
-
-def _load_block(files: list[tuple[str, dict]]):
-    """One run of the CV from its ``(path, record)`` files.
-
-    Returns ``(tasks, skipped, total, options, names, codes)``.
-    """
-    merged: dict[str, tuple] = {}
-    skipped, total, options, names, codes = [], 0, None, set(), []
-    for path, record in files:
-        if options is not None and record["options"] != options:
-            raise SystemExit(f"{path} was run with {record['options']}, not {options}")
-        options = record["options"]
-        if SAFEKERAS in record["contenders"]:  # another contender's run measured no safekeras
-            codes.append(record.get("code") or "unknown")
-        names.update(record["contenders"])
-        skipped += [line for line in record["skipped"] if line not in skipped]
-        total = max(total, record["total"])
-        for task in record["tasks"]:
-            _, rows = merged.setdefault(
-                task["name"], (SavedTask(task["name"], task["kind"], task["summary"]), [])
-            )
-            for r in task["rows"]:
-                row = Row(
-                    r["contender"], task["name"], r["scores"], r["skipped"], Counter(r["warnings"])
-                )
-                _keep_first_run(rows, row)
-    return merged, skipped, total, options, names, codes
-
-
-def _stacked_repeats(blocks: list[dict]) -> dict:
-    """The tasks of several runs of the CV (in seed order) as one: each row's folds joined.
-
-    A task or contender missing from a run, or not run there, is a row that did not run.
-    """
-    if len(blocks) == 1:
-        return blocks[0]
-    stacked = {}
-    for name in dict.fromkeys(name for block in blocks for name in block):
-        task = next(block[name][0] for block in blocks if name in block)
-        contenders = [row.contender for block in blocks for row in block.get(name, ((), []))[1]]
-        rows = []
-        for contender in dict.fromkeys(contenders):
-            same = [_row_of(block, name, contender) for block in blocks]
-            row = next(other for other in same if other is not None)
-            if any(other is None or other.skipped is not None for other in same):
-                reasons = {other.skipped for other in same if other is not None and other.skipped}
-                why = "; ".join(sorted(reasons)) or f"not run on every one of {len(blocks)} runs"
-                rows.append(Row(contender, name, {}, why, Counter()))
-                continue
-            scores = {
-                metric: [v for other in same for v in other.scores[metric]]
-                for metric in row.scores
-                if all(metric in other.scores for other in same)
-            }
-            warnings = sum((other.warnings for other in same), Counter())
-            rows.append(Row(contender, name, scores, None, warnings))
-        stacked[name] = (task, rows)
-    return stacked
-
-
-def _row_of(block: dict, task: str, contender: str) -> Row | None:
-    rows = block.get(task, (None, []))[1]
-    return next((row for row in rows if row.contender == contender), None)
-
-
-def _keep_first_run(rows: list, row) -> None:
-    """Add ``row`` unless its contender has one; it replaces a row that did not run, in place."""
-    known = [k for k, kept in enumerate(rows) if kept.contender == row.contender]
-    if not known:
-        rows.append(row)
-    elif rows[known[0]].skipped is not None and row.skipped is None:
-        rows[known[0]] = row
+def warm_up_task(kind: str) -> real_tables.RealTask:
+    """A small generated table of ``kind``: three numeric columns and a categorical one."""
+    rng = np.random.default_rng(0)
+    n = 120
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    X["d"] = rng.choice(["x", "y", "z"], n)
+    signal = X["a"].to_numpy() + 0.5 * rng.normal(size=n)
+    if kind == "regression":
+        y = signal
+    elif kind == "multiclass":
+        y = np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3]))
+    else:
+        y = (signal > np.quantile(signal, 0.7)).astype(int)
+    return real_tables.RealTask(f"warm-up {kind}", kind, X, y, source="generated")
 
 
 # -- run -------------------------------------------------------------------------
@@ -480,6 +314,8 @@ def run(args) -> str:
     results = []
     limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
     with quiet_tensorflow_logger(), limits:
+        warm_up(anchors, dict.fromkeys(task.kind for task in tasks), args)
+        args.warmed_up = True
         for task in tasks:
             folds = splits(task, args)
             results.append((task, []))
@@ -539,7 +375,7 @@ def main(argv=None) -> str:
     if args.from_json:
         results, skipped, total = load_json(args.from_json, args)
         sections = build_report(results, args, skipped, total)
-        files = ", ".join(f"`{_shown_path(path)}`" for path in _names(args.from_json))
+        files = ", ".join(f"`{_shown_path(path)}`" for path in names_of(args.from_json))
         sections.append(f"Rendered by `--from-json` from the per-fold scores saved in {files}.")
         text = "\n\n".join(sections) + "\n"
         print(text, end="", flush=True)

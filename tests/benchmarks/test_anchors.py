@@ -317,6 +317,65 @@ def test_a_run_apart_records_its_environment_and_measures_no_safekeras(tmp_path,
     assert bullet + " 2.13.0+cpu, pytabkit 1.8.0" in settings
 
 
+def test_each_contender_is_warmed_up_once_per_kind_before_the_first_table(monkeypatch, tmp_path):
+    calls = []
+
+    def record(anchor, task, folds, args):
+        calls.append((anchor.name, task.name, len(folds)))
+        return _row(anchor.name, [0.8] * len(folds))
+
+    tasks = [anchors.warm_up_task(kind) for kind in ("regression", "binary")]
+    tasks = [anchors.real_tables.RealTask(f"table {t.kind}", t.kind, t.X, t.y, "") for t in tasks]
+    monkeypatch.setattr(anchors, "load_tasks", lambda args: (tasks, []))
+    monkeypatch.setattr(anchors, "run_anchor", record)
+    names = f"{contenders.SAFEKERAS},{contenders.LINEAR}"
+    argv = ["--folds", "2", "--contenders", names, "--json", str(tmp_path / "run.json")]
+    anchors.run(anchors.parse_args([*argv, "--markdown", str(tmp_path / "page.md")]))
+    warm = [
+        (c, f"warm-up {kind}", 1) for kind in ("regression", "binary") for c in names.split(",")
+    ]
+    timed = [(c, t.name, 2) for t in tasks for c in names.split(",")]
+    assert calls == warm + timed
+    assert json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))["warmed_up"] is True
+    for kind in ("binary", "multiclass", "regression"):
+        task = anchors.warm_up_task(kind)
+        assert task.kind == kind and task.X.shape == (120, 4)
+        assert len(np.unique(task.y)) == {"binary": 2, "multiclass": 3, "regression": 120}[kind]
+
+
+def test_a_file_listed_first_replaces_a_contenders_rows_and_says_what_measured_them(tmp_path):
+    args = anchors.parse_args(["--folds", "2", "--contenders", "safekeras default,tuned linear"])
+    task = anchors.SavedTask("t", "binary", "")
+    stored = [(task, [_row(contenders.SAFEKERAS, [0.8, 0.9]), _row(contenders.LINEAR, [0.7, 0.8])])]
+    args.code = "commit old"
+    anchors.save_json(str(tmp_path / "stored.json"), stored, args, [], 1)
+    again = anchors.parse_args(["--folds", "2", "--contenders", "safekeras default"])
+    again.code, again.warmed_up = "commit new", True
+    anchors.save_json(
+        str(tmp_path / "again.json"),
+        [(task, [_row(contenders.SAFEKERAS, [0.1, 0.2])])],
+        again,
+        [],
+        1,
+    )
+    merged = anchors.parse_args([])
+    [(_, rows)], _, _ = anchors.load_json(
+        f"{tmp_path / 'again.json'},{tmp_path / 'stored.json'}", merged
+    )
+    by_name = {row.contender: row for row in rows}
+    assert list(by_name[contenders.SAFEKERAS].values("balanced_accuracy")) == [0.1, 0.2]
+    assert list(by_name[contenders.LINEAR].values("balanced_accuracy")) == [0.7, 0.8]
+    # The stored file's safekeras rows were replaced: only the new commit measured the page's.
+    assert merged.code == "commit new"
+    assert merged.cold_start == (contenders.LINEAR,)
+    line = report._warm_up_line(merged.cold_start)
+    assert line.endswith(
+        f"; not {contenders.LINEAR}, whose runs were saved before this warm-up: in each of their "
+        "runs the first table's first fold includes it"
+    )
+    assert report._warm_up_line(()).endswith("not charged to the first table's first fold")
+
+
 def test_an_environment_without_tensorflow_is_described_without_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "keras", None)  # import keras raises ImportError
     text = report_helpers.describe_environment(("pandas", pd.__version__))

@@ -355,7 +355,9 @@ def settings_section(args, skipped: list[str]) -> str:
         "Brier and MAE the sign is flipped, so a positive mean always favours safekeras",
         f"- OpenMP/BLAS threads: {args.threads or 'library defaults'}; the machine may be "
         "shared: compare fit times within one run only",
-        _warm_up_line(getattr(args, "cold_start", ())),
+        "- a quick run: no warm-up"
+        if getattr(args, "quick", False)
+        else _warm_up_line(getattr(args, "cold_start", ())),
         "",
         "Contenders:",
         "",

@@ -314,8 +314,9 @@ def run(args) -> str:
     results = []
     limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
     with quiet_tensorflow_logger(), limits:
-        warm_up(anchors, dict.fromkeys(task.kind for task in tasks), args)
-        args.warmed_up = True
+        if not args.quick:  # a smoke run's fit times say nothing anyway
+            warm_up(anchors, dict.fromkeys(task.kind for task in tasks), args)
+            args.warmed_up = True
         for task in tasks:
             folds = splits(task, args)
             results.append((task, []))

@@ -120,6 +120,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--mlp-max-iter", type=int, help="max_iter of the MLPs (scikit-learn's; --quick 30)")
     add("--hgb-max-iter", type=int, help="max_iter of HistGradientBoosting (its own; --quick 20)")
     add("--max-rows", type=int, help="subsample larger tasks to this many rows (all; --quick 300)")
+    add(
+        "--row-limit",
+        metavar="NAME=ROWS",
+        help="comma-separated: a contender skips tables of more rows, with a row saying so",
+    )
     add("--threads", type=int, default=1, help="OpenMP/BLAS threads (threadpoolctl); 0: defaults")
     add("--markdown", metavar="PATH", help="where to write the report (full run: docs/anchors.md)")
     add(
@@ -142,9 +147,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     if unknown:
         parser.error(f"--contenders: unknown {unknown}; choose from {', '.join(names)}")
     args.tasks = names_of(args.tasks) or (QUICK_TASKS if args.quick else None)
+    args.row_limits = _row_limits(parser, args.row_limit, names)
     if args.folds < 2 or args.repeats < 1:
         parser.error("--folds must be at least 2 and --repeats at least 1")
     return args
+
+
+def _row_limits(parser, text: str | None, names: list[str]) -> dict[str, int]:
+    """``--row-limit``'s ``NAME=ROWS`` pairs; an unknown name or a bad count is an error."""
+    limits = {}
+    for pair in names_of(text):
+        name, _, rows = pair.rpartition("=")
+        if name not in names or not rows.isdigit():
+            parser.error(f"--row-limit: {pair!r} is not NAME=ROWS with NAME among {names}")
+        limits[name] = int(rows)
+    return limits
 
 
 def load_tasks(args) -> tuple[list[real_tables.RealTask], list[str]]:
@@ -241,6 +258,10 @@ def _op_determinism() -> bool | None:
 def run_anchor(anchor, task: real_tables.RealTask, folds, args) -> Row:
     """Fit and score a fresh estimator on every fold; a failure is a row, not a crash."""
     row = Row(anchor.name, task.name)
+    limit = getattr(args, "row_limits", {}).get(anchor.name)
+    if limit is not None and len(task.y) > limit:
+        row.skipped = f"not run: {len(task.y)} rows, over its --row-limit of {limit}"
+        return row
     determinism_before = _op_determinism()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")

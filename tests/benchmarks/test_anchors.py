@@ -376,6 +376,20 @@ def test_a_file_listed_first_replaces_a_contenders_rows_and_says_what_measured_t
     assert report._warm_up_line(()).endswith("not charged to the first table's first fold")
 
 
+def test_a_row_limit_skips_a_contenders_larger_tables_with_a_row_that_says_so():
+    task = anchors.real_tables.RealTask("toy", "binary", *_toy_frame(), source="made here")
+    args = anchors.parse_args(["--quick", "--row-limit", f"{contenders.LINEAR}=39"])
+    assert args.row_limits == {contenders.LINEAR: 39}
+    (anchor,) = [a for a in contenders.ANCHORS if a.name == contenders.LINEAR]
+    row = anchors.run_anchor(anchor, task, anchors.splits(task, args), args)
+    assert (row.skipped, row.scores) == ("not run: 40 rows, over its --row-limit of 39", {})
+    args.row_limits[contenders.LINEAR] = 40
+    assert anchors.run_anchor(anchor, task, anchors.splits(task, args), args).skipped is None
+    for bad in ("nobody=10", f"{contenders.LINEAR}=many"):
+        with pytest.raises(SystemExit):
+            anchors.parse_args(["--row-limit", bad])
+
+
 def test_an_environment_without_tensorflow_is_described_without_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "keras", None)  # import keras raises ImportError
     text = report_helpers.describe_environment(("pandas", pd.__version__))

@@ -174,7 +174,8 @@ def _runs_apart(files) -> list[tuple[tuple[str, ...], dict]]:
             continue
         names, _ = apart.setdefault(json.dumps(packages, sort_keys=True), ([], packages))
         names += [name for name in record["contenders"] if name not in names]
-    return [(tuple(names), packages) for names, packages in apart.values()]
+    order = [anchor.name for anchor in ANCHORS]
+    return [(tuple(sorted(names, key=order.index)), packages) for names, packages in apart.values()]
 
 
 @dataclass

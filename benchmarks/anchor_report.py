@@ -160,17 +160,20 @@ def fit_time_row(task, safe: Row, other: Row) -> str:
 
 
 def fit_time_notes(results) -> list[str]:
-    """Why the fit-time target could not be judged, once per anchor that did not run."""
+    """Why the fit-time target could not be judged: per anchor, each reason and its tables."""
     notes = []
     for anchor in (REALMLP, TABM):
-        reasons = {
-            row.skipped or "ran" for _, rows in results for row in rows if row.contender == anchor
-        }
-        reasons.discard("ran")
         if not any(_row(rows, anchor) for _, rows in results):
-            reasons = {"not among --contenders"}
+            notes.append(f"- fit time vs {anchor}: not judged: not among --contenders")
+            continue
+        reasons: dict[str, list[str]] = {}  # in task order, so the page is the same every time
+        for task, rows in results:
+            row = _row(rows, anchor)
+            if row is not None and row.skipped:
+                reasons.setdefault(row.skipped, []).append(task.name)
         notes += [
-            f"- fit time vs {anchor}: not judged where it did not run: {why}" for why in reasons
+            f"- fit time vs {anchor}: not judged on {', '.join(names)}: {why}"
+            for why, names in reasons.items()
         ]
     return notes
 

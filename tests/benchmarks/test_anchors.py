@@ -70,7 +70,9 @@ def test_quick_run_reports_every_contender_on_every_task(quick_page):
 def test_quick_run_judges_each_target(quick_page):
     # Fit-time rows appear only where pytabkit is installed; the note says why otherwise.
     fit_rows = "| fit s/fold vs RealMLP-TD |" in quick_page
-    assert fit_rows or "- fit time vs RealMLP-TD: not judged where it did not run:" in quick_page
+    assert (
+        fit_rows or "- fit time vs RealMLP-TD: not judged on diabetes, breast_cancer:" in quick_page
+    )
     rows = reports.tables(quick_page)["Targets"]
     targets = [row for row in rows if not row["metric"].startswith("fit s/fold")]
     metrics = [(row["task"], row["metric"]) for row in targets]
@@ -103,8 +105,8 @@ def test_missing_optional_contender_is_a_row_with_its_reason(monkeypatch):
     assert f"- {contenders.REALMLP}: pytabkit does not import" in table
     notes = report.fit_time_notes([(task, [row])])
     assert notes == [
-        f"- fit time vs {contenders.REALMLP}: not judged where it did not run: {row.skipped}",
-        f"- fit time vs {contenders.TABM}: not judged where it did not run: not among --contenders",
+        f"- fit time vs {contenders.REALMLP}: not judged on toy: {row.skipped}",
+        f"- fit time vs {contenders.TABM}: not judged: not among --contenders",
     ]
 
 
@@ -426,7 +428,21 @@ def test_the_docs_page_is_the_report_of_the_stored_run(monkeypatch):
     (the rendering machine's versions) are left out of the comparison.
     """
     monkeypatch.setattr(report, "describe_environment", _no_tensorflow)
-    names = ("anchors.json", "anchors_seeds_1_2.json")
+    names = (
+        "anchors_safekeras.json",
+        "anchors_realmlp.json",
+        "anchors_tabm.json",
+        "anchors_tabm_mid.json",
+        "anchors_tabm_row_limit.json",
+        "anchors.json",
+        "anchors_safekeras_seeds_1_2.json",
+        "anchors_realmlp_seeds_1_2.json",
+        "anchors_realmlp_seeds_1_2_large.json",
+        "anchors_tabm_seeds_1_2.json",
+        "anchors_tabm_mid_seeds_1_2.json",
+        "anchors_tabm_row_limit_seeds_1_2.json",
+        "anchors_seeds_1_2.json",
+    )
     stored = [f"benchmarks/results/{name}" for name in names]
     args = anchors.parse_args([])
     results, skipped, total = anchors.load_json(",".join(str(ROOT / s) for s in stored), args)

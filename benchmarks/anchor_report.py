@@ -367,8 +367,8 @@ def settings_section(args, skipped: list[str]) -> str:
         *(f"- **{a.name}**: {a.description}" for a in anchors if a.name in args.contenders),
     ]
     for names, packages in getattr(args, "runs_apart", ()):
-        versions = ", ".join(f"{name} {version}" for name, version in packages.items())
-        lines.append(f"- {', '.join(names)}: run apart, in an environment with {versions}")
+        listed = ", ".join(f"{name} {version}" for name, version in packages.items())
+        lines.append(f"- {', '.join(names)}: run apart, in an environment with {listed}")
     if skipped:
         lines += ["", "Skipped tables:", "", *(f"- {line}" for line in skipped)]
     return "\n".join(lines)

@@ -199,7 +199,7 @@ class _Block:
     def read(cls, files: list[tuple[str, dict]]) -> _Block:
         """Merge the ``(path, record)`` files of one seed range, the first run of each row kept."""
         block = cls([path for path, _ in files], files[0][1]["options"])
-        source = {}  # (task, contender) -> the record of the kept row
+        source = {}  # (task, contender) -> (the record of the kept row, whether it ran)
         for path, record in files:
             if record["options"] != block.options:
                 raise SystemExit(f"{path} was run with {record['options']}, not {block.options}")
